@@ -1,0 +1,160 @@
+package delivery
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"time"
+)
+
+// Defaults of ClientConfig.
+const (
+	// DefaultMaxConnsPerHost bounds connections to one partner host. A
+	// backlog can never open more sockets than this (seed 000 §1, §3: a
+	// shared agent with maxSockets 25 and keep-alive).
+	DefaultMaxConnsPerHost       = 25
+	DefaultIdleConnTimeout       = 90 * time.Second
+	DefaultDialTimeout           = 10 * time.Second
+	DefaultKeepAlive             = 30 * time.Second
+	DefaultTLSHandshakeTimeout   = 10 * time.Second
+	DefaultResponseHeaderTimeout = 30 * time.Second
+	DefaultClientTimeout         = 60 * time.Second
+)
+
+// ClientConfig configures the shared HTTP client built by NewClient. Every
+// field's zero value selects a safe default.
+type ClientConfig struct {
+	// MaxConnsPerHost bounds connections (dialing, active and idle) to one
+	// host. Zero means DefaultMaxConnsPerHost (25). Requests beyond it wait
+	// for a connection instead of opening a socket.
+	MaxConnsPerHost int
+	// MaxIdleConnsPerHost is how many idle keep-alive connections are kept
+	// per host. Zero means MaxConnsPerHost, so every connection can be
+	// reused rather than closed and redialled.
+	MaxIdleConnsPerHost int
+	// IdleConnTimeout closes idle connections after this long. Zero means
+	// DefaultIdleConnTimeout (90s).
+	IdleConnTimeout time.Duration
+	// DialTimeout bounds establishing a TCP connection. Zero means
+	// DefaultDialTimeout (10s).
+	DialTimeout time.Duration
+	// KeepAlive is the TCP keep-alive probe interval. Zero means
+	// DefaultKeepAlive (30s).
+	KeepAlive time.Duration
+	// TLSHandshakeTimeout bounds the TLS handshake. Zero means
+	// DefaultTLSHandshakeTimeout (10s).
+	TLSHandshakeTimeout time.Duration
+	// ResponseHeaderTimeout bounds the wait for response headers after the
+	// request is written. Zero means DefaultResponseHeaderTimeout (30s).
+	ResponseHeaderTimeout time.Duration
+	// Timeout bounds a whole request including reading the body. Zero means
+	// DefaultClientTimeout (60s); negative means no overall limit (use a
+	// per-attempt WithTimeout instead).
+	Timeout time.Duration
+	// TLSConfig, if set, is cloned into the transport (for client
+	// certificates or private roots). Certificate verification stays on
+	// unless the caller explicitly turns it off in this config.
+	TLSConfig *tls.Config
+	// Proxy selects a proxy per request. Nil means http.ProxyFromEnvironment,
+	// except with BlockPrivateAddresses, where nil means no proxy (a proxy
+	// would make the guard check the proxy's address, not the partner's).
+	Proxy func(*http.Request) (*url.URL, error)
+	// BlockPrivateAddresses turns on the dial guard: connections to
+	// loopback, private, link-local (including cloud metadata at
+	// 169.254.169.254), unspecified, multicast and shared
+	// (100.64.0.0/10) addresses are refused after DNS resolution, at dial
+	// time, so DNS rebinding cannot slip past. Use it when URLs come from
+	// users (webhook endpoints). Refusals are Permanent errors of type
+	// *BlockedAddressError.
+	BlockPrivateAddresses bool
+}
+
+func (c ClientConfig) withDefaults() (ClientConfig, error) {
+	var errs []error
+	neg := func(name string, v int64) {
+		if v < 0 {
+			errs = append(errs, fmt.Errorf("delivery: ClientConfig.%s must not be negative, got %d", name, v))
+		}
+	}
+	neg("MaxConnsPerHost", int64(c.MaxConnsPerHost))
+	neg("MaxIdleConnsPerHost", int64(c.MaxIdleConnsPerHost))
+	neg("IdleConnTimeout", int64(c.IdleConnTimeout))
+	neg("DialTimeout", int64(c.DialTimeout))
+	neg("KeepAlive", int64(c.KeepAlive))
+	neg("TLSHandshakeTimeout", int64(c.TLSHandshakeTimeout))
+	neg("ResponseHeaderTimeout", int64(c.ResponseHeaderTimeout))
+	if err := errors.Join(errs...); err != nil {
+		return c, err
+	}
+	setDefault(&c.MaxConnsPerHost, DefaultMaxConnsPerHost)
+	setDefault(&c.MaxIdleConnsPerHost, c.MaxConnsPerHost)
+	setDefault(&c.IdleConnTimeout, DefaultIdleConnTimeout)
+	setDefault(&c.DialTimeout, DefaultDialTimeout)
+	setDefault(&c.KeepAlive, DefaultKeepAlive)
+	setDefault(&c.TLSHandshakeTimeout, DefaultTLSHandshakeTimeout)
+	setDefault(&c.ResponseHeaderTimeout, DefaultResponseHeaderTimeout)
+	setDefault(&c.Timeout, DefaultClientTimeout)
+	if c.Timeout < 0 {
+		c.Timeout = 0
+	}
+	if c.Proxy == nil && !c.BlockPrivateAddresses {
+		c.Proxy = http.ProxyFromEnvironment
+	}
+	return c, nil
+}
+
+func setDefault[T int | time.Duration](v *T, def T) {
+	if *v == 0 {
+		*v = def
+	}
+}
+
+// NewTransport returns an *http.Transport configured by cfg: keep-alive on,
+// connections per host bounded, an idle pool sized to match, and dial, TLS
+// and response-header timeouts. It returns an error naming the field when a
+// setting is negative.
+func NewTransport(cfg ClientConfig) (*http.Transport, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	return newTransport(cfg), nil
+}
+
+// NewClient returns an *http.Client over NewTransport(cfg), meant to be
+// created once and shared by every deliverer that talks to the same
+// partners. It returns an error naming the field when a setting is
+// negative.
+func NewClient(cfg ClientConfig) (*http.Client, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	return &http.Client{Transport: newTransport(cfg), Timeout: cfg.Timeout}, nil
+}
+
+func newTransport(cfg ClientConfig) *http.Transport {
+	dialer := &net.Dialer{Timeout: cfg.DialTimeout, KeepAlive: cfg.KeepAlive}
+	if cfg.BlockPrivateAddresses {
+		dialer.Control = guardControl
+	}
+	t := &http.Transport{
+		Proxy:                 cfg.Proxy,
+		DialContext:           dialer.DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxConnsPerHost:       cfg.MaxConnsPerHost,
+		MaxIdleConnsPerHost:   cfg.MaxIdleConnsPerHost,
+		MaxIdleConns:          max(100, cfg.MaxIdleConnsPerHost),
+		IdleConnTimeout:       cfg.IdleConnTimeout,
+		TLSHandshakeTimeout:   cfg.TLSHandshakeTimeout,
+		ResponseHeaderTimeout: cfg.ResponseHeaderTimeout,
+		ExpectContinueTimeout: time.Second,
+	}
+	if cfg.TLSConfig != nil {
+		t.TLSClientConfig = cfg.TLSConfig.Clone()
+	}
+	return t
+}

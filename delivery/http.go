@@ -1,0 +1,237 @@
+package delivery
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"sync"
+
+	"github.com/outbound-go/outbound/classify"
+)
+
+// Defaults of HTTPConfig.
+const (
+	DefaultIdempotencyHeader = "Idempotency-Key"
+	DefaultCorrelationHeader = "X-Correlation-ID"
+	// DefaultMaxDrain is how much of an unread response body is discarded
+	// so the connection can be reused. Bodies larger than this are closed
+	// unread and the transport drops the connection instead.
+	DefaultMaxDrain = 256 << 10
+)
+
+// RequestBuilder turns a message into the HTTP request that delivers it. It
+// should build the request with ctx (http.NewRequestWithContext). An error
+// it returns keeps its class if it has one (return classify.Discard(err) for
+// a record that can never be sent) and is Permanent otherwise.
+type RequestBuilder func(ctx context.Context, m *Message) (*http.Request, error)
+
+// PostTo returns a RequestBuilder that POSTs the message payload to url with
+// the given Content-Type.
+func PostTo(url, contentType string) RequestBuilder {
+	return func(ctx context.Context, m *Message) (*http.Request, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(m.Payload))
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Content-Type", contentType)
+		return req, nil
+	}
+}
+
+// HTTPConfig configures an HTTPDeliverer. Build is required; every other
+// field's zero value selects a default.
+type HTTPConfig struct {
+	// Client sends the requests. Share one client across deliverers. Nil
+	// means a client from NewClient(ClientConfig{}), created once per
+	// deliverer.
+	Client *http.Client
+	// Build turns a message into a request. Required.
+	Build RequestBuilder
+	// Rules classify responses. The zero value is the default mapping.
+	Rules classify.HTTPRules
+	// IdempotencyHeader names the header carrying Message.DeliveryKey().
+	// Empty means DefaultIdempotencyHeader; "-" sends none. A value the
+	// builder already set is kept.
+	IdempotencyHeader string
+	// CorrelationHeader names the header carrying the correlation id.
+	// Empty means DefaultCorrelationHeader; "-" sends none. A value the
+	// builder already set is kept.
+	CorrelationHeader string
+	// MaxDrain bounds how much unread body is discarded to keep the
+	// connection reusable. Zero means DefaultMaxDrain.
+	MaxDrain int64
+}
+
+// HTTPDeliverer delivers messages as HTTP requests through one shared
+// client. It sets the Idempotency-Key and correlation headers, reads a
+// bounded prefix of the response for classification, always drains (within
+// a bound) and closes the body so the connection is reused, and returns nil
+// or a classified error carrying the status, Retry-After and a body snippet.
+// It is safe for concurrent use.
+type HTTPDeliverer struct {
+	client     *http.Client
+	build      RequestBuilder
+	rules      classify.HTTPRules
+	idemHeader string
+	corrHeader string
+	maxDrain   int64
+	readLimit  int
+}
+
+// NewHTTPDeliverer returns an HTTPDeliverer for cfg. It returns an error when
+// Build is nil or a setting is invalid.
+func NewHTTPDeliverer(cfg HTTPConfig) (*HTTPDeliverer, error) {
+	if cfg.Build == nil {
+		return nil, errors.New("delivery: HTTPConfig.Build is required")
+	}
+	if cfg.MaxDrain < 0 {
+		return nil, fmt.Errorf("delivery: HTTPConfig.MaxDrain must not be negative, got %d", cfg.MaxDrain)
+	}
+	if cfg.Rules.MaxBody < 0 {
+		return nil, fmt.Errorf("delivery: HTTPConfig.Rules.MaxBody must not be negative, got %d", cfg.Rules.MaxBody)
+	}
+	d := &HTTPDeliverer{
+		client:     cfg.Client,
+		build:      cfg.Build,
+		rules:      cfg.Rules,
+		idemHeader: headerName(cfg.IdempotencyHeader, DefaultIdempotencyHeader),
+		corrHeader: headerName(cfg.CorrelationHeader, DefaultCorrelationHeader),
+		maxDrain:   cfg.MaxDrain,
+		readLimit:  cfg.Rules.BodyLimit(),
+	}
+	if d.maxDrain == 0 {
+		d.maxDrain = DefaultMaxDrain
+	}
+	if d.client == nil {
+		c, err := NewClient(ClientConfig{})
+		if err != nil {
+			return nil, err
+		}
+		d.client = c
+	}
+	return d, nil
+}
+
+func headerName(v, def string) string {
+	switch v {
+	case "":
+		return def
+	case "-":
+		return ""
+	}
+	return http.CanonicalHeaderKey(v)
+}
+
+// Deliver sends m and classifies the outcome. A builder failure, a nil
+// request or a request without a URL is a Permanent error (a builder error
+// that has a class keeps it, and one caused by ctx ending stays
+// Unavailable). Transport errors are returned with their query strings
+// redacted; their class is inferred by classify.Of.
+func (d *HTTPDeliverer) Deliver(ctx context.Context, m *Message) error {
+	req, err := d.request(ctx, m)
+	if err != nil {
+		return err
+	}
+	resp, err := d.client.Do(req)
+	if err != nil {
+		redactURLError(err)
+		return err
+	}
+	body := d.readPrefix(resp)
+	d.drainAndClose(resp.Body)
+	return d.rules.Classify(resp, body)
+}
+
+func (d *HTTPDeliverer) request(ctx context.Context, m *Message) (*http.Request, error) {
+	req, err := d.build(ctx, m)
+	switch {
+	case err != nil:
+		err = fmt.Errorf("delivery: build request for message %q: %w", m.ID, err)
+		if !hasExplicitClass(err) && ctx.Err() == nil {
+			err = classify.Permanent(err)
+		}
+		return nil, err
+	case req == nil:
+		return nil, classify.Permanent(fmt.Errorf("delivery: build request for message %q: builder returned a nil request", m.ID))
+	case req.URL == nil:
+		return nil, classify.Permanent(fmt.Errorf("delivery: build request for message %q: request has no URL", m.ID))
+	}
+	if req.Context() != ctx {
+		req = req.WithContext(ctx)
+	}
+	if req.Header == nil {
+		req.Header = make(http.Header)
+	}
+	for k, v := range m.Headers {
+		req.Header.Set(k, v)
+	}
+	if d.idemHeader != "" && req.Header.Get(d.idemHeader) == "" {
+		if key := m.DeliveryKey(); key != "" {
+			req.Header.Set(d.idemHeader, key)
+		}
+	}
+	if d.corrHeader != "" && req.Header.Get(d.corrHeader) == "" {
+		req.Header.Set(d.corrHeader, correlationID(ctx, m))
+	}
+	return req, nil
+}
+
+func hasExplicitClass(err error) bool {
+	var ce *classify.Error
+	return errors.As(err, &ce)
+}
+
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// readPrefix returns the body prefix the rules need: nothing for a success
+// without a body rule, a snippet for a failure, BodyLimit bytes with a body
+// rule. A read error keeps what was read: the status has already spoken.
+func (d *HTTPDeliverer) readPrefix(resp *http.Response) []byte {
+	limit := d.readLimit
+	if d.rules.Body == nil {
+		if d.rules.StatusClass(resp.StatusCode) == classify.ClassOK {
+			return nil
+		}
+		limit = min(limit, classify.MaxBodySnippet)
+	}
+	buf := bufPool.Get().(*bytes.Buffer)
+	buf.Reset()
+	_, _ = buf.ReadFrom(io.LimitReader(resp.Body, int64(limit)))
+	out := bytes.Clone(buf.Bytes())
+	bufPool.Put(buf)
+	return out
+}
+
+func (d *HTTPDeliverer) drainAndClose(body io.ReadCloser) {
+	_, _ = io.CopyN(io.Discard, body, d.maxDrain)
+	_ = body.Close()
+}
+
+// redactURLError removes the query string and password from the URL inside
+// a *url.Error, because query strings often carry API keys and the error
+// ends up in logs and dead letters.
+func redactURLError(err error) {
+	var ue *url.Error
+	if !errors.As(err, &ue) {
+		return
+	}
+	ue.URL = RedactURL(ue.URL)
+}
+
+// RedactURL returns raw with its password and query string replaced, safe
+// to log. Unparseable input is replaced entirely.
+func RedactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "<unparseable url>"
+	}
+	if u.RawQuery != "" {
+		u.RawQuery = "redacted"
+	}
+	u.Fragment = ""
+	return u.Redacted()
+}

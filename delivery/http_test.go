@@ -1,0 +1,281 @@
+package delivery_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/outbound-go/outbound/classify"
+	"github.com/outbound-go/outbound/delivery"
+)
+
+func newDeliverer(t *testing.T, cfg delivery.HTTPConfig) *delivery.HTTPDeliverer {
+	t.Helper()
+	d, err := delivery.NewHTTPDeliverer(cfg)
+	require.NoError(t, err)
+	return d
+}
+
+func msg(id string) *delivery.Message {
+	return &delivery.Message{ID: id, Payload: []byte(`{"id":"` + id + `"}`)}
+}
+
+func TestHTTPDelivererStatusClasses(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var status int
+		_, _ = fmt.Sscanf(strings.TrimPrefix(r.URL.Path, "/"), "%d", &status)
+		w.WriteHeader(status)
+		_, _ = io.WriteString(w, "status "+r.URL.Path)
+	}))
+	defer srv.Close()
+	rules := classify.HTTPRules{Statuses: map[int]classify.Class{409: classify.ClassDuplicate, 422: classify.ClassDiscard}}
+	cases := map[int]classify.Class{
+		200: classify.ClassOK, 201: classify.ClassOK, 202: classify.ClassOK, 204: classify.ClassOK,
+		400: classify.ClassPermanent, 401: classify.ClassPermanent, 404: classify.ClassPermanent,
+		409: classify.ClassDuplicate, 422: classify.ClassDiscard,
+		408: classify.ClassEphemeral, 425: classify.ClassEphemeral, 429: classify.ClassEphemeral,
+		500: classify.ClassEphemeral, 502: classify.ClassEphemeral, 503: classify.ClassEphemeral, 504: classify.ClassEphemeral,
+	}
+	for status, want := range cases {
+		t.Run(fmt.Sprint(status), func(t *testing.T) {
+			d := newDeliverer(t, delivery.HTTPConfig{
+				Client: srv.Client(),
+				Build:  delivery.PostTo(fmt.Sprintf("%s/%d", srv.URL, status), "application/json"),
+				Rules:  rules,
+			})
+			err := d.Deliver(context.Background(), msg("m1"))
+			assert.Equal(t, want, classify.Of(err), "err: %v", err)
+			if want != classify.ClassOK {
+				assert.Equal(t, status, classify.Status(err))
+				var ce *classify.Error
+				require.ErrorAs(t, err, &ce)
+				if status != 204 {
+					assert.Equal(t, fmt.Sprintf("status /%d", status), ce.Body, "body snippet kept for the dead letter")
+				}
+			}
+		})
+	}
+}
+
+func TestHTTPDelivererRetryAfterBothForms(t *testing.T) {
+	date := time.Now().Add(90 * time.Second).UTC().Format(http.TimeFormat)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/date" {
+			w.Header().Set("Retry-After", date)
+		} else {
+			w.Header().Set("Retry-After", "42")
+		}
+		w.WriteHeader(http.StatusTooManyRequests)
+	}))
+	defer srv.Close()
+
+	d := newDeliverer(t, delivery.HTTPConfig{Client: srv.Client(), Build: delivery.PostTo(srv.URL+"/seconds", "text/plain")})
+	err := d.Deliver(context.Background(), msg("a"))
+	ra, ok := classify.RetryAfter(err)
+	require.True(t, ok)
+	assert.Equal(t, 42*time.Second, ra)
+
+	d = newDeliverer(t, delivery.HTTPConfig{Client: srv.Client(), Build: delivery.PostTo(srv.URL+"/date", "text/plain")})
+	err = d.Deliver(context.Background(), msg("b"))
+	ra, ok = classify.RetryAfter(err)
+	require.True(t, ok)
+	assert.InDelta(t, float64(90*time.Second), float64(ra), float64(3*time.Second))
+	assert.Equal(t, classify.ClassEphemeral, classify.Of(err))
+}
+
+func TestHTTPDelivererBodyBasedDuplicate(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusInternalServerError) // the partner's habit (seed 000 §7)
+		_, _ = io.WriteString(w, `{"error":"record already processed"}`)
+	}))
+	defer srv.Close()
+	d := newDeliverer(t, delivery.HTTPConfig{
+		Client: srv.Client(),
+		Build:  delivery.PostTo(srv.URL, "application/json"),
+		Rules:  classify.HTTPRules{Body: classify.BodyContains("already processed", classify.ClassDuplicate)},
+	})
+	err := d.Deliver(context.Background(), msg("dup"))
+	assert.Equal(t, classify.ClassDuplicate, classify.Of(err))
+}
+
+func TestHTTPDelivererHeaders(t *testing.T) {
+	var mu sync.Mutex
+	var got []http.Header
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		got = append(got, r.Header.Clone())
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	d := newDeliverer(t, delivery.HTTPConfig{Client: srv.Client(), Build: delivery.PostTo(srv.URL, "application/json")})
+
+	ctx := context.Background()
+	require.NoError(t, d.Deliver(ctx, &delivery.Message{ID: "id-1", IdempotencyKey: "idem-1", CorrelationID: "corr-1",
+		Headers: map[string]string{"X-Tenant": "acme"}}))
+	require.NoError(t, d.Deliver(delivery.WithCorrelationID(ctx, "from-ctx"), &delivery.Message{ID: "id-2"}))
+	require.NoError(t, d.Deliver(ctx, &delivery.Message{ID: "id-3"}))
+
+	require.Len(t, got, 3)
+	assert.Equal(t, "idem-1", got[0].Get("Idempotency-Key"))
+	assert.Equal(t, "corr-1", got[0].Get("X-Correlation-ID"))
+	assert.Equal(t, "acme", got[0].Get("X-Tenant"))
+	assert.Equal(t, "application/json", got[0].Get("Content-Type"))
+	assert.Equal(t, "id-2", got[1].Get("Idempotency-Key"), "derived from the message id")
+	assert.Equal(t, "from-ctx", got[1].Get("X-Correlation-ID"))
+	assert.Len(t, got[2].Get("X-Correlation-ID"), 32, "generated when neither message nor context has one")
+
+	got = nil
+	custom := newDeliverer(t, delivery.HTTPConfig{
+		Client: srv.Client(), IdempotencyHeader: "-", CorrelationHeader: "x-request-id",
+		Build: func(ctx context.Context, m *delivery.Message) (*http.Request, error) {
+			req, err := http.NewRequest(http.MethodPut, srv.URL, nil) // no ctx: the deliverer attaches it
+			if err == nil {
+				req.Header.Set("X-Request-Id", "builder-set")
+			}
+			return req, err
+		}})
+	require.NoError(t, custom.Deliver(ctx, &delivery.Message{ID: "id-4", CorrelationID: "ignored"}))
+	require.Len(t, got, 1)
+	assert.Empty(t, got[0].Get("Idempotency-Key"))
+	assert.Equal(t, "builder-set", got[0].Get("X-Request-Id"))
+}
+
+func TestHTTPDelivererBuilderFailures(t *testing.T) {
+	ctx := context.Background()
+	cases := []struct {
+		name  string
+		build delivery.RequestBuilder
+		class classify.Class
+		text  string
+	}{
+		{"builder error", func(context.Context, *delivery.Message) (*http.Request, error) {
+			return nil, errors.New("template broken")
+		}, classify.ClassPermanent, "template broken"},
+		{"builder says discard", func(context.Context, *delivery.Message) (*http.Request, error) {
+			return nil, classify.Discard(errors.New("candidate never completed"))
+		}, classify.ClassDiscard, "candidate never completed"},
+		{"nil request", func(context.Context, *delivery.Message) (*http.Request, error) {
+			return nil, nil
+		}, classify.ClassPermanent, "nil request"},
+		{"no URL", func(context.Context, *delivery.Message) (*http.Request, error) {
+			return &http.Request{Method: http.MethodPost}, nil
+		}, classify.ClassPermanent, "no URL"},
+		{"bad URL", delivery.PostTo("://nope", "text/plain"), classify.ClassPermanent, "missing protocol scheme"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			d := newDeliverer(t, delivery.HTTPConfig{Build: tc.build})
+			err := d.Deliver(ctx, msg("m"))
+			assert.Equal(t, tc.class, classify.Of(err))
+			assert.ErrorContains(t, err, tc.text)
+		})
+	}
+	_, err := delivery.NewHTTPDeliverer(delivery.HTTPConfig{})
+	assert.ErrorContains(t, err, "Build is required")
+	_, err = delivery.NewHTTPDeliverer(delivery.HTTPConfig{Build: delivery.PostTo("http://x", "a/b"), MaxDrain: -1})
+	assert.ErrorContains(t, err, "MaxDrain")
+}
+
+func TestHTTPDelivererRedactsQueryInTransportErrors(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	d := newDeliverer(t, delivery.HTTPConfig{Build: delivery.PostTo("http://user:hunter2@"+addr+"/hook?api_key=s3cr3t", "text/plain")})
+	err = d.Deliver(context.Background(), msg("m"))
+	require.Error(t, err)
+	assert.Equal(t, classify.ClassEphemeral, classify.Of(err))
+	assert.NotContains(t, err.Error(), "s3cr3t")
+	assert.NotContains(t, err.Error(), "hunter2")
+}
+
+// connCounter counts connections a server accepts and the peak number open
+// at once.
+type connCounter struct {
+	opened, open, peak atomic.Int64
+}
+
+func (c *connCounter) hook(_ net.Conn, s http.ConnState) {
+	switch s {
+	case http.StateNew:
+		c.opened.Add(1)
+		n := c.open.Add(1)
+		for {
+			p := c.peak.Load()
+			if n <= p || c.peak.CompareAndSwap(p, n) {
+				break
+			}
+		}
+	case http.StateClosed, http.StateHijacked:
+		c.open.Add(-1)
+	}
+}
+
+func TestSequentialDeliveriesReuseConnections(t *testing.T) {
+	var cc connCounter
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("n") == "odd" {
+			w.WriteHeader(http.StatusServiceUnavailable) // failures must not cost a connection either
+		}
+		_, _ = io.WriteString(w, strings.Repeat("x", 100<<10)) // a body bigger than what we classify
+	}))
+	srv.Config.ConnState = cc.hook
+	srv.Start()
+	defer srv.Close()
+
+	client, err := delivery.NewClient(delivery.ClientConfig{})
+	require.NoError(t, err)
+	even := newDeliverer(t, delivery.HTTPConfig{Client: client, Build: delivery.PostTo(srv.URL, "text/plain")})
+	odd := newDeliverer(t, delivery.HTTPConfig{Client: client, Build: delivery.PostTo(srv.URL+"?n=odd", "text/plain")})
+	for i := range 1000 {
+		d := even
+		if i%2 == 1 {
+			d = odd
+		}
+		_ = d.Deliver(context.Background(), msg(fmt.Sprint(i)))
+	}
+	assert.LessOrEqual(t, cc.opened.Load(), int64(2), "1,000 sequential deliveries opened %d connections", cc.opened.Load())
+}
+
+func TestConcurrentSendersRespectMaxConnsPerHost(t *testing.T) {
+	var cc connCounter
+	var inflight, peakInflight atomic.Int64
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := inflight.Add(1)
+		defer inflight.Add(-1)
+		for p := peakInflight.Load(); n > p && !peakInflight.CompareAndSwap(p, n); p = peakInflight.Load() {
+		}
+		time.Sleep(time.Millisecond) // load shape: let requests overlap
+	}))
+	srv.Config.ConnState = cc.hook
+	srv.Start()
+	defer srv.Close()
+
+	client, err := delivery.NewClient(delivery.ClientConfig{MaxConnsPerHost: 8})
+	require.NoError(t, err)
+	d := newDeliverer(t, delivery.HTTPConfig{Client: client, Build: delivery.PostTo(srv.URL, "text/plain")})
+	var wg sync.WaitGroup
+	for g := range 64 {
+		wg.Go(func() {
+			for i := range 20 {
+				assert.NoError(t, d.Deliver(context.Background(), msg(fmt.Sprint(g, "-", i))))
+			}
+		})
+	}
+	wg.Wait()
+	assert.LessOrEqual(t, cc.peak.Load(), int64(8), "peak concurrent connections")
+	assert.LessOrEqual(t, peakInflight.Load(), int64(8), "peak in-flight requests")
+	assert.Greater(t, peakInflight.Load(), int64(1), "the senders did overlap")
+}
