@@ -1,0 +1,156 @@
+package delivery
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/outbound-go/outbound/classify"
+)
+
+// State is where a record is in its life.
+type State uint8
+
+// Record states. Pending and InFlight are live; Delivered, Dead and
+// Discarded are terminal (Dead records can be redriven back to Pending).
+const (
+	// StatePending records wait for their next-attempt time.
+	StatePending State = iota + 1
+	// StateInFlight records are claimed by a worker under a lease. A lease
+	// that expires makes the record claimable again.
+	StateInFlight
+	// StateDelivered records were accepted (or already held) by the
+	// destination.
+	StateDelivered
+	// StateDead records failed permanently or ran out of attempts. They are
+	// kept for inspection and can be redriven.
+	StateDead
+	// StateDiscarded records were invalid and will never be sent.
+	StateDiscarded
+)
+
+var stateNames = [...]string{
+	StatePending:   "pending",
+	StateInFlight:  "in_flight",
+	StateDelivered: "delivered",
+	StateDead:      "dead",
+	StateDiscarded: "discarded",
+}
+
+// States lists every state in declaration order.
+var States = [...]State{StatePending, StateInFlight, StateDelivered, StateDead, StateDiscarded}
+
+// String returns the state's name ("pending", "in_flight", ...), or
+// "state(N)" for an undefined value.
+func (s State) String() string {
+	if s.Valid() {
+		return stateNames[s]
+	}
+	return fmt.Sprintf("state(%d)", uint8(s))
+}
+
+// Valid reports whether s is one of the defined states.
+func (s State) Valid() bool { return s >= StatePending && int(s) < len(stateNames) }
+
+// Terminal reports whether records in state s are finished: Delivered, Dead
+// or Discarded.
+func (s State) Terminal() bool { return s >= StateDelivered && s.Valid() }
+
+// ParseState returns the state with the given name. It returns an error for
+// an unknown name.
+func ParseState(name string) (State, error) {
+	for _, s := range States {
+		if stateNames[s] == name {
+			return s, nil
+		}
+	}
+	return 0, fmt.Errorf("delivery: unknown state %q", name)
+}
+
+// Attempt describes one delivery attempt, kept on the record for forensics.
+// Stores keep only the latest attempt (like a dead-letter table keyed by
+// message id), not a history; observers see every attempt as it happens.
+type Attempt struct {
+	// StartedAt is when the attempt began.
+	StartedAt time.Time
+	// Duration is how long it took.
+	Duration time.Duration
+	// Status is the HTTP status, or 0 if there was no response.
+	Status int
+	// Class is the outcome class.
+	Class classify.Class
+	// Error is the error text (empty on success), at most MaxErrorText
+	// bytes.
+	Error string
+}
+
+// MaxErrorText bounds Attempt.Error so a chatty partner cannot bloat the
+// store.
+const MaxErrorText = 2048
+
+// NewAttempt describes an attempt that started at start and ended with err
+// now. It fills Status and Class from err and bounds the error text.
+func NewAttempt(start time.Time, err error) Attempt {
+	a := Attempt{StartedAt: start, Duration: time.Since(start), Class: classify.Of(err), Status: classify.Status(err)}
+	if err != nil {
+		a.Error = truncateText(err.Error(), MaxErrorText)
+	}
+	return a
+}
+
+// Record is a message plus its delivery state, as a Store keeps it.
+type Record struct {
+	// Message is what to deliver. Message.Attempt is not stored; see
+	// Attempts.
+	Message
+	// Seq orders records in their queue: records are claimed oldest due
+	// first, ties broken by Seq, and records of one Key are delivered in
+	// Seq order. A store assigns it on enqueue and again on redrive.
+	Seq int64
+	// State is where the record is in its life.
+	State State
+	// Attempts counts the attempts consumed so far. Unavailable outcomes
+	// (gate closed, breaker open, shutdown) do not count.
+	Attempts int
+	// Deferrals counts how many times the record was deferred without an
+	// attempt (destination unavailable).
+	Deferrals int
+	// NextAttemptAt is when the record is next due. Meaningful while
+	// pending.
+	NextAttemptAt time.Time
+	// LeaseToken fences the current claim. It is set while in flight; a
+	// completion must present it, so a worker whose lease expired and was
+	// taken over cannot overwrite the newer claim.
+	LeaseToken string
+	// LeaseExpiresAt is when the current claim expires.
+	LeaseExpiresAt time.Time
+	// LastAttempt is the most recent attempt; its StartedAt is zero if the
+	// record was never attempted.
+	LastAttempt Attempt
+	// Duplicate is set on delivered records whose destination said it
+	// already had them.
+	Duplicate bool
+	// UpdatedAt is when the record last changed state.
+	UpdatedAt time.Time
+}
+
+// Lease returns the handle a worker presents to settle this claimed record.
+func (r Record) Lease() Lease { return Lease{ID: r.ID, Token: r.LeaseToken} }
+
+// Lease identifies one claim of one record.
+type Lease struct {
+	// ID is the record's id.
+	ID string
+	// Token is the claim's fencing token.
+	Token string
+}
+
+func truncateText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && s[cut]&0xC0 == 0x80 { // do not split a UTF-8 sequence
+		cut--
+	}
+	return s[:cut]
+}

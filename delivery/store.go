@@ -1,0 +1,194 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/outbound-go/outbound/classify"
+)
+
+// Store keeps records durably (or, for tests, in memory) and hands them out
+// to workers under leases. It is the pluggable storage contract of the
+// Dispatcher: package memstore and package postgres implement it, and
+// package storetest checks any implementation against this contract.
+//
+// Times: stores take "now" from their own configured clock (time.Now by
+// default) for every time they write or compare, never from a database
+// server's clock, so that a dispatcher's computed next-attempt times and the
+// store agree.
+//
+// Errors: a call with bad input returns an error wrapping ErrInvalid (or
+// ErrTooLarge) and changes nothing; settling a record with a stale lease
+// returns ErrLeaseLost; an unknown id returns ErrNotFound. Implementations
+// must be safe for concurrent use by many goroutines and processes.
+type Store interface {
+	// Enqueue adds messages as pending records due now, atomically: either
+	// all are stored or, on error, none. It assigns an ID to a message
+	// without one and sets CreatedAt when zero. Enqueue is idempotent: a
+	// message whose ID or non-empty IdempotencyKey matches an existing
+	// record (or an earlier message of the same call) changes nothing and
+	// returns that record with Existing set. Messages are validated with
+	// ValidateMessage.
+	Enqueue(ctx context.Context, msgs ...Message) ([]Enqueued, error)
+
+	// Claim leases up to limit due records for lease, oldest due first
+	// (ties by Seq), and returns them in that order, in flight, with a
+	// fresh LeaseToken. A record is due when it is pending with
+	// NextAttemptAt <= now, or in flight with an expired lease. Per-key
+	// ordering: a record with a non-empty Key is claimable only if it is
+	// the lowest-Seq live (pending or in-flight) record of its Key and no
+	// record of that Key is in flight under an unexpired lease; so a record
+	// waiting to retry holds back the later records of its key. limit <= 0
+	// or lease <= 0 is ErrInvalid. Claim returns an empty slice when
+	// nothing is due.
+	Claim(ctx context.Context, limit int, lease time.Duration) ([]Record, error)
+
+	// Complete marks a claimed record delivered, recording attempt a
+	// (which counts) and whether the destination said it was a duplicate.
+	Complete(ctx context.Context, l Lease, a Attempt, duplicate bool) error
+
+	// Reschedule returns a claimed record to pending, due at next. With a
+	// non-nil attempt the attempt is recorded and counted; with nil it is
+	// a deferral: no attempt is counted, LastAttempt is kept and Deferrals
+	// is incremented.
+	Reschedule(ctx context.Context, l Lease, next time.Time, a *Attempt) error
+
+	// DeadLetter marks a claimed record dead, recording attempt a (which
+	// counts). Dead records are kept for inspection and Redrive.
+	DeadLetter(ctx context.Context, l Lease, a Attempt) error
+
+	// Discard marks a claimed record discarded, recording attempt a (which
+	// counts); its error text is the reason.
+	Discard(ctx context.Context, l Lease, a Attempt) error
+
+	// Release returns a claimed record to pending, due now, without
+	// counting an attempt or a deferral (a worker shutting down gives it
+	// back).
+	Release(ctx context.Context, l Lease) error
+
+	// Redrive moves dead records back to pending, due now, with Attempts
+	// reset to zero, at the back of their key's queue (a new Seq). It is
+	// all or nothing: an unknown id is ErrNotFound and a record that is
+	// not dead is ErrInvalid, and then nothing changes. It returns how many
+	// records it moved.
+	Redrive(ctx context.Context, ids ...string) (int, error)
+
+	// RedriveMatching redrives every dead record matching f and returns
+	// how many it moved.
+	RedriveMatching(ctx context.Context, f Filter) (int, error)
+
+	// Get returns the record with the given id, or ErrNotFound.
+	Get(ctx context.Context, id string) (Record, error)
+
+	// List returns records matching opts in Seq order, one page at a time.
+	List(ctx context.Context, opts ListOptions) (Page, error)
+
+	// Stats counts records per state and measures the backlog's age.
+	Stats(ctx context.Context) (Stats, error)
+
+	// Purge deletes up to limit delivered and discarded records last
+	// updated before before, oldest first, and returns how many it
+	// deleted. Dead records are never purged. Their idempotency keys are
+	// forgotten with them. limit <= 0 is ErrInvalid.
+	Purge(ctx context.Context, before time.Time, limit int) (int, error)
+}
+
+// Notifier is implemented by stores that can wake a dispatcher when records
+// are enqueued. Only inserts signal it; settling records never does, so a
+// dispatcher's own writes cannot re-trigger it (seed 000 §6). The channel is
+// shared and coalescing: one receive may stand for many inserts.
+type Notifier interface {
+	Notify() <-chan struct{}
+}
+
+// Enqueued is the result of enqueuing one message.
+type Enqueued struct {
+	// Record is the stored record: the new one, or the existing one.
+	Record Record
+	// Existing reports that a record with the same ID or IdempotencyKey was
+	// already stored and nothing changed.
+	Existing bool
+}
+
+// Filter selects dead records to redrive. Zero fields match everything.
+type Filter struct {
+	// Key, if set, matches records of this ordering key.
+	Key string
+	// Destination, if set, matches records for this destination.
+	Destination string
+	// Classes, if not empty, matches records whose last attempt ended in
+	// one of these classes.
+	Classes []classify.Class
+	// UpdatedBefore, if set, matches records that died before this time.
+	UpdatedBefore time.Time
+}
+
+// ListOptions selects a page of records.
+type ListOptions struct {
+	// State, if set, lists only records in this state.
+	State State
+	// Key, if set, lists only records of this ordering key.
+	Key string
+	// Limit is the page size. Zero means DefaultPageSize; more than
+	// MaxPageSize or negative is ErrInvalid.
+	Limit int
+	// After is the cursor from the previous page's Next, or "" for the
+	// first page.
+	After string
+}
+
+// Page sizes for List.
+const (
+	DefaultPageSize = 100
+	MaxPageSize     = 1000
+)
+
+// Page is one page of a listing.
+type Page struct {
+	// Records in Seq order.
+	Records []Record
+	// Next is the cursor for the following page, or "" when this is the
+	// last page.
+	Next string
+}
+
+// Stats describes a store's backlog.
+type Stats struct {
+	// Counts holds the number of records per state, indexed by State.
+	Counts [StateDiscarded + 1]int64
+	// OldestPending is the age (now - CreatedAt) of the oldest live
+	// (pending or in-flight) record, or 0 if there is none.
+	OldestPending time.Duration
+	// OldestDue is how long the longest-waiting due pending record has
+	// been due (now - NextAttemptAt), or 0 if none is due.
+	OldestDue time.Duration
+}
+
+// Count returns the number of records in state s.
+func (s Stats) Count(st State) int64 {
+	if !st.Valid() {
+		return 0
+	}
+	return s.Counts[st]
+}
+
+// Errors returned by stores.
+var (
+	// ErrNotFound means no record has the given id.
+	ErrNotFound = errors.New("delivery: record not found")
+	// ErrLeaseLost means the record is no longer claimed under the
+	// presented lease: it was settled already, or its lease expired and
+	// another worker claimed it. The caller's result must be dropped.
+	ErrLeaseLost = errors.New("delivery: lease lost")
+	// ErrInvalid means the input was rejected; nothing changed.
+	ErrInvalid = errors.New("delivery: invalid input")
+	// ErrTooLarge means a message exceeds a documented size limit;
+	// nothing changed. It wraps ErrInvalid.
+	ErrTooLarge = &tooLargeError{}
+)
+
+type tooLargeError struct{}
+
+func (*tooLargeError) Error() string { return "delivery: message too large" }
+func (*tooLargeError) Unwrap() error { return ErrInvalid }

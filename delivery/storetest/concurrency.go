@@ -1,0 +1,124 @@
+package storetest
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/outbound-go/outbound/classify"
+	"github.com/outbound-go/outbound/delivery"
+)
+
+func testNotifyOnInsertOnly(t *testing.T, h *harness) {
+	n, ok := h.store.(delivery.Notifier)
+	if !ok {
+		t.Skip("store does not implement delivery.Notifier (optional)")
+	}
+	ch := n.Notify()
+	drain := func() bool {
+		select {
+		case <-ch:
+			return true
+		case <-time.After(2 * time.Second):
+			return false
+		}
+	}
+	h.enqueueN("r", "", 1)
+	require.True(t, drain(), "an insert signals")
+
+	recs := h.claim(10)
+	require.Len(t, recs, 1)
+	ok2 := h.attempt(classify.ClassEphemeral, 503, "x")
+	require.NoError(t, h.store.Reschedule(h.ctx, recs[0].Lease(), h.clock.Now(), &ok2))
+	recs = h.claim(10)
+	require.NoError(t, h.store.Complete(h.ctx, recs[0].Lease(), ok2, false))
+	select {
+	case <-ch:
+		t.Fatal("settling records must not signal: a dispatcher would wake itself")
+	case <-time.After(200 * time.Millisecond):
+	}
+
+	// A duplicate enqueue inserts nothing and need not signal; a new one
+	// does.
+	h.enqueueN("s", "", 1)
+	assert.True(t, drain())
+}
+
+func testConcurrentClaim(t *testing.T, h *harness) {
+	const n, workers = 2000, 8
+	msgs := make([]delivery.Message, n)
+	for i := range msgs {
+		id := fmt.Sprintf("c-%05d", i)
+		key := ""
+		if i%4 == 0 {
+			key = fmt.Sprintf("key-%d", i%40)
+		}
+		msgs[i] = delivery.Message{ID: id, Key: key, Payload: payload(id)}
+	}
+	for i := 0; i < n; i += 500 {
+		h.enqueue(msgs[i : i+500]...)
+	}
+
+	var mu sync.Mutex
+	claims := map[string]int{}
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for range workers {
+		wg.Go(func() {
+			ok := delivery.Attempt{Class: classify.ClassOK, Status: 200}
+			idle := 0
+			for idle < 3 {
+				recs, err := h.store.Claim(h.ctx, 16, time.Hour)
+				if err != nil {
+					errs <- err
+					return
+				}
+				if len(recs) == 0 {
+					idle++
+					time.Sleep(5 * time.Millisecond) // let other workers settle keyed heads
+					continue
+				}
+				idle = 0
+				mu.Lock()
+				for _, r := range recs {
+					claims[r.ID]++
+				}
+				mu.Unlock()
+				for _, r := range recs {
+					if err := h.store.Complete(h.ctx, r.Lease(), ok, false); err != nil {
+						errs <- err
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	// Records of busy keys may need more rounds than idle workers waited;
+	// drain what is left sequentially.
+	for {
+		recs := h.claim(100)
+		if len(recs) == 0 {
+			break
+		}
+		for _, r := range recs {
+			claims[r.ID]++
+			require.NoError(t, h.store.Complete(h.ctx, r.Lease(), delivery.Attempt{Class: classify.ClassOK}, false))
+		}
+	}
+	require.Len(t, claims, n, "every record claimed")
+	for id, c := range claims {
+		require.Equal(t, 1, c, "record %s claimed %d times under unexpired leases", id, c)
+	}
+	st := h.stats()
+	assert.EqualValues(t, n, st.Count(delivery.StateDelivered))
+	assert.Zero(t, st.Count(delivery.StatePending)+st.Count(delivery.StateInFlight))
+}

@@ -1,0 +1,136 @@
+package storetest
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/outbound-go/outbound/delivery"
+)
+
+func testEnqueueAndGet(t *testing.T, h *harness) {
+	created := time.Date(2025, 12, 31, 23, 0, 0, 0, time.UTC)
+	in := delivery.Message{
+		ID: "m-1", Key: "order-7", Destination: "ats-acme", Payload: []byte(`{"candidate":1}`),
+		Headers:        map[string]string{"X-Tenant": "acme"},
+		IdempotencyKey: "idem-1", CorrelationID: "corr-1", CreatedAt: created,
+	}
+	r := h.enqueue(in)[0]
+	got := h.get("m-1")
+	for _, rec := range []delivery.Record{r, got} {
+		assert.Equal(t, "m-1", rec.ID)
+		assert.Equal(t, "order-7", rec.Key)
+		assert.Equal(t, "ats-acme", rec.Destination)
+		assert.Equal(t, in.Payload, rec.Payload)
+		assert.Equal(t, in.Headers, rec.Headers)
+		assert.Equal(t, "idem-1", rec.IdempotencyKey)
+		assert.Equal(t, "corr-1", rec.CorrelationID)
+		sameTime(t, created, rec.CreatedAt, "CreatedAt kept")
+		assert.Equal(t, delivery.StatePending, rec.State)
+		assert.Zero(t, rec.Attempts)
+		assert.Zero(t, rec.Deferrals)
+		sameTime(t, h.clock.Now(), rec.NextAttemptAt, "due at once")
+		assert.True(t, rec.LastAttempt.StartedAt.IsZero(), "never attempted")
+		assert.Positive(t, rec.Seq)
+	}
+
+	// The store owns its copy: changing the caller's slices changes nothing.
+	in.Payload[0] = 'X'
+	in.Headers["X-Tenant"] = "evil"
+	got = h.get("m-1")
+	assert.Equal(t, byte('{'), got.Payload[0])
+	assert.Equal(t, "acme", got.Headers["X-Tenant"])
+
+	// Missing ID and CreatedAt are filled in.
+	r = h.enqueue(delivery.Message{Payload: payload("anon")})[0]
+	assert.NotEmpty(t, r.ID)
+	sameTime(t, h.clock.Now(), r.CreatedAt, "CreatedAt defaulted")
+	assert.Equal(t, r.ID, h.get(r.ID).ID)
+
+	_, err := h.store.Get(h.ctx, "no-such-id")
+	assert.ErrorIs(t, err, delivery.ErrNotFound)
+}
+
+func testEnqueueIdempotent(t *testing.T, h *harness) {
+	first := h.enqueue(delivery.Message{ID: "a", IdempotencyKey: "k1", Payload: []byte("first")})[0]
+	h.clock.Advance(time.Second)
+
+	res, err := h.store.Enqueue(h.ctx,
+		delivery.Message{ID: "b", IdempotencyKey: "k1", Payload: []byte("second")}, // same key
+		delivery.Message{ID: "a", Payload: []byte("third")},                        // same id
+		delivery.Message{ID: "c", IdempotencyKey: "k2", Payload: []byte("fourth")},  // new
+		delivery.Message{ID: "d", IdempotencyKey: "k2", Payload: []byte("fifth")},   // same key as the previous one in this call
+	)
+	require.NoError(t, err)
+	require.Len(t, res, 4)
+	for i, want := range []struct {
+		id       string
+		existing bool
+	}{{"a", true}, {"a", true}, {"c", false}, {"c", true}} {
+		assert.Equal(t, want.id, res[i].Record.ID, "result %d", i)
+		assert.Equal(t, want.existing, res[i].Existing, "result %d", i)
+	}
+	got := h.get("a")
+	assert.Equal(t, []byte("first"), got.Payload, "a duplicate enqueue changes nothing")
+	assert.Equal(t, first.Seq, got.Seq)
+	_, err = h.store.Get(h.ctx, "b")
+	assert.ErrorIs(t, err, delivery.ErrNotFound)
+	_, err = h.store.Get(h.ctx, "d")
+	assert.ErrorIs(t, err, delivery.ErrNotFound)
+	assert.EqualValues(t, 2, h.stats().Count(delivery.StatePending))
+
+	// Idempotency holds after delivery too.
+	recs := h.claim(10)
+	require.Len(t, recs, 2)
+	for _, r := range recs {
+		require.NoError(t, h.store.Complete(h.ctx, r.Lease(), h.attempt(0, 200, ""), false))
+	}
+	res, err = h.store.Enqueue(h.ctx, delivery.Message{ID: "z", IdempotencyKey: "k1", Payload: []byte("again")})
+	require.NoError(t, err)
+	assert.True(t, res[0].Existing)
+	assert.Equal(t, delivery.StateDelivered, res[0].Record.State)
+}
+
+func testEnqueueRejectsBadInput(t *testing.T, h *harness) {
+	good := delivery.Message{ID: "good", Payload: payload("good")}
+	bad := []struct {
+		name    string
+		msg     delivery.Message
+		tooBig  bool
+		mention string
+	}{
+		{"empty payload", delivery.Message{ID: "e", Payload: nil}, false, "empty payload"},
+		{"oversized payload", delivery.Message{ID: "o", Payload: bytes.Repeat([]byte("x"), delivery.MaxPayloadBytes+1)}, true, "payload"},
+		{"oversized key", delivery.Message{ID: "k", Key: strings.Repeat("k", delivery.MaxIDBytes+1), Payload: payload("k")}, true, "Key"},
+		{"invalid utf8 id", delivery.Message{ID: "\xff\xfe", Payload: payload("u")}, false, "ID"},
+		{"NUL in idempotency key", delivery.Message{ID: "n", IdempotencyKey: "a\x00b", Payload: payload("n")}, false, "IdempotencyKey"},
+		{"too many headers", delivery.Message{ID: "h", Payload: payload("h"), Headers: manyHeaders(delivery.MaxHeaders + 1)}, true, "headers"},
+		{"empty header name", delivery.Message{ID: "hn", Payload: payload("hn"), Headers: map[string]string{"": "v"}}, false, "header"},
+	}
+	for _, tc := range bad {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := h.store.Enqueue(h.ctx, good, tc.msg)
+			require.Error(t, err)
+			assert.ErrorIs(t, err, delivery.ErrInvalid)
+			if tc.tooBig {
+				assert.ErrorIs(t, err, delivery.ErrTooLarge)
+			}
+			assert.Contains(t, err.Error(), tc.mention)
+			_, err = h.store.Get(h.ctx, "good")
+			assert.ErrorIs(t, err, delivery.ErrNotFound, "a rejected batch stores nothing")
+		})
+	}
+	assert.Zero(t, h.stats().Count(delivery.StatePending))
+}
+
+func manyHeaders(n int) map[string]string {
+	m := make(map[string]string, n)
+	for i := range n {
+		m["X-H-"+strings.Repeat("a", i%5)+string(rune('A'+i%26))+string(rune('a'+i/26))] = "v"
+	}
+	return m
+}

@@ -1,0 +1,98 @@
+package delivery
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"time"
+	"unicode/utf8"
+)
+
+// Size limits every Store enforces on enqueue. A message over a limit is
+// rejected with an error wrapping ErrTooLarge, and nothing is stored.
+const (
+	// MaxPayloadBytes bounds Message.Payload (1 MiB). Partner APIs take
+	// records, not files; larger payloads belong in object storage with a
+	// reference in the message.
+	MaxPayloadBytes = 1 << 20
+	// MaxIDBytes bounds ID, Key, IdempotencyKey, CorrelationID and
+	// Destination.
+	MaxIDBytes = 255
+	// MaxHeaders bounds the number of Message.Headers.
+	MaxHeaders = 64
+	// MaxHeaderBytes bounds the total size of Message.Headers names and
+	// values.
+	MaxHeaderBytes = 16 << 10
+)
+
+// ValidateMessage reports whether m can be enqueued: a non-empty payload
+// within MaxPayloadBytes; ID, Key, IdempotencyKey, CorrelationID and
+// Destination valid UTF-8 without NUL bytes and within MaxIDBytes; headers
+// within MaxHeaders and MaxHeaderBytes with non-empty names. The error wraps
+// ErrInvalid (ErrTooLarge for size limits) and names the field.
+func ValidateMessage(m *Message) error {
+	if len(m.Payload) == 0 {
+		return fmt.Errorf("%w: message %q has an empty payload", ErrInvalid, m.ID)
+	}
+	if len(m.Payload) > MaxPayloadBytes {
+		return fmt.Errorf("%w: message %q payload is %d bytes, limit %d", ErrTooLarge, m.ID, len(m.Payload), MaxPayloadBytes)
+	}
+	for _, f := range [...]struct{ name, v string }{
+		{"ID", m.ID}, {"Key", m.Key}, {"IdempotencyKey", m.IdempotencyKey},
+		{"CorrelationID", m.CorrelationID}, {"Destination", m.Destination},
+	} {
+		if len(f.v) > MaxIDBytes {
+			return fmt.Errorf("%w: message %s is %d bytes, limit %d", ErrTooLarge, f.name, len(f.v), MaxIDBytes)
+		}
+		if !utf8.ValidString(f.v) || containsNUL(f.v) {
+			return fmt.Errorf("%w: message %s %q is not valid text", ErrInvalid, f.name, f.v)
+		}
+	}
+	if len(m.Headers) > MaxHeaders {
+		return fmt.Errorf("%w: message %q has %d headers, limit %d", ErrTooLarge, m.ID, len(m.Headers), MaxHeaders)
+	}
+	size := 0
+	for k, v := range m.Headers {
+		if k == "" {
+			return fmt.Errorf("%w: message %q has a header with an empty name", ErrInvalid, m.ID)
+		}
+		if !utf8.ValidString(k) || !utf8.ValidString(v) || containsNUL(k) || containsNUL(v) {
+			return fmt.Errorf("%w: message %q header %q is not valid text", ErrInvalid, m.ID, k)
+		}
+		size += len(k) + len(v)
+	}
+	if size > MaxHeaderBytes {
+		return fmt.Errorf("%w: message %q headers are %d bytes, limit %d", ErrTooLarge, m.ID, size, MaxHeaderBytes)
+	}
+	return nil
+}
+
+func containsNUL(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] == 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// NewID returns a new record id: 32 lower-case hex characters, the first 12
+// encoding the current Unix time in milliseconds so ids sort roughly by
+// creation, the rest random.
+func NewID() string {
+	var b [16]byte
+	ms := uint64(time.Now().UnixMilli())
+	for i := 5; i >= 0; i-- {
+		b[i] = byte(ms)
+		ms >>= 8
+	}
+	_, _ = rand.Read(b[6:]) // crypto/rand.Read never fails on supported platforms
+	return hex.EncodeToString(b[:])
+}
+
+// NewToken returns a random 32-hex-character token, for lease fencing.
+func NewToken() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
