@@ -1,0 +1,443 @@
+package tokencache
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+
+	"github.com/outbound-go/outbound/classify"
+)
+
+// ErrClosed is returned by Token and Invalidate after Close.
+var ErrClosed = errors.New("tokencache: cache is closed")
+
+// flightKey is the one singleflight key: a Cache holds one token.
+const flightKey = "refresh"
+
+// entry is the token the cache hands out, with its precomputed deadlines.
+type entry struct {
+	tok Token
+	// hitUntil is Expiry - skew: until then Token returns tok without
+	// further work.
+	hitUntil time.Time
+	// renewAt is when a refresh wants a newer token: hitUntil, or one skew
+	// earlier with ProactiveRefresh.
+	renewAt time.Time
+}
+
+// closedEntry marks a closed cache; its zero hitUntil sends every call to
+// the slow path, which reports ErrClosed.
+var closedEntry = &entry{}
+
+// Cache hands out one token to all goroutines of a process, and through its
+// Store to all processes sharing that store, minting a new one only when the
+// current one is about to expire or has been rejected.
+//
+// A Cache is safe for concurrent use. Close it to stop the background
+// refresher and wait for a running refresh.
+type Cache struct {
+	src    Source
+	cfg    Config
+	cur    atomic.Pointer[entry]
+	reject atomic.Pointer[string] // the last value passed to Invalidate
+	flight singleflight.Group
+	pacer  pacer
+	kick   chan struct{} // wakes the proactive refresher; nil without it
+
+	ctx    context.Context // ends at Close; parent of every refresh
+	cancel context.CancelFunc
+	mu     sync.Mutex // guards closed and wg.Add
+	closed bool
+	wg     sync.WaitGroup
+}
+
+// New returns a Cache that mints tokens from src as configured by cfg. It
+// returns an error naming the field if cfg is invalid, or if src is nil. With
+// cfg.ProactiveRefresh it starts fetching the first token in the background
+// at once.
+func New(src Source, cfg Config) (*Cache, error) {
+	if src == nil {
+		return nil, errors.New("tokencache: New: source is nil")
+	}
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	c := &Cache{src: src, cfg: cfg}
+	c.pacer.base, c.pacer.max = cfg.FailureBackoff, cfg.MaxFailureBackoff
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	if cfg.ProactiveRefresh {
+		c.kick = make(chan struct{}, 1)
+		c.wg.Add(1)
+		go c.refreshAhead()
+	}
+	return c, nil
+}
+
+// Token returns a token that is valid for at least the refresh skew.
+//
+// While the cached token is fresh it returns at once, without allocating or
+// blocking. Otherwise one goroutine per process refreshes it, first from the
+// shared Store and, only if the store has nothing fresh, by minting under the
+// store's lock, and every other caller waits for that refresh. A caller
+// whose ctx ends stops waiting and gets ctx.Err(); the refresh goes on for
+// the others.
+//
+// If the refresh fails but the old token has not expired yet, Token returns
+// the old token. Otherwise it returns an error of class
+// classify.ClassUnavailable (the destination was never tried) wrapping the
+// cause; after a failure, calls during the backoff pause fail at once with
+// an error wrapping ErrBackoff whose Retry-After is the time left. After
+// Close it returns ErrClosed.
+func (c *Cache) Token(ctx context.Context) (Token, error) {
+	if e := c.cur.Load(); e != nil && time.Now().Before(e.hitUntil) {
+		return e.tok, nil
+	}
+	return c.wait(ctx)
+}
+
+// wait is Token's slow path: the token is missing or due for refresh.
+func (c *Cache) wait(ctx context.Context) (Token, error) {
+	if err := ctx.Err(); err != nil {
+		return Token{}, err
+	}
+	e := c.cur.Load()
+	if e == closedEntry {
+		return Token{}, ErrClosed
+	}
+	now := time.Now()
+	if e != nil && now.Before(e.hitUntil) {
+		return e.tok, nil
+	}
+	if wait := c.pacer.wait(now); wait > 0 {
+		if tok, ok := c.unexpired(now); ok {
+			return tok, nil
+		}
+		return Token{}, c.pacer.err(wait)
+	}
+	select {
+	case <-ctx.Done():
+		return Token{}, ctx.Err()
+	case r := <-c.flight.DoChan(flightKey, c.refresh):
+		if r.Err != nil {
+			if tok, ok := c.unexpired(time.Now()); ok {
+				return tok, nil
+			}
+			return Token{}, r.Err
+		}
+		return r.Val.(Token), nil
+	}
+}
+
+// unexpired returns the cached token if it has not expired at now, even
+// though it is past its skew: better than no token while refreshes fail.
+func (c *Cache) unexpired(now time.Time) (Token, bool) {
+	e := c.cur.Load()
+	if e == nil || e == closedEntry || !now.Before(e.tok.Expiry) {
+		return Token{}, false
+	}
+	return e.tok, true
+}
+
+// Invalidate tells the cache that the partner rejected the token (say with a
+// 401). If the cache still holds that token it drops it, and the store's copy
+// is deleted only if the store still holds that exact value, so a newer token
+// minted meanwhile by another process survives. The next Token call
+// refreshes.
+//
+// A token with an empty Value is ignored. Repeated rejections of freshly
+// minted tokens pause refreshes like mint failures do (Config.FailureBackoff),
+// so a partner that rejects every token does not drain the issuer's quota.
+// Invalidate returns ErrClosed after Close, and an error if the store's
+// delete failed; the in-process token is dropped either way.
+func (c *Cache) Invalidate(ctx context.Context, rejected Token) error {
+	v := rejected.Value
+	if v == "" {
+		return nil
+	}
+	if c.cur.Load() == closedEntry {
+		return ErrClosed
+	}
+	c.reject.Store(&v)
+	for {
+		e := c.cur.Load()
+		if e == nil || e == closedEntry || e.tok.Value != v {
+			break
+		}
+		if c.cur.CompareAndSwap(e, nil) {
+			c.pacer.rejected(time.Now())
+			c.emit(Event{Kind: EventInvalidated, Expiry: e.tok.Expiry})
+			c.wake()
+			break
+		}
+	}
+	sctx, cancel := context.WithTimeout(ctx, c.cfg.StoreTimeout)
+	defer cancel()
+	if _, err := c.cfg.Store.CompareAndDelete(sctx, c.cfg.Key, v); err != nil {
+		c.storeError("delete", err)
+		return fmt.Errorf("tokencache: invalidate: %w", err)
+	}
+	return nil
+}
+
+// Close stops the background refresher, makes further Token and Invalidate
+// calls return ErrClosed, and waits for a running refresh to return (a
+// Source that ignores its context delays Close until it returns). It is
+// safe to call more than once and always returns nil.
+func (c *Cache) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closed = true
+	c.mu.Unlock()
+	c.cur.Store(closedEntry)
+	c.cancel()
+	c.wg.Wait()
+	return nil
+}
+
+// enter registers a refresh with Close, or reports false if closed.
+func (c *Cache) enter() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return false
+	}
+	c.wg.Add(1)
+	return true
+}
+
+// refresh runs at most once at a time per Cache, under singleflight, in its
+// own goroutine with the cache's context rather than any caller's.
+func (c *Cache) refresh() (any, error) {
+	if !c.enter() {
+		return nil, ErrClosed
+	}
+	defer c.wg.Done()
+	// A flight that started just after another one finished finds its
+	// result here and spares the store a read.
+	if e := c.cur.Load(); e != nil && e != closedEntry && time.Now().Before(e.renewAt) {
+		return e.tok, nil
+	}
+	tok, err := c.obtain(c.ctx)
+	if err != nil {
+		if c.ctx.Err() != nil {
+			return nil, ErrClosed
+		}
+		c.pacer.failed(time.Now(), err)
+		return nil, classify.Unavailable(err)
+	}
+	c.pacer.succeeded()
+	c.install(tok)
+	return tok, nil
+}
+
+// obtain returns a fresh token from the store, or mints one: under the
+// store's lock if it can get it within LockTTL, without it otherwise.
+func (c *Cache) obtain(ctx context.Context) (Token, error) {
+	if tok, ok := c.loadFresh(ctx); ok {
+		return tok, nil
+	}
+	owner := rand.Text()
+	start := time.Now()
+	deadline := start.Add(c.cfg.LockTTL)
+	locked := false
+	for {
+		got, err := c.tryLock(ctx, owner)
+		if err != nil {
+			break // the store is failing: mint rather than stop sending
+		}
+		if got {
+			locked = true
+			break
+		}
+		// Another process is minting. Its lock expires by deadline at
+		// the latest, so the last poll lands on the deadline and finds
+		// either its token or a free lock.
+		now := time.Now()
+		wait := min(c.cfg.PollInterval, deadline.Sub(now))
+		if wait <= 0 {
+			c.emit(Event{Kind: EventLockTimeout, Duration: now.Sub(start)})
+			break
+		}
+		if err := sleep(ctx, wait); err != nil {
+			return Token{}, err
+		}
+		if tok, ok := c.loadFresh(ctx); ok {
+			return tok, nil
+		}
+	}
+	if locked {
+		defer c.unlock(owner)
+		// The previous holder may have stored a token between our read
+		// and our lock.
+		if tok, ok := c.loadFresh(ctx); ok {
+			return tok, nil
+		}
+	}
+	tok, err := c.mint(ctx)
+	if err != nil {
+		return Token{}, err
+	}
+	sctx, cancel := context.WithTimeout(ctx, c.cfg.StoreTimeout)
+	defer cancel()
+	if err := c.cfg.Store.Save(sctx, c.cfg.Key, tok); err != nil {
+		c.storeError("save", err)
+	}
+	return tok, nil
+}
+
+// loadFresh returns the store's token if it is fresh enough to install.
+func (c *Cache) loadFresh(ctx context.Context) (Token, bool) {
+	sctx, cancel := context.WithTimeout(ctx, c.cfg.StoreTimeout)
+	defer cancel()
+	tok, err := c.cfg.Store.Load(sctx, c.cfg.Key)
+	if err != nil {
+		if !errors.Is(err, ErrNotFound) {
+			c.storeError("load", err)
+		}
+		return Token{}, false
+	}
+	if !c.acceptable(tok, time.Now()) {
+		return Token{}, false
+	}
+	c.emit(Event{Kind: EventShared, Expiry: tok.Expiry})
+	return tok, true
+}
+
+// acceptable reports whether tok may be installed at now: it has a value,
+// was not rejected, and is not yet due for renewal.
+func (c *Cache) acceptable(tok Token, now time.Time) bool {
+	if tok.Value == "" {
+		return false
+	}
+	if r := c.reject.Load(); r != nil && *r == tok.Value {
+		return false
+	}
+	return now.Before(c.newEntry(tok).renewAt)
+}
+
+func (c *Cache) newEntry(tok Token) *entry {
+	skew := c.cfg.skewFor(tok)
+	e := &entry{tok: tok, hitUntil: tok.Expiry.Add(-skew)}
+	e.renewAt = e.hitUntil
+	if c.cfg.ProactiveRefresh {
+		e.renewAt = e.hitUntil.Add(-skew)
+	}
+	return e
+}
+
+// install makes tok the token handed out, unless the cache is closed or tok
+// was rejected meanwhile.
+func (c *Cache) install(tok Token) {
+	if r := c.reject.Load(); r != nil && *r == tok.Value {
+		return
+	}
+	e := c.newEntry(tok)
+	for {
+		old := c.cur.Load()
+		if old == closedEntry || c.cur.CompareAndSwap(old, e) {
+			return
+		}
+	}
+}
+
+// mint calls the Source and completes what it left out.
+func (c *Cache) mint(ctx context.Context) (Token, error) {
+	mctx, cancel := context.WithTimeout(ctx, c.cfg.MintTimeout)
+	defer cancel()
+	start := time.Now()
+	tok, err := c.src.Token(mctx)
+	if err != nil {
+		err = fmt.Errorf("tokencache: mint: %w", err)
+	} else {
+		tok, err = c.complete(tok, start)
+	}
+	if err != nil {
+		c.emit(Event{Kind: EventMintFailed, Duration: time.Since(start), Err: err})
+		return Token{}, err
+	}
+	c.emit(Event{Kind: EventMinted, Expiry: tok.Expiry, Duration: time.Since(start)})
+	return tok, nil
+}
+
+// complete checks a minted token and fills in IssuedAt, Type and Expiry.
+func (c *Cache) complete(tok Token, issued time.Time) (Token, error) {
+	if tok.Value == "" {
+		return Token{}, errors.New("tokencache: mint: source returned an empty token")
+	}
+	for i := 0; i < len(tok.Value); i++ {
+		if b := tok.Value[i]; b <= ' ' || b == 0x7f {
+			return Token{}, errors.New("tokencache: mint: source returned a token with characters not allowed in an HTTP header")
+		}
+	}
+	if tok.IssuedAt.IsZero() {
+		tok.IssuedAt = issued
+	}
+	if tok.Type == "" {
+		tok.Type = "Bearer"
+	}
+	if tok.Expiry.IsZero() {
+		if exp, err := JWTExpiry(tok.Value); err == nil {
+			tok.Expiry = exp
+		} else {
+			tok.Expiry = tok.IssuedAt.Add(c.cfg.TTL)
+		}
+	}
+	if !time.Now().Before(c.newEntry(tok).renewAt) {
+		return Token{}, fmt.Errorf("tokencache: mint: token expires too soon to use (expiry %s); check the issuer's clock and Config.Skew",
+			tok.Expiry.UTC().Format(time.RFC3339))
+	}
+	return tok, nil
+}
+
+func (c *Cache) tryLock(ctx context.Context, owner string) (bool, error) {
+	sctx, cancel := context.WithTimeout(ctx, c.cfg.StoreTimeout)
+	defer cancel()
+	got, err := c.cfg.Store.TryLock(sctx, c.cfg.Key, owner, c.cfg.LockTTL)
+	if err != nil {
+		c.storeError("lock", err)
+	}
+	return got, err
+}
+
+// unlock releases the lock even while Close cancels the refresh, so others
+// need not wait for it to expire.
+func (c *Cache) unlock(owner string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.ctx), c.cfg.StoreTimeout)
+	defer cancel()
+	if err := c.cfg.Store.Unlock(ctx, c.cfg.Key, owner); err != nil {
+		c.storeError("unlock", err)
+	}
+}
+
+func (c *Cache) storeError(op string, err error) {
+	c.emit(Event{Kind: EventStoreError, Op: op, Err: err})
+}
+
+func (c *Cache) emit(e Event) {
+	if c.cfg.OnEvent != nil {
+		e.Key = c.cfg.Key
+		c.cfg.OnEvent(e)
+	}
+}
+
+// sleep waits for d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

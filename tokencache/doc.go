@@ -1,0 +1,49 @@
+// Package tokencache shares one auth token among all goroutines of a
+// process and, through a shared Store, among all processes, so that a
+// service mints a machine-to-machine token once per lifetime instead of once
+// per record (and does not exhaust the partner's token quota).
+//
+//	src := tokencache.ClientCredentials(&clientcredentials.Config{
+//		ClientID: id, ClientSecret: secret, TokenURL: "https://auth.example.com/oauth/token",
+//	}, nil)
+//	cache, err := tokencache.New(src, tokencache.Config{
+//		Store: pgstore, // shared by every instance; nil means in-process only
+//	})
+//	if err != nil { ... }
+//	defer cache.Close()
+//	client := &http.Client{Transport: &tokencache.Transport{Cache: cache}}
+//
+// [Cache.Token] returns the cached token while it is valid beyond a refresh
+// skew (by default min(1 minute, 10% of its lifetime)); it costs a few tens
+// of nanoseconds and no allocation. When the token is due, one goroutine per
+// process refreshes it: it reads the Store, and only if the store holds
+// nothing fresh it takes the store's lock, reads again, mints, saves and
+// unlocks. Processes that lose the race for the lock poll the store for the
+// winner's token; a lock whose holder crashed expires after
+// Config.LockTTL, after which the waiter mints itself. Every caller waits
+// with its own context; the shared refresh runs on.
+//
+// Tokens without an expiry get one from the JWT exp claim (read without
+// verifying the signature, see [JWTExpiry]) or, for opaque tokens,
+// Config.TTL. With Config.ProactiveRefresh a background goroutine refreshes
+// tokens before they are due, so callers never wait.
+//
+// When a partner rejects a token, [Cache.Invalidate] drops it, deleting the
+// stored copy only if it is still that exact token (compare-and-delete), so
+// a newer token minted by another process is not thrown away. [Transport]
+// does this on a 401 and replays the request once.
+//
+// Failures are not cached, but they pause refreshes with a doubling backoff
+// (Config.FailureBackoff), so a down issuer is not hammered. Errors from
+// Token are classify.ClassUnavailable: the partner was never tried. The
+// store is an optimisation the cache can live without: if it fails, the
+// cache mints on its own and reports EventStoreError.
+//
+// Stores: [MemoryStore] here, PostgreSQL in tokencache/postgres and Redis in
+// tokencache/redis; [EncryptedStore] encrypts token values at rest in any
+// of them. Package tokencache/tokentest has a fake issuer and the store
+// conformance suite.
+//
+// Token values never appear in errors, events or printed output: [Token]
+// redacts its value in every fmt verb, JSON and slog.
+package tokencache
