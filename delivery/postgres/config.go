@@ -1,0 +1,95 @@
+package postgres
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Defaults for the zero values of Config.
+const (
+	DefaultSchema            = "outbound"
+	DefaultTable             = "outbox"
+	DefaultPollInterval      = time.Second
+	DefaultMaxReconnectDelay = 5 * time.Second
+)
+
+// Config configures a Store. Only Pool is required; every other zero value
+// means the documented default. New validates it once and returns an error
+// naming the offending field.
+type Config struct {
+	// Pool runs every query of the store except LISTEN. Required. The
+	// caller owns it: Close does not close it.
+	Pool *pgxpool.Pool
+
+	// Schema is the PostgreSQL schema holding the outbox. Empty means
+	// "outbound". It must match ^[a-z_][a-z0-9_]{0,62}$ (names are quoted,
+	// never interpolated raw).
+	Schema string
+
+	// Table is the outbox table's name. Empty means "outbox". Related
+	// objects take its name plus a suffix (_keys, _seq, _migrations, index
+	// names), so it must match ^[a-z_][a-z0-9_]{0,47}$.
+	Table string
+
+	// Now is the clock the store reads for every time it writes or
+	// compares; the database server's clock is never used. Nil means
+	// time.Now.
+	Now func() time.Time
+
+	// PollInterval is how often Notify is signalled while the listening
+	// connection is down, so dispatchers keep polling until it is back.
+	// Zero means one second; negative is an error.
+	PollInterval time.Duration
+
+	// MaxReconnectDelay caps the exponential backoff (from 100ms) between
+	// attempts to re-establish the listening connection. Zero means five
+	// seconds; negative is an error.
+	MaxReconnectDelay time.Duration
+}
+
+var (
+	schemaName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
+	tableName  = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,47}$`)
+)
+
+// ErrConfig is wrapped by every error New returns for a bad Config.
+var ErrConfig = errors.New("postgres: invalid config")
+
+// withDefaults validates c and fills in its zero values.
+func (c Config) withDefaults() (Config, error) {
+	if c.Pool == nil {
+		return c, fmt.Errorf("%w: Pool is required", ErrConfig)
+	}
+	if c.Schema == "" {
+		c.Schema = DefaultSchema
+	}
+	if !schemaName.MatchString(c.Schema) {
+		return c, fmt.Errorf("%w: Schema %q must match %s", ErrConfig, c.Schema, schemaName)
+	}
+	if c.Table == "" {
+		c.Table = DefaultTable
+	}
+	if !tableName.MatchString(c.Table) {
+		return c, fmt.Errorf("%w: Table %q must match %s", ErrConfig, c.Table, tableName)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	switch {
+	case c.PollInterval < 0:
+		return c, fmt.Errorf("%w: PollInterval %v is negative", ErrConfig, c.PollInterval)
+	case c.PollInterval == 0:
+		c.PollInterval = DefaultPollInterval
+	}
+	switch {
+	case c.MaxReconnectDelay < 0:
+		return c, fmt.Errorf("%w: MaxReconnectDelay %v is negative", ErrConfig, c.MaxReconnectDelay)
+	case c.MaxReconnectDelay == 0:
+		c.MaxReconnectDelay = DefaultMaxReconnectDelay
+	}
+	return c, nil
+}

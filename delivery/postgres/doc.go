@@ -1,0 +1,83 @@
+// Package postgres is the PostgreSQL delivery.Store: the outbox that many
+// service instances share, with records enqueued in the same transaction as
+// the business data that produced them.
+//
+//	store, err := postgres.New(postgres.Config{Pool: pool})
+//	err = store.Migrate(ctx) // idempotent; every instance may run it at boot
+//	defer store.Close()
+//
+//	tx, _ := pool.Begin(ctx)
+//	_, _ = tx.Exec(ctx, `UPDATE orders SET state = 'paid' WHERE id = $1`, id)
+//	_, err = store.EnqueueTx(ctx, tx, delivery.Message{Key: id, Payload: body})
+//	err = tx.Commit(ctx) // the record exists if and only if the order changed
+//
+//	d, err := delivery.NewDispatcher(delivery.DispatcherConfig{Store: store, Deliverer: send})
+//
+// It passes the conformance suite in package storetest against a real
+// server.
+//
+// # Schema
+//
+// Migrate creates, in Config.Schema (default "outbound"), the records table
+// Config.Table (default "outbox"), a keys table (table_keys), a sequence
+// (table_seq), the indexes and an insert trigger, from SQL embedded in the
+// package and versioned in table_migrations. It runs in one transaction
+// under pg_advisory_xact_lock, so instances booting together migrate once.
+// Schema and table names are validated as lower-case identifiers and
+// quoted; every value travels as a query parameter.
+//
+// # Claiming and per-key ordering
+//
+// Each live record carries an is_head flag: true when it is the lowest-Seq
+// live record of its key (always, for records without a key). Claim walks
+// a partial index of claimable rows only, (next_attempt_at, seq) WHERE
+// pending AND is_head, plus a partial index of in-flight rows by lease
+// expiry, and locks them with FOR UPDATE SKIP LOCKED in one statement. A
+// record waiting to retry stays head of its key, so the records behind it
+// are never looked at; a million-row backlog behind a few keys costs the
+// claim nothing. The flag is maintained in the same transaction as every
+// write that changes a key's queue: enqueue sets it on the first record of
+// an empty key; complete, dead-letter and discard promote the next record
+// of the key; redrive puts records at the back with a new Seq.
+//
+// Those writes serialise per key on the key's row in the keys table, which
+// also counts the key's live records: enqueue locks it with INSERT ... ON
+// CONFLICT DO UPDATE, settles with UPDATE, and each decides under the lock.
+// This holds even for EnqueueTx in a caller's REPEATABLE READ transaction
+// (where a later statement's snapshot could not see a concurrent commit):
+// the count lives in the locked row itself, and PostgreSQL reports a
+// serialization failure rather than let a stale snapshot decide. The price
+// is that a long caller transaction holding a key delays other enqueues
+// and settles of that key (only that key) until it ends.
+//
+// Every settle is one UPDATE guarded by id, lease token and state; zero
+// rows is told apart as delivery.ErrNotFound or delivery.ErrLeaseLost in the
+// same statement. Settles that end a record also promote the next head of
+// its key in a second statement sent in the same round trip.
+//
+// Times written and compared come from Config.Now, never from the server's
+// now(), truncated to microseconds (the precision of timestamptz).
+//
+// # Wake-ups
+//
+// A statement-level AFTER INSERT trigger calls pg_notify when a statement
+// inserted at least one row; updates never notify, so a dispatcher's own
+// writes cannot wake it (Redrive, an operator's action, notifies
+// explicitly). NOTIFY is delivered at commit: a rolled-back EnqueueTx wakes
+// nobody. Notify starts a listener on a dedicated connection outside the
+// pool that reconnects by itself with backoff and signals every
+// Config.PollInterval while it is down, so dispatchers fall back to polling.
+//
+// # Retention
+//
+// Delivered and discarded rows stay until purged: Purge deletes a bounded
+// batch, oldest first, through a partial index; a Retention runs it
+// periodically. Dead records are kept until redriven.
+//
+// # Costs
+//
+// Enqueue is a transaction of two pipelined round trips for any batch size;
+// Claim is one statement for up to limit records; each settle is one round
+// trip. Stats reads the whole table (a sequential scan) and belongs at a
+// metrics-scrape interval. List pages by Seq.
+package postgres

@@ -1,0 +1,360 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/outbound-go/outbound/delivery"
+)
+
+// Enqueue implements delivery.Store: it stores msgs in one transaction of
+// its own on the pool. See EnqueueTx for the details.
+func (s *Store) Enqueue(ctx context.Context, msgs ...delivery.Message) ([]delivery.Enqueued, error) {
+	prepared, err := s.prepare(msgs)
+	if err != nil {
+		return nil, err
+	}
+	if len(prepared) == 0 {
+		return []delivery.Enqueued{}, nil
+	}
+	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: enqueue: begin: %w", err)
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	out, err := s.enqueue(ctx, tx, prepared)
+	if err != nil {
+		return nil, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return nil, fmt.Errorf("postgres: enqueue: commit: %w", err)
+	}
+	return out, nil
+}
+
+// EnqueueTx stores msgs in the caller's transaction tx, so the records
+// commit or roll back with the caller's own writes (the transactional
+// outbox). Semantics are those of delivery.Store.Enqueue: messages are
+// validated first (an error wraps delivery.ErrInvalid and nothing is
+// written), a message whose ID or non-empty IdempotencyKey matches a
+// stored record or an earlier message of the call is returned with
+// Existing set, and new records are pending and due now. Dispatchers are
+// woken when tx commits, not before.
+//
+// Records with a Key lock that key's row in the keys table until tx ends,
+// so other enqueues and settles of the same key wait for the caller's
+// transaction; keep it short. In REPEATABLE READ or SERIALIZABLE
+// transactions a concurrent change to the same key makes PostgreSQL report
+// a serialization failure, which the caller handles by retrying the
+// transaction as usual. On a database error the caller's transaction is
+// aborted and must be rolled back.
+func (s *Store) EnqueueTx(ctx context.Context, tx pgx.Tx, msgs ...delivery.Message) ([]delivery.Enqueued, error) {
+	if tx == nil {
+		return nil, fmt.Errorf("postgres: enqueue: nil transaction: %w", delivery.ErrInvalid)
+	}
+	prepared, err := s.prepare(msgs)
+	if err != nil {
+		return nil, err
+	}
+	if len(prepared) == 0 {
+		return []delivery.Enqueued{}, nil
+	}
+	return s.enqueue(ctx, tx, prepared)
+}
+
+// prepare validates msgs and returns copies with IDs and CreatedAt filled
+// in. It touches no database.
+func (s *Store) prepare(msgs []delivery.Message) ([]delivery.Message, error) {
+	now := ts(s.now())
+	out := make([]delivery.Message, len(msgs))
+	for i := range msgs {
+		m := msgs[i]
+		if m.ID == "" {
+			m.ID = delivery.NewID()
+		}
+		if err := delivery.ValidateMessage(&m); err != nil {
+			return nil, fmt.Errorf("postgres: enqueue message %d: %w", i, err)
+		}
+		if m.CreatedAt.IsZero() {
+			m.CreatedAt = now
+		}
+		m.CreatedAt = ts(m.CreatedAt)
+		m.Payload = slices.Clone(m.Payload)
+		m.Headers = maps.Clone(m.Headers)
+		m.Attempt = 0
+		out[i] = m
+	}
+	return out, nil
+}
+
+// enqueue does the work of Enqueue and EnqueueTx in q, which must be a
+// transaction.
+func (s *Store) enqueue(ctx context.Context, q querier, msgs []delivery.Message) ([]delivery.Enqueued, error) {
+	now := ts(s.now())
+
+	// Round trip 1: records that already exist, and the rows of every key
+	// in the call, locked in sorted order (so two calls cannot deadlock)
+	// and read under the lock.
+	ids := make([]string, 0, len(msgs))
+	var idems, keys []string
+	for i := range msgs {
+		ids = append(ids, msgs[i].ID)
+		if msgs[i].IdempotencyKey != "" {
+			idems = append(idems, msgs[i].IdempotencyKey)
+		}
+		if msgs[i].Key != "" {
+			keys = append(keys, msgs[i].Key)
+		}
+	}
+	slices.Sort(keys)
+	keys = slices.Compact(keys)
+
+	b := &pgx.Batch{}
+	b.Queue(s.q.existing, ids, idems)
+	if len(keys) > 0 {
+		b.Queue(s.q.lockKeys, keys)
+	}
+	br := q.SendBatch(ctx, b)
+	rows, err := br.Query()
+	if err != nil {
+		_ = br.Close()
+		return nil, fmt.Errorf("postgres: enqueue: read existing: %w", err)
+	}
+	stored, err := collectRecords(rows)
+	if err != nil {
+		_ = br.Close()
+		return nil, fmt.Errorf("postgres: enqueue: read existing: %w", err)
+	}
+	live := make(map[string]int32, len(keys))
+	if len(keys) > 0 {
+		rows, err := br.Query()
+		if err == nil {
+			for rows.Next() {
+				var k string
+				var n int32
+				if err = rows.Scan(&k, &n); err != nil {
+					break
+				}
+				live[k] = n
+			}
+			rows.Close()
+			if err == nil {
+				err = rows.Err()
+			}
+		}
+		if err != nil {
+			_ = br.Close()
+			return nil, fmt.Errorf("postgres: enqueue: lock keys: %w", err)
+		}
+	}
+	if err := br.Close(); err != nil {
+		return nil, fmt.Errorf("postgres: enqueue: %w", err)
+	}
+
+	byID := make(map[string]int, len(stored))
+	byIdem := make(map[string]int, len(stored))
+	for i, r := range stored {
+		byID[r.ID] = i
+		if r.IdempotencyKey != "" {
+			byIdem[r.IdempotencyKey] = i
+		}
+	}
+
+	// Resolve each message, in order, exactly as the contract says: a
+	// stored record by id, an earlier message of this call by id, a stored
+	// record by idempotency key, an earlier message by idempotency key;
+	// else it is new. The first new message of a key with no live record
+	// heads that key.
+	out := make([]delivery.Enqueued, len(msgs))
+	const (
+		isNew = iota
+		isStored
+		isEarlier
+	)
+	kind := make([]int, len(msgs))
+	ref := make([]int, len(msgs))
+	batchID := map[string]int{}
+	batchIdem := map[string]int{}
+	headTaken := map[string]bool{}
+	var fresh []int
+	for i := range msgs {
+		m := &msgs[i]
+		if j, ok := byID[m.ID]; ok {
+			kind[i], ref[i] = isStored, j
+			continue
+		}
+		if j, ok := batchID[m.ID]; ok {
+			kind[i], ref[i] = isEarlier, j
+			continue
+		}
+		if m.IdempotencyKey != "" {
+			if j, ok := byIdem[m.IdempotencyKey]; ok {
+				kind[i], ref[i] = isStored, j
+				continue
+			}
+			if j, ok := batchIdem[m.IdempotencyKey]; ok {
+				kind[i], ref[i] = isEarlier, j
+				continue
+			}
+			batchIdem[m.IdempotencyKey] = i
+		}
+		batchID[m.ID] = i
+		fresh = append(fresh, i)
+	}
+
+	// Round trip 2: insert the new records (ON CONFLICT DO NOTHING catches
+	// records another transaction committed since round trip 1) and count
+	// them into their keys; drop key rows this call created for nothing.
+	heads := make([]bool, len(msgs))
+	inserted := map[string]int64{} // id -> seq
+	if len(fresh) > 0 {
+		var (
+			fids, fkeys, fdests, fcorrs []string
+			fpayloads                   [][]byte
+			fheaders, fidems            []*string
+			fcreated                    = make([]time.Time, 0, len(fresh))
+			fheads                      []bool
+		)
+		for _, i := range fresh {
+			m := &msgs[i]
+			head := m.Key == ""
+			if !head && live[m.Key] == 0 && !headTaken[m.Key] {
+				head, headTaken[m.Key] = true, true
+			}
+			heads[i] = head
+			var hdr *string
+			if len(m.Headers) > 0 {
+				j, err := json.Marshal(m.Headers)
+				if err != nil {
+					return nil, fmt.Errorf("postgres: enqueue message %d: headers: %w", i, err)
+				}
+				h := string(j)
+				hdr = &h
+			}
+			var idem *string
+			if m.IdempotencyKey != "" {
+				idem = &m.IdempotencyKey
+			}
+			fids = append(fids, m.ID)
+			fkeys = append(fkeys, m.Key)
+			fdests = append(fdests, m.Destination)
+			fpayloads = append(fpayloads, m.Payload)
+			fheaders = append(fheaders, hdr)
+			fidems = append(fidems, idem)
+			fcorrs = append(fcorrs, m.CorrelationID)
+			fcreated = append(fcreated, m.CreatedAt)
+			fheads = append(fheads, head)
+		}
+		b := &pgx.Batch{}
+		b.Queue(s.q.insert, fids, fkeys, fdests, fpayloads, fheaders, fidems, fcorrs, fcreated, fheads, now)
+		if len(keys) > 0 {
+			b.Queue(s.q.dropIdleKeys, keys)
+		}
+		br := q.SendBatch(ctx, b)
+		rows, err := br.Query()
+		if err == nil {
+			for rows.Next() {
+				var id string
+				var seq int64
+				if err = rows.Scan(&id, &seq); err != nil {
+					break
+				}
+				inserted[id] = seq
+			}
+			rows.Close()
+			if err == nil {
+				err = rows.Err()
+			}
+		}
+		if err == nil {
+			err = br.Close()
+		} else {
+			_ = br.Close()
+		}
+		if err != nil {
+			return nil, fmt.Errorf("postgres: enqueue: insert: %w", err)
+		}
+	}
+
+	// A concurrent transaction may have committed a record with the same
+	// id or idempotency key between the two round trips: such a message
+	// was not inserted and is reported as existing. If it was meant to
+	// head its key, the key's next record takes its place.
+	if len(inserted) < len(fresh) {
+		var lostIDs, lostIdems, lostKeys []string
+		for _, i := range fresh {
+			if _, ok := inserted[msgs[i].ID]; ok {
+				continue
+			}
+			lostIDs = append(lostIDs, msgs[i].ID)
+			if msgs[i].IdempotencyKey != "" {
+				lostIdems = append(lostIdems, msgs[i].IdempotencyKey)
+			}
+			if heads[i] && msgs[i].Key != "" {
+				lostKeys = append(lostKeys, msgs[i].Key)
+			}
+		}
+		rows, err := q.Query(ctx, s.q.existing, lostIDs, lostIdems)
+		if err != nil {
+			return nil, fmt.Errorf("postgres: enqueue: read concurrent duplicates: %w", err)
+		}
+		more, err := collectRecords(rows)
+		if err != nil {
+			return nil, fmt.Errorf("postgres: enqueue: read concurrent duplicates: %w", err)
+		}
+		for _, r := range more {
+			if _, ok := byID[r.ID]; ok {
+				continue
+			}
+			stored = append(stored, r)
+			byID[r.ID] = len(stored) - 1
+			if r.IdempotencyKey != "" {
+				byIdem[r.IdempotencyKey] = len(stored) - 1
+			}
+		}
+		if len(lostKeys) > 0 {
+			if _, err := q.Exec(ctx, s.q.promoteKeys, lostKeys); err != nil {
+				return nil, fmt.Errorf("postgres: enqueue: promote: %w", err)
+			}
+		}
+		for _, i := range fresh {
+			if _, ok := inserted[msgs[i].ID]; ok {
+				continue
+			}
+			j, ok := byID[msgs[i].ID]
+			if !ok && msgs[i].IdempotencyKey != "" {
+				j, ok = byIdem[msgs[i].IdempotencyKey]
+			}
+			if !ok {
+				return nil, fmt.Errorf("postgres: enqueue: message %q was neither inserted nor found", msgs[i].ID)
+			}
+			kind[i], ref[i] = isStored, j
+		}
+	}
+
+	for i := range msgs {
+		switch kind[i] {
+		case isStored:
+			out[i] = delivery.Enqueued{Record: stored[ref[i]], Existing: true}
+		case isEarlier:
+			out[i] = delivery.Enqueued{Record: out[ref[i]].Record, Existing: true}
+		default:
+			seq, ok := inserted[msgs[i].ID]
+			if !ok {
+				return nil, errors.New("postgres: enqueue: internal error: fresh message not inserted")
+			}
+			out[i] = delivery.Enqueued{Record: delivery.Record{
+				Message: msgs[i], Seq: seq, State: delivery.StatePending,
+				NextAttemptAt: now, UpdatedAt: now,
+			}}
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,129 @@
+package postgres
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Notify implements delivery.Notifier. The first call starts a listener: a
+// dedicated connection (outside the pool, so it never takes a pool slot)
+// that LISTENs on the outbox's channel, which the insert trigger notifies
+// when an enqueue commits. Settling records never notifies. The channel is
+// shared and coalescing: one receive may stand for many inserts.
+//
+// When the listening connection fails, the listener reconnects by itself
+// with exponential backoff (100ms up to Config.MaxReconnectDelay), and
+// until it is back it signals the channel every Config.PollInterval, so
+// dispatchers fall back to polling; it also signals once after each
+// (re)connect, for inserts it may have missed. Close stops the listener.
+func (s *Store) Notify() <-chan struct{} {
+	s.listenOnce.Do(func() {
+		l := &listener{
+			s:    s,
+			conf: s.pool.Config().ConnConfig.Copy(),
+			done: make(chan struct{}),
+		}
+		var ctx context.Context
+		ctx, l.cancel = context.WithCancel(context.Background())
+		s.listener = l
+		go l.run(ctx)
+	})
+	return s.notify
+}
+
+// listener owns the LISTEN connection.
+type listener struct {
+	s      *Store
+	conf   *pgx.ConnConfig
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	pid         atomic.Uint32 // backend pid of the live connection, 0 when down
+	connects    atomic.Int64  // successful (re)connects, for tests
+	stopOnce    sync.Once
+	minBackoff  time.Duration
+	onConnected func() // test hook, called after LISTEN succeeds
+}
+
+func (l *listener) stop() {
+	l.stopOnce.Do(func() {
+		l.cancel()
+		<-l.done
+	})
+}
+
+func (l *listener) run(ctx context.Context) {
+	defer close(l.done)
+	minDelay := l.minBackoff
+	if minDelay <= 0 {
+		minDelay = 100 * time.Millisecond
+	}
+	delay := minDelay
+	for {
+		connected := l.listen(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		if connected {
+			delay = minDelay
+		}
+		// Down: poll until the next attempt.
+		l.s.signal()
+		if !l.pollFor(ctx, delay) {
+			return
+		}
+		delay = min(delay*2, l.s.cfg.MaxReconnectDelay)
+	}
+}
+
+// pollFor signals every PollInterval for d, and reports false if ctx ended.
+func (l *listener) pollFor(ctx context.Context, d time.Duration) bool {
+	wait := time.NewTimer(d)
+	defer wait.Stop()
+	tick := time.NewTicker(l.s.cfg.PollInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-wait.C:
+			return true
+		case <-tick.C:
+			l.s.signal()
+		}
+	}
+}
+
+// listen connects, LISTENs and forwards notifications until the connection
+// fails or ctx ends. It reports whether LISTEN succeeded.
+func (l *listener) listen(ctx context.Context) bool {
+	conn, err := pgx.ConnectConfig(ctx, l.conf)
+	if err != nil {
+		return false
+	}
+	defer func() {
+		l.pid.Store(0)
+		closeCtx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = conn.Close(closeCtx)
+	}()
+	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{l.s.n.Channel}.Sanitize()); err != nil {
+		return false
+	}
+	l.pid.Store(conn.PgConn().PID())
+	l.connects.Add(1)
+	if l.onConnected != nil {
+		l.onConnected()
+	}
+	l.s.signal() // inserts may have committed while nobody listened
+	for {
+		if _, err := conn.WaitForNotification(ctx); err != nil {
+			return true
+		}
+		l.s.signal()
+	}
+}

@@ -1,0 +1,181 @@
+package postgres
+
+import "strings"
+
+// queries holds every SQL statement of one outbox, rendered once in New
+// from quoted identifiers. Values always travel as parameters. Partial
+// index predicates (state = 1 AND is_head, ...) are written as literals so
+// the planner can match them for every parameter value.
+type queries struct {
+	existing, lockKeys, insert, dropIdleKeys, promoteKeys string
+
+	claim string
+
+	settleTerminal, promoteAfter                            string
+	rescheduleAttempt, rescheduleDeferral, release string
+
+	lockForRedrive, matchDead, nextSeqs, redrive, addLive, notify string
+
+	get, list, stats, purge string
+}
+
+func buildQueries(n names) queries {
+	r := strings.NewReplacer("{T}", n.Table, "{K}", n.Keys, "{SEQ}", "'"+n.SeqName+"'", "{COLS}", recordColumns)
+	q := func(s string) string { return r.Replace(s) }
+	tcols := "t." + strings.ReplaceAll(strings.Join(strings.Fields(recordColumns), " "), ", ", ", t.")
+	return queries{
+		existing: q(`SELECT {COLS} FROM {T} WHERE id = ANY($1::text[]) OR idempotency_key = ANY($2::text[])`),
+
+		// Locks the rows of the given distinct, sorted keys (creating them
+		// at zero) and returns how many records of each are live.
+		lockKeys: q(`INSERT INTO {K} AS k (key, live)
+SELECT u.key, 0 FROM unnest($1::text[]) AS u(key) ORDER BY u.key
+ON CONFLICT (key) DO UPDATE SET live = k.live
+RETURNING k.key, k.live`),
+
+		insert: q(`WITH ins AS (
+	INSERT INTO {T} (id, seq, key, destination, payload, headers, idempotency_key, correlation_id,
+		created_at, state, is_head, next_attempt_at, updated_at)
+	SELECT u.id, nextval({SEQ}), u.key, u.dest, u.payload, u.headers::jsonb, u.idem, u.corr,
+		u.created, 1, u.head, $10, $10
+	FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::text[], $6::text[], $7::text[],
+		$8::timestamptz[], $9::boolean[]) WITH ORDINALITY AS u(id, key, dest, payload, headers, idem, corr, created, head, ord)
+	ORDER BY u.ord
+	ON CONFLICT DO NOTHING
+	RETURNING id, key, seq
+), cnt AS (
+	SELECT key, count(*) AS c FROM ins WHERE key <> '' GROUP BY key
+), upd AS (
+	UPDATE {K} AS k SET live = k.live + cnt.c FROM cnt WHERE k.key = cnt.key
+)
+SELECT id, seq FROM ins`),
+
+		dropIdleKeys: q(`DELETE FROM {K} WHERE key = ANY($1::text[]) AND live = 0`),
+
+		// Makes the lowest-seq live record of each key its head. Callers
+		// hold the keys' rows locked.
+		promoteKeys: q(`UPDATE {T} AS t SET is_head = true
+FROM unnest($1::text[]) AS u(key)
+CROSS JOIN LATERAL (
+	SELECT o.id FROM {T} o WHERE o.key = u.key AND o.key <> '' AND o.state IN (1, 2) ORDER BY o.seq LIMIT 1
+) AS h
+WHERE t.id = h.id AND NOT t.is_head`),
+
+		claim: q(`WITH pend AS MATERIALIZED (
+	SELECT id, next_attempt_at, seq FROM {T}
+	WHERE state = 1 AND is_head AND next_attempt_at <= $1
+	ORDER BY next_attempt_at, seq LIMIT $2
+	FOR UPDATE SKIP LOCKED
+), expired AS MATERIALIZED (
+	SELECT id, next_attempt_at, seq FROM {T}
+	WHERE state = 2 AND lease_expires_at <= $1
+	ORDER BY next_attempt_at, seq LIMIT $2
+	FOR UPDATE SKIP LOCKED
+), pick AS (
+	SELECT c.id FROM (SELECT * FROM pend UNION ALL SELECT * FROM expired) AS c
+	ORDER BY c.next_attempt_at, c.seq LIMIT $2
+)
+UPDATE {T} AS t SET state = 2, lease_token = $3, lease_expires_at = $4, updated_at = $1
+FROM pick WHERE t.id = pick.id
+RETURNING ` + tcols),
+
+		// Moves a claimed record to a terminal state and takes it out of
+		// its key's live count (locking the key's row).
+		settleTerminal: q(`WITH s AS (
+	UPDATE {T} SET state = $3, attempts = attempts + 1, last_started_at = $4, last_duration_ns = $5,
+		last_status = $6, last_class = $7, last_error = $8, duplicate = $9,
+		lease_token = NULL, lease_expires_at = NULL, is_head = false, updated_at = $10
+	WHERE id = $1 AND lease_token = $2 AND state = 2
+	RETURNING key
+), k AS (
+	UPDATE {K} AS k SET live = k.live - 1 FROM s WHERE k.key = s.key AND s.key <> ''
+)
+SELECT (SELECT count(*) FROM s), EXISTS (SELECT 1 FROM {T} WHERE id = $1)`),
+
+		// Runs after settleTerminal, as its own statement so that it sees
+		// every record committed before the key's row was locked: drops
+		// the key if nothing of it is live, else promotes its next head.
+		// Idempotent, so it is harmless when the settle changed nothing.
+		promoteAfter: q(`WITH k AS (
+	SELECT key FROM {T} WHERE id = $1 AND key <> '' AND state >= 3
+), gone AS (
+	DELETE FROM {K} AS kk USING k WHERE kk.key = k.key AND kk.live = 0
+), h AS (
+	SELECT n.id FROM k CROSS JOIN LATERAL (
+		SELECT o.id FROM {T} o WHERE o.key = k.key AND o.key <> '' AND o.state IN (1, 2) ORDER BY o.seq LIMIT 1
+	) AS n
+)
+UPDATE {T} AS t SET is_head = true FROM h WHERE t.id = h.id AND NOT t.is_head`),
+
+		rescheduleAttempt: q(`WITH s AS (
+	UPDATE {T} SET state = 1, next_attempt_at = $3, attempts = attempts + 1, last_started_at = $4,
+		last_duration_ns = $5, last_status = $6, last_class = $7, last_error = $8,
+		lease_token = NULL, lease_expires_at = NULL, updated_at = $9
+	WHERE id = $1 AND lease_token = $2 AND state = 2
+	RETURNING 1
+)
+SELECT (SELECT count(*) FROM s), EXISTS (SELECT 1 FROM {T} WHERE id = $1)`),
+
+		rescheduleDeferral: q(`WITH s AS (
+	UPDATE {T} SET state = 1, next_attempt_at = $3, deferrals = deferrals + 1,
+		lease_token = NULL, lease_expires_at = NULL, updated_at = $4
+	WHERE id = $1 AND lease_token = $2 AND state = 2
+	RETURNING 1
+)
+SELECT (SELECT count(*) FROM s), EXISTS (SELECT 1 FROM {T} WHERE id = $1)`),
+
+		release: q(`WITH s AS (
+	UPDATE {T} SET state = 1, next_attempt_at = $3, lease_token = NULL, lease_expires_at = NULL, updated_at = $3
+	WHERE id = $1 AND lease_token = $2 AND state = 2
+	RETURNING 1
+)
+SELECT (SELECT count(*) FROM s), EXISTS (SELECT 1 FROM {T} WHERE id = $1)`),
+
+		lockForRedrive: q(`SELECT id, key, state FROM {T} WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE`),
+
+		matchDead: q(`SELECT id, key, state FROM {T}
+WHERE state = 4
+	AND ($1::text = '' OR key = $1)
+	AND ($2::text = '' OR destination = $2)
+	AND (cardinality($3::smallint[]) = 0 OR last_class = ANY($3::smallint[]))
+	AND ($4::timestamptz IS NULL OR updated_at < $4)
+ORDER BY seq
+FOR UPDATE`),
+
+		nextSeqs: q(`SELECT nextval({SEQ}) FROM generate_series(1, $1::integer)`),
+
+		redrive: q(`UPDATE {T} AS t SET state = 1, attempts = 0, next_attempt_at = $1, updated_at = $1,
+	seq = u.seq, is_head = u.head, lease_token = NULL, lease_expires_at = NULL
+FROM unnest($2::text[], $3::bigint[], $4::boolean[]) AS u(id, seq, head)
+WHERE t.id = u.id AND t.state = 4`),
+
+		addLive: q(`UPDATE {K} AS k SET live = k.live + u.c
+FROM unnest($1::text[], $2::integer[]) AS u(key, c) WHERE k.key = u.key`),
+
+		notify: `SELECT pg_notify($1, '')`,
+
+		get: q(`SELECT {COLS} FROM {T} WHERE id = $1`),
+
+		list: q(`SELECT {COLS} FROM {T}
+WHERE seq > $1 AND ($2::smallint = 0 OR state = $2) AND ($3::text = '' OR key = $3)
+ORDER BY seq LIMIT $4`),
+
+		stats: q(`SELECT
+	count(*) FILTER (WHERE state = 1),
+	count(*) FILTER (WHERE state = 2),
+	count(*) FILTER (WHERE state = 3),
+	count(*) FILTER (WHERE state = 4),
+	count(*) FILTER (WHERE state = 5),
+	min(created_at) FILTER (WHERE state IN (1, 2)),
+	min(next_attempt_at) FILTER (WHERE state = 1 AND next_attempt_at <= $1)
+FROM {T}`),
+
+		purge: q(`WITH v AS (
+	SELECT id FROM {T}
+	WHERE state IN (3, 5) AND updated_at < $1
+	ORDER BY updated_at, seq LIMIT $2
+	FOR UPDATE SKIP LOCKED
+)
+DELETE FROM {T} AS t USING v WHERE t.id = v.id`),
+	}
+}

@@ -1,0 +1,178 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/outbound-go/outbound/delivery"
+)
+
+// Redrive implements delivery.Store. It runs in one transaction: it locks
+// the records, checks that every one exists and is dead (else it changes
+// nothing), gives each a new Seq in the order of ids and counts it back
+// into its key, and wakes listening dispatchers on commit.
+func (s *Store) Redrive(ctx context.Context, ids ...string) (int, error) {
+	uniq := make([]string, 0, len(ids))
+	seen := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			uniq = append(uniq, id)
+		}
+	}
+	if len(uniq) == 0 {
+		return 0, nil
+	}
+	return s.redriveTx(ctx, "redrive", func(tx pgx.Tx) ([]deadRef, error) {
+		rows, err := tx.Query(ctx, s.q.lockForRedrive, uniq)
+		if err != nil {
+			return nil, err
+		}
+		found, err := collectDeadRefs(rows)
+		if err != nil {
+			return nil, err
+		}
+		byID := make(map[string]deadRef, len(found))
+		for _, r := range found {
+			byID[r.id] = r
+		}
+		out := make([]deadRef, 0, len(uniq))
+		for _, id := range uniq {
+			r, ok := byID[id]
+			if !ok {
+				return nil, fmt.Errorf("%q: %w", id, delivery.ErrNotFound)
+			}
+			if st := delivery.State(r.state); st != delivery.StateDead {
+				return nil, fmt.Errorf("%q: record is %s, not dead: %w", id, st, delivery.ErrInvalid)
+			}
+			out = append(out, r)
+		}
+		return out, nil
+	})
+}
+
+// RedriveMatching implements delivery.Store. Matching dead records are
+// redriven in Seq order, in one transaction. It scans the dead records
+// through a partial index, so its cost grows with the number of dead
+// records, not with the table.
+func (s *Store) RedriveMatching(ctx context.Context, f delivery.Filter) (int, error) {
+	classes := make([]int16, 0, len(f.Classes))
+	for _, c := range f.Classes {
+		if !c.Valid() {
+			return 0, fmt.Errorf("postgres: redrive matching: class %v: %w", c, delivery.ErrInvalid)
+		}
+		classes = append(classes, int16(c))
+	}
+	before := nullTS(f.UpdatedBefore)
+	return s.redriveTx(ctx, "redrive matching", func(tx pgx.Tx) ([]deadRef, error) {
+		rows, err := tx.Query(ctx, s.q.matchDead, f.Key, f.Destination, classes, before)
+		if err != nil {
+			return nil, err
+		}
+		return collectDeadRefs(rows)
+	})
+}
+
+// deadRef is what redrive needs to know about a locked record.
+type deadRef struct {
+	id, key string
+	state   int16
+}
+
+func collectDeadRefs(rows pgx.Rows) ([]deadRef, error) {
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (deadRef, error) {
+		var r deadRef
+		err := row.Scan(&r.id, &r.key, &r.state)
+		return r, err
+	})
+}
+
+// redriveTx runs pick in a transaction to lock the dead records to move,
+// then moves them to the back of their keys' queues.
+func (s *Store) redriveTx(ctx context.Context, op string, pick func(pgx.Tx) ([]deadRef, error)) (int, error) {
+	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
+	if err != nil {
+		return 0, fmt.Errorf("postgres: %s: begin: %w", op, err)
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	recs, err := pick(tx)
+	if err != nil {
+		return 0, fmt.Errorf("postgres: %s: %w", op, err)
+	}
+	if len(recs) == 0 {
+		return 0, nil
+	}
+
+	var keys []string
+	for _, r := range recs {
+		if r.key != "" {
+			keys = append(keys, r.key)
+		}
+	}
+	slices.Sort(keys)
+	keys = slices.Compact(keys)
+	live := map[string]int32{}
+	if len(keys) > 0 {
+		rows, err := tx.Query(ctx, s.q.lockKeys, keys)
+		if err != nil {
+			return 0, fmt.Errorf("postgres: %s: lock keys: %w", op, err)
+		}
+		for rows.Next() {
+			var k string
+			var n int32
+			if err := rows.Scan(&k, &n); err != nil {
+				rows.Close()
+				return 0, fmt.Errorf("postgres: %s: lock keys: %w", op, err)
+			}
+			live[k] = n
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return 0, fmt.Errorf("postgres: %s: lock keys: %w", op, err)
+		}
+	}
+
+	rows, err := tx.Query(ctx, s.q.nextSeqs, len(recs))
+	if err != nil {
+		return 0, fmt.Errorf("postgres: %s: sequence: %w", op, err)
+	}
+	seqs, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return 0, fmt.Errorf("postgres: %s: sequence: %w", op, err)
+	}
+	slices.Sort(seqs)
+
+	ids := make([]string, len(recs))
+	heads := make([]bool, len(recs))
+	added := map[string]int32{}
+	for i, r := range recs {
+		ids[i] = r.id
+		if r.key == "" {
+			heads[i] = true
+			continue
+		}
+		heads[i] = live[r.key]+added[r.key] == 0
+		added[r.key]++
+	}
+	now := ts(s.now())
+	b := &pgx.Batch{}
+	b.Queue(s.q.redrive, now, ids, seqs, heads)
+	if len(keys) > 0 {
+		counts := make([]int32, len(keys))
+		for i, k := range keys {
+			counts[i] = added[k]
+		}
+		b.Queue(s.q.addLive, keys, counts)
+	}
+	b.Queue(s.q.notify, s.n.Channel)
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return 0, fmt.Errorf("postgres: %s: %w", op, err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return 0, fmt.Errorf("postgres: %s: commit: %w", op, err)
+	}
+	return len(recs), nil
+}

@@ -1,0 +1,84 @@
+package postgres
+
+import (
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/outbound-go/outbound/classify"
+	"github.com/outbound-go/outbound/delivery"
+)
+
+// recordColumns lists the columns scanRecord reads, in its order.
+const recordColumns = `id, seq, key, destination, payload, headers, idempotency_key, correlation_id,
+	created_at, state, attempts, deferrals, next_attempt_at, lease_token, lease_expires_at,
+	last_started_at, last_duration_ns, last_status, last_class, last_error, duplicate, updated_at`
+
+// scanRecord reads one row of recordColumns.
+func scanRecord(row pgx.Row) (delivery.Record, error) {
+	var (
+		r                        delivery.Record
+		idem, token              *string
+		leaseExp, lastStart      *time.Time
+		state, lastClass         int16
+		attempts, deferrals, sts int32
+		durNS                    int64
+		headers                  map[string]string
+	)
+	err := row.Scan(&r.ID, &r.Seq, &r.Key, &r.Destination, &r.Payload, &headers, &idem, &r.CorrelationID,
+		&r.CreatedAt, &state, &attempts, &deferrals, &r.NextAttemptAt, &token, &leaseExp,
+		&lastStart, &durNS, &sts, &lastClass, &r.LastAttempt.Error, &r.Duplicate, &r.UpdatedAt)
+	if err != nil {
+		return delivery.Record{}, err
+	}
+	if len(headers) > 0 {
+		r.Headers = headers
+	}
+	if idem != nil {
+		r.IdempotencyKey = *idem
+	}
+	if token != nil {
+		r.LeaseToken = *token
+	}
+	if leaseExp != nil {
+		r.LeaseExpiresAt = *leaseExp
+	}
+	if lastStart != nil {
+		r.LastAttempt.StartedAt = *lastStart
+	}
+	r.State = delivery.State(state)
+	r.Attempts = int(attempts)
+	r.Deferrals = int(deferrals)
+	r.LastAttempt.Duration = time.Duration(durNS)
+	r.LastAttempt.Status = int(sts)
+	r.LastAttempt.Class = classify.Class(lastClass)
+	return r, nil
+}
+
+// collectRecords reads every row of recordColumns from rows.
+func collectRecords(rows pgx.Rows) ([]delivery.Record, error) {
+	defer rows.Close()
+	var out []delivery.Record
+	for rows.Next() {
+		r, err := scanRecord(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// ts prepares a time for a timestamptz column: PostgreSQL keeps
+// microseconds, so the store truncates rather than let the driver round,
+// and the value it returns equals what a later read gives back.
+func ts(t time.Time) time.Time { return t.Truncate(time.Microsecond) }
+
+// nullTS is ts for nullable columns: the zero time is NULL.
+func nullTS(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	t = ts(t)
+	return &t
+}
