@@ -1,0 +1,13 @@
+package health_test
+
+import (
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+// TestMain fails the package's tests if any goroutine outlives them: every
+// monitor loop must end with Stop, every test server must be closed.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
