@@ -1,0 +1,112 @@
+package health_test
+
+import (
+	"context"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/outbound-go/outbound/health"
+)
+
+// upGate returns a gate over a monitor that is up with a result fresh for
+// an hour and a closed breaker: the dispatcher's hot path.
+func upGate(b *testing.B) *health.Gate {
+	m, err := health.NewMonitor(health.MonitorConfig{
+		Name: "partner", TTL: time.Hour,
+		Checker: health.CheckerFunc(func(context.Context) error { return nil }),
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := m.Check(b.Context()); err != nil {
+		b.Fatal(err)
+	}
+	br, err := health.NewCircuitBreaker(health.BreakerConfig{Name: "partner"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	g, err := health.NewGate(health.GateConfig{Monitor: m, Breaker: br})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return g
+}
+
+func BenchmarkGateAllow(b *testing.B) {
+	g := upGate(b)
+	ctx := b.Context()
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := g.Allow(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkGateAllowParallel(b *testing.B) {
+	g := upGate(b)
+	ctx := b.Context()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := g.Allow(ctx); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+func BenchmarkGateAllowDown(b *testing.B) {
+	m, err := health.NewMonitor(health.MonitorConfig{
+		Name: "partner", TTL: time.Hour,
+		Checker: health.CheckerFunc(func(context.Context) error { return errPartnerDown }),
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	g, _ := health.NewGate(health.GateConfig{Monitor: m})
+	ctx := b.Context()
+	_ = g.Allow(ctx)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := g.Allow(ctx); err == nil {
+			b.Fatal("gate open")
+		}
+	}
+}
+
+func BenchmarkCircuitBreakerAllowDone(b *testing.B) {
+	br, err := health.NewCircuitBreaker(health.BreakerConfig{Name: "partner"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := b.Context()
+	b.ReportAllocs()
+	for b.Loop() {
+		done, err := br.Allow(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		done(nil)
+	}
+}
+
+func BenchmarkBreakersFor(b *testing.B) {
+	set, err := health.NewBreakers(health.BreakersConfig{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	keys := make([]string, 64)
+	for i := range keys {
+		keys[i] = "host-" + strconv.Itoa(i) + ".example"
+		set.For(keys[i])
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		set.For(keys[i%len(keys)])
+		i++
+	}
+}
