@@ -114,6 +114,7 @@ func TestTokenExpiryAndSkew(t *testing.T) {
 				require.Equal(t, 1, iss.Mints())
 
 				time.Sleep(time.Second)
+				synctest.Wait() // the staleness timer fires at this very instant
 				tok, err = c.Token(ctx)
 				require.NoError(t, err)
 				require.False(t, tok.Value == first.Value, "handed out a token within the skew of its expiry")
@@ -143,6 +144,7 @@ func TestOpaqueTokenGetsTTL(t *testing.T) {
 		require.NoError(t, err)
 		require.EqualValues(t, 1, mints.Load())
 		time.Sleep(time.Nanosecond)
+		synctest.Wait() // the staleness timer fires at this very instant
 		_, err = c.Token(t.Context())
 		require.NoError(t, err)
 		require.EqualValues(t, 2, mints.Load())

@@ -80,10 +80,13 @@ func (t Token) String() string {
 }
 
 // Format implements fmt.Formatter so that every verb (%v, %+v, %s, %q, %x,
-// ...) prints the redacted description from String, never the value.
+// ...) prints the redacted description from String, and %#v prints
+// GoString; never the value.
 func (t Token) Format(f fmt.State, verb rune) {
-	switch verb {
-	case 'q':
+	switch {
+	case verb == 'v' && f.Flag('#'):
+		_, _ = f.Write([]byte(t.GoString()))
+	case verb == 'q':
 		fmt.Fprintf(f, "%q", t.String())
 	default:
 		_, _ = f.Write([]byte(t.String()))
