@@ -21,18 +21,18 @@ import (
 // dispatchers fall back to polling; it also signals once after each
 // (re)connect, for inserts it may have missed. Close stops the listener.
 func (s *Store) Notify() <-chan struct{} {
-	s.listenOnce.Do(func() {
-		l := &listener{
-			s:    s,
-			conf: s.pool.Config().ConnConfig.Copy(),
-			done: make(chan struct{}),
-		}
-		var ctx context.Context
-		ctx, l.cancel = context.WithCancel(context.Background())
-		s.listener = l
-		go l.run(ctx)
-	})
+	s.listenOnce.Do(func() { s.startListener(s.pool.Config().ConnConfig) })
 	return s.notify
+}
+
+// startListener starts the listener goroutine on a connection made from
+// conf. Callers hold s.listenOnce.
+func (s *Store) startListener(conf *pgx.ConnConfig) {
+	l := &listener{s: s, conf: conf, done: make(chan struct{})}
+	var ctx context.Context
+	ctx, l.cancel = context.WithCancel(context.Background())
+	s.listener = l
+	go l.run(ctx)
 }
 
 // listener owns the LISTEN connection.
@@ -42,11 +42,9 @@ type listener struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 
-	pid         atomic.Uint32 // backend pid of the live connection, 0 when down
-	connects    atomic.Int64  // successful (re)connects, for tests
-	stopOnce    sync.Once
-	minBackoff  time.Duration
-	onConnected func() // test hook, called after LISTEN succeeds
+	pid      atomic.Uint32 // backend pid of the live connection, 0 when down
+	connects atomic.Int64  // successful (re)connects, for tests
+	stopOnce sync.Once
 }
 
 func (l *listener) stop() {
@@ -58,10 +56,7 @@ func (l *listener) stop() {
 
 func (l *listener) run(ctx context.Context) {
 	defer close(l.done)
-	minDelay := l.minBackoff
-	if minDelay <= 0 {
-		minDelay = 100 * time.Millisecond
-	}
+	const minDelay = 100 * time.Millisecond
 	delay := minDelay
 	for {
 		connected := l.listen(ctx)
@@ -116,9 +111,6 @@ func (l *listener) listen(ctx context.Context) bool {
 	}
 	l.pid.Store(conn.PgConn().PID())
 	l.connects.Add(1)
-	if l.onConnected != nil {
-		l.onConnected()
-	}
 	l.s.signal() // inserts may have committed while nobody listened
 	for {
 		if _, err := conn.WaitForNotification(ctx); err != nil {

@@ -11,7 +11,7 @@ type queries struct {
 
 	claim string
 
-	settleTerminal, promoteAfter                            string
+	settleTerminal, promoteAfter                   string
 	rescheduleAttempt, rescheduleDeferral, release string
 
 	lockForRedrive, matchDead, nextSeqs, redrive, addLive, notify string

@@ -1,0 +1,120 @@
+package postgres_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/outbound-go/outbound/delivery"
+	"github.com/outbound-go/outbound/delivery/postgres"
+)
+
+// Instances booting together all call Migrate: the advisory lock makes
+// them apply each version once, and every call succeeds.
+func TestMigrateConcurrentBoots(t *testing.T) {
+	ctx := context.Background()
+	pool := newPool(t)
+	schema := newSchema(t, pool)
+	const boots = 8
+	var wg sync.WaitGroup
+	errs := make([]error, boots)
+	for i := range boots {
+		wg.Go(func() {
+			s, err := postgres.New(postgres.Config{Pool: pool, Schema: schema, Table: "events_outbox"})
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			errs[i] = s.Migrate(ctx)
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		require.NoError(t, err, "boot %d", i)
+	}
+
+	s, err := postgres.New(postgres.Config{Pool: pool, Schema: schema, Table: "events_outbox"})
+	require.NoError(t, err)
+	v, err := s.SchemaVersion(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 1, v)
+	var applied int
+	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM `+quote(schema)+`.events_outbox_migrations`).Scan(&applied))
+	assert.Equal(t, 1, applied, "each version applied once")
+
+	// Idempotent: again, with data in place.
+	_, err = s.Enqueue(ctx, delivery.Message{ID: "kept", Payload: []byte("x")})
+	require.NoError(t, err)
+	require.NoError(t, s.Migrate(ctx))
+	_, err = s.Get(ctx, "kept")
+	require.NoError(t, err, "re-running Migrate keeps the data")
+}
+
+func TestSchemaVersionBeforeMigrate(t *testing.T) {
+	pool := newPool(t)
+	s, err := postgres.New(postgres.Config{Pool: pool, Schema: newSchema(t, pool)})
+	require.NoError(t, err)
+	v, err := s.SchemaVersion(context.Background())
+	require.NoError(t, err)
+	assert.Zero(t, v)
+}
+
+// Two outboxes in one schema are independent, down to their wake-ups.
+func TestTwoTablesInOneSchema(t *testing.T) {
+	ctx := context.Background()
+	pool := newPool(t)
+	schema := newSchema(t, pool)
+	a, err := postgres.New(postgres.Config{Pool: pool, Schema: schema, Table: "a"})
+	require.NoError(t, err)
+	b, err := postgres.New(postgres.Config{Pool: pool, Schema: schema, Table: "b"})
+	require.NoError(t, err)
+	defer func() { _ = a.Close(); _ = b.Close() }()
+	require.NoError(t, a.Migrate(ctx))
+	require.NoError(t, b.Migrate(ctx))
+	wakeB := b.Notify()
+	waitSignal(t, wakeB) // connected
+
+	_, err = a.Enqueue(ctx, delivery.Message{ID: "same-id", Key: "K", Payload: []byte("a")})
+	require.NoError(t, err)
+	assertNoSignal(t, wakeB, "an insert into a must not wake b")
+	res, err := b.Enqueue(ctx, delivery.Message{ID: "same-id", Key: "K", Payload: []byte("b")})
+	require.NoError(t, err)
+	assert.False(t, res[0].Existing)
+	waitSignal(t, wakeB)
+	recs, err := b.Claim(ctx, 10, 60e9)
+	require.NoError(t, err)
+	require.Len(t, recs, 1)
+	assert.Equal(t, []byte("b"), recs[0].Payload)
+}
+
+func TestNewValidatesConfig(t *testing.T) {
+	pool := newPool(t)
+	for _, tc := range []struct {
+		name  string
+		cfg   postgres.Config
+		field string
+	}{
+		{"no pool", postgres.Config{}, "Pool"},
+		{"injection in schema", postgres.Config{Pool: pool, Schema: `x"; DROP TABLE users; --`}, "Schema"},
+		{"upper-case schema", postgres.Config{Pool: pool, Schema: "Outbound"}, "Schema"},
+		{"schema too long", postgres.Config{Pool: pool, Schema: "s234567890123456789012345678901234567890123456789012345678901234"}, "Schema"},
+		{"injection in table", postgres.Config{Pool: pool, Table: "outbox; DELETE"}, "Table"},
+		{"table too long for suffixes", postgres.Config{Pool: pool, Table: "t2345678901234567890123456789012345678901234567890"}, "Table"},
+		{"leading digit", postgres.Config{Pool: pool, Table: "1outbox"}, "Table"},
+		{"negative poll", postgres.Config{Pool: pool, PollInterval: -1}, "PollInterval"},
+		{"negative reconnect", postgres.Config{Pool: pool, MaxReconnectDelay: -1}, "MaxReconnectDelay"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := postgres.New(tc.cfg)
+			require.ErrorIs(t, err, postgres.ErrConfig)
+			assert.Contains(t, err.Error(), tc.field)
+			assert.Contains(t, err.Error(), "postgres: ")
+		})
+	}
+	s, err := postgres.New(postgres.Config{Pool: pool})
+	require.NoError(t, err)
+	assert.Equal(t, "outbound.outbox", s.Name(), "defaults")
+}
