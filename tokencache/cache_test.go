@@ -41,7 +41,8 @@ func TestTokenConcurrentCallersMintOnce(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		iss := tokentest.NewIssuer(tokentest.IssuerConfig{})
 		release := make(chan struct{})
-		c := newCache(t, gated(iss.Source(), release), tokencache.Config{})
+		store := &countingStore{Store: &tokencache.MemoryStore{}}
+		c := newCache(t, gated(iss.Source(), release), tokencache.Config{Store: store})
 
 		const callers = 10_000
 		tokens := make([]tokencache.Token, callers)
@@ -55,6 +56,8 @@ func TestTokenConcurrentCallersMintOnce(t *testing.T) {
 		wg.Wait()
 
 		require.Equal(t, 1, iss.Mints())
+		require.EqualValues(t, 1, store.locks.Load(), "more than one refresh in the process")
+		require.EqualValues(t, 2, store.loads.Load(), "one refresh reads the store before and after locking")
 		for i := range callers {
 			require.NoError(t, errs[i])
 			require.True(t, tokens[i].Value == tokens[0].Value, "caller %d got a different token", i)
@@ -244,6 +247,22 @@ func TestLockNeverFreedMintsAfterLockTTL(t *testing.T) {
 		require.Equal(t, 1, rec.count(tokencache.EventLockTimeout))
 		require.Equal(t, 1, iss.Mints())
 	})
+}
+
+// countingStore counts the store operations a cache makes.
+type countingStore struct {
+	tokencache.Store
+	loads, locks atomic.Int32
+}
+
+func (s *countingStore) Load(ctx context.Context, key string) (tokencache.Token, error) {
+	s.loads.Add(1)
+	return s.Store.Load(ctx, key)
+}
+
+func (s *countingStore) TryLock(ctx context.Context, key, owner string, ttl time.Duration) (bool, error) {
+	s.locks.Add(1)
+	return s.Store.TryLock(ctx, key, owner, ttl)
 }
 
 // stuckLockStore never grants its lock, like a store whose lock is held by

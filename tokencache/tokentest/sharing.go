@@ -46,10 +46,16 @@ func newSharedCache(t *testing.T, src tokencache.Source, s tokencache.Store, cfg
 // still fresh, which is what a second mint in the same cycle would be.
 func testOneMintPerCycle(t *testing.T, stores []tokencache.Store) {
 	iss := NewIssuer(IssuerConfig{TTL: 2 * time.Second})
+	// Minting takes a network round trip, which is when the others would
+	// pile in.
+	src := tokencache.SourceFunc(func(ctx context.Context) (tokencache.Token, error) {
+		time.Sleep(20 * time.Millisecond)
+		return iss.Source().Token(ctx)
+	})
 	cfg := tokencache.Config{PollInterval: 10 * time.Millisecond, LockTTL: 5 * time.Second}
 	var caches []*tokencache.Cache
 	for _, s := range stores {
-		caches = append(caches, newSharedCache(t, iss.Source(), s, cfg))
+		caches = append(caches, newSharedCache(t, src, s, cfg))
 	}
 
 	const wantMints = 4 // the first token and three refresh cycles
