@@ -1,10 +1,6 @@
 package delivery
 
-import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
-)
+import "context"
 
 type correlationKey struct{}
 
@@ -22,11 +18,7 @@ func CorrelationIDFrom(ctx context.Context) string {
 
 // NewCorrelationID returns a fresh random correlation id: 32 lower-case hex
 // characters.
-func NewCorrelationID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
-	return hex.EncodeToString(b[:])
-}
+func NewCorrelationID() string { return NewToken() }
 
 // correlationID picks the id to send for m: the message's, else the
 // context's, else a fresh one.

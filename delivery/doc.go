@@ -21,6 +21,31 @@
 //	err := d.Deliver(ctx, &delivery.Message{ID: "cand-42", Payload: body})
 //	switch classify.Of(err) { ... }
 //
-// Every error a Deliverer returns has a class (see package classify); the
-// durable dispatcher in this package acts on it.
+// Every error a Deliverer returns has a class (see package classify).
+//
+// # Durable delivery
+//
+// A [Store] keeps [Record]s (a message plus its state, attempts, next-attempt
+// time and latest attempt) and leases them to workers; package memstore keeps
+// them in memory, package postgres in a PostgreSQL outbox shared by many
+// processes, and package storetest checks any implementation. A [Dispatcher]
+// drains a Store through a Deliverer: bounded per run (MaxPerRun), with a
+// fixed number of workers (Concurrency; 1 is strictly sequential), records of
+// one Key in order, each outcome written back as soon as it is known, and
+// every class handled as its meaning demands: Ephemeral retried on the
+// retry.Policy schedule (1m, 3m, 9m, ... by default), Permanent dead-lettered
+// at once, Discard dropped with its reason, Duplicate counted as delivered,
+// Unavailable deferred without spending an attempt. A [Gate] (a health
+// monitor or breaker) stops runs while the partner is down, so an outage
+// fails nothing.
+//
+//	store := memstore.New(memstore.Config{})
+//	_, err := store.Enqueue(ctx, delivery.Message{Key: "candidate-42", Payload: body})
+//	d, err := delivery.NewDispatcher(delivery.DispatcherConfig{
+//		Store:       store,
+//		Deliverer:   send,
+//		Concurrency: 8,
+//		Gate:        partnerHealth,
+//	})
+//	err = d.Run(ctx) // until ctx ends; woken by inserts, never by its own writes
 package delivery

@@ -11,6 +11,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/time/rate"
 
+	"github.com/outbound-go/outbound/retry"
+
 	"github.com/outbound-go/outbound/classify"
 	"github.com/outbound-go/outbound/delivery"
 )
@@ -105,4 +107,13 @@ func TestWithRateLimitDeadlineAndCancel(t *testing.T) {
 		assert.Equal(t, classify.ClassPermanent, classify.Of(err))
 		assert.False(t, errors.Is(err, delivery.ErrRateLimited))
 	})
+}
+
+func TestWithRetryInvalidPolicyIsPermanent(t *testing.T) {
+	called := false
+	next := delivery.DelivererFunc(func(context.Context, *delivery.Message) error { called = true; return nil })
+	err := delivery.Chain(next, delivery.WithRetry(retry.Policy{MaxAttempts: -1})).Deliver(context.Background(), &delivery.Message{})
+	assert.Equal(t, classify.ClassPermanent, classify.Of(err))
+	assert.ErrorContains(t, err, "MaxAttempts")
+	assert.False(t, called)
 }

@@ -62,8 +62,8 @@ func testEnqueueIdempotent(t *testing.T, h *harness) {
 	res, err := h.store.Enqueue(h.ctx,
 		delivery.Message{ID: "b", IdempotencyKey: "k1", Payload: []byte("second")}, // same key
 		delivery.Message{ID: "a", Payload: []byte("third")},                        // same id
-		delivery.Message{ID: "c", IdempotencyKey: "k2", Payload: []byte("fourth")},  // new
-		delivery.Message{ID: "d", IdempotencyKey: "k2", Payload: []byte("fifth")},   // same key as the previous one in this call
+		delivery.Message{ID: "c", IdempotencyKey: "k2", Payload: []byte("fourth")}, // new
+		delivery.Message{ID: "d", IdempotencyKey: "k2", Payload: []byte("fifth")},  // same key as the previous one in this call
 	)
 	require.NoError(t, err)
 	require.Len(t, res, 4)

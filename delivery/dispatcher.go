@@ -1,0 +1,458 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/outbound-go/outbound/classify"
+	"github.com/outbound-go/outbound/retry"
+)
+
+// Defaults of DispatcherConfig.
+const (
+	DefaultMaxPerRun      = 100 // seed 000 §2: at most 100 records per run
+	DefaultAttemptTimeout = 30 * time.Second
+	DefaultPollInterval   = time.Second
+	DefaultShutdownGrace  = 10 * time.Second
+	DefaultStoreTimeout   = 10 * time.Second
+	minDefaultLease       = 2 * time.Minute
+)
+
+// DispatcherConfig configures a Dispatcher. Store and Deliverer are
+// required; every other field's zero value selects a documented default.
+type DispatcherConfig struct {
+	// Store holds the records. Required.
+	Store Store
+	// Deliverer sends one record's message. Required. Wrap it with
+	// middleware (rate limit, breaker, token auth) as needed.
+	Deliverer Deliverer
+	// Policy decides retries of Ephemeral outcomes and the deferral of
+	// Unavailable ones. The zero Policy is retry.DefaultPolicy(): 1m, 3m,
+	// 9m, ... up to 10 attempts, then dead-letter. Its MaxElapsed counts
+	// from the record's CreatedAt.
+	Policy retry.Policy
+	// Concurrency is how many records are in flight at once. Zero means 1:
+	// strictly sequential, in claim order. Records are handled by a fixed
+	// set of Concurrency workers, never a goroutine per record.
+	Concurrency int
+	// MaxPerRun bounds how many records one RunOnce claims. Zero means
+	// DefaultMaxPerRun (100).
+	MaxPerRun int
+	// AttemptTimeout bounds each attempt. Zero means
+	// DefaultAttemptTimeout (30s); negative means no per-attempt limit.
+	AttemptTimeout time.Duration
+	// Lease is how long a claimed record stays reserved for this worker.
+	// A worker that dies loses its records for this long, then another
+	// takes them over. Zero means the larger of 2m and twice
+	// AttemptTimeout. It must exceed AttemptTimeout.
+	Lease time.Duration
+	// PollInterval is how often Run looks for due records when the store
+	// does not signal inserts, and how often it retries after a store
+	// error. Zero means DefaultPollInterval (1s).
+	PollInterval time.Duration
+	// Gate, if set, is asked before each run and before each attempt. When
+	// it refuses, the run claims nothing (or the claimed record is
+	// deferred) and no attempt is consumed: a partner outage of any length
+	// fails no records (seed 000 §5).
+	Gate Gate
+	// Observer, if set, sees every outcome and every run.
+	Observer Observer
+	// ShutdownGrace is how long attempts in flight may finish after the
+	// context passed to Run or RunOnce ends; then they are cancelled and
+	// their records released without counting an attempt. Zero means
+	// DefaultShutdownGrace (10s).
+	ShutdownGrace time.Duration
+	// StoreTimeout bounds each write of an outcome to the store. Writes
+	// are not cancelled by shutdown, so no record is left in flight. Zero
+	// means DefaultStoreTimeout (10s).
+	StoreTimeout time.Duration
+}
+
+func (c DispatcherConfig) validated() (DispatcherConfig, error) {
+	var errs []error
+	if c.Store == nil {
+		errs = append(errs, errors.New("delivery: DispatcherConfig.Store is required"))
+	}
+	if c.Deliverer == nil {
+		errs = append(errs, errors.New("delivery: DispatcherConfig.Deliverer is required"))
+	}
+	for _, f := range [...]struct {
+		name string
+		v    int64
+	}{
+		{"Concurrency", int64(c.Concurrency)}, {"MaxPerRun", int64(c.MaxPerRun)},
+		{"Lease", int64(c.Lease)}, {"PollInterval", int64(c.PollInterval)},
+		{"ShutdownGrace", int64(c.ShutdownGrace)}, {"StoreTimeout", int64(c.StoreTimeout)},
+	} {
+		if f.v < 0 {
+			errs = append(errs, fmt.Errorf("delivery: DispatcherConfig.%s must not be negative, got %d", f.name, f.v))
+		}
+	}
+	if err := c.Policy.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("delivery: DispatcherConfig.Policy: %w", err))
+	}
+	setDefault(&c.Concurrency, 1)
+	setDefault(&c.MaxPerRun, DefaultMaxPerRun)
+	setDefault(&c.AttemptTimeout, DefaultAttemptTimeout)
+	setDefault(&c.PollInterval, DefaultPollInterval)
+	setDefault(&c.ShutdownGrace, DefaultShutdownGrace)
+	setDefault(&c.StoreTimeout, DefaultStoreTimeout)
+	if c.Lease == 0 {
+		c.Lease = max(minDefaultLease, 2*c.AttemptTimeout)
+	}
+	if c.AttemptTimeout > 0 && c.Lease <= c.AttemptTimeout {
+		errs = append(errs, fmt.Errorf("delivery: DispatcherConfig.Lease (%v) must exceed AttemptTimeout (%v), or a slow attempt's record is taken over while it runs", c.Lease, c.AttemptTimeout))
+	}
+	return c, errors.Join(errs...)
+}
+
+// Dispatcher delivers the records of a Store: it claims due records, hands
+// each to the Deliverer, and writes each outcome back as soon as it is
+// known, so a crash never repeats finished work (seed 003). What happens to
+// a record follows its outcome class:
+//
+//	OK            delivered
+//	Duplicate     delivered, flagged duplicate
+//	Ephemeral     rescheduled by Policy (Retry-After as a floor); dead-lettered when attempts run out
+//	Permanent     dead-lettered at once
+//	Discard       discarded with the reason
+//	Unavailable   deferred by Policy without counting an attempt
+//
+// Delivery is at-least-once: a worker that dies mid-attempt leaves its
+// records in flight until their lease expires, and they are then sent again
+// with the same Idempotency-Key. A Dispatcher is safe for concurrent use;
+// several dispatchers (in one process or many) may share a Store.
+type Dispatcher struct {
+	cfg DispatcherConfig
+}
+
+// NewDispatcher returns a Dispatcher for cfg, or an error naming every
+// invalid field.
+func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
+	cfg, err := cfg.validated()
+	if err != nil {
+		return nil, err
+	}
+	return &Dispatcher{cfg: cfg}, nil
+}
+
+// RunOnce claims and processes at most MaxPerRun due records with
+// Concurrency workers and returns what happened. It returns when there is
+// nothing more due (or claimable: a key whose head is waiting holds back
+// its other records), when MaxPerRun records were claimed, when the gate
+// closes, or when ctx ends. After ctx ends, records not yet attempted are
+// released at once and attempts in flight get ShutdownGrace to finish.
+//
+// The error is non-nil when claiming failed or outcomes could not be
+// written; the report is valid either way. A closed gate is not an error:
+// see Report.GateClosed.
+func (d *Dispatcher) RunOnce(ctx context.Context) (Report, error) {
+	r := &run{d: d, ctx: ctx, report: Report{Started: time.Now()}}
+	err := r.execute()
+	r.report.Duration = time.Since(r.report.Started)
+	if o := d.cfg.Observer; o != nil {
+		o.ObserveRun(ctx, r.report)
+	}
+	return r.report, err
+}
+
+// Run processes records until ctx ends, then returns nil once every record
+// it holds is settled or released. It runs again at once while records
+// remain due, and otherwise waits for an insert (when the store is a
+// Notifier), for the earliest retry it scheduled, or for PollInterval,
+// whichever comes first. Its own state writes never wake it. While the gate
+// is closed it waits for the gate's Retry-After hint (or PollInterval).
+// Errors from the store are reported to the Observer through each run's
+// Report and retried after PollInterval.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	var notify <-chan struct{}
+	if n, ok := d.cfg.Store.(Notifier); ok {
+		notify = n.Notify()
+	}
+	var nextDue time.Time
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	<-timer.C
+	for {
+		rep, err := d.RunOnce(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if !rep.NextDue.IsZero() && (nextDue.IsZero() || rep.NextDue.Before(nextDue)) {
+			nextDue = rep.NextDue
+		}
+		if err == nil && !rep.GateClosed && rep.Claimed > 0 {
+			continue // more may be due
+		}
+		wait := d.cfg.PollInterval
+		switch {
+		case rep.GateClosed:
+			if hint, ok := classify.RetryAfter(rep.GateErr); ok {
+				wait = hint
+			}
+		case err == nil && !nextDue.IsZero():
+			wait = min(wait, max(time.Until(nextDue), 0))
+		}
+		timer.Reset(wait)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-timer.C:
+		case <-notify:
+			if !timer.Stop() {
+				<-timer.C
+			}
+		}
+		if !nextDue.IsZero() && !time.Now().Before(nextDue) {
+			nextDue = time.Time{}
+		}
+	}
+}
+
+// run is the state of one RunOnce.
+type run struct {
+	d      *Dispatcher
+	ctx    context.Context
+	hard   context.Context // ends ShutdownGrace after ctx
+	gated  atomic.Bool     // the gate refused an attempt: stop claiming
+	errs   []error
+	mu     sync.Mutex // guards report and errs
+	report Report
+}
+
+func (r *run) execute() error {
+	cfg := &r.d.cfg
+	if cfg.Gate != nil {
+		if err := cfg.Gate.Allow(r.ctx); err != nil {
+			r.report.GateClosed = true
+			r.report.GateErr = err
+			return nil
+		}
+	}
+	hard, cancelHard := context.WithCancel(context.WithoutCancel(r.ctx))
+	defer cancelHard()
+	stopGrace := context.AfterFunc(r.ctx, func() {
+		t := time.AfterFunc(cfg.ShutdownGrace, cancelHard)
+		context.AfterFunc(hard, func() { t.Stop() })
+	})
+	defer stopGrace()
+	r.hard = hard
+
+	work := make(chan Record)
+	finished := make(chan struct{}, cfg.Concurrency)
+	var wg sync.WaitGroup
+	for range cfg.Concurrency {
+		wg.Go(func() {
+			for rec := range work {
+				r.process(rec)
+				finished <- struct{}{}
+			}
+		})
+	}
+	claimErr := r.feed(work, finished)
+	close(work)
+	wg.Wait()
+
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return errors.Join(append([]error{claimErr}, r.errs...)...)
+}
+
+// feed claims records as workers become free and hands them out. It stops
+// at MaxPerRun, when nothing more is claimable, when the gate refuses, or
+// when ctx ends.
+func (r *run) feed(work chan<- Record, finished <-chan struct{}) error {
+	cfg := &r.d.cfg
+	remaining, busy := cfg.MaxPerRun, 0
+	waitOne := func() bool {
+		select {
+		case <-finished:
+			busy--
+			return true
+		case <-r.ctx.Done():
+			return false
+		}
+	}
+	for remaining > 0 && r.ctx.Err() == nil && !r.gated.Load() {
+		for drained := false; !drained; { // collect finished workers without blocking
+			select {
+			case <-finished:
+				busy--
+			default:
+				drained = true
+			}
+		}
+		idle := cfg.Concurrency - busy
+		if idle == 0 {
+			if !waitOne() {
+				break
+			}
+			continue
+		}
+		recs, err := cfg.Store.Claim(r.ctx, min(idle, remaining), cfg.Lease)
+		if err != nil {
+			if r.ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("delivery: claim: %w", err)
+		}
+		if len(recs) == 0 {
+			// A record in flight may be the head of a key whose next
+			// record becomes claimable when it finishes.
+			if busy == 0 || !waitOne() {
+				break
+			}
+			continue
+		}
+		r.mu.Lock()
+		r.report.Claimed += len(recs)
+		r.mu.Unlock()
+		remaining -= len(recs)
+		for _, rec := range recs {
+			work <- rec // an idle worker is waiting for it
+			busy++
+		}
+	}
+	return nil
+}
+
+// process handles one claimed record: gate, attempt, outcome, observer.
+func (r *run) process(rec Record) {
+	cfg := &r.d.cfg
+	e := AttemptEvent{Record: rec}
+	switch {
+	case r.ctx.Err() != nil:
+		e.Action = ActionRelease
+		e.Attempt.Class = classify.ClassUnavailable
+		e.Err = r.ctx.Err()
+	case r.gateRefuses(&e):
+	default:
+		r.attempt(rec, &e)
+	}
+	e.Cause = classify.Cause(e.Err)
+	e.StoreErr = r.settle(rec, &e)
+	r.mu.Lock()
+	r.report.add(&e)
+	if e.StoreErr != nil && !isLeaseLost(e.StoreErr) {
+		r.errs = append(r.errs, fmt.Errorf("delivery: record %q: %w", rec.ID, e.StoreErr))
+	}
+	r.mu.Unlock()
+	if cfg.Observer != nil {
+		cfg.Observer.ObserveAttempt(r.ctx, e)
+	}
+}
+
+// gateRefuses asks the gate before an attempt and prepares a deferral if it
+// refuses.
+func (r *run) gateRefuses(e *AttemptEvent) bool {
+	g := r.d.cfg.Gate
+	if g == nil {
+		return false
+	}
+	err := g.Allow(r.ctx)
+	if err == nil {
+		return false
+	}
+	r.gated.Store(true)
+	r.mu.Lock()
+	r.report.GateClosed = true
+	r.report.GateErr = err
+	r.mu.Unlock()
+	e.Err = classify.Unavailable(err)
+	e.Attempt.Class = classify.ClassUnavailable
+	r.decide(e)
+	return true
+}
+
+// attempt delivers the record's message and decides what to do next.
+func (r *run) attempt(rec Record, e *AttemptEvent) {
+	cfg := &r.d.cfg
+	msg := rec.Message
+	msg.Attempt = rec.Attempts + 1
+	if msg.CorrelationID == "" {
+		msg.CorrelationID = msg.ID // stable across attempts
+	}
+	ctx := r.hard
+	if cfg.AttemptTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, cfg.AttemptTimeout)
+		defer cancel()
+	}
+	start := time.Now()
+	err := cfg.Deliverer.Deliver(ctx, &msg)
+	e.Attempted = true
+	e.Err = err
+	e.Attempt = NewAttempt(start, err)
+	if err != nil && r.hard.Err() != nil {
+		// Cut off by shutdown: the partner did not fail.
+		e.Attempt.Class = classify.ClassUnavailable
+		e.Action = ActionRelease
+		return
+	}
+	r.decide(e)
+}
+
+// decide picks the action for an outcome.
+func (r *run) decide(e *AttemptEvent) {
+	cfg := &r.d.cfg
+	switch e.Attempt.Class {
+	case classify.ClassOK:
+		e.Action = ActionDelivered
+	case classify.ClassDuplicate:
+		e.Action = ActionDuplicate
+	case classify.ClassPermanent:
+		e.Action = ActionDeadLetter
+	case classify.ClassDiscard:
+		e.Action = ActionDiscard
+	case classify.ClassUnavailable:
+		if r.ctx.Err() != nil {
+			e.Action = ActionRelease
+			return
+		}
+		delay, _ := cfg.Policy.Next(e.Record.Attempts, time.Since(e.Record.CreatedAt), e.Err)
+		e.Action = ActionDefer
+		e.NextAttemptAt = time.Now().Add(delay)
+	default: // Ephemeral, or a class this version does not know
+		err := e.Err
+		if e.Attempt.Class != classify.ClassEphemeral {
+			err = classify.Ephemeral(err)
+			e.Attempt.Class = classify.ClassEphemeral
+		}
+		delay, again := cfg.Policy.Next(e.Record.Attempts+1, time.Since(e.Record.CreatedAt), err)
+		if !again {
+			e.Action = ActionDeadLetter
+			return
+		}
+		e.Action = ActionRetry
+		e.NextAttemptAt = time.Now().Add(delay)
+	}
+}
+
+// settle writes the outcome to the store, with a context that shutdown does
+// not cancel, so no record is left in flight.
+func (r *run) settle(rec Record, e *AttemptEvent) error {
+	cfg := &r.d.cfg
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), cfg.StoreTimeout)
+	defer cancel()
+	l := rec.Lease()
+	switch e.Action {
+	case ActionDelivered, ActionDuplicate:
+		return cfg.Store.Complete(ctx, l, e.Attempt, e.Action == ActionDuplicate)
+	case ActionRetry:
+		return cfg.Store.Reschedule(ctx, l, e.NextAttemptAt, &e.Attempt)
+	case ActionDeadLetter:
+		return cfg.Store.DeadLetter(ctx, l, e.Attempt)
+	case ActionDiscard:
+		return cfg.Store.Discard(ctx, l, e.Attempt)
+	case ActionDefer:
+		return cfg.Store.Reschedule(ctx, l, e.NextAttemptAt, nil)
+	default:
+		return cfg.Store.Release(ctx, l)
+	}
+}
+
+func isLeaseLost(err error) bool { return errors.Is(err, ErrLeaseLost) }

@@ -1,0 +1,57 @@
+package delivery_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/outbound-go/outbound/delivery"
+	"github.com/outbound-go/outbound/delivery/memstore"
+)
+
+// BenchmarkDispatcher drains a backlog of 100,000 records through a no-op
+// deliverer; one op is one whole backlog. Reports records/s and allocations
+// per record.
+func BenchmarkDispatcher(b *testing.B) {
+	const backlog = 100_000
+	payload := []byte(`{"candidate":42}`)
+	for _, conc := range []int{1, 16} {
+		for _, keyed := range []bool{false, true} {
+			b.Run(fmt.Sprintf("conc=%d/keys=%v", conc, keyed), func(b *testing.B) {
+				noop := delivery.DelivererFunc(func(context.Context, *delivery.Message) error { return nil })
+				msgs := make([]delivery.Message, backlog)
+				var elapsed time.Duration
+				var allocs uint64
+				for i := 0; i < b.N; i++ {
+					store := memstore.New(memstore.Config{})
+					for i := range msgs {
+						msgs[i] = delivery.Message{ID: fmt.Sprint(i), Payload: payload}
+						if keyed {
+							msgs[i].Key = fmt.Sprint("k", i%100)
+						}
+					}
+					if _, err := store.Enqueue(context.Background(), msgs...); err != nil {
+						b.Fatal(err)
+					}
+					d, err := delivery.NewDispatcher(delivery.DispatcherConfig{Store: store, Deliverer: noop, Concurrency: conc, MaxPerRun: backlog})
+					if err != nil {
+						b.Fatal(err)
+					}
+					before := memAllocs()
+					start := time.Now()
+					rep, err := d.RunOnce(context.Background())
+					elapsed += time.Since(start)
+					allocs += memAllocs() - before
+					if err != nil || rep.Delivered != backlog {
+						b.Fatalf("delivered %d, err %v", rep.Delivered, err)
+					}
+				}
+				b.ResetTimer() // only the drains, measured above, count
+				n := float64(b.N) * backlog
+				b.ReportMetric(n/elapsed.Seconds(), "records/s")
+				b.ReportMetric(float64(allocs)/n, "allocs/record")
+			})
+		}
+	}
+}

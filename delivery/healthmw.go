@@ -1,0 +1,69 @@
+package delivery
+
+import (
+	"context"
+
+	"github.com/outbound-go/outbound/health"
+)
+
+// WithGate asks g before every attempt and returns its refusal (an
+// Unavailable error with a Retry-After hint) instead of sending while the
+// destination is down. The Dispatcher's own Gate setting does the same for
+// whole runs; use this middleware when the Deliverer is used directly or
+// when different messages go to different destinations with their own
+// gates.
+func WithGate(g Gate) Middleware {
+	return func(next Deliverer) Deliverer {
+		if g == nil {
+			return next
+		}
+		return DelivererFunc(func(ctx context.Context, m *Message) error {
+			if err := g.Allow(ctx); err != nil {
+				return err
+			}
+			return next.Deliver(ctx, m)
+		})
+	}
+}
+
+// WithBreaker guards every attempt with circuit breaker b: while it is open,
+// attempts are refused with an Unavailable error (no attempt counted, the
+// record waits) instead of adding load to a failing partner. Every outcome
+// is reported to b, which counts only Ephemeral failures.
+func WithBreaker(b health.Breaker) Middleware {
+	return func(next Deliverer) Deliverer {
+		if b == nil {
+			return next
+		}
+		return DelivererFunc(func(ctx context.Context, m *Message) error {
+			return guarded(ctx, b, next, m)
+		})
+	}
+}
+
+// WithBreakers guards each attempt with the breaker for its destination,
+// key(m), from bs (one breaker per partner host, for example). A nil key
+// function uses Message.Destination.
+func WithBreakers(bs *health.Breakers, key func(*Message) string) Middleware {
+	if key == nil {
+		key = func(m *Message) string { return m.Destination }
+	}
+	return func(next Deliverer) Deliverer {
+		if bs == nil {
+			return next
+		}
+		return DelivererFunc(func(ctx context.Context, m *Message) error {
+			return guarded(ctx, bs.For(key(m)), next, m)
+		})
+	}
+}
+
+func guarded(ctx context.Context, b health.Breaker, next Deliverer, m *Message) error {
+	done, err := b.Allow(ctx)
+	if err != nil {
+		return err
+	}
+	err = next.Deliver(ctx, m)
+	done(err)
+	return err
+}

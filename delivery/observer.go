@@ -1,0 +1,118 @@
+package delivery
+
+import (
+	"context"
+	"time"
+
+	"github.com/outbound-go/outbound/classify"
+)
+
+// Action is what the dispatcher did with a record after an attempt (or
+// instead of one).
+type Action uint8
+
+// Actions, one per outcome class plus the ways a record is handed back
+// without an attempt.
+const (
+	// ActionDelivered: OK; the record is delivered.
+	ActionDelivered Action = iota + 1
+	// ActionDuplicate: the destination already had it; delivered, flagged.
+	ActionDuplicate
+	// ActionRetry: Ephemeral; rescheduled with backoff, attempt counted.
+	ActionRetry
+	// ActionDeadLetter: Permanent, or Ephemeral with no attempts left.
+	ActionDeadLetter
+	// ActionDiscard: Discard; dropped with the reason.
+	ActionDiscard
+	// ActionDefer: Unavailable (gate closed, breaker open); rescheduled
+	// without counting an attempt.
+	ActionDefer
+	// ActionRelease: handed back, due now, without an attempt (shutdown).
+	ActionRelease
+)
+
+var actionNames = [...]string{
+	ActionDelivered:  "delivered",
+	ActionDuplicate:  "duplicate",
+	ActionRetry:      "retry",
+	ActionDeadLetter: "dead_letter",
+	ActionDiscard:    "discard",
+	ActionDefer:      "defer",
+	ActionRelease:    "release",
+}
+
+// String returns the action's name, e.g. "dead_letter".
+func (a Action) String() string {
+	if a >= ActionDelivered && int(a) < len(actionNames) {
+		return actionNames[a]
+	}
+	return "action(?)"
+}
+
+// AttemptEvent describes what happened to one claimed record.
+type AttemptEvent struct {
+	// Record is the record as it was claimed: Attempts does not yet count
+	// this attempt.
+	Record Record
+	// Attempted reports whether the deliverer was called. It is false for
+	// records deferred by the gate or released at shutdown before their
+	// attempt.
+	Attempted bool
+	// Attempt describes the attempt (zero when Attempted is false, apart
+	// from Class).
+	Attempt Attempt
+	// Err is the deliverer's error (nil on success) or the gate's refusal.
+	Err error
+	// Cause is classify.Cause(Err), a short stable name such as
+	// "timeout" or "http_503".
+	Cause string
+	// Action is what the dispatcher did with the record.
+	Action Action
+	// NextAttemptAt is when the record is due again, for ActionRetry and
+	// ActionDefer.
+	NextAttemptAt time.Time
+	// StoreErr is set when recording the outcome failed; ErrLeaseLost
+	// means another worker had taken the record over and this result was
+	// dropped. The record is then retried after its lease.
+	StoreErr error
+}
+
+// Class returns the outcome class of the event.
+func (e *AttemptEvent) Class() classify.Class { return e.Attempt.Class }
+
+// Observer receives what a Dispatcher does, for logs and metrics. Methods
+// are called synchronously from the dispatcher's workers, concurrently, so
+// they must be safe for concurrent use and quick. A nil Observer in
+// DispatcherConfig costs nothing.
+type Observer interface {
+	// ObserveAttempt is called once per claimed record, after its outcome
+	// has been written to the store.
+	ObserveAttempt(ctx context.Context, e AttemptEvent)
+	// ObserveRun is called at the end of every RunOnce.
+	ObserveRun(ctx context.Context, r Report)
+}
+
+// Observers fans events out to every non-nil observer, in order.
+func Observers(obs ...Observer) Observer {
+	var list multiObserver
+	for _, o := range obs {
+		if o != nil {
+			list = append(list, o)
+		}
+	}
+	return list
+}
+
+type multiObserver []Observer
+
+func (m multiObserver) ObserveAttempt(ctx context.Context, e AttemptEvent) {
+	for _, o := range m {
+		o.ObserveAttempt(ctx, e)
+	}
+}
+
+func (m multiObserver) ObserveRun(ctx context.Context, r Report) {
+	for _, o := range m {
+		o.ObserveRun(ctx, r)
+	}
+}

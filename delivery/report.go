@@ -1,0 +1,96 @@
+package delivery
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/outbound-go/outbound/classify"
+)
+
+// Report summarises one RunOnce.
+type Report struct {
+	// Started is when the run began; Duration how long it took.
+	Started  time.Time
+	Duration time.Duration
+	// GateClosed reports that the gate refused the run before anything
+	// was claimed, or refused an attempt during it; GateErr is its error.
+	GateClosed bool
+	GateErr    error
+	// Claimed counts records claimed; Attempted those handed to the
+	// deliverer.
+	Claimed   int
+	Attempted int
+	// Classes counts attempts by outcome class, indexed by classify.Class.
+	Classes [len(classify.Classes)]int
+	// What the dispatcher did with the claimed records.
+	Delivered    int // OK
+	Duplicates   int // delivered, flagged duplicate
+	Retried      int // Ephemeral, rescheduled
+	DeadLettered int // Permanent, or out of attempts
+	Discarded    int // Discard
+	Deferred     int // Unavailable, rescheduled without an attempt
+	Released     int // handed back at shutdown without an attempt
+	// LeaseLost counts outcomes dropped because another worker had taken
+	// the record over; StoreErrors counts other failures to record an
+	// outcome.
+	LeaseLost   int
+	StoreErrors int
+	// NextDue is the earliest next-attempt time this run scheduled, or
+	// zero.
+	NextDue time.Time
+}
+
+// Count returns how many attempts ended in class c.
+func (r *Report) Count(c classify.Class) int {
+	if !c.Valid() {
+		return 0
+	}
+	return r.Classes[c]
+}
+
+// String is a one-line summary, e.g. "claimed 100: 97 delivered, 1
+// duplicate, 2 retried in 1.2s".
+func (r Report) String() string {
+	if r.GateClosed && r.Claimed == 0 {
+		return fmt.Sprintf("gate closed: %v", r.GateErr)
+	}
+	return fmt.Sprintf("claimed %d: %d delivered, %d duplicate, %d retried, %d dead-lettered, %d discarded, %d deferred, %d released in %v",
+		r.Claimed, r.Delivered, r.Duplicates, r.Retried, r.DeadLettered, r.Discarded, r.Deferred, r.Released, r.Duration)
+}
+
+func (r *Report) add(e *AttemptEvent) {
+	if e.Attempted {
+		r.Attempted++
+		if e.Attempt.Class.Valid() {
+			r.Classes[e.Attempt.Class]++
+		}
+	}
+	switch {
+	case e.StoreErr == nil:
+	case isLeaseLost(e.StoreErr):
+		r.LeaseLost++
+		return
+	default:
+		r.StoreErrors++
+		return
+	}
+	switch e.Action {
+	case ActionDelivered:
+		r.Delivered++
+	case ActionDuplicate:
+		r.Duplicates++
+	case ActionRetry:
+		r.Retried++
+	case ActionDeadLetter:
+		r.DeadLettered++
+	case ActionDiscard:
+		r.Discarded++
+	case ActionDefer:
+		r.Deferred++
+	case ActionRelease:
+		r.Released++
+	}
+	if !e.NextAttemptAt.IsZero() && (r.NextDue.IsZero() || e.NextAttemptAt.Before(r.NextDue)) {
+		r.NextDue = e.NextAttemptAt
+	}
+}
