@@ -88,7 +88,7 @@ RETURNING ` + tcols),
 	WHERE id = $1 AND lease_token = $2 AND state = 2
 	RETURNING key
 ), k AS (
-	UPDATE {K} AS k SET live = k.live - 1 FROM s WHERE k.key = s.key AND s.key <> ''
+	UPDATE {K} SET live = live - 1 WHERE key = (SELECT s.key FROM s WHERE s.key <> '')
 )
 SELECT (SELECT count(*) FROM s), EXISTS (SELECT 1 FROM {T} WHERE id = $1)`),
 
@@ -99,7 +99,7 @@ SELECT (SELECT count(*) FROM s), EXISTS (SELECT 1 FROM {T} WHERE id = $1)`),
 		promoteAfter: q(`WITH k AS (
 	SELECT key FROM {T} WHERE id = $1 AND key <> '' AND state >= 3
 ), gone AS (
-	DELETE FROM {K} AS kk USING k WHERE kk.key = k.key AND kk.live = 0
+	DELETE FROM {K} WHERE key = (SELECT k.key FROM k) AND live = 0
 ), h AS (
 	SELECT n.id FROM k CROSS JOIN LATERAL (
 		SELECT o.id FROM {T} o WHERE o.key = k.key AND o.key <> '' AND o.state IN (1, 2) ORDER BY o.seq LIMIT 1

@@ -1,0 +1,72 @@
+package postgres_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/outbound-go/outbound/classify"
+	"github.com/outbound-go/outbound/delivery"
+)
+
+// The claim and the promotion of a key's next head use their partial
+// indexes and touch a handful of rows, whatever the size of the backlog
+// behind busy keys and of the delivered history. 100,000 pending rows by
+// default; 1,000,000 with OUTBOUND_BENCH_LARGE=1.
+func TestClaimPlanUsesIndexes(t *testing.T) {
+	ctx := context.Background()
+	base := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	store, pool := newStore(t, func() time.Time { return base })
+	pending, delivered := 100_000, 50_000
+	if large() {
+		pending, delivered = 1_000_000, 500_000
+	}
+	seedBacklog(t, pool, store, base, pending, delivered)
+
+	tx, err := pool.Begin(ctx)
+	require.NoError(t, err)
+	defer func() { _ = tx.Rollback(ctx) }()
+	plan := explain(t, tx, store.ClaimSQLForTest(), base, 10, "token", base.Add(time.Minute))
+	t.Logf("claim of 10 with %d pending (%d behind %d busy keys), %d delivered:\n%s", pending, pending/2, hotKeys, delivered, plan)
+	assert.Contains(t, plan, "_claim_idx", "pending heads come from the claim index")
+	assert.Contains(t, plan, "_lease_idx", "expired leases come from the lease index")
+	assert.NotContains(t, plan, "Seq Scan")
+	assert.NotContains(t, plan, "Rows Removed by Filter", "no row is read and thrown away")
+	require.NoError(t, tx.Rollback(ctx))
+
+	// Settling the head of a busy key promotes its next record through the
+	// live-key index: one index probe, not a scan of the key's backlog.
+	_, err = pool.Exec(ctx, `UPDATE `+store.Name()+` SET next_attempt_at = $1 WHERE id = 'k-1'`, base.Add(-48*time.Hour))
+	require.NoError(t, err)
+	recs, err := store.Claim(ctx, 1, time.Minute)
+	require.NoError(t, err)
+	require.Len(t, recs, 1)
+	require.Equal(t, "k-1", recs[0].ID, "the head, due again, is the oldest-due record")
+	tx, err = pool.Begin(ctx)
+	require.NoError(t, err)
+	plan = explain(t, tx, store.SettleSQLForTest(), recs[0].ID, recs[0].LeaseToken, int16(delivery.StateDelivered),
+		base, int64(0), int32(200), int16(classify.ClassOK), "", false, base)
+	plan += explain(t, tx, store.PromoteSQLForTest(), recs[0].ID)
+	t.Logf("settle and promote in a key with %d records behind it:\n%s", pending/2/hotKeys, plan)
+	assert.Contains(t, plan, "_live_key_idx")
+	assert.NotRegexp(t, `Seq Scan on outbox( |\n)`, plan, "no scan of the records")
+	assert.NotContains(t, plan, "Seq Scan on outbox_keys", "keys are found by primary key")
+	var head string
+	require.NoError(t, tx.QueryRow(ctx, `SELECT id FROM `+store.Name()+` WHERE key = 'hot-1' AND is_head AND state = 1`).Scan(&head))
+	assert.Equal(t, "k-4", head, "the next record of the key became its head")
+}
+
+// explain runs EXPLAIN (ANALYZE, BUFFERS) of sql in tx and returns the plan.
+func explain(t *testing.T, tx pgx.Tx, sql string, args ...any) string {
+	t.Helper()
+	rows, err := tx.Query(context.Background(), `EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) `+sql, args...)
+	require.NoError(t, err)
+	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	require.NoError(t, err)
+	return strings.Join(lines, "\n") + "\n"
+}
