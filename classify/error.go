@@ -1,7 +1,6 @@
 package classify
 
 import (
-	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -116,15 +115,10 @@ func (e *Error) Unwrap() error { return e.Err }
 // RetryAfter returns the Retry-After hint carried by the outermost [*Error]
 // in err's chain that has one, and whether there was one.
 func RetryAfter(err error) (time.Duration, bool) {
-	for err != nil {
-		var e *Error
-		if !errors.As(err, &e) {
-			return 0, false
-		}
+	for e := explicit(err); e != nil; e = explicit(e.Err) {
 		if e.RetryAfter > 0 {
 			return e.RetryAfter, true
 		}
-		err = e.Err
 	}
 	return 0, false
 }
@@ -132,15 +126,10 @@ func RetryAfter(err error) (time.Duration, bool) {
 // Status returns the HTTP status carried by the outermost [*Error] in err's
 // chain that has one, or 0.
 func Status(err error) int {
-	for err != nil {
-		var e *Error
-		if !errors.As(err, &e) {
-			return 0
-		}
+	for e := explicit(err); e != nil; e = explicit(e.Err) {
 		if e.Status != 0 {
 			return e.Status
 		}
-		err = e.Err
 	}
 	return 0
 }
