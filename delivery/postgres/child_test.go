@@ -1,5 +1,76 @@
 package postgres_test
 
-const childEnv = "OUTBOUND_POSTGRES_KILL_CHILD"
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
 
-func runChild() int { return 2 }
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/outbound-go/outbound/delivery"
+	"github.com/outbound-go/outbound/delivery/postgres"
+	"github.com/outbound-go/outbound/internal/testenv"
+)
+
+// The kill test re-executes the test binary as a dispatcher process. These
+// variables tell TestMain to run runChild instead of the tests.
+const (
+	childEnv       = "OUTBOUND_POSTGRES_KILL_CHILD"  // "1" in the child
+	childSchemaEnv = "OUTBOUND_POSTGRES_KILL_SCHEMA" // the outbox schema
+	childTargetEnv = "OUTBOUND_POSTGRES_KILL_TARGET" // the partner's URL
+	childAppName   = "outbound-kill-child"           // application_name of its connections
+	childLease     = 2 * time.Second
+)
+
+// runChild is a service instance: it delivers the outbox in the schema
+// named by the environment to the target URL through the HTTP deliverer,
+// until it receives SIGTERM (and exits 0) or is killed.
+func runChild() int {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	if err := child(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "child:", err)
+		return 1
+	}
+	return 0
+}
+
+func child(ctx context.Context) error {
+	conf, err := pgxpool.ParseConfig(os.Getenv(testenv.PostgresEnv))
+	if err != nil {
+		return err
+	}
+	conf.ConnConfig.RuntimeParams["application_name"] = childAppName
+	pool, err := pgxpool.NewWithConfig(ctx, conf)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	store, err := postgres.New(postgres.Config{Pool: pool, Schema: os.Getenv(childSchemaEnv)})
+	if err != nil {
+		return err
+	}
+	defer func() { _ = store.Close() }()
+	client, err := delivery.NewClient(delivery.ClientConfig{MaxConnsPerHost: 8})
+	if err != nil {
+		return err
+	}
+	send, err := delivery.NewHTTPDeliverer(delivery.HTTPConfig{
+		Client: client,
+		Build:  delivery.PostTo(os.Getenv(childTargetEnv), "application/json"),
+	})
+	if err != nil {
+		return err
+	}
+	d, err := delivery.NewDispatcher(delivery.DispatcherConfig{
+		Store: store, Deliverer: send, Concurrency: 8, MaxPerRun: 100,
+		AttemptTimeout: time.Second, Lease: childLease, PollInterval: 100 * time.Millisecond,
+	})
+	if err != nil {
+		return err
+	}
+	return d.Run(ctx)
+}

@@ -1,0 +1,129 @@
+package postgres_test
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/outbound-go/outbound/delivery"
+)
+
+// A dispatcher process is SIGKILLed several times mid-drain and restarted.
+// Every record is delivered (the partner, an httptest server here, counts
+// deliveries per Idempotency-Key), none is lost, and the duplicates never
+// exceed the records that were in flight at the kills: those are the only
+// ones whose outcome can have been lost.
+func TestKilledDispatcherLosesNothing(t *testing.T) {
+	const n, kills = 4000, 4
+	ctx := context.Background()
+	store, pool := newStore(t, nil)
+	schema := schemaOf(t, store)
+	ids := enqueueMany(t, store, "k", n)
+
+	counter := newDeliveryCounter()
+	partner := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		counter.add(r.Header.Get(delivery.DefaultIdempotencyHeader))
+		time.Sleep(time.Millisecond) // a partner that takes a moment, so kills find work in flight
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer partner.Close()
+
+	bound := 0
+	inFlightAt := map[string]int{} // record id -> kills that found it in flight
+	for k := range kills {
+		cmd, out := startChild(t, schema, partner.URL)
+		target := min(n, counter.unique()+n/(kills+2))
+		deadline := time.Now().Add(2 * time.Minute)
+		for counter.unique() < target && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond) // waiting for progress, not timing it
+		}
+		require.GreaterOrEqual(t, counter.unique(), target, "child %d made no progress; its output:\n%s", k, out)
+		require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
+		_ = cmd.Wait()
+		inFlight := inFlightAfterChildGone(t, pool, store.Name())
+		for _, id := range inFlight {
+			inFlightAt[id]++
+		}
+		bound += len(inFlight)
+		t.Logf("kill %d: %d records delivered so far, %d in flight at the kill", k+1, counter.unique(), len(inFlight))
+	}
+	require.Positive(t, bound, "the kills must hit work in flight to test anything")
+
+	// The last instance runs until the outbox is drained, then shuts down.
+	cmd, out := startChild(t, schema, partner.URL)
+	deadline := time.Now().Add(3 * time.Minute)
+	for time.Now().Before(deadline) {
+		st, err := store.Stats(ctx)
+		require.NoError(t, err)
+		if st.Count(delivery.StateDelivered) == n {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	require.NoError(t, cmd.Wait(), "a terminated child shuts down cleanly; its output:\n%s", out)
+
+	st, err := store.Stats(ctx)
+	require.NoError(t, err)
+	assert.EqualValues(t, n, st.Count(delivery.StateDelivered), "every record is marked delivered")
+	dups, missing := counter.duplicates(ids)
+	t.Logf("%d records, %d kills: %d duplicates, bound %d (records in flight at the kills)", n, kills, dups, bound)
+	require.Empty(t, missing, "no record lost")
+	assert.LessOrEqual(t, dups, bound, "duplicates come only from records in flight at a kill")
+	counter.mu.Lock()
+	defer counter.mu.Unlock()
+	for id, c := range counter.counts {
+		assert.LessOrEqual(t, c-1, inFlightAt[id], "%s delivered %d times but in flight at %d kills", id, c, inFlightAt[id])
+	}
+}
+
+// startChild re-executes the test binary as a dispatcher process.
+func startChild(t *testing.T, schema, target string) (*exec.Cmd, *bytes.Buffer) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"=1", childSchemaEnv+"="+schema, childTargetEnv+"="+target)
+	out := &bytes.Buffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+	})
+	return cmd, out
+}
+
+// inFlightAfterChildGone waits until the server has ended every session of
+// the killed child (so no settle of its can still commit), then counts the
+// ids of the records left in flight.
+func inFlightAfterChildGone(t *testing.T, pool *pgxpool.Pool, table string) []string {
+	t.Helper()
+	ctx := context.Background()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var sessions int
+		require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE application_name = $1`, childAppName).Scan(&sessions))
+		if sessions == 0 {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "the killed child's sessions did not end")
+		time.Sleep(10 * time.Millisecond)
+	}
+	rows, err := pool.Query(ctx, `SELECT id FROM `+table+` WHERE state = 2`)
+	require.NoError(t, err)
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	require.NoError(t, err)
+	return ids
+}
