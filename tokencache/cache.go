@@ -104,25 +104,28 @@ func New(src Source, cfg Config) (*Cache, error) {
 	return c, nil
 }
 
-// Token returns a token that is valid for at least the refresh skew.
+// Token returns the current token, refreshing it first if it is within the
+// refresh skew of its expiry (or missing, or invalidated).
 //
-// While the cached token is fresh it returns at once, without allocating,
+// While the token is fresh, Token returns at once, without allocating,
 // blocking or reading the clock: a timer marks the token stale at
-// Expiry - skew. (Go timers follow the monotonic clock, which on Linux
-// stops while the machine is suspended; after a resume the token may be
-// handed out late, and the partner's 401 through Transport or Invalidate
-// recovers.) Otherwise one goroutine per process refreshes it, first from the
-// shared Store and, only if the store has nothing fresh, by minting under the
-// store's lock, and every other caller waits for that refresh. A caller
+// Expiry - skew. Go timers follow the monotonic clock, which on Linux stops
+// while the machine is suspended, so right after a resume a token may be
+// handed out late; the partner's 401, through Transport or Invalidate,
+// recovers from that.
+//
+// Otherwise one goroutine per process refreshes the token, first from the
+// shared Store and, only if the store has nothing fresh, by minting under
+// the store's lock; every other caller waits for that refresh. A caller
 // whose ctx ends stops waiting and gets ctx.Err(); the refresh goes on for
 // the others.
 //
 // If the refresh fails but the old token has not expired yet, Token returns
 // the old token. Otherwise it returns an error of class
-// classify.ClassUnavailable (the destination was never tried) wrapping the
-// cause; after a failure, calls during the backoff pause fail at once with
+// classify.ClassUnavailable (the partner was never tried) wrapping the
+// cause. After a failure, calls during the backoff pause fail at once with
 // an error wrapping ErrBackoff whose Retry-After is the time left. After
-// Close it returns ErrClosed.
+// Close, Token returns ErrClosed.
 func (c *Cache) Token(ctx context.Context) (Token, error) {
 	if e := c.cur.Load(); e != nil && e.fresh.Load() {
 		return e.tok, nil
@@ -417,6 +420,9 @@ func (c *Cache) complete(tok Token, issued time.Time) (Token, error) {
 		if b := tok.Value[i]; b <= ' ' || b == 0x7f {
 			return Token{}, errors.New("tokencache: mint: source returned a token with characters not allowed in an HTTP header")
 		}
+	}
+	if r := c.reject.Load(); r != nil && *r == tok.Value {
+		return Token{}, errors.New("tokencache: mint: source returned the token that was just rejected; a Source must mint a new token on every call")
 	}
 	if tok.IssuedAt.IsZero() {
 		tok.IssuedAt = issued

@@ -135,3 +135,20 @@ func TestRepeatedRejectionsArePaced(t *testing.T) {
 		require.NoError(t, err)
 	})
 }
+
+func TestSourceReturningRejectedTokenIsAFailure(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		// Like an oauth2.ReuseTokenSource: the same token until it expires.
+		src := tokencache.SourceFunc(func(context.Context) (tokencache.Token, error) {
+			return tokencache.Token{Value: "same-old-token", Expiry: time.Now().Add(time.Hour)}, nil
+		})
+		c := newCache(t, src, tokencache.Config{})
+		tok, err := c.Token(t.Context())
+		require.NoError(t, err)
+		require.NoError(t, c.Invalidate(t.Context(), tok))
+		_, err = c.Token(t.Context())
+		require.ErrorContains(t, err, "source returned the token that was just rejected")
+		_, err = c.Token(t.Context())
+		require.ErrorIs(t, err, tokencache.ErrBackoff, "a source stuck on a rejected token must be paced")
+	})
+}
