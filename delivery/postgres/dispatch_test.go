@@ -141,4 +141,4 @@ func TestThreeDispatchersDrainTogether(t *testing.T) {
 type runCounter func(delivery.Report)
 
 func (f runCounter) ObserveAttempt(context.Context, delivery.AttemptEvent) {}
-func (f runCounter) ObserveRun(_ context.Context, r delivery.Report)      { f(r) }
+func (f runCounter) ObserveRun(_ context.Context, r delivery.Report)       { f(r) }

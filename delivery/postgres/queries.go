@@ -24,7 +24,11 @@ func buildQueries(n names) queries {
 	q := func(s string) string { return r.Replace(s) }
 	tcols := "t." + strings.ReplaceAll(strings.Join(strings.Fields(recordColumns), " "), ", ", ", t.")
 	return queries{
-		existing: q(`SELECT {COLS} FROM {T} WHERE id = ANY($1::text[]) OR idempotency_key = ANY($2::text[])`),
+		// Two index probes, not an OR a cached generic plan might turn
+		// into a scan.
+		existing: q(`SELECT {COLS} FROM {T} WHERE id = ANY($1::text[])
+UNION ALL
+SELECT {COLS} FROM {T} WHERE idempotency_key = ANY($2::text[]) AND NOT id = ANY($1::text[])`),
 
 		// Locks the rows of the given distinct, sorted keys (creating them
 		// at zero) and returns how many records of each are live.

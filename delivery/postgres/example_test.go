@@ -1,0 +1,82 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/outbound-go/outbound/classify"
+	"github.com/outbound-go/outbound/delivery"
+	"github.com/outbound-go/outbound/delivery/memstore"
+	"github.com/outbound-go/outbound/delivery/postgres"
+)
+
+// New validates names before any SQL sees them; it does not connect.
+func ExampleNew() {
+	// pgxpool.New connects lazily: nothing is dialled here.
+	pool, err := pgxpool.New(context.Background(), "postgres://app@127.0.0.1:5432/app")
+	if err != nil {
+		panic(err)
+	}
+	defer pool.Close()
+
+	store, err := postgres.New(postgres.Config{Pool: pool, Schema: "billing", Table: "partner_outbox"})
+	fmt.Println(store.Name(), err)
+
+	_, err = postgres.New(postgres.Config{Pool: pool, Table: `outbox"; DROP TABLE orders; --`})
+	fmt.Println(errors.Is(err, postgres.ErrConfig))
+	// Output:
+	// billing.partner_outbox <nil>
+	// true
+}
+
+// The transactional outbox: the record is written by the caller's
+// transaction, so it exists if and only if the business change committed.
+func ExampleStore_EnqueueTx() {
+	ctx := context.Background()
+	pool, _ := pgxpool.New(ctx, "postgres://app@127.0.0.1:5432/app")
+	store, _ := postgres.New(postgres.Config{Pool: pool})
+	_ = store.Migrate(ctx) // at boot, on every instance
+
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		return
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	if _, err := tx.Exec(ctx, `UPDATE candidates SET state = 'hired' WHERE id = $1`, "cand-42"); err != nil {
+		return
+	}
+	if _, err := store.EnqueueTx(ctx, tx, delivery.Message{
+		Key:            "cand-42", // delivered in order with the candidate's other records
+		IdempotencyKey: "cand-42/hired",
+		Payload:        []byte(`{"candidate":"cand-42","state":"hired"}`),
+	}); err != nil {
+		return
+	}
+	_ = tx.Commit(ctx) // dispatchers listening on the store wake up now
+}
+
+// A Retention purges delivered and discarded records older than MaxAge in
+// bounded batches; here one round, on an in-memory store.
+func ExampleRetention_PurgeOnce() {
+	ctx := context.Background()
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	store := memstore.New(memstore.Config{Now: func() time.Time { return now }})
+	_, _ = store.Enqueue(ctx, delivery.Message{ID: "a", Payload: []byte("1")}, delivery.Message{ID: "b", Payload: []byte("2")})
+	recs, _ := store.Claim(ctx, 10, time.Minute)
+	_ = store.Complete(ctx, recs[0].Lease(), delivery.Attempt{Class: classify.ClassOK}, false)
+	_ = store.DeadLetter(ctx, recs[1].Lease(), delivery.Attempt{Class: classify.ClassPermanent})
+	now = now.Add(8 * 24 * time.Hour)
+
+	r, _ := postgres.NewRetention(postgres.RetentionConfig{
+		Store: store, MaxAge: 7 * 24 * time.Hour, BatchSize: 500,
+		Now: func() time.Time { return now },
+	})
+	n, err := r.PurgeOnce(ctx)
+	fmt.Println(n, err)
+	// Output:
+	// 1 <nil>
+}
