@@ -19,16 +19,22 @@ import (
 // with exponential backoff (100ms up to Config.MaxReconnectDelay), and
 // until it is back it signals the channel every Config.PollInterval, so
 // dispatchers fall back to polling; it also signals once after each
-// (re)connect, for inserts it may have missed. Close stops the listener.
+// (re)connect, for inserts it may have missed. The connection is made from
+// the pool's ConnConfig with the pool's BeforeConnect and AfterConnect
+// hooks. Close stops the listener.
 func (s *Store) Notify() <-chan struct{} {
-	s.listenOnce.Do(func() { s.startListener(s.pool.Config().ConnConfig) })
+	s.listenOnce.Do(func() {
+		pc := s.pool.Config()
+		s.startListener(pc.ConnConfig, pc.BeforeConnect, pc.AfterConnect)
+	})
 	return s.notify
 }
 
-// startListener starts the listener goroutine on a connection made from
-// conf. Callers hold s.listenOnce.
-func (s *Store) startListener(conf *pgx.ConnConfig) {
-	l := &listener{s: s, conf: conf, done: make(chan struct{})}
+// startListener starts the listener goroutine on connections made from
+// conf, with the pool's connect hooks (which may, say, fetch a fresh
+// password). Callers hold s.listenOnce.
+func (s *Store) startListener(conf *pgx.ConnConfig, before func(context.Context, *pgx.ConnConfig) error, after func(context.Context, *pgx.Conn) error) {
+	l := &listener{s: s, conf: conf, before: before, after: after, done: make(chan struct{})}
 	var ctx context.Context
 	ctx, l.cancel = context.WithCancel(context.Background())
 	s.listener = l
@@ -39,6 +45,8 @@ func (s *Store) startListener(conf *pgx.ConnConfig) {
 type listener struct {
 	s      *Store
 	conf   *pgx.ConnConfig
+	before func(context.Context, *pgx.ConnConfig) error
+	after  func(context.Context, *pgx.Conn) error
 	cancel context.CancelFunc
 	done   chan struct{}
 
@@ -96,7 +104,13 @@ func (l *listener) pollFor(ctx context.Context, d time.Duration) bool {
 // listen connects, LISTENs and forwards notifications until the connection
 // fails or ctx ends. It reports whether LISTEN succeeded.
 func (l *listener) listen(ctx context.Context) bool {
-	conn, err := pgx.ConnectConfig(ctx, l.conf)
+	conf := l.conf.Copy()
+	if l.before != nil {
+		if err := l.before(ctx, conf); err != nil {
+			return false
+		}
+	}
+	conn, err := pgx.ConnectConfig(ctx, conf)
 	if err != nil {
 		return false
 	}
@@ -106,6 +120,11 @@ func (l *listener) listen(ctx context.Context) bool {
 		defer cancel()
 		_ = conn.Close(closeCtx)
 	}()
+	if l.after != nil {
+		if err := l.after(ctx, conn); err != nil {
+			return false
+		}
+	}
 	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{l.s.n.Channel}.Sanitize()); err != nil {
 		return false
 	}

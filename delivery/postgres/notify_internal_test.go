@@ -86,7 +86,7 @@ func TestListenerFallsBackToPolling(t *testing.T) {
 	conf := s.pool.Config().ConnConfig
 	conf.Port = 1 // nothing listens there
 	conf.ConnectTimeout = 200 * time.Millisecond
-	s.listenOnce.Do(func() { s.startListener(conf) })
+	s.listenOnce.Do(func() { s.startListener(conf, nil, nil) })
 	for i := range 5 {
 		require.True(t, receive(t, s.notify, 5*time.Second), "poll signal %d", i)
 	}
