@@ -14,6 +14,9 @@ import (
 
 // Get implements delivery.Store.
 func (s *Store) Get(ctx context.Context, id string) (delivery.Record, error) {
+	if !storable(id) {
+		return delivery.Record{}, fmt.Errorf("postgres: record %q: %w", id, delivery.ErrNotFound)
+	}
 	r, err := scanRecord(s.pool.QueryRow(ctx, s.q.get, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return delivery.Record{}, fmt.Errorf("postgres: record %q: %w", id, delivery.ErrNotFound)
@@ -36,6 +39,9 @@ func (s *Store) List(ctx context.Context, opts delivery.ListOptions) (delivery.P
 	}
 	if opts.State != 0 && !opts.State.Valid() {
 		return delivery.Page{}, fmt.Errorf("postgres: list state %v: %w", opts.State, delivery.ErrInvalid)
+	}
+	if !storable(opts.Key) {
+		return delivery.Page{}, fmt.Errorf("postgres: list key %q is not valid text: %w", opts.Key, delivery.ErrInvalid)
 	}
 	var after int64
 	if opts.After != "" {

@@ -18,6 +18,9 @@ func (s *Store) Redrive(ctx context.Context, ids ...string) (int, error) {
 	uniq := make([]string, 0, len(ids))
 	seen := make(map[string]bool, len(ids))
 	for _, id := range ids {
+		if !storable(id) {
+			return 0, fmt.Errorf("postgres: redrive %q: %w", id, delivery.ErrNotFound)
+		}
 		if !seen[id] {
 			seen[id] = true
 			uniq = append(uniq, id)
@@ -59,6 +62,9 @@ func (s *Store) Redrive(ctx context.Context, ids ...string) (int, error) {
 // through a partial index, so its cost grows with the number of dead
 // records, not with the table.
 func (s *Store) RedriveMatching(ctx context.Context, f delivery.Filter) (int, error) {
+	if !storable(f.Key) || !storable(f.Destination) {
+		return 0, fmt.Errorf("postgres: redrive matching: filter key %q or destination %q is not valid text: %w", f.Key, f.Destination, delivery.ErrInvalid)
+	}
 	classes := make([]int16, 0, len(f.Classes))
 	for _, c := range f.Classes {
 		if !c.Valid() {

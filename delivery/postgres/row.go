@@ -1,7 +1,9 @@
 package postgres
 
 import (
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
@@ -81,4 +83,11 @@ func nullTS(t time.Time) *time.Time {
 	}
 	t = ts(t)
 	return &t
+}
+
+// storable reports whether s can be a text value: valid UTF-8 without NUL
+// bytes. Lookups by text that cannot be stored cannot match anything, and
+// are answered without asking the server (which would reject them).
+func storable(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
 }

@@ -37,6 +37,9 @@ func (s *Store) Discard(ctx context.Context, l delivery.Lease, a delivery.Attemp
 // statements, so the promotion sees every record committed before the
 // key's row was locked.
 func (s *Store) finish(ctx context.Context, op string, l delivery.Lease, to delivery.State, a delivery.Attempt, duplicate bool) error {
+	if err := checkLease(op, &l); err != nil {
+		return err
+	}
 	b := &pgx.Batch{}
 	var n int64
 	var exists bool
@@ -52,6 +55,9 @@ func (s *Store) finish(ctx context.Context, op string, l delivery.Lease, to deli
 
 // Reschedule implements delivery.Store.
 func (s *Store) Reschedule(ctx context.Context, l delivery.Lease, next time.Time, a *delivery.Attempt) error {
+	if err := checkLease("reschedule", &l); err != nil {
+		return err
+	}
 	now := ts(s.now())
 	var row pgx.Row
 	if a != nil {
@@ -65,6 +71,9 @@ func (s *Store) Reschedule(ctx context.Context, l delivery.Lease, next time.Time
 
 // Release implements delivery.Store.
 func (s *Store) Release(ctx context.Context, l delivery.Lease) error {
+	if err := checkLease("release", &l); err != nil {
+		return err
+	}
 	row := s.pool.QueryRow(ctx, s.q.release, l.ID, l.Token, ts(s.now()))
 	return s.scanSettled(row, "release", l.ID)
 }
@@ -76,6 +85,19 @@ func (s *Store) scanSettled(row pgx.Row, op, id string) error {
 		return fmt.Errorf("postgres: %s %q: %w", op, id, err)
 	}
 	return settled(op, id, n, exists)
+}
+
+// checkLease answers a lease whose id is not storable text (no record can
+// have it) without a round trip, and blanks a token that is not storable
+// text: no claim has it, and the server would reject it.
+func checkLease(op string, l *delivery.Lease) error {
+	if !storable(l.ID) {
+		return fmt.Errorf("postgres: %s %q: %w", op, l.ID, delivery.ErrNotFound)
+	}
+	if !storable(l.Token) {
+		l.Token = ""
+	}
+	return nil
 }
 
 func settled(op, id string, n int64, exists bool) error {
