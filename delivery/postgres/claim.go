@@ -22,11 +22,7 @@ func (s *Store) Claim(ctx context.Context, limit int, lease time.Duration) ([]de
 		return nil, fmt.Errorf("postgres: claim limit %d, lease %v: %w", limit, lease, delivery.ErrInvalid)
 	}
 	now := ts(s.now())
-	rows, err := s.pool.Query(ctx, s.q.claim, now, limit, delivery.NewToken(), ts(now.Add(lease)))
-	if err != nil {
-		return nil, fmt.Errorf("postgres: claim: %w", err)
-	}
-	recs, err := collectRecords(rows)
+	recs, err := queryRecords(ctx, s.pool, s.q.claim, now, limit, delivery.NewToken(), ts(now.Add(lease)))
 	if err != nil {
 		return nil, fmt.Errorf("postgres: claim: %w", err)
 	}

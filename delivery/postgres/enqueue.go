@@ -29,7 +29,7 @@ func (s *Store) Enqueue(ctx context.Context, msgs ...delivery.Message) ([]delive
 		return nil, fmt.Errorf("postgres: enqueue: begin: %w", err)
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
-	out, err := s.enqueue(ctx, tx, prepared)
+	out, err := s.enqueue(ctx, tx, prepared, false)
 	if err != nil {
 		return nil, err
 	}
@@ -66,7 +66,7 @@ func (s *Store) EnqueueTx(ctx context.Context, tx pgx.Tx, msgs ...delivery.Messa
 	if len(prepared) == 0 {
 		return []delivery.Enqueued{}, nil
 	}
-	return s.enqueue(ctx, tx, prepared)
+	return s.enqueue(ctx, tx, prepared, true)
 }
 
 // prepare validates msgs and returns copies with IDs and CreatedAt filled
@@ -95,8 +95,9 @@ func (s *Store) prepare(msgs []delivery.Message) ([]delivery.Message, error) {
 }
 
 // enqueue does the work of Enqueue and EnqueueTx in q, which must be a
-// transaction.
-func (s *Store) enqueue(ctx context.Context, q querier, msgs []delivery.Message) ([]delivery.Enqueued, error) {
+// transaction: the caller's when callerTx, whose plan_cache_mode it then
+// restores when done.
+func (s *Store) enqueue(ctx context.Context, q querier, msgs []delivery.Message, callerTx bool) ([]delivery.Enqueued, error) {
 	now := ts(s.now())
 
 	// Round trip 1: records that already exist, and the rows of every key
@@ -117,11 +118,27 @@ func (s *Store) enqueue(ctx context.Context, q querier, msgs []delivery.Message)
 	keys = slices.Compact(keys)
 
 	b := &pgx.Batch{}
+	if callerTx {
+		b.Queue(swapPlanMode)
+	} else {
+		b.Queue(customPlans)
+	}
 	b.Queue(s.q.existing, ids, idems)
 	if len(keys) > 0 {
 		b.Queue(s.q.lockKeys, keys)
 	}
 	br := q.SendBatch(ctx, b)
+	var planMode string
+	if callerTx {
+		var ignored string
+		if err := br.QueryRow().Scan(&planMode, &ignored); err != nil {
+			_ = br.Close()
+			return nil, fmt.Errorf("postgres: enqueue: %w", err)
+		}
+	} else if _, err := br.Exec(); err != nil {
+		_ = br.Close()
+		return nil, fmt.Errorf("postgres: enqueue: %w", err)
+	}
 	rows, err := br.Query()
 	if err != nil {
 		_ = br.Close()
@@ -257,6 +274,11 @@ func (s *Store) enqueue(ctx context.Context, q querier, msgs []delivery.Message)
 		if len(keys) > 0 {
 			b.Queue(s.q.dropIdleKeys, keys)
 		}
+		if callerTx {
+			// Put the caller's setting back in the same round trip; the
+			// rare path below swaps it again for its own statements.
+			b.Queue(restorePlanMode, planMode)
+		}
 		br := q.SendBatch(ctx, b)
 		rows, err := br.Query()
 		if err == nil {
@@ -301,13 +323,9 @@ func (s *Store) enqueue(ctx context.Context, q querier, msgs []delivery.Message)
 				lostKeys = append(lostKeys, msgs[i].Key)
 			}
 		}
-		rows, err := q.Query(ctx, s.q.existing, lostIDs, lostIdems)
+		more, err := s.lookupLost(ctx, q, callerTx, planMode, lostIDs, lostIdems, lostKeys)
 		if err != nil {
-			return nil, fmt.Errorf("postgres: enqueue: read concurrent duplicates: %w", err)
-		}
-		more, err := collectRecords(rows)
-		if err != nil {
-			return nil, fmt.Errorf("postgres: enqueue: read concurrent duplicates: %w", err)
+			return nil, err
 		}
 		for _, r := range more {
 			if _, ok := byID[r.ID]; ok {
@@ -317,11 +335,6 @@ func (s *Store) enqueue(ctx context.Context, q querier, msgs []delivery.Message)
 			byID[r.ID] = len(stored) - 1
 			if r.IdempotencyKey != "" {
 				byIdem[r.IdempotencyKey] = len(stored) - 1
-			}
-		}
-		if len(lostKeys) > 0 {
-			if _, err := q.Exec(ctx, s.q.promoteKeys, lostKeys); err != nil {
-				return nil, fmt.Errorf("postgres: enqueue: promote: %w", err)
 			}
 		}
 		for _, i := range fresh {
@@ -339,6 +352,11 @@ func (s *Store) enqueue(ctx context.Context, q querier, msgs []delivery.Message)
 		}
 	}
 
+	if callerTx && len(fresh) == 0 {
+		if _, err := q.Exec(ctx, restorePlanMode, planMode); err != nil {
+			return nil, fmt.Errorf("postgres: enqueue: %w", err)
+		}
+	}
 	for i := range msgs {
 		switch kind[i] {
 		case isStored:
@@ -357,4 +375,41 @@ func (s *Store) enqueue(ctx context.Context, q querier, msgs []delivery.Message)
 		}
 	}
 	return out, nil
+}
+
+// lookupLost reads the records that concurrent transactions committed with
+// the ids or idempotency keys of messages this call could not insert, and
+// gives the keys whose designated head was among them their next head.
+// Callers hold the keys' rows locked.
+func (s *Store) lookupLost(ctx context.Context, q querier, callerTx bool, planMode string, ids, idems, keys []string) ([]delivery.Record, error) {
+	b := &pgx.Batch{}
+	if callerTx {
+		b.Queue(swapPlanMode)
+	} else {
+		b.Queue(customPlans)
+	}
+	b.Queue(s.q.existing, ids, idems)
+	if len(keys) > 0 {
+		b.Queue(s.q.promoteKeys, keys)
+	}
+	if callerTx {
+		b.Queue(restorePlanMode, planMode)
+	}
+	br := q.SendBatch(ctx, b)
+	defer func() { _ = br.Close() }()
+	if _, err := br.Exec(); err != nil {
+		return nil, fmt.Errorf("postgres: enqueue: read concurrent duplicates: %w", err)
+	}
+	rows, err := br.Query()
+	if err != nil {
+		return nil, fmt.Errorf("postgres: enqueue: read concurrent duplicates: %w", err)
+	}
+	recs, err := collectRecords(rows)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: enqueue: read concurrent duplicates: %w", err)
+	}
+	if err := br.Close(); err != nil {
+		return nil, fmt.Errorf("postgres: enqueue: promote: %w", err)
+	}
+	return recs, nil
 }

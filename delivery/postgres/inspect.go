@@ -2,12 +2,10 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 
 	"github.com/outbound-go/outbound/delivery"
 )
@@ -17,14 +15,14 @@ func (s *Store) Get(ctx context.Context, id string) (delivery.Record, error) {
 	if !storable(id) {
 		return delivery.Record{}, fmt.Errorf("postgres: record %q: %w", id, delivery.ErrNotFound)
 	}
-	r, err := scanRecord(s.pool.QueryRow(ctx, s.q.get, id))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return delivery.Record{}, fmt.Errorf("postgres: record %q: %w", id, delivery.ErrNotFound)
-	}
+	recs, err := queryRecords(ctx, s.pool, s.q.get, id)
 	if err != nil {
 		return delivery.Record{}, fmt.Errorf("postgres: get %q: %w", id, err)
 	}
-	return r, nil
+	if len(recs) == 0 {
+		return delivery.Record{}, fmt.Errorf("postgres: record %q: %w", id, delivery.ErrNotFound)
+	}
+	return recs[0], nil
 }
 
 // List implements delivery.Store. The cursor is the last Seq of the
@@ -51,11 +49,7 @@ func (s *Store) List(ctx context.Context, opts delivery.ListOptions) (delivery.P
 		}
 		after = n
 	}
-	rows, err := s.pool.Query(ctx, s.q.list, after, int16(opts.State), opts.Key, limit+1)
-	if err != nil {
-		return delivery.Page{}, fmt.Errorf("postgres: list: %w", err)
-	}
-	recs, err := collectRecords(rows)
+	recs, err := queryRecords(ctx, s.pool, s.q.list, after, int16(opts.State), opts.Key, limit+1)
 	if err != nil {
 		return delivery.Page{}, fmt.Errorf("postgres: list: %w", err)
 	}
@@ -76,7 +70,7 @@ func (s *Store) Stats(ctx context.Context) (delivery.Stats, error) {
 	now := ts(s.now())
 	var st delivery.Stats
 	var oldestCreated, oldestDue *time.Time
-	err := s.pool.QueryRow(ctx, s.q.stats, now).Scan(
+	err := queryRow(ctx, s.pool, s.q.stats, []any{now},
 		&st.Counts[delivery.StatePending], &st.Counts[delivery.StateInFlight],
 		&st.Counts[delivery.StateDelivered], &st.Counts[delivery.StateDead],
 		&st.Counts[delivery.StateDiscarded], &oldestCreated, &oldestDue)
@@ -100,7 +94,7 @@ func (s *Store) Purge(ctx context.Context, before time.Time, limit int) (int, er
 	if limit <= 0 {
 		return 0, fmt.Errorf("postgres: purge limit %d: %w", limit, delivery.ErrInvalid)
 	}
-	tag, err := s.pool.Exec(ctx, s.q.purge, ts(before), limit)
+	tag, err := exec(ctx, s.pool, s.q.purge, ts(before), limit)
 	if err != nil {
 		return 0, fmt.Errorf("postgres: purge: %w", err)
 	}

@@ -104,6 +104,9 @@ func (s *Store) redriveTx(ctx context.Context, op string, pick func(pgx.Tx) ([]d
 		return 0, fmt.Errorf("postgres: %s: begin: %w", op, err)
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	if _, err := tx.Exec(ctx, customPlans); err != nil {
+		return 0, fmt.Errorf("postgres: %s: %w", op, err)
+	}
 	recs, err := pick(tx)
 	if err != nil {
 		return 0, fmt.Errorf("postgres: %s: %w", op, err)

@@ -40,7 +40,7 @@ func (s *Store) finish(ctx context.Context, op string, l delivery.Lease, to deli
 	if err := checkLease(op, &l); err != nil {
 		return err
 	}
-	b := &pgx.Batch{}
+	b := planned()
 	var n int64
 	var exists bool
 	b.Queue(s.q.settleTerminal, l.ID, l.Token, int16(to), nullTS(a.StartedAt), int64(a.Duration),
@@ -59,14 +59,11 @@ func (s *Store) Reschedule(ctx context.Context, l delivery.Lease, next time.Time
 		return err
 	}
 	now := ts(s.now())
-	var row pgx.Row
 	if a != nil {
-		row = s.pool.QueryRow(ctx, s.q.rescheduleAttempt, l.ID, l.Token, ts(next), nullTS(a.StartedAt),
+		return s.settleOne(ctx, "reschedule", l.ID, s.q.rescheduleAttempt, l.ID, l.Token, ts(next), nullTS(a.StartedAt),
 			int64(a.Duration), int32(a.Status), int16(a.Class), truncate(a.Error), now)
-	} else {
-		row = s.pool.QueryRow(ctx, s.q.rescheduleDeferral, l.ID, l.Token, ts(next), now)
 	}
-	return s.scanSettled(row, "reschedule", l.ID)
+	return s.settleOne(ctx, "reschedule", l.ID, s.q.rescheduleDeferral, l.ID, l.Token, ts(next), now)
 }
 
 // Release implements delivery.Store.
@@ -74,14 +71,14 @@ func (s *Store) Release(ctx context.Context, l delivery.Lease) error {
 	if err := checkLease("release", &l); err != nil {
 		return err
 	}
-	row := s.pool.QueryRow(ctx, s.q.release, l.ID, l.Token, ts(s.now()))
-	return s.scanSettled(row, "release", l.ID)
+	return s.settleOne(ctx, "release", l.ID, s.q.release, l.ID, l.Token, ts(s.now()))
 }
 
-func (s *Store) scanSettled(row pgx.Row, op, id string) error {
+// settleOne runs a settle statement that returns (rows updated, id exists).
+func (s *Store) settleOne(ctx context.Context, op, id, sql string, args ...any) error {
 	var n int64
 	var exists bool
-	if err := row.Scan(&n, &exists); err != nil {
+	if err := queryRow(ctx, s.pool, sql, args, &n, &exists); err != nil {
 		return fmt.Errorf("postgres: %s %q: %w", op, id, err)
 	}
 	return settled(op, id, n, exists)
