@@ -158,3 +158,27 @@ func assertNoSignal(t *testing.T, ch <-chan struct{}, msg string) {
 	case <-time.After(300 * time.Millisecond):
 	}
 }
+
+// EnqueueTx plans its statements for the table as it is, and gives the
+// caller's transaction its own plan_cache_mode back.
+func TestEnqueueTxRestoresPlanCacheMode(t *testing.T) {
+	ctx := context.Background()
+	store, pool := newStore(t, nil)
+	tx, err := pool.Begin(ctx)
+	require.NoError(t, err)
+	defer func() { _ = tx.Rollback(ctx) }()
+	_, err = tx.Exec(ctx, `SET LOCAL plan_cache_mode = force_generic_plan`)
+	require.NoError(t, err)
+	mode := func() string {
+		var m string
+		require.NoError(t, tx.QueryRow(ctx, `SELECT current_setting('plan_cache_mode')`).Scan(&m))
+		return m
+	}
+	_, err = store.EnqueueTx(ctx, tx, delivery.Message{ID: "a", Key: "K", Payload: []byte("x")})
+	require.NoError(t, err)
+	assert.Equal(t, "force_generic_plan", mode(), "after new records")
+	res, err := store.EnqueueTx(ctx, tx, delivery.Message{ID: "a", Payload: []byte("x")})
+	require.NoError(t, err)
+	require.True(t, res[0].Existing)
+	assert.Equal(t, "force_generic_plan", mode(), "after duplicates only")
+}

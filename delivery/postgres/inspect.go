@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"time"
 
-
 	"github.com/outbound-go/outbound/delivery"
 )
 
