@@ -55,6 +55,12 @@
 // same statement. Settles that end a record also promote the next head of
 // its key in a second statement sent in the same round trip.
 //
+// Every statement is planned for its actual parameters and the table as it
+// is (plan_cache_mode = force_custom_plan, set locally to the store's own
+// transaction and put back in a caller's), so a plan that pgx's prepared
+// statement cache made while the outbox was small never scans it once it
+// holds millions of rows.
+//
 // Times written and compared come from Config.Now, never from the server's
 // now(), truncated to microseconds (the precision of timestamptz).
 //
