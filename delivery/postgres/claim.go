@@ -22,7 +22,11 @@ func (s *Store) Claim(ctx context.Context, limit int, lease time.Duration) ([]de
 		return nil, fmt.Errorf("postgres: claim limit %d, lease %v: %w", limit, lease, delivery.ErrInvalid)
 	}
 	now := ts(s.now())
-	recs, err := queryRecords(ctx, s.pool, s.q.claim, now, limit, delivery.NewToken(), ts(now.Add(lease)))
+	rows, err := s.pool.Query(ctx, s.q.claim, now, limit, delivery.NewToken(), ts(now.Add(lease)))
+	if err != nil {
+		return nil, fmt.Errorf("postgres: claim: %w", err)
+	}
+	recs, err := collectRecords(rows)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: claim: %w", err)
 	}

@@ -55,11 +55,14 @@
 // same statement. Settles that end a record also promote the next head of
 // its key in a second statement sent in the same round trip.
 //
-// Every statement is planned for its actual parameters and the table as it
-// is (plan_cache_mode = force_custom_plan, set locally to the store's own
-// transaction and put back in a caller's), so a plan that pgx's prepared
-// statement cache made while the outbox was small never scans it once it
-// holds millions of rows.
+// Statements whose best plan depends on the table's size (the enqueue
+// lookup of a batch's ids, List, Purge, Redrive) run with plan_cache_mode =
+// force_custom_plan, set locally and put back at once, so a generic plan
+// that pgx's prepared statement made while the outbox was small never scans
+// it once it is large. Claim and the settles keep cached plans: primary-key
+// equality and partial indexes read in ORDER BY ... LIMIT order stay index
+// plans at any size, and planning them on every call would cost about a
+// third of their throughput. TestNoSequentialScansAfterGrowth checks both.
 //
 // Times written and compared come from Config.Now, never from the server's
 // now(), truncated to microseconds (the precision of timestamptz).

@@ -29,7 +29,7 @@ func (s *Store) Enqueue(ctx context.Context, msgs ...delivery.Message) ([]delive
 		return nil, fmt.Errorf("postgres: enqueue: begin: %w", err)
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
-	out, err := s.enqueue(ctx, tx, prepared, false)
+	out, err := s.enqueue(ctx, tx, prepared)
 	if err != nil {
 		return nil, err
 	}
@@ -66,7 +66,7 @@ func (s *Store) EnqueueTx(ctx context.Context, tx pgx.Tx, msgs ...delivery.Messa
 	if len(prepared) == 0 {
 		return []delivery.Enqueued{}, nil
 	}
-	return s.enqueue(ctx, tx, prepared, true)
+	return s.enqueue(ctx, tx, prepared)
 }
 
 // prepare validates msgs and returns copies with IDs and CreatedAt filled
@@ -95,9 +95,8 @@ func (s *Store) prepare(msgs []delivery.Message) ([]delivery.Message, error) {
 }
 
 // enqueue does the work of Enqueue and EnqueueTx in q, which must be a
-// transaction: the caller's when callerTx, whose plan_cache_mode it then
-// restores when done.
-func (s *Store) enqueue(ctx context.Context, q querier, msgs []delivery.Message, callerTx bool) ([]delivery.Enqueued, error) {
+// transaction.
+func (s *Store) enqueue(ctx context.Context, q querier, msgs []delivery.Message) ([]delivery.Enqueued, error) {
 	now := ts(s.now())
 
 	// Round trip 1: records that already exist, and the rows of every key
@@ -118,24 +117,14 @@ func (s *Store) enqueue(ctx context.Context, q querier, msgs []delivery.Message,
 	keys = slices.Compact(keys)
 
 	b := &pgx.Batch{}
-	if callerTx {
-		b.Queue(swapPlanMode)
-	} else {
-		b.Queue(customPlans)
-	}
+	b.Queue(forceCustomPlans) // see plan.go
 	b.Queue(s.q.existing, ids, idems)
+	b.Queue(restorePlans)
 	if len(keys) > 0 {
 		b.Queue(s.q.lockKeys, keys)
 	}
 	br := q.SendBatch(ctx, b)
-	var planMode string
-	if callerTx {
-		var ignored string
-		if err := br.QueryRow().Scan(&planMode, &ignored); err != nil {
-			_ = br.Close()
-			return nil, fmt.Errorf("postgres: enqueue: %w", err)
-		}
-	} else if _, err := br.Exec(); err != nil {
+	if _, err := br.Exec(); err != nil {
 		_ = br.Close()
 		return nil, fmt.Errorf("postgres: enqueue: %w", err)
 	}
@@ -145,6 +134,9 @@ func (s *Store) enqueue(ctx context.Context, q querier, msgs []delivery.Message,
 		return nil, fmt.Errorf("postgres: enqueue: read existing: %w", err)
 	}
 	stored, err := collectRecords(rows)
+	if err == nil {
+		_, err = br.Exec()
+	}
 	if err != nil {
 		_ = br.Close()
 		return nil, fmt.Errorf("postgres: enqueue: read existing: %w", err)
@@ -274,11 +266,6 @@ func (s *Store) enqueue(ctx context.Context, q querier, msgs []delivery.Message,
 		if len(keys) > 0 {
 			b.Queue(s.q.dropIdleKeys, keys)
 		}
-		if callerTx {
-			// Put the caller's setting back in the same round trip; the
-			// rare path below swaps it again for its own statements.
-			b.Queue(restorePlanMode, planMode)
-		}
 		br := q.SendBatch(ctx, b)
 		rows, err := br.Query()
 		if err == nil {
@@ -323,7 +310,7 @@ func (s *Store) enqueue(ctx context.Context, q querier, msgs []delivery.Message,
 				lostKeys = append(lostKeys, msgs[i].Key)
 			}
 		}
-		more, err := s.lookupLost(ctx, q, callerTx, planMode, lostIDs, lostIdems, lostKeys)
+		more, err := s.lookupLost(ctx, q, lostIDs, lostIdems, lostKeys)
 		if err != nil {
 			return nil, err
 		}
@@ -352,11 +339,6 @@ func (s *Store) enqueue(ctx context.Context, q querier, msgs []delivery.Message,
 		}
 	}
 
-	if callerTx && len(fresh) == 0 {
-		if _, err := q.Exec(ctx, restorePlanMode, planMode); err != nil {
-			return nil, fmt.Errorf("postgres: enqueue: %w", err)
-		}
-	}
 	for i := range msgs {
 		switch kind[i] {
 		case isStored:
@@ -381,19 +363,13 @@ func (s *Store) enqueue(ctx context.Context, q querier, msgs []delivery.Message,
 // the ids or idempotency keys of messages this call could not insert, and
 // gives the keys whose designated head was among them their next head.
 // Callers hold the keys' rows locked.
-func (s *Store) lookupLost(ctx context.Context, q querier, callerTx bool, planMode string, ids, idems, keys []string) ([]delivery.Record, error) {
+func (s *Store) lookupLost(ctx context.Context, q querier, ids, idems, keys []string) ([]delivery.Record, error) {
 	b := &pgx.Batch{}
-	if callerTx {
-		b.Queue(swapPlanMode)
-	} else {
-		b.Queue(customPlans)
-	}
+	b.Queue(forceCustomPlans)
 	b.Queue(s.q.existing, ids, idems)
+	b.Queue(restorePlans)
 	if len(keys) > 0 {
 		b.Queue(s.q.promoteKeys, keys)
-	}
-	if callerTx {
-		b.Queue(restorePlanMode, planMode)
 	}
 	br := q.SendBatch(ctx, b)
 	defer func() { _ = br.Close() }()

@@ -14,7 +14,11 @@ func (s *Store) Get(ctx context.Context, id string) (delivery.Record, error) {
 	if !storable(id) {
 		return delivery.Record{}, fmt.Errorf("postgres: record %q: %w", id, delivery.ErrNotFound)
 	}
-	recs, err := queryRecords(ctx, s.pool, s.q.get, id)
+	rows, err := s.pool.Query(ctx, s.q.get, id)
+	if err != nil {
+		return delivery.Record{}, fmt.Errorf("postgres: get %q: %w", id, err)
+	}
+	recs, err := collectRecords(rows)
 	if err != nil {
 		return delivery.Record{}, fmt.Errorf("postgres: get %q: %w", id, err)
 	}
@@ -69,7 +73,7 @@ func (s *Store) Stats(ctx context.Context) (delivery.Stats, error) {
 	now := ts(s.now())
 	var st delivery.Stats
 	var oldestCreated, oldestDue *time.Time
-	err := queryRow(ctx, s.pool, s.q.stats, []any{now},
+	err := s.pool.QueryRow(ctx, s.q.stats, now).Scan(
 		&st.Counts[delivery.StatePending], &st.Counts[delivery.StateInFlight],
 		&st.Counts[delivery.StateDelivered], &st.Counts[delivery.StateDead],
 		&st.Counts[delivery.StateDiscarded], &oldestCreated, &oldestDue)

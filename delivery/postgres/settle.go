@@ -40,7 +40,7 @@ func (s *Store) finish(ctx context.Context, op string, l delivery.Lease, to deli
 	if err := checkLease(op, &l); err != nil {
 		return err
 	}
-	b := planned()
+	b := &pgx.Batch{}
 	var n int64
 	var exists bool
 	b.Queue(s.q.settleTerminal, l.ID, l.Token, int16(to), nullTS(a.StartedAt), int64(a.Duration),
@@ -78,7 +78,7 @@ func (s *Store) Release(ctx context.Context, l delivery.Lease) error {
 func (s *Store) settleOne(ctx context.Context, op, id, sql string, args ...any) error {
 	var n int64
 	var exists bool
-	if err := queryRow(ctx, s.pool, sql, args, &n, &exists); err != nil {
+	if err := s.pool.QueryRow(ctx, sql, args...).Scan(&n, &exists); err != nil {
 		return fmt.Errorf("postgres: %s %q: %w", op, id, err)
 	}
 	return settled(op, id, n, exists)
