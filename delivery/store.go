@@ -95,9 +95,10 @@ type Store interface {
 }
 
 // Notifier is implemented by stores that can wake a dispatcher when records
-// are enqueued. Only inserts signal it; settling records never does, so a
-// dispatcher's own writes cannot re-trigger it (seed 000 §6). The channel is
-// shared and coalescing: one receive may stand for many inserts.
+// become claimable through an outside action: an insert, or an operator's
+// redrive. Settling records never signals it, so a dispatcher's own writes
+// cannot re-trigger it (seed 000 §6). The channel is shared and coalescing:
+// one receive may stand for many inserts.
 type Notifier interface {
 	Notify() <-chan struct{}
 }

@@ -73,7 +73,8 @@ func New(cfg Config) *Store {
 }
 
 // Notify returns a channel that receives a value after Enqueue stores at
-// least one new record. Settling records never signals it.
+// least one new record or Redrive moves at least one. Settling records never
+// signals it.
 func (s *Store) Notify() <-chan struct{} { return s.notify }
 
 // Enqueue implements delivery.Store.
@@ -125,12 +126,17 @@ func (s *Store) Enqueue(ctx context.Context, msgs ...delivery.Message) ([]delive
 		out[i] = delivery.Enqueued{Record: r.snapshot()}
 	}
 	if created > 0 {
-		select {
-		case s.notify <- struct{}{}:
-		default:
-		}
+		s.signal()
 	}
 	return out, nil
+}
+
+// signal wakes a waiting dispatcher without blocking.
+func (s *Store) signal() {
+	select {
+	case s.notify <- struct{}{}:
+	default:
+	}
 }
 
 func (s *Store) existing(batch map[string]*rec, m *delivery.Message) *rec {
@@ -387,6 +393,9 @@ func (s *Store) redrive(recs []*rec) {
 		s.enqueueLive(r)
 	}
 	s.compact()
+	if len(recs) > 0 {
+		s.signal()
+	}
 }
 
 // Get implements delivery.Store.

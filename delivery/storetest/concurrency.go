@@ -42,10 +42,20 @@ func testNotifyOnInsertOnly(t *testing.T, h *harness) {
 	case <-time.After(200 * time.Millisecond):
 	}
 
-	// A duplicate enqueue inserts nothing and need not signal; a new one
-	// does.
+	// A new enqueue signals again, and so does an operator's redrive.
 	h.enqueueN("s", "", 1)
 	assert.True(t, drain())
+	recs = h.claim(10)
+	require.Len(t, recs, 1)
+	require.NoError(t, h.store.DeadLetter(h.ctx, recs[0].Lease(), h.attempt(classify.ClassPermanent, 400, "x")))
+	select {
+	case <-ch:
+		t.Fatal("dead-lettering must not signal")
+	case <-time.After(200 * time.Millisecond):
+	}
+	_, err := h.store.Redrive(h.ctx, recs[0].ID)
+	require.NoError(t, err)
+	assert.True(t, drain(), "a redrive makes records claimable and signals")
 }
 
 func testConcurrentClaim(t *testing.T, h *harness) {
