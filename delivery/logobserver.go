@@ -1,0 +1,285 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/outbound-go/outbound/health"
+	"github.com/outbound-go/outbound/tokencache"
+)
+
+// LogConfig configures a LogObserver. The zero value is usable: it logs to
+// slog.Default() at the levels of DefaultAttemptLevel, without payloads.
+type LogConfig struct {
+	// Logger receives the lines. Nil means slog.Default() at the time
+	// NewLogObserver is called.
+	Logger *slog.Logger
+	// Level picks the level of each attempt line. Nil means
+	// DefaultAttemptLevel.
+	Level func(e AttemptEvent) slog.Level
+	// LogPayloads adds the message payload to every attempt line as
+	// "payload". False (the default) logs no payloads: they are the
+	// partner's data, not ours to copy into logs.
+	LogPayloads bool
+	// RedactFields names JSON fields whose values are replaced by
+	// RedactedValue in logged payloads, at any depth, matched without
+	// regard to case ("password", "ssn", "email"). When it is set, a
+	// payload that is not a JSON object or array is withheld entirely.
+	// Names must not be empty.
+	RedactFields []string
+	// MaxPayload bounds how many bytes of a payload (after redaction) a
+	// line carries. Zero means DefaultMaxLoggedPayload (1 KiB); negative
+	// is an error.
+	MaxPayload int
+}
+
+// LogObserver is an Observer that writes one structured log line per
+// claimed record and one per run, with log/slog. It also has hook methods
+// for circuit breakers, health monitors and token caches, so one logger
+// tells the whole story of a destination.
+//
+// Levels follow what a person should do about a line (seed 001: hear at
+// once about the 1% of errors that matter, never about the 99% that
+// recover): routine outcomes (delivered, retry scheduled, deferred) are
+// Debug, a discarded record is Warn, a dead letter is Error, and runs that
+// did work are summarised at Info. See DefaultAttemptLevel.
+//
+// Every attempt line carries record_id, key, destination, attempt, class,
+// status, duration, cause, action and correlation_id: the Message's
+// CorrelationID, or the record id when it has none (what the dispatcher
+// sends in the correlation header). Error text is passed through
+// health.Redact (URL queries, credentials and JWTs removed, at most 256
+// bytes). Payloads are logged only with LogPayloads, with RedactFields
+// removed; message headers (Authorization among them) never are.
+//
+// Lines are built only when the logger is enabled at their level, so a
+// Debug line costs one Enabled call in production. A LogObserver is safe
+// for concurrent use.
+type LogObserver struct {
+	logger  *slog.Logger
+	level   func(e AttemptEvent) slog.Level
+	payload *payloadRedactor // nil: payloads are not logged
+}
+
+// NewLogObserver returns a LogObserver for cfg, or an error naming the
+// invalid field.
+func NewLogObserver(cfg LogConfig) (*LogObserver, error) {
+	if cfg.MaxPayload < 0 {
+		return nil, fmt.Errorf("delivery: LogConfig.MaxPayload must not be negative, got %d", cfg.MaxPayload)
+	}
+	fields := make(map[string]bool, len(cfg.RedactFields))
+	for i, f := range cfg.RedactFields {
+		if strings.TrimSpace(f) == "" {
+			return nil, fmt.Errorf("delivery: LogConfig.RedactFields[%d] is empty", i)
+		}
+		fields[strings.ToLower(f)] = true
+	}
+	o := &LogObserver{logger: cfg.Logger, level: cfg.Level}
+	if o.logger == nil {
+		o.logger = slog.Default()
+	}
+	if o.level == nil {
+		o.level = DefaultAttemptLevel
+	}
+	if cfg.LogPayloads {
+		setDefault(&cfg.MaxPayload, DefaultMaxLoggedPayload)
+		o.payload = &payloadRedactor{fields: fields, max: cfg.MaxPayload}
+	}
+	return o, nil
+}
+
+// DefaultAttemptLevel is the level of an attempt line unless
+// LogConfig.Level says otherwise:
+//
+//	Error  dead-lettered; or the outcome could not be written to the store
+//	Warn   discarded; or the outcome was dropped because the lease was lost
+//	Debug  delivered, duplicate, retry scheduled, deferred, released
+func DefaultAttemptLevel(e AttemptEvent) slog.Level {
+	switch {
+	case e.StoreErr != nil && errors.Is(e.StoreErr, ErrLeaseLost):
+		return slog.LevelWarn
+	case e.StoreErr != nil:
+		return slog.LevelError
+	}
+	switch e.Action {
+	case ActionDeadLetter:
+		return slog.LevelError
+	case ActionDiscard:
+		return slog.LevelWarn
+	}
+	return slog.LevelDebug
+}
+
+var actionMessages = [...]string{
+	ActionDelivered:  "delivered",
+	ActionDuplicate:  "delivered (duplicate)",
+	ActionRetry:      "attempt failed, retry scheduled",
+	ActionDeadLetter: "dead-lettered",
+	ActionDiscard:    "discarded",
+	ActionDefer:      "deferred: destination unavailable",
+	ActionRelease:    "released without an attempt",
+}
+
+func actionMessage(a Action) string {
+	if a >= ActionDelivered && int(a) < len(actionMessages) {
+		return actionMessages[a]
+	}
+	return "attempt"
+}
+
+// ObserveAttempt logs one line for e at the level LogConfig.Level picks.
+func (o *LogObserver) ObserveAttempt(ctx context.Context, e AttemptEvent) {
+	level := o.level(e)
+	if !o.logger.Enabled(ctx, level) {
+		return
+	}
+	rec := &e.Record
+	corr := rec.CorrelationID
+	if corr == "" {
+		corr = rec.ID // the dispatcher sends the record id when the message has none
+	}
+	attempt := rec.Attempts + 1
+	var buf [16]slog.Attr
+	attrs := append(buf[:0],
+		slog.String("record_id", rec.ID),
+		slog.String("key", rec.Key),
+		slog.String("destination", rec.Destination),
+		slog.Int("attempt", attempt),
+		slog.String("class", e.Attempt.Class.String()),
+		slog.Int("status", e.Attempt.Status),
+		slog.Duration("duration", e.Attempt.Duration),
+		slog.String("cause", e.Cause),
+		slog.String("action", e.Action.String()),
+		slog.String("correlation_id", corr),
+	)
+	if !e.Attempted {
+		attrs = append(attrs, slog.Bool("attempted", false))
+	}
+	if e.Err != nil {
+		attrs = append(attrs, slog.String("error", health.Redact(e.Err.Error())))
+	}
+	if !e.NextAttemptAt.IsZero() {
+		attrs = append(attrs, slog.Time("next_attempt_at", e.NextAttemptAt))
+	}
+	if e.StoreErr != nil {
+		attrs = append(attrs, slog.String("store_error", health.Redact(e.StoreErr.Error())))
+	}
+	if o.payload != nil {
+		attrs = append(attrs, slog.String("payload", o.payload.render(rec.Payload)))
+	}
+	o.logger.LogAttrs(ctx, level, actionMessage(e.Action), attrs...)
+}
+
+// ObserveRun logs a summary of r: at Info when the run claimed records,
+// Error when outcomes could not be written to the store, and Debug for idle
+// runs and runs refused by the gate (a dispatcher polls every second, and
+// an outage is told once by the health and breaker hooks, not once per
+// poll). The line carries the correlation id of ctx, if any.
+func (o *LogObserver) ObserveRun(ctx context.Context, r Report) {
+	level := slog.LevelDebug
+	switch {
+	case r.StoreErrors > 0:
+		level = slog.LevelError
+	case r.Claimed > 0:
+		level = slog.LevelInfo
+	}
+	if !o.logger.Enabled(ctx, level) {
+		return
+	}
+	var buf [18]slog.Attr
+	attrs := append(buf[:0],
+		slog.Int("claimed", r.Claimed),
+		slog.Int("attempted", r.Attempted),
+		slog.Int("delivered", r.Delivered),
+		slog.Int("duplicates", r.Duplicates),
+		slog.Int("retried", r.Retried),
+		slog.Int("dead_lettered", r.DeadLettered),
+		slog.Int("discarded", r.Discarded),
+		slog.Int("deferred", r.Deferred),
+		slog.Int("released", r.Released),
+		slog.Int("lease_lost", r.LeaseLost),
+		slog.Int("store_errors", r.StoreErrors),
+		slog.Duration("duration", r.Duration),
+	)
+	if r.GateClosed {
+		attrs = append(attrs, slog.Bool("gate_closed", true))
+		if r.GateErr != nil {
+			attrs = append(attrs, slog.String("gate_error", health.Redact(r.GateErr.Error())))
+		}
+	}
+	if !r.NextDue.IsZero() {
+		attrs = append(attrs, slog.Time("next_due", r.NextDue))
+	}
+	if id := CorrelationIDFrom(ctx); id != "" {
+		attrs = append(attrs, slog.String("correlation_id", id))
+	}
+	o.logger.LogAttrs(ctx, level, "run finished", attrs...)
+}
+
+// BreakerChanged logs a circuit breaker's state change: Warn when it
+// opens, Info otherwise. Its signature fits health.BreakerConfig's
+// OnStateChange.
+func (o *LogObserver) BreakerChanged(name string, from, to health.BreakerState) {
+	level, msg := slog.LevelInfo, "circuit breaker "+to.String()
+	switch to {
+	case health.BreakerOpen:
+		level, msg = slog.LevelWarn, "circuit breaker opened"
+	case health.BreakerClosed:
+		msg = "circuit breaker closed"
+	}
+	o.logger.LogAttrs(context.Background(), level, msg,
+		slog.String("breaker", name), slog.String("from", from.String()), slog.String("to", to.String()))
+}
+
+// HealthChanged logs a health monitor's state change: Error when the
+// destination goes down (with the probe's redacted error), Info otherwise.
+// It fits health.MonitorConfig's OnChange.
+func (o *LogObserver) HealthChanged(c health.Change) {
+	level, msg := slog.LevelInfo, "destination "+c.To.String()
+	if c.To == health.StateDown {
+		level = slog.LevelError
+	}
+	attrs := []slog.Attr{
+		slog.String("destination", c.Name), slog.String("from", c.From.String()), slog.String("to", c.To.String()),
+	}
+	if c.Cause != nil {
+		attrs = append(attrs, slog.String("error", health.Redact(c.Cause.Error())))
+	}
+	o.logger.LogAttrs(context.Background(), level, msg, attrs...)
+}
+
+// TokenEvent logs a token cache event: Warn for failed mints, store errors
+// and lock timeouts, Info for invalidations (the partner rejected a
+// token), Debug for mints and shared hits. Token values are never part of
+// an Event, and error text is redacted as well. It fits tokencache.Config's
+// OnEvent.
+func (o *LogObserver) TokenEvent(e tokencache.Event) {
+	level := slog.LevelDebug
+	switch e.Kind {
+	case tokencache.EventMintFailed, tokencache.EventStoreError, tokencache.EventLockTimeout:
+		level = slog.LevelWarn
+	case tokencache.EventInvalidated:
+		level = slog.LevelInfo
+	}
+	ctx := context.Background()
+	if !o.logger.Enabled(ctx, level) {
+		return
+	}
+	attrs := []slog.Attr{slog.String("token_cache", e.Key), slog.String("event", e.Kind.String())}
+	if e.Op != "" {
+		attrs = append(attrs, slog.String("op", e.Op))
+	}
+	if !e.Expiry.IsZero() {
+		attrs = append(attrs, slog.Time("expiry", e.Expiry))
+	}
+	if e.Duration != 0 {
+		attrs = append(attrs, slog.Duration("duration", e.Duration))
+	}
+	if e.Err != nil {
+		attrs = append(attrs, slog.String("error", health.Redact(e.Err.Error())))
+	}
+	o.logger.LogAttrs(ctx, level, "token "+e.Kind.String(), attrs...)
+}
