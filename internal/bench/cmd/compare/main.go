@@ -1,0 +1,413 @@
+// Command compare runs every comparison of package bench and prints one
+// markdown report: a table per comparison with absolute numbers and ratios,
+// and a note on the machine.
+//
+//	cd internal/bench
+//	go run ./cmd/compare                  # full: 1s per benchmark, 50,000 durable jobs
+//	go run ./cmd/compare -count 3         # median of three runs per benchmark
+//	go run ./cmd/compare -quick           # CI: one op per benchmark, 200 jobs
+//	go run ./cmd/compare -only http,token # some comparisons only
+//
+// The durable comparison uses the PostgreSQL database in
+// OUTBOUND_POSTGRES_URL (or -pg); without one it is skipped, unless
+// CI=true, where that is an error. It exits non-zero if any contender
+// failed or did not do the expected work.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/outbound-go/outbound/internal/bench"
+)
+
+type options struct {
+	quick       bool
+	benchtime   string
+	count       int
+	jobs        int
+	batch       int
+	pg          string
+	only        map[string]bool
+	httpWorkers []int
+	out         io.Writer
+	progress    io.Writer
+}
+
+var sections = []string{"pipeline", "http", "durable", "token"}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	opts, err := parseFlags(os.Args[1:])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	if err := run(ctx, opts); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+
+func parseFlags(args []string) (options, error) {
+	fs := flag.NewFlagSet("compare", flag.ContinueOnError)
+	o := options{out: os.Stdout, progress: os.Stderr}
+	only := fs.String("only", strings.Join(sections, ","), "comma-separated comparisons to run: "+strings.Join(sections, ", "))
+	fs.BoolVar(&o.quick, "quick", false, "tiny run that only checks every contender works (as CI runs it): -benchtime 1x, -jobs 200")
+	fs.StringVar(&o.benchtime, "benchtime", "1s", "time (1s) or count (100x) per benchmark")
+	fs.IntVar(&o.count, "count", 1, "runs per benchmark; the median is reported")
+	fs.IntVar(&o.jobs, "jobs", 50_000, "durable jobs inserted and then worked, per concurrency")
+	fs.IntVar(&o.batch, "batch", 1000, "durable jobs per insert call")
+	fs.StringVar(&o.pg, "pg", os.Getenv("OUTBOUND_POSTGRES_URL"), "PostgreSQL URL for the durable comparison")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if o.quick {
+		o.benchtime, o.count, o.jobs = "1x", 1, 200
+	}
+	if o.count < 1 || o.jobs < 1 || o.batch < 1 {
+		return o, errors.New("compare: -count, -jobs and -batch must be positive")
+	}
+	o.only = map[string]bool{}
+	for s := range strings.SplitSeq(*only, ",") {
+		s = strings.TrimSpace(s)
+		if !slices.Contains(sections, s) {
+			return o, fmt.Errorf("compare: -only: unknown comparison %q (have %s)", s, strings.Join(sections, ", "))
+		}
+		o.only[s] = true
+	}
+	o.httpWorkers = []int{1, 8, 32}
+	return o, nil
+}
+
+func run(ctx context.Context, o options) error {
+	if err := bench.SetBenchtime(o.benchtime); err != nil {
+		return err
+	}
+	pg := o.pg
+	if !o.only["durable"] {
+		pg = ""
+	}
+	m := bench.ReadMachine(ctx, pg)
+	fmt.Fprintf(o.out, "Machine: %s.\n\n", m)
+	fmt.Fprintf(o.out, "Run: `go run ./cmd/compare %s` (benchtime %s, median of %d).\n", strings.Join(os.Args[1:], " "), o.benchtime, o.count)
+
+	var errs []error
+	if o.only["pipeline"] {
+		errs = append(errs, pipeline(o))
+	}
+	if o.only["http"] {
+		errs = append(errs, httpLoad(o))
+	}
+	if o.only["durable"] {
+		errs = append(errs, durable(ctx, o))
+	}
+	if o.only["token"] {
+		errs = append(errs, token(o))
+	}
+	fmt.Fprintf(o.out, "\nLoad average at the end: %s.\n", bench.ReadLoad())
+	return errors.Join(errs...)
+}
+
+// measure runs harness(c) o.count times and returns the run with the
+// median ns/op.
+func measure(o options, c bench.Contender, harness func(bench.Contender) func(*testing.B)) (testing.BenchmarkResult, error) {
+	var rs []testing.BenchmarkResult
+	for range o.count {
+		fmt.Fprintf(o.progress, "  %s ...\n", c.Name)
+		r, err := bench.Measure(c, harness)
+		if err != nil {
+			return r, err
+		}
+		rs = append(rs, r)
+	}
+	slices.SortFunc(rs, func(a, b testing.BenchmarkResult) int {
+		return int(a.NsPerOp() - b.NsPerOp())
+	})
+	return rs[len(rs)/2], nil
+}
+
+func pipeline(o options) error {
+	fmt.Fprintf(o.progress, "pipeline overhead\n")
+	cs := bench.PipelineContenders()
+	rs := make([]*testing.BenchmarkResult, len(cs))
+	var errs []error
+	for i, c := range cs {
+		r, err := measure(o, c, bench.Serial)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		rs[i] = &r
+	}
+	best := bestPeer(cs, func(i int) (float64, bool) {
+		return nsPerOp(rs[i]), rs[i] != nil
+	}, lowerIsBetter)
+
+	t := table{head: []string{"chain", "ns/op", "B/op", "allocs/op", "÷ best peer"}}
+	for i, c := range cs {
+		if rs[i] == nil {
+			t.add(c.Name, "failed", "", "", "")
+			continue
+		}
+		r := rs[i]
+		t.add(c.Name, nsop(r), fmt.Sprint(r.AllocedBytesPerOp()), fmt.Sprint(r.AllocsPerOp()), ratio(nsPerOp(r), best))
+	}
+	fmt.Fprintf(o.out, "\n### 1. Pipeline overhead on the success path (no I/O)\n\n")
+	t.write(o.out)
+	fmt.Fprintf(o.out, "\nOne op: one attempt returning a 200, classified, through retry (3 tries) and a circuit breaker (and, for outbound, the health gate). ÷ best peer: ns/op over the fastest full peer's (lower is better); the policy-check-only row does less work and is never the reference.\n")
+	return errors.Join(errs...)
+}
+
+func httpLoad(o options) error {
+	fmt.Fprintf(o.progress, "HTTP to loopback\n")
+	srv := bench.NewLoopback()
+	defer srv.Close()
+	// rates[name][workers] in requests/s
+	rates := map[string]map[int]float64{}
+	var names []string // in the order of the longest list
+	for _, w := range o.httpWorkers {
+		if cs := bench.HTTPContenders(srv.URL, w); len(cs) > len(names) {
+			names = names[:0]
+			for _, c := range cs {
+				names = append(names, c.Name)
+			}
+		}
+	}
+	var errs []error
+	for _, w := range o.httpWorkers {
+		for _, c := range bench.HTTPContenders(srv.URL, w) {
+			if rates[c.Name] == nil {
+				rates[c.Name] = map[int]float64{}
+			}
+			r, err := measure(o, c, func(c bench.Contender) func(*testing.B) { return bench.Concurrent(c, w) })
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%w (concurrency %d)", err, w))
+				rates[c.Name][w] = -1
+				continue
+			}
+			rates[c.Name][w] = float64(r.N) / r.T.Seconds()
+		}
+	}
+	head := []string{"client"}
+	for _, w := range o.httpWorkers {
+		head = append(head, fmt.Sprintf("c=%d req/s", w), "÷ net/http")
+	}
+	t := table{head: head}
+	base := names[0] // bare net/http
+	for _, n := range names {
+		row := []string{n}
+		for _, w := range o.httpWorkers {
+			v, ok := rates[n][w]
+			switch {
+			case !ok:
+				row = append(row, "–", "")
+			case v < 0:
+				row = append(row, "failed", "")
+			default:
+				row = append(row, fmt.Sprintf("%.0f", v), ratio(v, rates[base][w]))
+			}
+		}
+		t.add(row...)
+	}
+	fmt.Fprintf(o.out, "\n### 2. HTTP POST to a loopback server\n\n")
+	t.write(o.out)
+	fmt.Fprintf(o.out, "\nc = concurrent senders sharing one client; the server runs in the same process and shares the %d CPUs. Every client has an idle pool of %d connections per host. ÷ net/http: requests/s over bare net/http's (higher is better; 1.00 is the physical limit).\n", bench.ReadMachine(context.Background(), "").CPUs, bench.HTTPPoolSize)
+	return errors.Join(errs...)
+}
+
+func durable(ctx context.Context, o options) error {
+	fmt.Fprintf(o.out, "\n### 3. Durable throughput on PostgreSQL\n\n")
+	if o.pg == "" {
+		if os.Getenv("CI") == "true" {
+			return errors.New("compare: OUTBOUND_POSTGRES_URL is not set but CI=true")
+		}
+		fmt.Fprintf(o.out, "Skipped: set OUTBOUND_POSTGRES_URL (or -pg) to a PostgreSQL database.\n")
+		return nil
+	}
+	cfg := bench.DurableConfig{URL: o.pg, Jobs: o.jobs, Batch: o.batch, Concurrency: []int{1, 16}}
+	cs := bench.DurableContenders()
+	rs := make([]*bench.DurableResult, len(cs))
+	var errs []error
+	for i, c := range cs {
+		fmt.Fprintf(o.progress, "durable: %s ...\n", c.Name)
+		start := time.Now()
+		r, err := bench.RunDurable(ctx, c, cfg)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		fmt.Fprintf(o.progress, "  done in %v\n", time.Since(start).Round(time.Millisecond))
+		rs[i] = &r
+	}
+	col := func(get func(r *bench.DurableResult) float64) func(i int) (float64, bool) {
+		return func(i int) (float64, bool) {
+			if rs[i] == nil {
+				return 0, false
+			}
+			return get(rs[i]), true
+		}
+	}
+	insert := func(r *bench.DurableResult) float64 { return r.Insert.PerSecond() }
+	work := func(w int) func(r *bench.DurableResult) float64 {
+		return func(r *bench.DurableResult) float64 { return r.Work[w].PerSecond() }
+	}
+	bestInsert := bestPeer(durableAsContenders(cs), col(insert), higherIsBetter)
+	best1 := bestPeer(durableAsContenders(cs), col(work(1)), higherIsBetter)
+	best16 := bestPeer(durableAsContenders(cs), col(work(16)), higherIsBetter)
+	t := table{head: []string{"queue", "insert jobs/s", "÷ best peer", "work c=1 jobs/s", "÷ best peer", "work c=16 jobs/s", "÷ best peer"}}
+	for i, c := range cs {
+		r := rs[i]
+		if r == nil {
+			t.add(c.Name, "failed", "", "", "", "", "")
+			continue
+		}
+		t.add(c.Name,
+			fmt.Sprintf("%.0f", insert(r)), ratio(insert(r), bestInsert),
+			fmt.Sprintf("%.0f", work(1)(r)), ratio(work(1)(r), best1),
+			fmt.Sprintf("%.0f", work(16)(r)), ratio(work(16)(r), best16))
+	}
+	t.write(o.out)
+	fmt.Fprintf(o.out, "\n%d no-op jobs inserted in batches of %d, then worked to completion (completion committed), once per concurrency, each queue in a fresh schema with a pool of %d connections; every job is checked completed in the database. River runs with FetchCooldown %v (its minimum). ÷ best peer: jobs/s over the best River row's (higher is better).\n",
+		o.jobs, o.batch, bench.DurablePoolSize, bench.RiverFetchCooldown)
+	return errors.Join(errs...)
+}
+
+func durableAsContenders(cs []bench.DurableContender) []bench.Contender {
+	out := make([]bench.Contender, len(cs))
+	for i, c := range cs {
+		out[i] = bench.Contender{Name: c.Name}
+	}
+	return out
+}
+
+func token(o options) error {
+	fmt.Fprintf(o.progress, "token cache hit\n")
+	cs := bench.TokenContenders()
+	const workers = 8
+	type res struct{ serial, conc *testing.BenchmarkResult }
+	rs := make([]res, len(cs))
+	var errs []error
+	for i, c := range cs {
+		if r, err := measure(o, c, bench.Serial); err != nil {
+			errs = append(errs, err)
+		} else {
+			rs[i].serial = &r
+		}
+		if r, err := measure(o, c, func(c bench.Contender) func(*testing.B) { return bench.Concurrent(c, workers) }); err != nil {
+			errs = append(errs, err)
+		} else {
+			rs[i].conc = &r
+		}
+	}
+	bestSerial := bestPeer(cs, func(i int) (float64, bool) {
+		return nsPerOp(rs[i].serial), rs[i].serial != nil
+	}, lowerIsBetter)
+	bestConc := bestPeer(cs, func(i int) (float64, bool) {
+		return nsPerOp(rs[i].conc), rs[i].conc != nil
+	}, lowerIsBetter)
+	t := table{head: []string{"cache", "ns/op", "allocs/op", "÷ x/oauth2", fmt.Sprintf("%d goroutines ns/op", workers), "÷ x/oauth2"}}
+	for i, c := range cs {
+		row := []string{c.Name}
+		if r := rs[i].serial; r != nil {
+			row = append(row, nsop(r), fmt.Sprint(r.AllocsPerOp()), ratio(nsPerOp(r), bestSerial))
+		} else {
+			row = append(row, "failed", "", "")
+		}
+		if r := rs[i].conc; r != nil {
+			row = append(row, nsop(r), ratio(nsPerOp(r), bestConc))
+		} else {
+			row = append(row, "failed", "")
+		}
+		t.add(row...)
+	}
+	fmt.Fprintf(o.out, "\n### 4. Token cache hit path\n\n")
+	t.write(o.out)
+	fmt.Fprintf(o.out, "\nOne op: ask the cache for a token that is valid for another hour. With %d goroutines, ns/op is wall time over all ops (lower is better).\n", workers)
+	return errors.Join(errs...)
+}
+
+func nsPerOp(r *testing.BenchmarkResult) float64 {
+	if r == nil || r.N == 0 {
+		return 0
+	}
+	return float64(r.T.Nanoseconds()) / float64(r.N)
+}
+
+// nsop formats ns/op with enough precision for nanosecond-scale ops.
+func nsop(r *testing.BenchmarkResult) string {
+	v := nsPerOp(r)
+	if v < 100 {
+		return fmt.Sprintf("%.1f", v)
+	}
+	return fmt.Sprintf("%.0f", v)
+}
+
+type better func(a, b float64) bool
+
+func lowerIsBetter(a, b float64) bool  { return a < b }
+func higherIsBetter(a, b float64) bool { return a > b }
+
+// bestPeer returns the best value among the full peers (every contender
+// but the first, which is ours, and the Partial ones), or 0 if none has a
+// value.
+func bestPeer(cs []bench.Contender, value func(i int) (float64, bool), isBetter better) float64 {
+	best := 0.0
+	for i := 1; i < len(cs); i++ {
+		if cs[i].Partial {
+			continue
+		}
+		v, ok := value(i)
+		if !ok || v <= 0 {
+			continue
+		}
+		if best == 0 || isBetter(v, best) {
+			best = v
+		}
+	}
+	return best
+}
+
+func ratio(v, ref float64) string {
+	if ref <= 0 || v <= 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f×", v/ref)
+}
+
+// table is a markdown table.
+type table struct {
+	head []string
+	rows [][]string
+}
+
+func (t *table) add(cells ...string) { t.rows = append(t.rows, cells) }
+
+func (t *table) write(w io.Writer) {
+	line := func(cells []string) {
+		fmt.Fprintf(w, "| %s |\n", strings.Join(cells, " | "))
+	}
+	line(t.head)
+	sep := make([]string, len(t.head))
+	for i := range sep {
+		sep[i] = "---:"
+	}
+	sep[0] = "---"
+	line(sep)
+	for _, r := range t.rows {
+		for len(r) < len(t.head) {
+			r = append(r, "")
+		}
+		line(r)
+	}
+}

@@ -1,0 +1,27 @@
+// Package bench measures outbound against the libraries users would
+// otherwise pick, and against the physical limit of the machine, on
+// identical work in one process. It is its own Go module so the peers never
+// enter the library's go.mod.
+//
+// Four comparisons, each a list of [Contender]s doing the same work:
+//
+//   - [PipelineContenders]: the success path of a resilience chain with no
+//     I/O (classification, retry, circuit breaker, gate).
+//   - [HTTPContenders]: POSTs to a loopback server at a given concurrency,
+//     against a bare net/http client.
+//   - [DurableContenders]: inserting and working no-op jobs on PostgreSQL,
+//     our store and dispatcher against River.
+//   - [TokenContenders]: the hit path of a token cache against
+//     golang.org/x/oauth2's ReuseTokenSource.
+//
+// The Benchmark functions in this package's tests run each contender under
+// go test; cmd/compare runs them all and prints one markdown table:
+//
+//	cd internal/bench
+//	go run ./cmd/compare            # full comparison (a few minutes)
+//	go run ./cmd/compare -quick     # tiny run, as CI does
+//	go test -bench . -benchmem -run XXX
+//
+// The durable comparison needs PostgreSQL (OUTBOUND_POSTGRES_URL); it works
+// in fresh schemas that it drops afterwards.
+package bench

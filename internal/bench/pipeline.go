@@ -1,0 +1,180 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/cenkalti/backoff/v5"
+	"github.com/failsafe-go/failsafe-go"
+	"github.com/failsafe-go/failsafe-go/circuitbreaker"
+	"github.com/failsafe-go/failsafe-go/failsafehttp"
+	"github.com/hashicorp/go-retryablehttp"
+	"github.com/sony/gobreaker/v2"
+
+	"github.com/outbound-go/outbound/classify"
+	"github.com/outbound-go/outbound/delivery"
+	"github.com/outbound-go/outbound/health"
+	"github.com/outbound-go/outbound/retry"
+)
+
+// The pipeline comparison times the success path of each library's
+// resilience chain around an attempt that does no I/O: the attempt hands
+// back a ready 200 response, and each chain classifies it (is this a
+// success, or should it be retried?), passes it through its circuit
+// breaker and returns it. Every chain is built once, like a long-lived
+// client, and retries up to 3 times with exponential backoff.
+
+const pipelineTries = 3
+
+// okResponse is the attempt's outcome: a 200 with no body, as the attempt
+// of an HTTP call would return it once the body is drained.
+func okResponse() *http.Response {
+	return &http.Response{StatusCode: http.StatusOK, Header: http.Header{}, Body: http.NoBody}
+}
+
+var errStatus = errors.New("bench: retryable status")
+
+// PipelineContenders returns the chains compared on the success path, ours
+// first:
+//
+//   - outbound: delivery.Chain with WithRetry, WithGate (a health.Gate over
+//     a Monitor with a fresh "up" result and the breaker) and WithBreaker
+//     (health.CircuitBreaker), the attempt classified by
+//     classify.HTTPRules.
+//   - failsafe-go: failsafe.With(retry policy, circuit breaker), with
+//     failsafehttp's HTTP retry policy doing the classification.
+//   - backoff/v5 + gobreaker/v2: backoff.Retry around
+//     gobreaker.CircuitBreaker.Execute, classified by status by hand, as
+//     users compose them.
+//   - go-retryablehttp: DefaultRetryPolicy, its per-response check, alone
+//     (it has no breaker; its retry loop is inside Client.Do, which needs a
+//     real request, so that is measured in the HTTP comparison).
+func PipelineContenders() []Contender {
+	return []Contender{
+		{Name: "outbound", Setup: outboundPipeline},
+		{Name: "failsafe-go", Setup: failsafePipeline},
+		{Name: "backoff/v5 + gobreaker/v2", Setup: backoffGobreakerPipeline},
+		{Name: "go-retryablehttp (policy check only)", Partial: true, Setup: retryablehttpPolicy},
+	}
+}
+
+// outboundChain is the full chain of middleware the library offers around
+// an attempt, as a user composes it: in-process retry outermost, then the
+// gate, then the breaker that records every attempt's outcome.
+func outboundChain(attempt delivery.Deliverer) (delivery.Deliverer, func(), error) {
+	breaker, err := health.NewCircuitBreaker(health.BreakerConfig{Name: "partner"})
+	if err != nil {
+		return nil, nil, err
+	}
+	monitor, err := health.NewMonitor(health.MonitorConfig{
+		Name:    "partner",
+		Checker: health.CheckerFunc(func(context.Context) error { return nil }),
+		TTL:     24 * time.Hour, // answer from the cached result, as while the background loop runs
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := monitor.Check(context.Background()); err != nil {
+		return nil, nil, err
+	}
+	gate, err := health.NewGate(health.GateConfig{Monitor: monitor, Breaker: breaker})
+	if err != nil {
+		return nil, nil, err
+	}
+	policy := retry.Policy{
+		Backoff:     retry.Exponential{Initial: 10 * time.Millisecond, Max: time.Second, Factor: 2, Jitter: retry.FullJitter},
+		MaxAttempts: pipelineTries,
+	}
+	d := delivery.Chain(attempt,
+		delivery.WithRetry(policy),
+		delivery.WithGate(gate),
+		delivery.WithBreaker(breaker),
+	)
+	return d, monitor.Stop, nil
+}
+
+func outboundPipeline() (Op, func(), error) {
+	var rules classify.HTTPRules
+	resp := okResponse()
+	d, done, err := outboundChain(delivery.DelivererFunc(func(context.Context, *delivery.Message) error {
+		return rules.Classify(resp, nil)
+	}))
+	if err != nil {
+		return nil, nil, err
+	}
+	m := &delivery.Message{ID: "m-1", Payload: []byte(`{"n":1}`)}
+	return func(ctx context.Context) error { return d.Deliver(ctx, m) }, done, nil
+}
+
+func failsafePipeline() (Op, func(), error) {
+	resp := okResponse()
+	retryPolicy := failsafehttp.NewRetryPolicyBuilder().
+		WithMaxAttempts(pipelineTries).
+		WithBackoff(10*time.Millisecond, time.Second).
+		Build()
+	breaker := circuitbreaker.NewBuilder[*http.Response]().
+		HandleIf(func(r *http.Response, err error) bool { return err != nil || r.StatusCode >= 500 }).
+		WithFailureThreshold(5).
+		WithDelay(time.Minute).
+		Build()
+	exec := failsafe.With[*http.Response](retryPolicy, breaker)
+	return func(ctx context.Context) error {
+		r, err := exec.WithContext(ctx).Get(func() (*http.Response, error) { return resp, nil })
+		return expectOK(r, err)
+	}, nil, nil
+}
+
+func backoffGobreakerPipeline() (Op, func(), error) {
+	resp := okResponse()
+	breaker := gobreaker.NewCircuitBreaker[*http.Response](gobreaker.Settings{
+		Name:    "partner",
+		Timeout: time.Minute,
+		ReadyToTrip: func(c gobreaker.Counts) bool {
+			return c.ConsecutiveFailures >= 5
+		},
+	})
+	attempt := func() (*http.Response, error) {
+		return breaker.Execute(func() (*http.Response, error) {
+			if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500 {
+				return resp, errStatus
+			}
+			if resp.StatusCode >= 400 {
+				return resp, backoff.Permanent(fmt.Errorf("bench: status %d", resp.StatusCode))
+			}
+			return resp, nil
+		})
+	}
+	return func(ctx context.Context) error {
+		// ExponentialBackOff is stateful, so backoff.Retry makes one per
+		// call (as it does when no WithBackOff option is given).
+		b := backoff.NewExponentialBackOff()
+		b.InitialInterval = 10 * time.Millisecond
+		b.MaxInterval = time.Second
+		r, err := backoff.Retry(ctx, attempt, backoff.WithBackOff(b), backoff.WithMaxTries(pipelineTries))
+		return expectOK(r, err)
+	}, nil, nil
+}
+
+func retryablehttpPolicy() (Op, func(), error) {
+	resp := okResponse()
+	return func(ctx context.Context) error {
+		again, err := retryablehttp.DefaultRetryPolicy(ctx, resp, nil)
+		if again || err != nil {
+			return fmt.Errorf("bench: policy says retry=%v, err=%v for a 200", again, err)
+		}
+		return nil
+	}, nil, nil
+}
+
+func expectOK(r *http.Response, err error) error {
+	if err != nil {
+		return err
+	}
+	if r == nil || r.StatusCode != http.StatusOK {
+		return fmt.Errorf("bench: got %v, want a 200 response", r)
+	}
+	return nil
+}
