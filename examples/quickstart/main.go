@@ -90,7 +90,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.maxConns, "max-conns", 8, "connections to the partner the shared HTTP client may open (MaxConnsPerHost)")
 	fs.DurationVar(&c.unit, "backoff-unit", 10*time.Millisecond,
 		"what one minute of the real schedule becomes: the retry backoff 1m, 3m, 9m, ... runs as 1, 3, 9, ... units;\n"+
-			"the breaker's open time is 10 units and the health probe interval 5 units")
+			"the breaker's open time is 10 units, the health probe interval 5 units and its timeout 20 units")
 	fs.DurationVar(&c.outage, "outage", time.Second, "how long the partner is down in the middle of the run (0: no outage)")
 	fs.IntVar(&c.outageAfter, "outage-after", 300, "how many requests the partner answers before the outage begins")
 	fs.DurationVar(&c.latency, "latency", 2*time.Millisecond, "how long the partner takes to answer each request")

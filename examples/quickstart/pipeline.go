@@ -59,7 +59,7 @@ func newPipeline(cfg config, partner *deliverytest.Partner, issuer *tokentest.Is
 		return nil, err
 	}
 	checker, err := health.NewHTTPChecker(health.HTTPCheckerConfig{
-		URL: partner.HealthURL(), Client: base, Timeout: time.Second,
+		URL: partner.HealthURL(), Client: base, Timeout: 20 * cfg.unit,
 		Validate: health.JSONField("status", "ok"), // a bare 200 proves little
 	})
 	if err != nil {
@@ -67,7 +67,9 @@ func newPipeline(cfg config, partner *deliverytest.Partner, issuer *tokentest.Is
 	}
 	p.monitor, err = health.NewMonitor(health.MonitorConfig{
 		Name: "partner", Checker: checker,
-		Interval: 5 * cfg.unit, Timeout: time.Second, FailureThreshold: 2, SuccessThreshold: 2,
+		// While the partner is down, records wait Interval + Timeout
+		// before they look again.
+		Interval: 5 * cfg.unit, Timeout: 20 * cfg.unit, FailureThreshold: 2, SuccessThreshold: 2,
 	})
 	if err != nil {
 		return nil, err
