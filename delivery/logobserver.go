@@ -62,6 +62,7 @@ type LogObserver struct {
 	logger  *slog.Logger
 	level   func(e AttemptEvent) slog.Level
 	payload *payloadRedactor // nil: payloads are not logged
+	texts   redactMemo
 }
 
 // NewLogObserver returns a LogObserver for cfg, or an error naming the
@@ -159,7 +160,7 @@ func (o *LogObserver) ObserveAttempt(ctx context.Context, e AttemptEvent) {
 		attrs = append(attrs, slog.Bool("attempted", false))
 	}
 	if e.Err != nil {
-		attrs = append(attrs, slog.String("error", health.Redact(e.Err.Error())))
+		attrs = append(attrs, slog.String("error", o.texts.redact(e.Err.Error())))
 	}
 	if !e.NextAttemptAt.IsZero() {
 		attrs = append(attrs, slog.Time("next_attempt_at", e.NextAttemptAt))
@@ -207,7 +208,7 @@ func (o *LogObserver) ObserveRun(ctx context.Context, r Report) {
 	if r.GateClosed {
 		attrs = append(attrs, slog.Bool("gate_closed", true))
 		if r.GateErr != nil {
-			attrs = append(attrs, slog.String("gate_error", health.Redact(r.GateErr.Error())))
+			attrs = append(attrs, slog.String("gate_error", o.texts.redact(r.GateErr.Error())))
 		}
 	}
 	if !r.NextDue.IsZero() {
