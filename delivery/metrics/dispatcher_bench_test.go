@@ -1,0 +1,121 @@
+package metrics_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/outbound-go/outbound/delivery"
+	"github.com/outbound-go/outbound/delivery/memstore"
+	"github.com/outbound-go/outbound/delivery/metrics"
+)
+
+// BenchmarkDispatcherObservers drains a backlog through a no-op deliverer
+// with and without the observers, to show what observability costs per
+// record. One op is one backlog; ns/record and allocs/record are what to
+// compare.
+//
+//	none         no observer
+//	log-info     LogObserver, JSON to io.Discard at Info: per-record lines are Debug, so skipped
+//	log-debug    LogObserver at Debug: one JSON line per record
+//	metrics      Collector with exemplars (at most one per series per second)
+//	metrics-noex Collector without exemplars
+//	failures     Failures
+//	both-info    LogObserver at Info + Collector
+//	both-debug   LogObserver at Debug + Collector
+func BenchmarkDispatcherObservers(b *testing.B) {
+	const backlog = 10_000
+	payload := []byte(`{"candidate":42}`)
+	observers := []struct {
+		name string
+		make func(b *testing.B) delivery.Observer
+	}{
+		{"none", func(*testing.B) delivery.Observer { return nil }},
+		{"log-info", func(b *testing.B) delivery.Observer { return newLogs(b, slog.LevelInfo) }},
+		{"log-debug", func(b *testing.B) delivery.Observer { return newLogs(b, slog.LevelDebug) }},
+		{"metrics", func(b *testing.B) delivery.Observer { return newBenchMetrics(b, false) }},
+		{"metrics-noex", func(b *testing.B) delivery.Observer { return newBenchMetrics(b, true) }},
+		{"failures", func(b *testing.B) delivery.Observer {
+			f, err := delivery.NewFailures(delivery.FailuresConfig{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			return f
+		}},
+		{"both-info", func(b *testing.B) delivery.Observer {
+			return delivery.Observers(newLogs(b, slog.LevelInfo), newBenchMetrics(b, false))
+		}},
+		{"both-debug", func(b *testing.B) delivery.Observer {
+			return delivery.Observers(newLogs(b, slog.LevelDebug), newBenchMetrics(b, false))
+		}},
+	}
+	for _, conc := range []int{1, 16} {
+		for _, o := range observers {
+			b.Run(fmt.Sprintf("conc=%d/%s", conc, o.name), func(b *testing.B) {
+				noop := delivery.DelivererFunc(func(context.Context, *delivery.Message) error { return nil })
+				msgs := make([]delivery.Message, backlog)
+				obs := o.make(b)
+				var elapsed time.Duration
+				var allocs uint64
+				for i := 0; i < b.N; i++ {
+					store := memstore.New(memstore.Config{})
+					for i := range msgs {
+						msgs[i] = delivery.Message{ID: fmt.Sprint(i), Destination: "ats", Payload: payload}
+					}
+					if _, err := store.Enqueue(context.Background(), msgs...); err != nil {
+						b.Fatal(err)
+					}
+					d, err := delivery.NewDispatcher(delivery.DispatcherConfig{
+						Store: store, Deliverer: noop, Concurrency: conc, MaxPerRun: backlog, Observer: obs,
+					})
+					if err != nil {
+						b.Fatal(err)
+					}
+					before := mallocs()
+					start := time.Now()
+					rep, err := d.RunOnce(context.Background())
+					elapsed += time.Since(start)
+					allocs += mallocs() - before
+					if err != nil || rep.Delivered != backlog {
+						b.Fatalf("delivered %d, err %v", rep.Delivered, err)
+					}
+				}
+				b.ResetTimer() // only the drains, measured above, count
+				n := float64(b.N) * backlog
+				b.ReportMetric(float64(elapsed.Nanoseconds())/n, "ns/record")
+				b.ReportMetric(float64(allocs)/n, "allocs/record")
+			})
+		}
+	}
+}
+
+func newLogs(b *testing.B, level slog.Level) *delivery.LogObserver {
+	o, err := delivery.NewLogObserver(delivery.LogConfig{
+		Logger: slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: level})),
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return o
+}
+
+func newBenchMetrics(b *testing.B, noExemplars bool) *metrics.Collector {
+	m, err := metrics.New(metrics.Config{DisableExemplars: noExemplars})
+	if err != nil {
+		b.Fatal(err)
+	}
+	prometheus.NewRegistry().MustRegister(m)
+	return m
+}
+
+func mallocs() uint64 {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.Mallocs
+}
