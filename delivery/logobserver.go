@@ -47,17 +47,21 @@ type LogConfig struct {
 // Debug, a discarded record is Warn, a dead letter is Error, and runs that
 // did work are summarised at Info. See DefaultAttemptLevel.
 //
-// Every attempt line carries record_id, key, destination, attempt, class,
-// status, duration, cause, action and correlation_id: the Message's
-// CorrelationID, or the record id when it has none (what the dispatcher
-// sends in the correlation header). Error text is passed through
+// Every attempt line carries record_id, key, destination, attempt (the
+// number of the attempt made, or put off for a deferral), class, status (0
+// without a response), duration, cause, action and correlation_id: the
+// Message's CorrelationID, or the record id when it has none (what the
+// dispatcher sends in the correlation header). Wrap the service's own
+// handler with LogHandler to put the context's correlation id on its lines
+// too. Error text is passed through
 // health.Redact (URL queries, credentials and JWTs removed, at most 256
 // bytes). Payloads are logged only with LogPayloads, with RedactFields
 // removed; message headers (Authorization among them) never are.
 //
 // Lines are built only when the logger is enabled at their level, so a
-// Debug line costs one Enabled call in production. A LogObserver is safe
-// for concurrent use.
+// Debug line below the logger's level costs one Enabled call (about 20ns,
+// no allocation); a written JSON line costs about 2µs. A LogObserver is
+// safe for concurrent use.
 type LogObserver struct {
 	logger  *slog.Logger
 	level   func(e AttemptEvent) slog.Level
@@ -154,7 +158,7 @@ func (o *LogObserver) ObserveAttempt(ctx context.Context, e AttemptEvent) {
 		slog.Duration("duration", e.Attempt.Duration),
 		slog.String("cause", e.Cause),
 		slog.String("action", e.Action.String()),
-		slog.String("correlation_id", corr),
+		slog.String(CorrelationKey, corr),
 	)
 	if !e.Attempted {
 		attrs = append(attrs, slog.Bool("attempted", false))
@@ -215,7 +219,7 @@ func (o *LogObserver) ObserveRun(ctx context.Context, r Report) {
 		attrs = append(attrs, slog.Time("next_due", r.NextDue))
 	}
 	if id := CorrelationIDFrom(ctx); id != "" {
-		attrs = append(attrs, slog.String("correlation_id", id))
+		attrs = append(attrs, slog.String(CorrelationKey, id))
 	}
 	o.logger.LogAttrs(ctx, level, "run finished", attrs...)
 }
