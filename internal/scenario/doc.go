@@ -19,6 +19,6 @@
 //	TestSeed001FailEarly             a permanent error is dead-lettered at once
 //	TestSeed002FIFOGroups            per-group order under concurrency and retries
 //	TestSeed003AlwaysMakeProgress    a crash at record 999 re-sends only what was in flight
-//	TestSeed003TrackFailures         ephemeral errors counted by class and cause
+//	TestSeed003TrackFailures         ephemeral errors counted by cause; only a change of rate alerts
 //	TestSeed004FlappingConnection    a breaker and hysteresis bound the damage of a flapping link
 package scenario
