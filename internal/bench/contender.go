@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"sync"
@@ -107,7 +108,9 @@ func Measure(c Contender, harness func(Contender) func(*testing.B)) (testing.Ben
 	record := func(err error) { first.CompareAndSwap(nil, &err) }
 	watched := Contender{Name: c.Name, Setup: func() (Op, func(), error) {
 		if c.Setup == nil {
-			return nil, nil, fmt.Errorf("bench: contender %q has no Setup", c.Name)
+			err := errors.New("no Setup")
+			record(err)
+			return nil, nil, err
 		}
 		op, done, err := c.Setup()
 		if err != nil {

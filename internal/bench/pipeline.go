@@ -29,10 +29,11 @@ import (
 
 const pipelineTries = 3
 
-// okResponse is the attempt's outcome: a 200 with no body, as the attempt
-// of an HTTP call would return it once the body is drained.
-func okResponse() *http.Response {
-	return &http.Response{StatusCode: http.StatusOK, Header: http.Header{}, Body: http.NoBody}
+// okAttempt is the attempt of the comparison: it returns a 200 with no
+// body, as an HTTP call would once the body is drained.
+func okAttempt() func() *http.Response {
+	resp := &http.Response{StatusCode: http.StatusOK, Header: http.Header{}, Body: http.NoBody}
+	return func() *http.Response { return resp }
 }
 
 var errStatus = errors.New("bench: retryable status")
@@ -53,11 +54,20 @@ var errStatus = errors.New("bench: retryable status")
 //     (it has no breaker; its retry loop is inside Client.Do, which needs a
 //     real request, so that is measured in the HTTP comparison).
 func PipelineContenders() []Contender {
+	return pipelineContenders(okAttempt())
+}
+
+// pipelineContenders builds the chains around attempt, which returns the
+// response of one attempt.
+func pipelineContenders(attempt func() *http.Response) []Contender {
+	with := func(f func(func() *http.Response) (Op, func(), error)) func() (Op, func(), error) {
+		return func() (Op, func(), error) { return f(attempt) }
+	}
 	return []Contender{
-		{Name: "outbound", Setup: outboundPipeline},
-		{Name: "failsafe-go", Setup: failsafePipeline},
-		{Name: "backoff/v5 + gobreaker/v2", Setup: backoffGobreakerPipeline},
-		{Name: "go-retryablehttp (policy check only)", Partial: true, Setup: retryablehttpPolicy},
+		{Name: "outbound", Setup: with(outboundPipeline)},
+		{Name: "failsafe-go", Setup: with(failsafePipeline)},
+		{Name: "backoff/v5 + gobreaker/v2", Setup: with(backoffGobreakerPipeline)},
+		{Name: "go-retryablehttp (policy check only)", Partial: true, Setup: with(retryablehttpPolicy)},
 	}
 }
 
@@ -96,11 +106,10 @@ func outboundChain(attempt delivery.Deliverer) (delivery.Deliverer, func(), erro
 	return d, monitor.Stop, nil
 }
 
-func outboundPipeline() (Op, func(), error) {
+func outboundPipeline(attempt func() *http.Response) (Op, func(), error) {
 	var rules classify.HTTPRules
-	resp := okResponse()
 	d, done, err := outboundChain(delivery.DelivererFunc(func(context.Context, *delivery.Message) error {
-		return rules.Classify(resp, nil)
+		return rules.Classify(attempt(), nil)
 	}))
 	if err != nil {
 		return nil, nil, err
@@ -109,8 +118,7 @@ func outboundPipeline() (Op, func(), error) {
 	return func(ctx context.Context) error { return d.Deliver(ctx, m) }, done, nil
 }
 
-func failsafePipeline() (Op, func(), error) {
-	resp := okResponse()
+func failsafePipeline(attempt func() *http.Response) (Op, func(), error) {
 	retryPolicy := failsafehttp.NewRetryPolicyBuilder().
 		WithMaxAttempts(pipelineTries).
 		WithBackoff(10*time.Millisecond, time.Second).
@@ -122,13 +130,12 @@ func failsafePipeline() (Op, func(), error) {
 		Build()
 	exec := failsafe.With[*http.Response](retryPolicy, breaker)
 	return func(ctx context.Context) error {
-		r, err := exec.WithContext(ctx).Get(func() (*http.Response, error) { return resp, nil })
+		r, err := exec.WithContext(ctx).Get(func() (*http.Response, error) { return attempt(), nil })
 		return expectOK(r, err)
 	}, nil, nil
 }
 
-func backoffGobreakerPipeline() (Op, func(), error) {
-	resp := okResponse()
+func backoffGobreakerPipeline(attempt func() *http.Response) (Op, func(), error) {
 	breaker := gobreaker.NewCircuitBreaker[*http.Response](gobreaker.Settings{
 		Name:    "partner",
 		Timeout: time.Minute,
@@ -136,8 +143,9 @@ func backoffGobreakerPipeline() (Op, func(), error) {
 			return c.ConsecutiveFailures >= 5
 		},
 	})
-	attempt := func() (*http.Response, error) {
+	guarded := func() (*http.Response, error) {
 		return breaker.Execute(func() (*http.Response, error) {
+			resp := attempt()
 			if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500 {
 				return resp, errStatus
 			}
@@ -153,19 +161,22 @@ func backoffGobreakerPipeline() (Op, func(), error) {
 		b := backoff.NewExponentialBackOff()
 		b.InitialInterval = 10 * time.Millisecond
 		b.MaxInterval = time.Second
-		r, err := backoff.Retry(ctx, attempt, backoff.WithBackOff(b), backoff.WithMaxTries(pipelineTries))
+		r, err := backoff.Retry(ctx, guarded, backoff.WithBackOff(b), backoff.WithMaxTries(pipelineTries))
 		return expectOK(r, err)
 	}, nil, nil
 }
 
-func retryablehttpPolicy() (Op, func(), error) {
-	resp := okResponse()
+func retryablehttpPolicy(attempt func() *http.Response) (Op, func(), error) {
 	return func(ctx context.Context) error {
+		resp := attempt()
 		again, err := retryablehttp.DefaultRetryPolicy(ctx, resp, nil)
-		if again || err != nil {
-			return fmt.Errorf("bench: policy says retry=%v, err=%v for a 200", again, err)
+		switch {
+		case err != nil:
+			return err
+		case again:
+			return fmt.Errorf("bench: policy says retry after status %d", resp.StatusCode)
 		}
-		return nil
+		return expectOK(resp, nil)
 	}, nil, nil
 }
 

@@ -31,6 +31,7 @@ import (
 )
 
 type options struct {
+	args        []string
 	quick       bool
 	benchtime   string
 	count       int
@@ -61,7 +62,7 @@ func main() {
 
 func parseFlags(args []string) (options, error) {
 	fs := flag.NewFlagSet("compare", flag.ContinueOnError)
-	o := options{out: os.Stdout, progress: os.Stderr}
+	o := options{args: args, out: os.Stdout, progress: os.Stderr}
 	only := fs.String("only", strings.Join(sections, ","), "comma-separated comparisons to run: "+strings.Join(sections, ", "))
 	fs.BoolVar(&o.quick, "quick", false, "tiny run that only checks every contender works (as CI runs it): -benchtime 1x, -jobs 200")
 	fs.StringVar(&o.benchtime, "benchtime", "1s", "time (1s) or count (100x) per benchmark")
@@ -100,7 +101,7 @@ func run(ctx context.Context, o options) error {
 	}
 	m := bench.ReadMachine(ctx, pg)
 	fmt.Fprintf(o.out, "Machine: %s.\n\n", m)
-	fmt.Fprintf(o.out, "Run: `go run ./cmd/compare %s` (benchtime %s, median of %d).\n", strings.Join(os.Args[1:], " "), o.benchtime, o.count)
+	fmt.Fprintf(o.out, "Run: `go run ./cmd/compare %s` (benchtime %s, median of %d).\n", strings.Join(shownArgs(o.args), " "), o.benchtime, o.count)
 
 	var errs []error
 	if o.only["pipeline"] {
@@ -117,6 +118,24 @@ func run(ctx context.Context, o options) error {
 	}
 	fmt.Fprintf(o.out, "\nLoad average at the end: %s.\n", bench.ReadLoad())
 	return errors.Join(errs...)
+}
+
+// shownArgs returns args with the value of -pg hidden: a database URL may
+// hold a password, and the report is meant to be pasted.
+func shownArgs(args []string) []string {
+	out := slices.Clone(args)
+	for i, a := range out {
+		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if !strings.HasPrefix(a, "-") || name != "pg" {
+			continue
+		}
+		if hasValue {
+			out[i] = a[:strings.Index(a, "=")] + "=URL"
+		} else if i+1 < len(out) {
+			out[i+1] = "URL"
+		}
+	}
+	return out
 }
 
 // measure runs harness(c) o.count times and returns the run with the

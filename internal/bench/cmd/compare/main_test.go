@@ -1,0 +1,104 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/outbound-go/outbound/internal/bench"
+	"github.com/outbound-go/outbound/internal/testenv"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+func quick(t *testing.T, args ...string) (options, *bytes.Buffer) {
+	t.Helper()
+	o, err := parseFlags(append([]string{"-quick"}, args...))
+	require.NoError(t, err)
+	var out bytes.Buffer
+	o.out, o.progress = &out, io.Discard
+	return o, &out
+}
+
+// run's quick mode is what CI runs: every comparison prints its table with
+// a row per contender and no failures.
+func TestQuickRunPrintsEveryTable(t *testing.T) {
+	url := testenv.PostgresURL(t)
+	o, out := quick(t, "-pg", url)
+	require.NoError(t, run(context.Background(), o))
+	s := out.String()
+	for _, want := range []string{
+		"Machine: ", "CPUs",
+		"### 1. Pipeline overhead", "| outbound |", "| failsafe-go |", "| backoff/v5 + gobreaker/v2 |", "| go-retryablehttp (policy check only) |",
+		"### 2. HTTP POST", "| net/http (bare) | ", "1.00×", "| outbound, default client (25 conns/host) | – |",
+		"### 3. Durable throughput", "| outbound postgres + Dispatcher |", "| River (InsertMany) |", "| River (InsertManyFast, COPY) |",
+		"### 4. Token cache hit path", "| outbound tokencache |", "| x/oauth2 ReuseTokenSource |",
+		"Load average at the end",
+	} {
+		assert.Contains(t, s, want)
+	}
+	assert.NotContains(t, s, "failed")
+	assert.Contains(t, s, "`go run ./cmd/compare -quick -pg URL`")
+	assert.NotContains(t, s, url, "a database URL may hold a password")
+}
+
+func TestDurableWithoutPostgres(t *testing.T) {
+	o, out := quick(t, "-only", "durable", "-pg", "")
+	t.Setenv("CI", "")
+	require.NoError(t, durable(context.Background(), o))
+	assert.Contains(t, out.String(), "Skipped: set OUTBOUND_POSTGRES_URL")
+
+	t.Setenv("CI", "true")
+	assert.ErrorContains(t, durable(context.Background(), o), "CI=true")
+}
+
+func TestParseFlags(t *testing.T) {
+	o, err := parseFlags([]string{"-only", "http, token", "-count", "3"})
+	require.NoError(t, err)
+	assert.Equal(t, map[string]bool{"http": true, "token": true}, o.only)
+	assert.Equal(t, 3, o.count)
+	assert.Equal(t, 50_000, o.jobs)
+
+	o, err = parseFlags([]string{"-quick", "-jobs", "9"})
+	require.NoError(t, err)
+	assert.Equal(t, "1x", o.benchtime)
+	assert.Equal(t, 200, o.jobs, "-quick wins")
+
+	_, err = parseFlags([]string{"-only", "disk"})
+	assert.ErrorContains(t, err, `unknown comparison "disk"`)
+	_, err = parseFlags([]string{"-count", "0"})
+	assert.ErrorContains(t, err, "must be positive")
+}
+
+func TestShownArgsHideTheDatabaseURL(t *testing.T) {
+	secret := "postgres://u:hunter2@db/x"
+	assert.Equal(t, []string{"-quick", "-pg", "URL"}, shownArgs([]string{"-quick", "-pg", secret}))
+	assert.Equal(t, []string{"--pg=URL", "-count", "3"}, shownArgs([]string{"--pg=" + secret, "-count", "3"}))
+}
+
+func TestTable(t *testing.T) {
+	tb := table{head: []string{"a", "b", "c"}}
+	tb.add("x", "1")
+	var out strings.Builder
+	tb.write(&out)
+	assert.Equal(t, "| a | b | c |\n| --- | ---: | ---: |\n| x | 1 |  |\n", out.String())
+}
+
+func TestRatioAndBestPeer(t *testing.T) {
+	assert.Equal(t, "0.50×", ratio(1, 2))
+	assert.Equal(t, "–", ratio(1, 0))
+	vals := []float64{1, 4, 2, 0.5}
+	cs := make([]bench.Contender, 4)
+	cs[3].Partial = true
+	get := func(i int) (float64, bool) { return vals[i], true }
+	assert.Equal(t, 2.0, bestPeer(cs, get, lowerIsBetter), "ours (index 0) and partial rows are not peers")
+	assert.Equal(t, 4.0, bestPeer(cs, get, higherIsBetter))
+}
