@@ -48,8 +48,9 @@ func Of(err error) Class {
 // suitable as a metrics label or a counter key: "ok", "timeout", "deadline",
 // "canceled", "conn_refused", "conn_reset", "conn_aborted", "conn_closed",
 // "broken_pipe", "unreachable", "eof", "dns", "tls_cert", "tls",
-// "network", "http_<status>" (e.g. "http_503"), the class name for an
-// [*Error] with neither status nor cause, or "other".
+// "network", "http_<status>" (e.g. "http_503"), the name given by the
+// outermost [Causer] in the chain (such as health's "breaker_open"), the
+// class name for an [*Error] with neither status nor cause, or "other".
 func Cause(err error) string {
 	_, cause := inspect(err)
 	return cause
@@ -141,21 +142,58 @@ var verdicts = [...]struct {
 	{fOpError, ClassEphemeral, "network"},
 }
 
+// Causer is an error that names its own cause for [Cause]: a short,
+// stable, low-cardinality string such as "breaker_open". The outermost
+// Causer in an error's chain names the cause unless an [*Error] with an
+// HTTP status is outside it.
+type Causer interface {
+	OutcomeCause() string
+}
+
 // inferred classifies an error that carries no explicit class.
 func inferred(err error) (Class, string) {
 	fs, sure := features(err, false)
 	if !sure {
 		fs = featuresSlow(err)
 	}
+	class, cause := ClassEphemeral, "other"
 	for _, v := range verdicts {
 		if fs&v.f != 0 {
-			return v.class, v.cause
+			class, cause = v.class, v.cause
+			break
 		}
 	}
-	if strings.Contains(err.Error(), plainHTTPOverTLS) {
-		return ClassPermanent, "tls"
+	if fs == 0 && strings.Contains(err.Error(), plainHTTPOverTLS) {
+		class, cause = ClassPermanent, "tls"
 	}
-	return ClassEphemeral, "other"
+	if named := causer(err); named != "" {
+		cause = named
+	}
+	return class, cause
+}
+
+// causer returns the name given by the outermost Causer in err's tree, or
+// "".
+func causer(err error) string {
+	for err != nil {
+		if c, ok := err.(Causer); ok {
+			return c.OutcomeCause()
+		}
+		switch u := err.(type) {
+		case interface{ Unwrap() error }:
+			err = u.Unwrap()
+		case interface{ Unwrap() []error }:
+			for _, inner := range u.Unwrap() {
+				if name := causer(inner); name != "" {
+					return name
+				}
+			}
+			return ""
+		default:
+			return ""
+		}
+	}
+	return ""
 }
 
 // sentinels are the errors recognised by identity (errors.Is).

@@ -332,3 +332,17 @@ func lookupWithDeadResolver(t *testing.T) error {
 	_, err := r.LookupHost(context.Background(), "partner.example")
 	return err
 }
+
+type namedCause struct{ error }
+
+func (namedCause) OutcomeCause() string { return "breaker_open" }
+
+func TestCauserNamesTheCause(t *testing.T) {
+	named := namedCause{errors.New("open")}
+	assert.Equal(t, "breaker_open", classify.Cause(classify.Unavailable(fmt.Errorf("gate: %w", named))))
+	assert.Equal(t, classify.ClassUnavailable, classify.Of(classify.Unavailable(named)))
+	assert.Equal(t, "breaker_open", classify.Cause(fmt.Errorf("x: %w", named)))
+	assert.Equal(t, classify.ClassEphemeral, classify.Of(named), "a name does not change the class")
+	status := &classify.Error{Class: classify.ClassEphemeral, Status: 503, Err: named}
+	assert.Equal(t, "http_503", classify.Cause(status), "a status outside the Causer wins")
+}

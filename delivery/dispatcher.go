@@ -154,6 +154,7 @@ func (d *Dispatcher) RunOnce(ctx context.Context) (Report, error) {
 	r := &run{d: d, ctx: ctx, report: Report{Started: time.Now()}}
 	err := r.execute()
 	r.report.Duration = time.Since(r.report.Started)
+	r.report.Err = err
 	if o := d.cfg.Observer; o != nil {
 		o.ObserveRun(ctx, r.report)
 	}
@@ -376,7 +377,7 @@ func (r *run) attempt(rec Record, e *AttemptEvent) {
 	if msg.CorrelationID == "" {
 		msg.CorrelationID = msg.ID // stable across attempts
 	}
-	ctx := r.hard
+	ctx := WithCorrelationID(r.hard, msg.CorrelationID)
 	if cfg.AttemptTimeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, cfg.AttemptTimeout)

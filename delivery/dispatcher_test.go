@@ -546,3 +546,38 @@ func TestDispatcherConfigValidation(t *testing.T) {
 		AttemptTimeout: time.Minute, Lease: 30 * time.Second})
 	assert.ErrorContains(t, err, "Lease")
 }
+
+// failingClaims is a store whose Claim fails, as when the database is down.
+type failingClaims struct{ delivery.Store }
+
+func (failingClaims) Claim(context.Context, int, time.Duration) ([]delivery.Record, error) {
+	return nil, errors.New("connection refused")
+}
+
+func TestRunOnceReportsStoreErrorsToObservers(t *testing.T) {
+	var obs recordingObserver
+	d := newDispatcher(t, delivery.DispatcherConfig{Store: failingClaims{memstore.New(memstore.Config{})},
+		Deliverer: newScript(), Observer: &obs})
+	rep, err := d.RunOnce(context.Background())
+	require.Error(t, err)
+	assert.ErrorContains(t, err, "claim: connection refused")
+	runs := obs.runs()
+	require.Len(t, runs, 1)
+	assert.Equal(t, err, runs[0].Err, "the observer sees what RunOnce returned")
+	assert.Equal(t, err, rep.Err)
+}
+
+func TestDeliverersSeeTheCorrelationID(t *testing.T) {
+	store := memstore.New(memstore.Config{})
+	enqueue(t, store, delivery.Message{ID: "a", CorrelationID: "req-1", Payload: pl("a")},
+		delivery.Message{ID: "b", Payload: pl("b")})
+	seen := map[string]string{}
+	d := newDispatcher(t, delivery.DispatcherConfig{Store: store,
+		Deliverer: delivery.DelivererFunc(func(ctx context.Context, m *delivery.Message) error {
+			seen[m.ID] = delivery.CorrelationIDFrom(ctx)
+			return nil
+		})})
+	_, err := d.RunOnce(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{"a": "req-1", "b": "b"}, seen, "the message's id, else the record id, for log lines inside the deliverer")
+}

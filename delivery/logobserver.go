@@ -186,7 +186,7 @@ func (o *LogObserver) ObserveAttempt(ctx context.Context, e AttemptEvent) {
 func (o *LogObserver) ObserveRun(ctx context.Context, r Report) {
 	level := slog.LevelDebug
 	switch {
-	case r.StoreErrors > 0:
+	case r.Err != nil, r.StoreErrors > 0:
 		level = slog.LevelError
 	case r.Claimed > 0:
 		level = slog.LevelInfo
@@ -194,7 +194,7 @@ func (o *LogObserver) ObserveRun(ctx context.Context, r Report) {
 	if !o.logger.Enabled(ctx, level) {
 		return
 	}
-	var buf [18]slog.Attr
+	var buf [19]slog.Attr
 	attrs := append(buf[:0],
 		slog.Int("claimed", r.Claimed),
 		slog.Int("attempted", r.Attempted),
@@ -217,6 +217,9 @@ func (o *LogObserver) ObserveRun(ctx context.Context, r Report) {
 	}
 	if !r.NextDue.IsZero() {
 		attrs = append(attrs, slog.Time("next_due", r.NextDue))
+	}
+	if r.Err != nil {
+		attrs = append(attrs, slog.String("error", o.texts.redact(r.Err.Error())))
 	}
 	if id := CorrelationIDFrom(ctx); id != "" {
 		attrs = append(attrs, slog.String(CorrelationKey, id))

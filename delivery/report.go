@@ -38,6 +38,9 @@ type Report struct {
 	// NextDue is the earliest next-attempt time this run scheduled, or
 	// zero.
 	NextDue time.Time
+	// Err is the error RunOnce returned with this report: claiming failed,
+	// or outcomes could not be written. Nil for a clean run.
+	Err error
 }
 
 // Count returns how many attempts ended in class c.

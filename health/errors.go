@@ -1,7 +1,6 @@
 package health
 
 import (
-	"errors"
 	"strconv"
 	"time"
 
@@ -12,13 +11,23 @@ import (
 // returned by [Gate.Allow], [Monitor.Allow] and [Breaker.Allow] wrap one of
 // them inside a [classify.Error] of class ClassUnavailable, so both
 // errors.Is(err, health.ErrDown) and classify.Of(err) work.
+//
+// Both name their cause for classify.Cause: "health_down" and
+// "breaker_open", so metrics and failure counters tell a refusal from a
+// partner failure.
 var (
 	// ErrDown means a monitor holds its destination to be down.
-	ErrDown = errors.New("health: destination is down")
+	ErrDown error = &stateError{msg: "health: destination is down", cause: "health_down"}
 	// ErrBreakerOpen means a circuit breaker refused the call: it is open,
 	// or half-open with all of its probe requests already in flight.
-	ErrBreakerOpen = errors.New("health: circuit breaker is open")
+	ErrBreakerOpen error = &stateError{msg: "health: circuit breaker is open", cause: "breaker_open"}
 )
+
+// stateError is a sentinel that names its cause for classify.Cause.
+type stateError struct{ msg, cause string }
+
+func (e *stateError) Error() string        { return e.msg }
+func (e *stateError) OutcomeCause() string { return e.cause }
 
 // minRetryHint is the smallest Retry-After hint the package hands out, so a
 // caller that acts on a hint computed a moment before a deadline does not
@@ -53,6 +62,10 @@ func (e *DownError) Is(target error) bool { return target == ErrDown }
 
 // Unwrap returns the cause.
 func (e *DownError) Unwrap() error { return e.Cause }
+
+// OutcomeCause names the cause for classify.Cause: "health_down", whatever
+// the failed check's own error was.
+func (e *DownError) OutcomeCause() string { return "health_down" }
 
 // unavailable marks err as ClassUnavailable with a Retry-After hint of at
 // least minRetryHint, in one allocation.

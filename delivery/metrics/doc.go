@@ -26,7 +26,7 @@
 //	outbound_attempt_duration_seconds{destination,class}      histogram  attempt latency (exemplar: correlation_id)
 //	outbound_actions_total{destination,action}                counter    what was done with each claimed record
 //	outbound_settle_errors_total{reason}                      counter    outcomes the store refused (lease_lost, error)
-//	outbound_runs_total{result}                               counter    runs: work, idle, gate_closed
+//	outbound_runs_total{result}                               counter    runs: work, idle, gate_closed, error
 //	outbound_run_duration_seconds                             histogram  run duration
 //	outbound_last_run_timestamp_seconds                       gauge      end of the latest run (a stuck dispatcher stops it)
 //	outbound_queue_records{state}                             gauge      records by state, from Store.Stats

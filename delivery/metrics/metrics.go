@@ -202,7 +202,7 @@ func New(cfg Config) (*Collector, error) {
 			"Outcomes that could not be written to the store: reason lease_lost (another worker took the record over) or error.",
 			"reason"),
 		runs: counter("runs_total",
-			"Dispatcher runs (RunOnce) by result: work (claimed records), idle, or gate_closed.",
+			"Dispatcher runs (RunOnce) by result: work (claimed records), idle, gate_closed, or error (claiming or recording outcomes failed).",
 			"result"),
 		runDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Namespace: ns, Name: "run_duration_seconds", ConstLabels: cl, Buckets: cfg.LatencyBuckets,

@@ -123,7 +123,7 @@ outbound_actions_total{action="delivered",destination="crm"} 1
 outbound_actions_total{action="discard",destination="ats"} 1
 outbound_actions_total{action="duplicate",destination="ats"} 1
 outbound_actions_total{action="retry",destination="ats"} 5
-# HELP outbound_runs_total Dispatcher runs (RunOnce) by result: work (claimed records), idle, or gate_closed.
+# HELP outbound_runs_total Dispatcher runs (RunOnce) by result: work (claimed records), idle, gate_closed, or error (claiming or recording outcomes failed).
 # TYPE outbound_runs_total counter
 outbound_runs_total{result="gate_closed"} 1
 outbound_runs_total{result="work"} 2

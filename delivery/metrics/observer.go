@@ -127,6 +127,8 @@ func exemplar(r *delivery.Record) prometheus.Labels {
 func (m *Collector) ObserveRun(_ context.Context, r delivery.Report) {
 	result := "work"
 	switch {
+	case r.Err != nil:
+		result = "error"
 	case r.Claimed > 0:
 	case r.GateClosed:
 		result = "gate_closed"

@@ -144,7 +144,7 @@ func TestObserveRunAndSettleErrors(t *testing.T) {
 		Attempt: delivery.Attempt{Class: classify.ClassUnavailable}, Action: delivery.ActionDefer,
 	})
 	require.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(`
-# HELP outbound_runs_total Dispatcher runs (RunOnce) by result: work (claimed records), idle, or gate_closed.
+# HELP outbound_runs_total Dispatcher runs (RunOnce) by result: work (claimed records), idle, gate_closed, or error (claiming or recording outcomes failed).
 # TYPE outbound_runs_total counter
 outbound_runs_total{result="gate_closed"} 1
 outbound_runs_total{result="idle"} 1
