@@ -29,7 +29,7 @@ type summary struct {
 	retryCauses                                map[string]int
 	outageAnswers                              int
 	tokens                                     int
-	peakConns, maxConns                        int
+	peakConns, maxConns, conns                 int
 	probes, failedProbes                       int
 	partnerHolds                               int
 	missing                                    []string // delivered per the outbox, unknown to the partner
@@ -49,6 +49,7 @@ func collect(cfg config, store delivery.Store, partner *deliverytest.Partner, is
 		outageAnswers:  ps.OutageAnswers,
 		tokens:         issuer.Mints(),
 		peakConns:      ps.PeakConnections,
+		conns:          ps.Connections,
 		maxConns:       cfg.maxConns,
 		probes:         ps.HealthChecks,
 		failedProbes:   ps.HealthFailures,
@@ -128,7 +129,7 @@ func (s *summary) print(w io.Writer) {
 	fmt.Fprintf(w, "  deferred        %6d   while the partner was down or its breaker open: no attempt spent\n", s.deferred)
 	fmt.Fprintf(w, "  outage answers  %6d   requests the partner answered 503 while it was down\n", s.outageAnswers)
 	fmt.Fprintf(w, "  tokens minted   %6d   one token shared by every request\n", s.tokens)
-	fmt.Fprintf(w, "  peak connections%6d   (limit %d)\n", s.peakConns, s.maxConns)
+	fmt.Fprintf(w, "  peak connections%6d   limit %d; %d opened in all, reused with keep-alive\n", s.peakConns, s.maxConns, s.conns)
 	fmt.Fprintf(w, "  health probes   %6d   %d failed\n", s.probes, s.failedProbes)
 	fmt.Fprintf(w, "  elapsed         %6.2fs\n", s.elapsed.Seconds())
 }
