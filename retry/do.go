@@ -53,6 +53,11 @@ func DoValue[T any](ctx context.Context, p Policy, fn func(ctx context.Context) 
 	return v, err
 }
 
+// epoch anchors run's elapsed-time readings. time.Since(epoch) reads only
+// the monotonic clock, where time.Now reads the wall clock too: on a
+// successful call that clock read is most of what Do costs.
+var epoch = time.Now()
+
 // run is the retry loop shared by Do and DoValue. fn must not be nil.
 func run(ctx context.Context, p Policy, fn func(context.Context) error) error {
 	if err := p.Validate(); err != nil {
@@ -61,14 +66,14 @@ func run(ctx context.Context, p Policy, fn func(context.Context) error) error {
 	if err := ctx.Err(); err != nil {
 		return &AttemptsError{Err: err, Reason: ErrContextDone}
 	}
-	start := time.Now()
+	start := time.Since(epoch)
 	var timer *time.Timer
 	for attempt := 1; ; attempt++ {
 		err := fn(ctx)
 		if err == nil {
 			return nil
 		}
-		delay, v := p.decide(attempt, time.Since(start), err, true)
+		delay, v := p.decide(attempt, time.Since(epoch)-start, err, true)
 		if v != verdictRetry {
 			return &AttemptsError{Attempts: attempt, Err: err, Reason: v.reason()}
 		}
