@@ -56,10 +56,20 @@ func TestSerialRunsExactlyNOps(t *testing.T) {
 	assert.Equal(t, int64(r.N), cc.counts[len(cc.counts)-1])
 }
 
+func TestParallelRunsExactlyNOps(t *testing.T) {
+	cc := &countingContender{}
+	r, err := Measure(cc.contender(), func(c Contender) func(*testing.B) { return Parallel(c, 3) })
+	require.NoError(t, err)
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	assert.Equal(t, int64(r.N), cc.counts[len(cc.counts)-1])
+}
+
 func TestMeasureReportsTheOpError(t *testing.T) {
 	for name, harness := range map[string]func(Contender) func(*testing.B){
 		"serial":     Serial,
 		"concurrent": func(c Contender) func(*testing.B) { return Concurrent(c, 3) },
+		"parallel":   func(c Contender) func(*testing.B) { return Parallel(c, 3) },
 	} {
 		t.Run(name, func(t *testing.T) {
 			cc := &countingContender{failAt: 1}

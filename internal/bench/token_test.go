@@ -10,7 +10,7 @@ import (
 func BenchmarkToken(b *testing.B) {
 	for _, c := range TokenContenders() {
 		b.Run(c.Name, Serial(c))
-		b.Run(c.Name+"/8-goroutines", Concurrent(c, 8))
+		b.Run(c.Name+"/parallel", Parallel(c, 4))
 	}
 }
 

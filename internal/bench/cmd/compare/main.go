@@ -22,6 +22,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -313,7 +314,8 @@ func durableAsContenders(cs []bench.DurableContender) []bench.Contender {
 func token(o options) error {
 	fmt.Fprintf(o.progress, "token cache hit\n")
 	cs := bench.TokenContenders()
-	const workers = 8
+	const perCPU = 4
+	workers := perCPU * runtime.GOMAXPROCS(0)
 	type res struct{ serial, conc *testing.BenchmarkResult }
 	rs := make([]res, len(cs))
 	var errs []error
@@ -323,7 +325,7 @@ func token(o options) error {
 		} else {
 			rs[i].serial = &r
 		}
-		if r, err := measure(o, c, func(c bench.Contender) func(*testing.B) { return bench.Concurrent(c, workers) }); err != nil {
+		if r, err := measure(o, c, func(c bench.Contender) func(*testing.B) { return bench.Parallel(c, perCPU) }); err != nil {
 			errs = append(errs, err)
 		} else {
 			rs[i].conc = &r
