@@ -1,6 +1,7 @@
 // Package scenario replays the incidents of the field reports behind this
-// library (../shared/seeds in the design notes) as tests: one test per
-// incident, named after it, each asserting that the library survives it.
+// library (the README lists them with their lessons) as tests: one test per
+// incident, named after it, each quoting the lesson and asserting that the
+// library survives the incident.
 //
 // The package has no code of its own; its tests are the point. They run in
 // `go test ./...` and `go test -race ./...`: incidents about connections,
