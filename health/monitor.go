@@ -115,17 +115,23 @@ type Monitor struct {
 	snap   Snapshot
 	flight *flight
 
-	runMu sync.Mutex
-	stop  context.CancelFunc
-	done  chan struct{}
+	runMu      sync.Mutex
+	stop       context.CancelFunc
+	done       chan struct{}
+	background atomic.Bool // the loop started by Start is running
 }
 
 // view is an immutable summary of a Snapshot for the hot path.
 type view struct {
 	state      State
 	freshUntil time.Duration // since Monitor.epoch; zero: never fresh
+	nextLook   time.Duration // since Monitor.epoch: when the answer may change
 	down       error         // *DownError when state is StateDown
 }
+
+// probeDueHint is the hint Allow gives while the probe that may change a
+// down answer is due or running: look again shortly.
+const probeDueHint = 100 * time.Millisecond
 
 // flight is one running probe that other callers can wait for.
 type flight struct {
@@ -203,7 +209,9 @@ func (m *Monitor) Snapshot() Snapshot {
 // With a fresh result (younger than the TTL) Allow answers at once, without
 // allocating: nil unless the state is StateDown, in which case the error
 // wraps a [*DownError] (errors.Is(err, ErrDown)) and the hint is the time
-// until the result goes stale. Without a fresh result, in particular in
+// until the answer may change: the background loop's next probe when the
+// monitor was started, else the time the result goes stale (while that
+// probe is due or running, a short hint of at most 100ms). Without a fresh result, in particular in
 // StateUnknown, Allow first probes once on demand (or waits for the probe
 // already running), bounded by ctx and the monitor's Timeout, and answers
 // from the outcome. If ctx ends first, Allow returns ctx's error marked
@@ -219,7 +227,11 @@ func (m *Monitor) Allow(ctx context.Context) error {
 		v = m.view.Load()
 	}
 	if v.state == StateDown {
-		return unavailable(v.down, v.freshUntil-elapsed)
+		hint := v.nextLook - elapsed
+		if hint <= 0 { // the background probe is due or running
+			hint = min(v.freshUntil-elapsed, probeDueHint)
+		}
+		return unavailable(v.down, hint)
 	}
 	return nil
 }
@@ -311,6 +323,10 @@ func (m *Monitor) record(err error, at time.Time) (Change, bool) {
 		s.State, s.Since = next, at
 	}
 	v := &view{state: s.State, freshUntil: at.Sub(m.epoch) + m.ttl}
+	v.nextLook = v.freshUntil
+	if m.background.Load() {
+		v.nextLook = min(v.freshUntil, at.Sub(m.epoch)+m.interval) // the loop probes again then
+	}
 	if s.State == StateDown {
 		v.down = &DownError{Name: m.name, Since: s.Since, Cause: err}
 	}
@@ -331,6 +347,7 @@ func (m *Monitor) Start(ctx context.Context) error {
 	}
 	ctx, m.stop = context.WithCancel(ctx)
 	m.done = make(chan struct{})
+	m.background.Store(true)
 	go m.loop(ctx, m.done)
 	return nil
 }
@@ -352,6 +369,7 @@ func (m *Monitor) Stop() {
 
 func (m *Monitor) loop(ctx context.Context, done chan<- struct{}) {
 	defer close(done)
+	defer m.background.Store(false)
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {

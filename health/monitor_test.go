@@ -130,7 +130,7 @@ func TestMonitorDetectsOutageAfterFailureThresholdAndRecoveryAfterSuccessThresho
 		assert.ErrorIs(t, err, errPartnerDown, "the cause stays in the chain")
 		wait, ok := classify.RetryAfter(err)
 		assert.True(t, ok)
-		assert.Equal(t, interval+timeout, wait, "look again when the result goes stale (TTL)")
+		assert.Equal(t, interval, wait, "look again when the background loop probes next")
 
 		checker.healthy.Store(true)
 		for i := 1; i <= 2; i++ {
@@ -362,7 +362,18 @@ func TestMonitorDefaults(t *testing.T) {
 		assert.Equal(t, health.StateDown, m.State())
 		err = m.Allow(t.Context())
 		wait, _ := classify.RetryAfter(err)
-		assert.Equal(t, health.DefaultInterval+health.DefaultTimeout, wait, "TTL defaults to Interval+Timeout")
+		assert.Equal(t, health.DefaultInterval, wait, "look again at the loop's next probe")
+
+		// Without the loop, a result stays fresh for the TTL, which
+		// defaults to Interval+Timeout; then Allow probes on demand.
+		m.Stop()
+		calls := checker.calls.Load()
+		time.Sleep(health.DefaultInterval + health.DefaultTimeout - time.Nanosecond)
+		require.Error(t, m.Allow(t.Context()))
+		assert.Equal(t, calls, checker.calls.Load(), "still fresh: no probe")
+		time.Sleep(time.Nanosecond)
+		require.Error(t, m.Allow(t.Context()))
+		assert.Equal(t, calls+1, checker.calls.Load(), "stale after Interval+Timeout: one probe on demand")
 	})
 }
 
