@@ -131,6 +131,19 @@ type Record struct {
 	Duplicate bool
 	// UpdatedAt is when the record last changed state.
 	UpdatedAt time.Time
+	// RedrivenAt is when the record was last redriven, or zero if never. A
+	// redrive starts a new delivery effort: the dispatcher counts a
+	// policy's MaxElapsed from the later of CreatedAt and RedrivenAt.
+	RedrivenAt time.Time
+}
+
+// EffortStartedAt is when the current delivery effort began: the later of
+// CreatedAt and RedrivenAt.
+func (r Record) EffortStartedAt() time.Time {
+	if r.RedrivenAt.After(r.CreatedAt) {
+		return r.RedrivenAt
+	}
+	return r.CreatedAt
 }
 
 // Lease returns the handle a worker presents to settle this claimed record.

@@ -68,7 +68,8 @@ type Store interface {
 	Release(ctx context.Context, l Lease) error
 
 	// Redrive moves dead records back to pending, due now, with Attempts
-	// reset to zero, at the back of their key's queue (a new Seq). It is
+	// reset to zero and RedrivenAt set to now, at the back of their key's
+	// queue (a new Seq). It is
 	// all or nothing: an unknown id is ErrNotFound and a record that is
 	// not dead is ErrInvalid, and then nothing changes. It returns how many
 	// records it moved.
@@ -101,6 +102,19 @@ type Store interface {
 // one receive may stand for many inserts.
 type Notifier interface {
 	Notify() <-chan struct{}
+}
+
+// NextDuer is implemented by stores that can say when a record will next
+// become claimable without a new insert, so that a dispatcher sleeps until
+// exactly then instead of polling. Several dispatchers sharing a store each
+// see every record's schedule, not only the retries they scheduled
+// themselves.
+type NextDuer interface {
+	// NextDue returns the earliest NextAttemptAt of a pending record that
+	// is claimable by order (unkeyed, or the head of its key), or the
+	// earliest lease expiry of an in-flight record, whichever is sooner;
+	// ok is false when there is neither. The time may be in the past.
+	NextDue(ctx context.Context) (t time.Time, ok bool, err error)
 }
 
 // Enqueued is the result of enqueuing one message.

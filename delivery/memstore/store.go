@@ -55,6 +55,7 @@ type orderEntry struct {
 var (
 	_ delivery.Store    = (*Store)(nil)
 	_ delivery.Notifier = (*Store)(nil)
+	_ delivery.NextDuer = (*Store)(nil)
 )
 
 // New returns an empty Store.
@@ -386,6 +387,7 @@ func (s *Store) redrive(recs []*rec) {
 		s.move(r, delivery.StatePending, now)
 		r.Attempts = 0
 		r.NextAttemptAt = now
+		r.RedrivenAt = now
 		s.seq++
 		r.Seq = s.seq
 		s.order = append(s.order, orderEntry{seq: r.Seq, rec: r})
@@ -396,6 +398,35 @@ func (s *Store) redrive(recs []*rec) {
 	if len(recs) > 0 {
 		s.signal()
 	}
+}
+
+// NextDue implements delivery.NextDuer from the tops of the claim and lease
+// heaps, dropping stale entries on the way: O(log n) amortised.
+func (s *Store) NextDue(context.Context) (time.Time, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for len(s.ready) > 0 {
+		e := s.ready[0]
+		if e.gen == e.rec.gen && (e.rec.State == delivery.StatePending || e.rec.State == delivery.StateInFlight) {
+			break
+		}
+		heap.Pop(&s.ready)
+	}
+	for len(s.leases) > 0 {
+		e := s.leases[0]
+		if e.gen == e.rec.gen && e.rec.State == delivery.StateInFlight {
+			break
+		}
+		heap.Pop(&s.leases)
+	}
+	var due time.Time
+	if len(s.ready) > 0 {
+		due = s.ready[0].due
+	}
+	if len(s.leases) > 0 && (due.IsZero() || s.leases[0].expires.Before(due)) {
+		due = s.leases[0].expires
+	}
+	return due, !due.IsZero(), nil
 }
 
 // Get implements delivery.Store.

@@ -126,3 +126,58 @@ func testLeaseExpiryAndFencing(t *testing.T, h *harness) {
 	require.NoError(t, h.store.Complete(h.ctx, c3[0].Lease(), ok, false))
 	assert.Empty(t, h.claim(5))
 }
+
+func testNextDue(t *testing.T, h *harness) {
+	nd, ok := h.store.(delivery.NextDuer)
+	if !ok {
+		t.Skip("store does not implement delivery.NextDuer (optional)")
+	}
+	next := func() (time.Time, bool) {
+		t.Helper()
+		at, ok, err := nd.NextDue(h.ctx)
+		require.NoError(t, err)
+		return at, ok
+	}
+	_, ok = next()
+	assert.False(t, ok, "an empty store has nothing due")
+
+	h.enqueue(delivery.Message{ID: "a1", Key: "A", Payload: payload("a1")})
+	at, ok := next()
+	require.True(t, ok)
+	sameTime(t, h.clock.Now(), at, "a new record is due now")
+
+	c, err := h.store.Claim(h.ctx, 10, 30*time.Second)
+	require.NoError(t, err)
+	require.Len(t, c, 1)
+	at, ok = next()
+	require.True(t, ok)
+	sameTime(t, h.clock.Now().Add(30*time.Second), at, "an in-flight record may be due when its lease expires")
+
+	// a1 waits to retry in 5 minutes; a2 behind it is blocked, so it does
+	// not count even though its own NextAttemptAt is now.
+	h.enqueue(delivery.Message{ID: "a2", Key: "A", Payload: payload("a2")})
+	fail := h.attempt(classify.ClassEphemeral, 503, "x")
+	retryAt := h.clock.Now().Add(5 * time.Minute)
+	require.NoError(t, h.store.Reschedule(h.ctx, c[0].Lease(), retryAt, &fail))
+	at, ok = next()
+	require.True(t, ok)
+	sameTime(t, retryAt, at, "blocked records of a waiting key are not due")
+
+	h.enqueue(delivery.Message{ID: "u1", Payload: payload("u1")})
+	at, ok = next()
+	require.True(t, ok)
+	sameTime(t, h.clock.Now(), at, "an unkeyed record is due now")
+
+	h.clock.Advance(5 * time.Minute)
+	for _, r := range h.claim(10) {
+		require.NoError(t, h.store.Complete(h.ctx, r.Lease(), h.attempt(classify.ClassOK, 200, ""), false))
+	}
+	at, ok = next()
+	require.True(t, ok, "a2 is the head now")
+	assert.False(t, at.After(h.clock.Now()))
+	for _, r := range h.claim(10) {
+		require.NoError(t, h.store.Complete(h.ctx, r.Lease(), h.attempt(classify.ClassOK, 200, ""), false))
+	}
+	_, ok = next()
+	assert.False(t, ok, "everything delivered: nothing due")
+}

@@ -37,6 +37,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"Stats", testStats},
 		{"Purge", testPurge},
 		{"NotifyOnInsertOnly", testNotifyOnInsertOnly},
+		{"NextDue", testNextDue},
 		{"ConcurrentClaim", testConcurrentClaim},
 	}
 	for _, tc := range tests {
