@@ -33,7 +33,7 @@ type DispatcherConfig struct {
 	// Policy decides retries of Ephemeral outcomes and the deferral of
 	// Unavailable ones. The zero Policy is retry.DefaultPolicy(): 1m, 3m,
 	// 9m, ... up to 10 attempts, then dead-letter. Its MaxElapsed counts
-	// from the record's CreatedAt.
+	// from the record's EffortStartedAt: enqueue, or its latest redrive.
 	Policy retry.Policy
 	// Concurrency is how many records are in flight at once. Zero means 1:
 	// strictly sequential, in claim order. Records are handled by a fixed
@@ -47,8 +47,12 @@ type DispatcherConfig struct {
 	AttemptTimeout time.Duration
 	// Lease is how long a claimed record stays reserved for this worker.
 	// A worker that dies loses its records for this long, then another
-	// takes them over. Zero means the larger of 2m and twice
-	// AttemptTimeout. It must exceed AttemptTimeout.
+	// takes them over. It must exceed twice AttemptTimeout plus
+	// StoreTimeout (the gate check and the attempt are each bounded by
+	// AttemptTimeout, the outcome write by StoreTimeout), or a slow attempt
+	// could be taken over and sent twice at once. Zero means the larger of
+	// 2m and that bound plus AttemptTimeout. With a negative
+	// AttemptTimeout (no limit) it must be set explicitly.
 	Lease time.Duration
 	// PollInterval is how often Run looks for due records when the store
 	// does not signal inserts, and how often it retries after a store
@@ -95,17 +99,23 @@ func (c DispatcherConfig) validated() (DispatcherConfig, error) {
 	if err := c.Policy.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("delivery: DispatcherConfig.Policy: %w", err))
 	}
+	if c.AttemptTimeout < 0 && c.Lease == 0 {
+		errs = append(errs, errors.New("delivery: DispatcherConfig.Lease must be set when AttemptTimeout is negative (no limit): a record must stay leased longer than any attempt can take"))
+	}
 	setDefault(&c.Concurrency, 1)
 	setDefault(&c.MaxPerRun, DefaultMaxPerRun)
 	setDefault(&c.AttemptTimeout, DefaultAttemptTimeout)
 	setDefault(&c.PollInterval, DefaultPollInterval)
 	setDefault(&c.ShutdownGrace, DefaultShutdownGrace)
 	setDefault(&c.StoreTimeout, DefaultStoreTimeout)
-	if c.Lease == 0 {
-		c.Lease = max(minDefaultLease, 2*c.AttemptTimeout)
-	}
-	if c.AttemptTimeout > 0 && c.Lease <= c.AttemptTimeout {
-		errs = append(errs, fmt.Errorf("delivery: DispatcherConfig.Lease (%v) must exceed AttemptTimeout (%v), or a slow attempt's record is taken over while it runs", c.Lease, c.AttemptTimeout))
+	if c.AttemptTimeout > 0 {
+		bound := 2*c.AttemptTimeout + c.StoreTimeout
+		if c.Lease == 0 {
+			c.Lease = max(minDefaultLease, bound+c.AttemptTimeout)
+		}
+		if c.Lease <= bound {
+			errs = append(errs, fmt.Errorf("delivery: DispatcherConfig.Lease (%v) must exceed twice AttemptTimeout plus StoreTimeout (%v): the gate check and the attempt may each take AttemptTimeout and the outcome write StoreTimeout, and a shorter lease lets another worker take the record over and send it again while it is being sent", c.Lease, bound))
+		}
 	}
 	return c, errors.Join(errs...)
 }
@@ -163,55 +173,74 @@ func (d *Dispatcher) RunOnce(ctx context.Context) (Report, error) {
 
 // Run processes records until ctx ends, then returns nil once every record
 // it holds is settled or released. It runs again at once while records
-// remain due, and otherwise waits for an insert (when the store is a
-// Notifier), for the earliest retry it scheduled, or for PollInterval,
-// whichever comes first. Its own state writes never wake it. While the gate
-// is closed it waits for the gate's Retry-After hint (or PollInterval).
-// Errors from the store are reported to the Observer through each run's
-// Report and retried after PollInterval.
+// remain due, and otherwise waits until the next record is due (asking the
+// store when it is a NextDuer, else the earliest retry the last run
+// scheduled), for an insert (when the store is a Notifier), or for
+// PollInterval, whichever comes first. Its own state writes never wake it.
+// While the gate is closed it waits for the gate's Retry-After hint (or
+// PollInterval). Errors from the store are reported to the Observer through
+// each run's Report and retried after PollInterval.
 func (d *Dispatcher) Run(ctx context.Context) error {
 	var notify <-chan struct{}
 	if n, ok := d.cfg.Store.(Notifier); ok {
 		notify = n.Notify()
 	}
-	var nextDue time.Time
-	timer := time.NewTimer(0)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
 	defer timer.Stop()
-	<-timer.C
 	for {
 		rep, err := d.RunOnce(ctx)
 		if ctx.Err() != nil {
 			return nil
 		}
-		if !rep.NextDue.IsZero() && (nextDue.IsZero() || rep.NextDue.Before(nextDue)) {
-			nextDue = rep.NextDue
-		}
 		if err == nil && !rep.GateClosed && rep.Claimed > 0 {
 			continue // more may be due
 		}
-		wait := d.cfg.PollInterval
-		switch {
-		case rep.GateClosed:
-			if hint, ok := classify.RetryAfter(rep.GateErr); ok {
-				wait = hint
-			}
-		case err == nil && !nextDue.IsZero():
-			wait = min(wait, max(time.Until(nextDue), 0))
-		}
-		timer.Reset(wait)
+		timer.Reset(d.idleWait(ctx, rep))
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-timer.C:
 		case <-notify:
-			if !timer.Stop() {
-				<-timer.C
-			}
-		}
-		if !nextDue.IsZero() && !time.Now().Before(nextDue) {
-			nextDue = time.Time{}
+			timer.Stop()
 		}
 	}
+}
+
+// recheckFloor bounds how soon Run looks again when the store says a record
+// is already due but the run that just ended could claim nothing, so an
+// inconsistent answer cannot make it spin.
+const recheckFloor = 10 * time.Millisecond
+
+// idleWait is how long Run sleeps after a run that found nothing to do.
+func (d *Dispatcher) idleWait(ctx context.Context, rep Report) time.Duration {
+	poll := d.cfg.PollInterval
+	switch {
+	case rep.Err != nil:
+		return poll
+	case rep.GateClosed:
+		if hint, ok := classify.RetryAfter(rep.GateErr); ok {
+			return hint
+		}
+		return poll
+	}
+	due := rep.NextDue
+	if nd, ok := d.cfg.Store.(NextDuer); ok {
+		sctx, cancel := context.WithTimeout(ctx, d.cfg.StoreTimeout)
+		at, found, err := nd.NextDue(sctx)
+		cancel()
+		if err != nil {
+			return poll
+		}
+		due = time.Time{}
+		if found {
+			due = at
+		}
+	}
+	if due.IsZero() {
+		return poll
+	}
+	return min(poll, max(time.Until(due), recheckFloor))
 }
 
 // run is the state of one RunOnce.
@@ -294,11 +323,8 @@ func (r *run) feed(work chan<- Record, finished <-chan struct{}) error {
 			}
 			continue
 		}
-		recs, err := cfg.Store.Claim(r.ctx, min(idle, remaining), cfg.Lease)
+		recs, err := r.claim(min(idle, remaining))
 		if err != nil {
-			if r.ctx.Err() != nil {
-				return nil
-			}
 			return fmt.Errorf("delivery: claim: %w", err)
 		}
 		if len(recs) == 0 {
@@ -319,6 +345,17 @@ func (r *run) feed(work chan<- Record, finished <-chan struct{}) error {
 		}
 	}
 	return nil
+}
+
+// claim claims up to n records with a context that shutdown does not
+// cancel: a claim cut off mid-statement could have leased records that
+// nobody would then work or release for a whole lease. Records it returns
+// after ctx ended are released by the workers.
+func (r *run) claim(n int) ([]Record, error) {
+	cfg := &r.d.cfg
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), cfg.StoreTimeout)
+	defer cancel()
+	return cfg.Store.Claim(ctx, n, cfg.Lease)
 }
 
 // process handles one claimed record: gate, attempt, outcome, observer.
@@ -354,7 +391,13 @@ func (r *run) gateRefuses(e *AttemptEvent) bool {
 	if g == nil {
 		return false
 	}
-	err := g.Allow(r.ctx)
+	ctx := r.ctx
+	if t := r.d.cfg.AttemptTimeout; t > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, t)
+		defer cancel()
+	}
+	err := g.Allow(ctx)
 	if err == nil {
 		return false
 	}
@@ -384,7 +427,7 @@ func (r *run) attempt(rec Record, e *AttemptEvent) {
 		defer cancel()
 	}
 	start := time.Now()
-	err := cfg.Deliverer.Deliver(ctx, &msg)
+	err := deliverRecovering(ctx, cfg.Deliverer, &msg)
 	e.Attempted = true
 	e.Err = err
 	e.Attempt = NewAttempt(start, err)
@@ -395,6 +438,19 @@ func (r *run) attempt(rec Record, e *AttemptEvent) {
 		return
 	}
 	r.decide(e)
+}
+
+// deliverRecovering calls d and turns a panic into a Permanent error: the
+// same message would panic again on every instance, so it is dead-lettered
+// with the panic's value instead of crashing the process and being
+// retried by the next one after its lease.
+func deliverRecovering(ctx context.Context, d Deliverer, m *Message) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = classify.Permanent(fmt.Errorf("delivery: deliverer panicked: %v", p))
+		}
+	}()
+	return d.Deliver(ctx, m)
 }
 
 // decide picks the action for an outcome.
@@ -414,7 +470,7 @@ func (r *run) decide(e *AttemptEvent) {
 			e.Action = ActionRelease
 			return
 		}
-		delay, _ := cfg.Policy.Next(e.Record.Attempts, time.Since(e.Record.CreatedAt), e.Err)
+		delay, _ := cfg.Policy.Next(e.Record.Attempts, time.Since(e.Record.EffortStartedAt()), e.Err)
 		e.Action = ActionDefer
 		e.NextAttemptAt = time.Now().Add(delay)
 	default: // Ephemeral, or a class this version does not know
@@ -423,7 +479,7 @@ func (r *run) decide(e *AttemptEvent) {
 			err = classify.Ephemeral(err)
 			e.Attempt.Class = classify.ClassEphemeral
 		}
-		delay, again := cfg.Policy.Next(e.Record.Attempts+1, time.Since(e.Record.CreatedAt), err)
+		delay, again := cfg.Policy.Next(e.Record.Attempts+1, time.Since(e.Record.EffortStartedAt()), err)
 		if !again {
 			e.Action = ActionDeadLetter
 			return

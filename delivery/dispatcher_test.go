@@ -16,6 +16,7 @@ import (
 	"github.com/outbound-go/outbound/classify"
 	"github.com/outbound-go/outbound/delivery"
 	"github.com/outbound-go/outbound/delivery/memstore"
+	"github.com/outbound-go/outbound/health"
 	"github.com/outbound-go/outbound/retry"
 )
 
@@ -580,4 +581,112 @@ func TestDeliverersSeeTheCorrelationID(t *testing.T) {
 	_, err := d.RunOnce(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, map[string]string{"a": "req-1", "b": "b"}, seen, "the message's id, else the record id, for log lines inside the deliverer")
+}
+
+func TestDispatcherSurvivesAPanickingDeliverer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := memstore.New(memstore.Config{})
+		enqueue(t, store, delivery.Message{ID: "boom", Payload: pl("boom")}, delivery.Message{ID: "fine", Payload: pl("fine")})
+		br, err := health.NewCircuitBreaker(health.BreakerConfig{Name: "p", HalfOpenRequests: 1, ConsecutiveFailures: 1, OpenTimeout: time.Minute})
+		require.NoError(t, err)
+		calls := 0
+		panicky := delivery.DelivererFunc(func(_ context.Context, m *delivery.Message) error {
+			calls++
+			switch {
+			case calls == 1:
+				return http503 // opens the breaker
+			case m.ID == "boom":
+				panic("template: nil map in candidate " + m.ID)
+			}
+			return nil
+		})
+		d := newDispatcher(t, delivery.DispatcherConfig{Store: store, Deliverer: delivery.Chain(panicky, delivery.WithBreaker(br)),
+			Policy: retry.Policy{Backoff: retry.Constant(2 * time.Minute)}})
+		_, err = d.RunOnce(context.Background())
+		require.NoError(t, err)
+		time.Sleep(2 * time.Minute) // the breaker is half-open: one probe allowed
+		rep, err := d.RunOnce(context.Background())
+		require.NoError(t, err, "the process survives")
+		assert.Equal(t, 1, rep.DeadLettered, "a panicking record is dead-lettered, not retried forever")
+		dead := get(t, store, "boom")
+		assert.Equal(t, delivery.StateDead, dead.State)
+		assert.Contains(t, dead.LastAttempt.Error, "deliverer panicked")
+
+		// The panic released the half-open slot: the breaker is not stuck.
+		rep, err = d.RunOnce(context.Background())
+		require.NoError(t, err)
+		assert.NotEqual(t, health.BreakerOpen, br.State())
+		assert.Equal(t, delivery.StateDelivered, get(t, store, "fine").State)
+	})
+}
+
+// A retry scheduled by an earlier run must not wait for the poll when a
+// sooner one fires first (the store says when the next record is due).
+func TestRunWakesForEveryScheduledRetry(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		store := memstore.New(memstore.Config{})
+		sc := newScript().on("a", http503, nil).on("b", http503, nil)
+		d := newDispatcher(t, delivery.DispatcherConfig{Store: store, Deliverer: sc, PollInterval: time.Hour})
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error)
+		go func() { done <- d.Run(ctx) }()
+		enqueue(t, store, delivery.Message{ID: "a", Payload: pl("a")})
+		time.Sleep(30 * time.Second)
+		enqueue(t, store, delivery.Message{ID: "b", Payload: pl("b")})
+		time.Sleep(5 * time.Minute)
+		synctest.Wait()
+		cancel()
+		require.NoError(t, <-done)
+		at := func(id string) []time.Duration {
+			var out []time.Duration
+			for _, t := range sc.at[id] {
+				out = append(out, t.Sub(start))
+			}
+			return out
+		}
+		assert.Equal(t, []time.Duration{0, time.Minute}, at("a"))
+		assert.Equal(t, []time.Duration{30 * time.Second, 90 * time.Second}, at("b"), "b's retry fires at its time, not at the next poll")
+	})
+}
+
+func TestDispatcherLeaseMustCoverGateAttemptAndWrite(t *testing.T) {
+	store := memstore.New(memstore.Config{})
+	_, err := delivery.NewDispatcher(delivery.DispatcherConfig{Store: store, Deliverer: newScript(),
+		AttemptTimeout: 30 * time.Second, StoreTimeout: 10 * time.Second, Lease: 70 * time.Second})
+	assert.ErrorContains(t, err, "twice AttemptTimeout plus StoreTimeout")
+	_, err = delivery.NewDispatcher(delivery.DispatcherConfig{Store: store, Deliverer: newScript(),
+		AttemptTimeout: 30 * time.Second, StoreTimeout: 10 * time.Second, Lease: 71 * time.Second})
+	assert.NoError(t, err)
+	_, err = delivery.NewDispatcher(delivery.DispatcherConfig{Store: store, Deliverer: newScript(), AttemptTimeout: -1})
+	assert.ErrorContains(t, err, "Lease must be set")
+	_, err = delivery.NewDispatcher(delivery.DispatcherConfig{Store: store, Deliverer: newScript(), AttemptTimeout: -1, Lease: time.Hour})
+	assert.NoError(t, err)
+	_, err = delivery.NewDispatcher(delivery.DispatcherConfig{Store: store, Deliverer: newScript(), AttemptTimeout: 5 * time.Minute})
+	assert.NoError(t, err, "the default lease follows a long attempt timeout")
+}
+
+func TestRedriveStartsANewEffort(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := memstore.New(memstore.Config{})
+		sc := newScript().on("r", http400, http503, nil)
+		d := newDispatcher(t, delivery.DispatcherConfig{Store: store, Deliverer: sc,
+			Policy: retry.Policy{MaxElapsed: 24 * time.Hour}})
+		enqueue(t, store, delivery.Message{ID: "r", Payload: pl("r")})
+		_, err := d.RunOnce(context.Background())
+		require.NoError(t, err)
+		require.Equal(t, delivery.StateDead, get(t, store, "r").State)
+
+		time.Sleep(48 * time.Hour) // an operator fixes the cause two days later
+		_, err = store.Redrive(context.Background(), "r")
+		require.NoError(t, err)
+		_, err = d.RunOnce(context.Background())
+		require.NoError(t, err)
+		r := get(t, store, "r")
+		assert.Equal(t, delivery.StatePending, r.State, "one transient failure after a redrive is retried, not dead-lettered for the record's age")
+		time.Sleep(time.Minute)
+		_, err = d.RunOnce(context.Background())
+		require.NoError(t, err)
+		assert.Equal(t, delivery.StateDelivered, get(t, store, "r").State)
+	})
 }

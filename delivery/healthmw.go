@@ -2,7 +2,9 @@ package delivery
 
 import (
 	"context"
+	"fmt"
 
+	"github.com/outbound-go/outbound/classify"
 	"github.com/outbound-go/outbound/health"
 )
 
@@ -58,11 +60,20 @@ func WithBreakers(bs *health.Breakers, key func(*Message) string) Middleware {
 	}
 }
 
+// guarded runs one call through breaker b. A panic in next still settles
+// the breaker's half-open slot (as an outcome it does not count) before it
+// propagates, so a panicking call cannot leave the breaker stuck.
 func guarded(ctx context.Context, b health.Breaker, next Deliverer, m *Message) error {
 	done, err := b.Allow(ctx)
 	if err != nil {
 		return err
 	}
+	defer func() {
+		if p := recover(); p != nil {
+			done(classify.Permanent(fmt.Errorf("delivery: deliverer panicked: %v", p)))
+			panic(p)
+		}
+	}()
 	err = next.Deliver(ctx, m)
 	done(err)
 	return err

@@ -22,7 +22,7 @@ const (
 	childSchemaEnv = "OUTBOUND_POSTGRES_KILL_SCHEMA" // the outbox schema
 	childTargetEnv = "OUTBOUND_POSTGRES_KILL_TARGET" // the partner's URL
 	childAppName   = "outbound-kill-child"           // application_name of its connections
-	childLease     = 2 * time.Second
+	childLease     = 3 * time.Second
 )
 
 // runChild is a service instance: it delivers the outbox in the schema
@@ -67,7 +67,7 @@ func child(ctx context.Context) error {
 	}
 	d, err := delivery.NewDispatcher(delivery.DispatcherConfig{
 		Store: store, Deliverer: send, Concurrency: 8, MaxPerRun: 100,
-		AttemptTimeout: time.Second, Lease: childLease, PollInterval: 100 * time.Millisecond,
+		AttemptTimeout: time.Second, StoreTimeout: 500 * time.Millisecond, Lease: childLease, PollInterval: 100 * time.Millisecond,
 	})
 	if err != nil {
 		return err
