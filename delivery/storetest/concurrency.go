@@ -74,15 +74,17 @@ func testNotifyOnInsertOnly(t *testing.T, h *harness) {
 }
 
 func testConcurrentClaim(t *testing.T, h *harness) {
-	const n, workers = 2000, 8
+	const n, late, workers = 2000, 200, 8
 	msgs := make([]delivery.Message, n)
+	keyOf := func(i int) string {
+		if i%4 == 0 {
+			return fmt.Sprintf("key-%d", i%40)
+		}
+		return ""
+	}
 	for i := range msgs {
 		id := fmt.Sprintf("c-%05d", i)
-		key := ""
-		if i%4 == 0 {
-			key = fmt.Sprintf("key-%d", i%40)
-		}
-		msgs[i] = delivery.Message{ID: id, Key: key, Payload: payload(id)}
+		msgs[i] = delivery.Message{ID: id, Key: keyOf(i), Payload: payload(id)}
 	}
 	for i := 0; i < n; i += 500 {
 		h.enqueue(msgs[i : i+500]...)
@@ -90,11 +92,50 @@ func testConcurrentClaim(t *testing.T, h *harness) {
 
 	var mu sync.Mutex
 	claims := map[string]int{}
+	inFlight := map[string]string{} // key -> record id in flight
+	lastSeq := map[string]int64{}   // key -> Seq of the last record claimed
+	var violations []string
+	take := func(recs []delivery.Record) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, r := range recs {
+			claims[r.ID]++
+			if r.Key == "" {
+				continue
+			}
+			if other, busy := inFlight[r.Key]; busy {
+				violations = append(violations, fmt.Sprintf("%s claimed while %s of key %s was in flight", r.ID, other, r.Key))
+			}
+			if r.Seq <= lastSeq[r.Key] {
+				violations = append(violations, fmt.Sprintf("%s (seq %d) claimed after seq %d of key %s", r.ID, r.Seq, lastSeq[r.Key], r.Key))
+			}
+			inFlight[r.Key], lastSeq[r.Key] = r.ID, r.Seq
+		}
+	}
+	// settle clears the key before completing: the next record of the key
+	// cannot be claimed until Complete has been stored.
+	settle := func(r delivery.Record) error {
+		if r.Key != "" {
+			mu.Lock()
+			delete(inFlight, r.Key)
+			mu.Unlock()
+		}
+		return h.store.Complete(h.ctx, r.Lease(), delivery.Attempt{Class: classify.ClassOK, Status: 200}, false)
+	}
+
 	var wg sync.WaitGroup
-	errs := make(chan error, workers)
+	errs := make(chan error, workers+1)
+	wg.Go(func() { // more records of the same keys arrive while workers settle
+		for i := range late {
+			id := fmt.Sprintf("l-%05d", i)
+			if _, err := h.store.Enqueue(h.ctx, delivery.Message{ID: id, Key: keyOf(i * 4), Payload: payload(id)}); err != nil {
+				errs <- err
+				return
+			}
+		}
+	})
 	for range workers {
 		wg.Go(func() {
-			ok := delivery.Attempt{Class: classify.ClassOK, Status: 200}
 			idle := 0
 			for idle < 3 {
 				recs, err := h.store.Claim(h.ctx, 16, time.Hour)
@@ -108,13 +149,9 @@ func testConcurrentClaim(t *testing.T, h *harness) {
 					continue
 				}
 				idle = 0
-				mu.Lock()
+				take(recs)
 				for _, r := range recs {
-					claims[r.ID]++
-				}
-				mu.Unlock()
-				for _, r := range recs {
-					if err := h.store.Complete(h.ctx, r.Lease(), ok, false); err != nil {
+					if err := settle(r); err != nil {
 						errs <- err
 						return
 					}
@@ -134,16 +171,17 @@ func testConcurrentClaim(t *testing.T, h *harness) {
 		if len(recs) == 0 {
 			break
 		}
+		take(recs)
 		for _, r := range recs {
-			claims[r.ID]++
-			require.NoError(t, h.store.Complete(h.ctx, r.Lease(), delivery.Attempt{Class: classify.ClassOK}, false))
+			require.NoError(t, settle(r))
 		}
 	}
-	require.Len(t, claims, n, "every record claimed")
+	assert.Empty(t, violations, "per-key ordering")
+	require.Len(t, claims, n+late, "every record claimed")
 	for id, c := range claims {
 		require.Equal(t, 1, c, "record %s claimed %d times under unexpired leases", id, c)
 	}
 	st := h.stats()
-	assert.EqualValues(t, n, st.Count(delivery.StateDelivered))
+	assert.EqualValues(t, n+late, st.Count(delivery.StateDelivered))
 	assert.Zero(t, st.Count(delivery.StatePending)+st.Count(delivery.StateInFlight))
 }
