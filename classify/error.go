@@ -5,7 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
+
+	"github.com/outbound-go/outbound/internal/text"
 )
 
 // MaxBodySnippet is how many bytes of a response body an [*Error] keeps, so
@@ -136,13 +137,4 @@ func Status(err error) int {
 
 // snippet returns at most n bytes of s, cut at a rune boundary, with invalid
 // UTF-8 replaced so the result is safe to log and store as text.
-func snippet(s string, n int) string {
-	if len(s) > n {
-		cut := n
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut--
-		}
-		s = s[:cut]
-	}
-	return strings.ToValidUTF8(s, "\uFFFD")
-}
+func snippet(s string, n int) string { return text.Snippet(s, n) }

@@ -4,7 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"strings"
-	"unicode/utf8"
+
+	"github.com/outbound-go/outbound/internal/text"
 )
 
 // RedactedValue replaces the values of redacted payload fields in logs.
@@ -27,7 +28,7 @@ type payloadRedactor struct {
 // max bytes at a rune boundary.
 func (p *payloadRedactor) render(payload []byte) string {
 	if len(p.fields) == 0 {
-		return cutText(strings.ToValidUTF8(string(payload), "\uFFFD"), p.max)
+		return text.Ellipsis(strings.ToValidUTF8(string(payload), "\uFFFD"), p.max)
 	}
 	dec := json.NewDecoder(bytes.NewReader(payload))
 	dec.UseNumber()
@@ -44,7 +45,7 @@ func (p *payloadRedactor) render(payload []byte) string {
 	if err != nil {
 		return "[withheld: not JSON]"
 	}
-	return cutText(string(out), p.max)
+	return text.Ellipsis(string(out), p.max)
 }
 
 // redact replaces the values of configured fields, at any depth, with
@@ -65,21 +66,4 @@ func (p *payloadRedactor) redact(v any) any {
 		}
 	}
 	return v
-}
-
-// cutText cuts s to at most n bytes at a rune boundary, marking the cut
-// with "…" (within the n bytes).
-func cutText(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	const mark = "…"
-	cut := max(n-len(mark), 0)
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	if n < len(mark) {
-		return s[:cut]
-	}
-	return s[:cut] + mark
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/outbound-go/outbound/classify"
+	"github.com/outbound-go/outbound/internal/text"
 )
 
 // State is where a record is in its life.
@@ -92,7 +93,7 @@ const MaxErrorText = 2048
 func NewAttempt(start time.Time, err error) Attempt {
 	a := Attempt{StartedAt: start, Duration: time.Since(start), Class: classify.Of(err), Status: classify.Status(err)}
 	if err != nil {
-		a.Error = truncateText(err.Error(), MaxErrorText)
+		a.Error = text.Truncate(err.Error(), MaxErrorText)
 	}
 	return a
 }
@@ -155,15 +156,4 @@ type Lease struct {
 	ID string
 	// Token is the claim's fencing token.
 	Token string
-}
-
-func truncateText(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	cut := n
-	for cut > 0 && s[cut]&0xC0 == 0x80 { // do not split a UTF-8 sequence
-		cut--
-	}
-	return s[:cut]
 }

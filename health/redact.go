@@ -5,7 +5,8 @@ import (
 	"regexp"
 	"strings"
 	"unicode"
-	"unicode/utf8"
+
+	"github.com/outbound-go/outbound/internal/text"
 )
 
 // MaxOutput is the most bytes of error text [Redact] returns, and so the
@@ -55,7 +56,7 @@ func Redact(s string) string {
 		}
 		return r
 	}, s)
-	return truncate(s, MaxOutput)
+	return text.Ellipsis(s, MaxOutput)
 }
 
 // redactURL reduces a URL to scheme, host and path, replacing long path
@@ -94,15 +95,6 @@ func redactURL(raw string) string {
 }
 
 // truncate cuts s to at most n bytes at a rune boundary, marking a cut with
-// an ellipsis that fits within n.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	const ellipsis = "…"
-	cut := n - len(ellipsis)
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + ellipsis
-}
+// an ellipsis that fits within n (text.Ellipsis; kept under this name for
+// the body-field checker's echoed values).
+func truncate(s string, n int) string { return text.Ellipsis(s, n) }
