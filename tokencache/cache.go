@@ -274,15 +274,25 @@ func (c *Cache) refresh() (any, error) {
 	return tok, nil
 }
 
-// obtain returns a fresh token from the store, or mints one: under the
-// store's lock if it can get it within LockTTL, without it otherwise.
+// obtain returns a fresh token from the store, or mints one under the
+// store's lock.
+//
+// While another process holds the lock, obtain waits for that process's
+// token: after every failed TryLock it sleeps a PollInterval and reads the
+// store again. A crashed holder's lock expires within LockTTL; then one
+// waiter takes it and mints, and the others keep polling and find its token,
+// so a crash costs one mint, not one per waiting process. obtain mints
+// without the lock only if the store fails (it fails open rather than stop
+// sending), or if the lock stays taken for 2*LockTTL + MintTimeout (a store
+// that never grants its lock, or holders crashing one after another), which
+// it reports as EventLockTimeout.
 func (c *Cache) obtain(ctx context.Context) (Token, error) {
 	if tok, ok := c.loadFresh(ctx); ok {
 		return tok, nil
 	}
 	owner := rand.Text()
 	start := time.Now()
-	deadline := start.Add(c.cfg.LockTTL)
+	deadline := start.Add(c.cfg.lockWait())
 	locked := false
 	for {
 		got, err := c.tryLock(ctx, owner)
@@ -293,16 +303,18 @@ func (c *Cache) obtain(ctx context.Context) (Token, error) {
 			locked = true
 			break
 		}
-		// Another process is minting. Its lock expires by deadline at
-		// the latest, so the last poll lands on the deadline and finds
-		// either its token or a free lock.
+		// Someone holds the lock. Waiting out one LockTTL is not enough:
+		// waiters start together (they share one token with one expiry),
+		// so they would all give up together, just as one of them takes
+		// over the expired lock. Keep polling while the store answers, up
+		// to a bound that covers a crashed holder's lock and a new
+		// holder's mint.
 		now := time.Now()
-		wait := min(c.cfg.PollInterval, deadline.Sub(now))
-		if wait <= 0 {
+		if !now.Before(deadline) {
 			c.emit(Event{Kind: EventLockTimeout, Duration: now.Sub(start)})
 			break
 		}
-		if err := sleep(ctx, wait); err != nil {
+		if err := sleep(ctx, min(c.cfg.PollInterval, deadline.Sub(now))); err != nil {
 			return Token{}, err
 		}
 		if tok, ok := c.loadFresh(ctx); ok {

@@ -206,6 +206,66 @@ func TestCrashedLockHolderDelaysAtMostLockTTL(t *testing.T) {
 	})
 }
 
+// TestCrashedLockHolderManyWaitersMintOnce: processes that all wait on a
+// crashed holder's lock reach the end of its TTL together; one takes the
+// expired lock and mints, and the others wait for its token instead of
+// minting their own.
+func TestCrashedLockHolderManyWaitersMintOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const (
+			processes = 5
+			lockTTL   = 15 * time.Second
+			mintTime  = 50 * time.Millisecond
+		)
+		iss := tokentest.NewIssuer(tokentest.IssuerConfig{})
+		slow := tokencache.SourceFunc(func(ctx context.Context) (tokencache.Token, error) {
+			time.Sleep(mintTime) // the issuer's round trip
+			return iss.Source().Token(ctx)
+		})
+		store := &tokencache.MemoryStore{}
+		var rec recorder
+		caches := make([]*tokencache.Cache, processes)
+		for i := range caches {
+			caches[i] = newCache(t, slow, tokencache.Config{Store: store, LockTTL: lockTTL, OnEvent: rec.record})
+		}
+		ok, err := store.TryLock(t.Context(), tokencache.DefaultKey, "crashed", lockTTL)
+		require.NoError(t, err)
+		require.True(t, ok)
+
+		start := time.Now()
+		tokens := make([]tokencache.Token, processes)
+		errs := make([]error, processes)
+		waited := make([]time.Duration, processes)
+		var wg sync.WaitGroup
+		for i, c := range caches {
+			wg.Go(func() {
+				tokens[i], errs[i] = c.Token(t.Context())
+				waited[i] = time.Since(start)
+			})
+		}
+		wg.Wait()
+
+		require.Equal(t, 1, iss.Mints(), "every waiter minted its own token")
+		require.Zero(t, rec.count(tokencache.EventLockTimeout), "a waiter gave up on a live lock holder")
+		var minter, pollers int
+		for i := range caches {
+			require.NoError(t, errs[i])
+			require.True(t, tokens[i].Value == tokens[0].Value, "process %d got a different token", i)
+			switch waited[i] {
+			case lockTTL + mintTime: // took the expired lock and minted
+				minter++
+			case lockTTL + tokencache.DefaultPollInterval: // found it on the next poll
+				pollers++
+			default:
+				t.Errorf("process %d waited %v", i, waited[i])
+			}
+		}
+		require.Equal(t, 1, minter)
+		require.Equal(t, processes-1, pollers)
+		require.True(t, iss.Valid(tokens[0].Value))
+	})
+}
+
 func TestLockWaiterTakesWinnersToken(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		iss := tokentest.NewIssuer(tokentest.IssuerConfig{})
@@ -234,19 +294,69 @@ func TestLockWaiterTakesWinnersToken(t *testing.T) {
 	})
 }
 
-func TestLockNeverFreedMintsAfterLockTTL(t *testing.T) {
+// TestLockNeverFreedMintsAfterWaitBound: a lock that stays taken (a store
+// that never grants it) is waited for 2*LockTTL + MintTimeout, then the
+// cache mints without it rather than stop sending.
+func TestLockNeverFreedMintsAfterWaitBound(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		iss := tokentest.NewIssuer(tokentest.IssuerConfig{})
 		var rec recorder
 		store := stuckLockStore{&tokencache.MemoryStore{}}
-		c := newCache(t, iss.Source(), tokencache.Config{Store: store, LockTTL: 5 * time.Second, OnEvent: rec.record})
+		c := newCache(t, iss.Source(), tokencache.Config{
+			Store: store, LockTTL: 5 * time.Second, MintTimeout: 3 * time.Second, OnEvent: rec.record,
+		})
 		start := time.Now()
 		_, err := c.Token(t.Context())
 		require.NoError(t, err)
-		require.Equal(t, 5*time.Second, time.Since(start))
+		require.Equal(t, 2*5*time.Second+3*time.Second, time.Since(start))
 		require.Equal(t, 1, rec.count(tokencache.EventLockTimeout))
 		require.Equal(t, 1, iss.Mints())
 	})
+}
+
+// TestLockWaiterMintsAtOnceWhenStoreFails: a waiter keeps waiting for a
+// lock someone holds only while the store answers; when the store goes down
+// it mints at once rather than wait out the bound.
+func TestLockWaiterMintsAtOnceWhenStoreFails(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		iss := tokentest.NewIssuer(tokentest.IssuerConfig{})
+		store := &downableStore{MemoryStore: &tokencache.MemoryStore{}}
+		var rec recorder
+		c := newCache(t, iss.Source(), tokencache.Config{Store: store, OnEvent: rec.record})
+		ok, err := store.TryLock(t.Context(), tokencache.DefaultKey, "other", time.Hour)
+		require.NoError(t, err)
+		require.True(t, ok)
+		time.AfterFunc(time.Second, func() { store.down.Store(true) })
+
+		start := time.Now()
+		tok, err := c.Token(t.Context())
+		require.NoError(t, err)
+		require.True(t, iss.Valid(tok.Value))
+		require.Equal(t, time.Second, time.Since(start), "kept waiting after the store went down")
+		require.Equal(t, 1, iss.Mints())
+		require.Zero(t, rec.count(tokencache.EventLockTimeout))
+		require.Positive(t, rec.count(tokencache.EventStoreError))
+	})
+}
+
+// downableStore is a MemoryStore whose lock and load fail once down is set.
+type downableStore struct {
+	*tokencache.MemoryStore
+	down atomic.Bool
+}
+
+func (s *downableStore) Load(ctx context.Context, key string) (tokencache.Token, error) {
+	if s.down.Load() {
+		return tokencache.Token{}, errStoreDown
+	}
+	return s.MemoryStore.Load(ctx, key)
+}
+
+func (s *downableStore) TryLock(ctx context.Context, key, owner string, ttl time.Duration) (bool, error) {
+	if s.down.Load() {
+		return false, errStoreDown
+	}
+	return s.MemoryStore.TryLock(ctx, key, owner, ttl)
 }
 
 // countingStore counts the store operations a cache makes.

@@ -56,12 +56,15 @@ type Config struct {
 	// Zero means DefaultTTL (10 minutes). Negative is an error.
 	TTL time.Duration
 
-	// LockTTL is how long the store's mint lock lasts unless released. It
-	// is also how long a process waits for another process's mint before
-	// minting itself: a lock holder that crashed delays the others by at
-	// most LockTTL. Keep it above MintTimeout so a slow but live holder
-	// keeps the lock. Zero means DefaultLockTTL (15 seconds); it must be at
-	// least a millisecond.
+	// LockTTL is how long the store's mint lock lasts unless released. A
+	// lock holder that crashed delays the others by at most LockTTL: then
+	// one of them takes the expired lock and mints, and the rest pick up
+	// its token from the store. A process that finds the lock taken keeps
+	// waiting for it; it mints without the lock only if the store fails or
+	// the lock stays taken for 2*LockTTL + MintTimeout (enough for a
+	// crashed holder's lock to expire and a new holder to mint). Keep it
+	// above MintTimeout so a slow but live holder keeps the lock. Zero
+	// means DefaultLockTTL (15 seconds); it must be at least a millisecond.
 	LockTTL time.Duration
 
 	// PollInterval is how often a process that lost the race for the lock
@@ -148,6 +151,14 @@ func setDefault(d *time.Duration, def time.Duration) {
 	if *d == 0 {
 		*d = def
 	}
+}
+
+// lockWait bounds how long a process waits for a lock someone else holds
+// before it mints without the lock: a crashed holder's lock runs out within
+// LockTTL, and the waiter that takes it over holds it for at most another
+// LockTTL, minting within MintTimeout.
+func (cfg *Config) lockWait() time.Duration {
+	return 2*cfg.LockTTL + cfg.MintTimeout
 }
 
 // skewFor returns how long before tok's expiry it is refreshed: Skew capped

@@ -19,9 +19,12 @@
 // process refreshes it: it reads the Store, and only if the store holds
 // nothing fresh it takes the store's lock, reads again, mints, saves and
 // unlocks. Processes that lose the race for the lock poll the store for the
-// winner's token; a lock whose holder crashed expires after
-// Config.LockTTL, after which the waiter mints itself. Every caller waits
-// with its own context; the shared refresh runs on.
+// winner's token. A lock whose holder crashed expires after Config.LockTTL;
+// then one waiting process takes it over and mints, and the others pick up
+// its token, so a crash costs one mint, not one per process. A process
+// mints without the lock only if the store fails, or if the lock stays
+// taken for 2*LockTTL + MintTimeout. Every caller waits with its own
+// context; the shared refresh runs on.
 //
 // Tokens without an expiry get one from the JWT exp claim (read without
 // verifying the signature, see [JWTExpiry]) or, for opaque tokens,

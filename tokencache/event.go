@@ -18,8 +18,10 @@ const (
 	// EventShared: a refresh found a fresh token in the Store, minted by
 	// another process (or an earlier run). Expiry is set.
 	EventShared
-	// EventLockTimeout: the mint lock stayed taken for a whole lock TTL
-	// (its holder probably crashed), so this process minted without it.
+	// EventLockTimeout: the mint lock stayed taken for 2*LockTTL +
+	// MintTimeout while the store kept answering (a store that never
+	// grants its lock, or holders that crash one after another), so this
+	// process minted without it. Duration is how long it waited.
 	EventLockTimeout
 	// EventStoreError: a Store operation failed. Op and Err are set. The
 	// cache carries on without the store (it fails open: it mints and

@@ -27,7 +27,7 @@ func RunSharingTests(t *testing.T, newStores func(t *testing.T, n int) []tokenca
 	s := newSuite(opts)
 	s.run(t, "OneMintPerCycle", func(t *testing.T) { testOneMintPerCycle(t, newStores(t, 3)) })
 	s.run(t, "InvalidateKeepsNewer", func(t *testing.T) { testInvalidateKeepsNewer(t, newStores(t, 2)) })
-	s.run(t, "CrashedLockHolder", func(t *testing.T) { testCrashedLockHolder(t, newStores(t, 1)[0]) })
+	s.run(t, "CrashedLockHolder", func(t *testing.T) { testCrashedLockHolder(t, newStores(t, 5)) })
 }
 
 const sharedKey = "shared"
@@ -124,36 +124,66 @@ func testInvalidateKeepsNewer(t *testing.T, stores []tokencache.Store) {
 	require.Equal(t, 2, iss.Mints(), "the late invalidation caused another mint")
 }
 
-// testCrashedLockHolder: a lock taken and never released delays a refresh
-// until it expires, and then the cache mints once.
-func testCrashedLockHolder(t *testing.T, s tokencache.Store) {
-	const lockTTL = 500 * time.Millisecond
+// testCrashedLockHolder: a lock taken and never released delays the
+// processes waiting for it until it expires; then one of them takes it over
+// and mints, and the others pick up that token instead of minting their
+// own, all within a bound.
+func testCrashedLockHolder(t *testing.T, stores []tokencache.Store) {
+	const (
+		// Every process uses the same LockTTL, the crashed one too, so
+		// the waiters' patience runs out just as the lock expires. It is
+		// long enough that a loaded machine cannot make the new holder's
+		// lock expire while it mints.
+		lockTTL  = time.Second
+		mintTime = 50 * time.Millisecond
+	)
 	iss := NewIssuer(IssuerConfig{})
+	slow := tokencache.SourceFunc(func(ctx context.Context) (tokencache.Token, error) {
+		time.Sleep(mintTime) // the issuer's round trip, while the others poll
+		return iss.Source().Token(ctx)
+	})
 	var events []tokencache.Event
 	var mu sync.Mutex
-	c := newSharedCache(t, iss.Source(), s, tokencache.Config{
+	cfg := tokencache.Config{
 		LockTTL:      lockTTL,
+		MintTimeout:  lockTTL / 2,
 		PollInterval: 20 * time.Millisecond,
 		OnEvent: func(e tokencache.Event) {
 			mu.Lock()
 			events = append(events, e)
 			mu.Unlock()
 		},
-	})
-	ok, err := s.TryLock(t.Context(), sharedKey, "crashed-process", lockTTL)
+	}
+	caches := make([]*tokencache.Cache, len(stores))
+	for i, s := range stores {
+		caches[i] = newSharedCache(t, slow, s, cfg)
+	}
+	ok, err := stores[0].TryLock(t.Context(), sharedKey, "crashed-process", lockTTL)
 	require.NoError(t, err)
 	require.True(t, ok)
 
 	// The bound is generous: it only keeps a broken store from hanging.
-	ctx, cancel := context.WithTimeout(t.Context(), 20*lockTTL)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*lockTTL)
 	defer cancel()
-	tok, err := c.Token(ctx)
-	require.NoError(t, err, "refresh blocked by a crashed lock holder")
-	require.True(t, iss.Valid(tok.Value))
-	require.Equal(t, 1, iss.Mints())
+	tokens := make([]tokencache.Token, len(caches))
+	errs := make([]error, len(caches))
+	var wg sync.WaitGroup
+	for i, c := range caches {
+		wg.Go(func() { tokens[i], errs[i] = c.Token(ctx) })
+	}
+	wg.Wait()
+	for i := range caches {
+		require.NoError(t, errs[i], "process %d: refresh blocked by a crashed lock holder", i)
+	}
+	require.Equal(t, 1, iss.Mints(), "the processes waiting on a crashed lock holder minted more than one token")
+	for i := range caches {
+		require.True(t, tokens[i].Value == tokens[0].Value, "process %d got a different token", i)
+	}
+	require.True(t, iss.Valid(tokens[0].Value))
 	mu.Lock()
 	defer mu.Unlock()
 	for _, e := range events {
 		require.NotEqual(t, tokencache.EventStoreError, e.Kind, "store error: %v", e.Err)
+		require.NotEqual(t, tokencache.EventLockTimeout, e.Kind, "a process gave up waiting for a live lock holder")
 	}
 }
