@@ -22,7 +22,10 @@
 // Config.Table (default "outbox"), a keys table (table_keys), a sequence
 // (table_seq), the indexes and an insert trigger, from SQL embedded in the
 // package and versioned in table_migrations. It runs in one transaction
-// under pg_advisory_xact_lock, so instances booting together migrate once.
+// under pg_advisory_xact_lock, so instances booting together migrate once,
+// and it upgrades an outbox made by an earlier version in place, applying
+// only the versions it lacks (version 2 adds redriven_at, for
+// delivery.Record.RedrivenAt: a catalog-only change).
 // Schema and table names are validated as lower-case identifiers and
 // quoted; every value travels as a query parameter.
 //

@@ -1,5 +1,7 @@
 package postgres
 
+import "context"
+
 // Test hooks: the SQL of the hot paths, for EXPLAIN.
 
 // ClaimSQLForTest returns the claim statement.
@@ -10,3 +12,10 @@ func (s *Store) SettleSQLForTest() string { return s.q.settleTerminal }
 
 // PromoteSQLForTest returns the statement that promotes a key's next head.
 func (s *Store) PromoteSQLForTest() string { return s.q.promoteAfter }
+
+// MigrateToForTest applies the migrations up to version v only, to build
+// an outbox as an older release left it.
+func (s *Store) MigrateToForTest(ctx context.Context, v int) error { return s.migrate(ctx, v) }
+
+// LatestSchemaVersionForTest returns the highest embedded migration version.
+func (s *Store) LatestSchemaVersionForTest() int { return s.migrations[len(s.migrations)-1].version }

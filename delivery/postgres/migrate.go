@@ -58,6 +58,9 @@ func loadMigrations(n names) ([]migration, error) {
 		}
 		out = append(out, migration{version: v, name: name, sql: buf.String()})
 	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("postgres: no migrations embedded")
+	}
 	slices.SortFunc(out, func(a, b migration) int { return a.version - b.version })
 	return out, nil
 }
@@ -68,7 +71,17 @@ func loadMigrations(n names) ([]migration, error) {
 // it runs in one transaction under a transaction-scoped advisory lock, and
 // applies only the versions not yet recorded in the migrations table. On
 // error nothing is applied and the error says which version failed.
+//
+// An upgrade runs in place on a populated outbox; each version's file in
+// the package's migrations directory says what it costs (adding a column is
+// instant, building an index reads the table and holds writes back until it
+// is built).
 func (s *Store) Migrate(ctx context.Context) error {
+	return s.migrate(ctx, s.migrations[len(s.migrations)-1].version)
+}
+
+// migrate applies the versions up to and including upTo.
+func (s *Store) migrate(ctx context.Context, upTo int) error {
 	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
 	if err != nil {
 		return fmt.Errorf("postgres: migrate %s: begin: %w", s.n.raw, err)
@@ -96,7 +109,7 @@ CREATE TABLE IF NOT EXISTS ` + s.n.Migrations + ` (
 		return fmt.Errorf("postgres: migrate %s: read versions: %w", s.n.raw, err)
 	}
 	for _, m := range s.migrations {
-		if slices.Contains(applied, int32(m.version)) {
+		if m.version > upTo || slices.Contains(applied, int32(m.version)) {
 			continue
 		}
 		if _, err := tx.Exec(ctx, m.sql); err != nil {

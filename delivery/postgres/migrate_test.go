@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -40,10 +41,10 @@ func TestMigrateConcurrentBoots(t *testing.T) {
 	require.NoError(t, err)
 	v, err := s.SchemaVersion(ctx)
 	require.NoError(t, err)
-	assert.Equal(t, 1, v)
+	assert.Equal(t, s.LatestSchemaVersionForTest(), v)
 	var applied int
 	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM `+quote(schema)+`.events_outbox_migrations`).Scan(&applied))
-	assert.Equal(t, 1, applied, "each version applied once")
+	assert.Equal(t, v, applied, "each version applied once")
 
 	// Idempotent: again, with data in place.
 	_, err = s.Enqueue(ctx, delivery.Message{ID: "kept", Payload: []byte("x")})
@@ -117,4 +118,62 @@ func TestNewValidatesConfig(t *testing.T) {
 	s, err := postgres.New(postgres.Config{Pool: pool})
 	require.NoError(t, err)
 	assert.Equal(t, "outbound.outbox", s.Name(), "defaults")
+}
+
+// An outbox that an older release created and filled (schema version 1)
+// is upgraded in place by Migrate: the rows stay as they were, read back
+// with the new columns at their zero values, and the new behaviour works
+// on them.
+func TestMigrateUpgradesVersion1InPlace(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 4, 1, 9, 0, 0, 0, time.UTC)
+	pool := newPool(t)
+	schema := newSchema(t, pool)
+	s, err := postgres.New(postgres.Config{Pool: pool, Schema: schema, Now: func() time.Time { return now }})
+	require.NoError(t, err)
+	defer func() { _ = s.Close() }()
+	require.NoError(t, s.MigrateToForTest(ctx, 1))
+	v, err := s.SchemaVersion(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, v)
+
+	// Rows as version 1 wrote them: a dead record and a pending head of
+	// another key, with the keys table to match.
+	tbl := s.Name()
+	_, err = pool.Exec(ctx, `INSERT INTO `+tbl+` (id, seq, key, payload, created_at, state, is_head, next_attempt_at, updated_at, attempts, last_error)
+VALUES ('dead-1', nextval('`+tbl+`_seq'), 'K1', 'x', $1, 4, false, $1, $1, 3, 'gone'),
+       ('live-1', nextval('`+tbl+`_seq'), 'K2', 'y', $1, 1, true, $1, $1, 0, '')`, now.Add(-time.Hour))
+	require.NoError(t, err)
+	_, err = pool.Exec(ctx, `INSERT INTO `+tbl+`_keys (key, live) VALUES ('K2', 1)`)
+	require.NoError(t, err)
+
+	require.NoError(t, s.Migrate(ctx))
+	v, err = s.SchemaVersion(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, s.LatestSchemaVersionForTest(), v)
+	assert.Greater(t, v, 1)
+
+	dead, err := s.Get(ctx, "dead-1")
+	require.NoError(t, err)
+	assert.Equal(t, delivery.StateDead, dead.State)
+	assert.Equal(t, 3, dead.Attempts)
+	assert.Equal(t, "gone", dead.LastAttempt.Error)
+	assert.True(t, dead.RedrivenAt.IsZero(), "rows from before the upgrade were never redriven")
+
+	n, err := s.Redrive(ctx, "dead-1")
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	dead, err = s.Get(ctx, "dead-1")
+	require.NoError(t, err)
+	assert.True(t, now.Equal(dead.RedrivenAt), "RedrivenAt %v, want %v", dead.RedrivenAt, now)
+
+	recs, err := s.Claim(ctx, 10, time.Minute)
+	require.NoError(t, err)
+	var got []string
+	for _, r := range recs {
+		got = append(got, r.ID)
+	}
+	assert.ElementsMatch(t, []string{"live-1", "dead-1"}, got, "both keys' heads are claimable after the upgrade")
+
+	require.NoError(t, s.Migrate(ctx), "migrating an upgraded outbox again changes nothing")
 }

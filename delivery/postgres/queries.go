@@ -148,7 +148,7 @@ FOR UPDATE`),
 
 		nextSeqs: q(`SELECT nextval({SEQ}) FROM generate_series(1, $1::integer)`),
 
-		redrive: q(`UPDATE {T} AS t SET state = 1, attempts = 0, next_attempt_at = $1, updated_at = $1,
+		redrive: q(`UPDATE {T} AS t SET state = 1, attempts = 0, next_attempt_at = $1, updated_at = $1, redriven_at = $1,
 	seq = u.seq, is_head = u.head, lease_token = NULL, lease_expires_at = NULL
 FROM unnest($2::text[], $3::bigint[], $4::boolean[]) AS u(id, seq, head)
 WHERE t.id = u.id AND t.state = 4`),

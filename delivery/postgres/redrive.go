@@ -12,8 +12,9 @@ import (
 
 // Redrive implements delivery.Store. It runs in one transaction: it locks
 // the records, checks that every one exists and is dead (else it changes
-// nothing), gives each a new Seq in the order of ids and counts it back
-// into its key, and wakes listening dispatchers on commit.
+// nothing), gives each a new Seq in the order of ids, sets its RedrivenAt
+// to now (a new delivery effort starts), counts it back into its key, and
+// wakes listening dispatchers on commit.
 func (s *Store) Redrive(ctx context.Context, ids ...string) (int, error) {
 	uniq := make([]string, 0, len(ids))
 	seen := make(map[string]bool, len(ids))

@@ -14,7 +14,7 @@ import (
 // recordColumns lists the columns scanRecord reads, in its order.
 const recordColumns = `id, seq, key, destination, payload, headers, idempotency_key, correlation_id,
 	created_at, state, attempts, deferrals, next_attempt_at, lease_token, lease_expires_at,
-	last_started_at, last_duration_ns, last_status, last_class, last_error, duplicate, updated_at`
+	last_started_at, last_duration_ns, last_status, last_class, last_error, duplicate, updated_at, redriven_at`
 
 // scanRecord reads one row of recordColumns.
 func scanRecord(row pgx.Row) (delivery.Record, error) {
@@ -22,6 +22,7 @@ func scanRecord(row pgx.Row) (delivery.Record, error) {
 		r                        delivery.Record
 		idem, token              *string
 		leaseExp, lastStart      *time.Time
+		redriven                 *time.Time
 		state, lastClass         int16
 		attempts, deferrals, sts int32
 		durNS                    int64
@@ -29,7 +30,7 @@ func scanRecord(row pgx.Row) (delivery.Record, error) {
 	)
 	err := row.Scan(&r.ID, &r.Seq, &r.Key, &r.Destination, &r.Payload, &headers, &idem, &r.CorrelationID,
 		&r.CreatedAt, &state, &attempts, &deferrals, &r.NextAttemptAt, &token, &leaseExp,
-		&lastStart, &durNS, &sts, &lastClass, &r.LastAttempt.Error, &r.Duplicate, &r.UpdatedAt)
+		&lastStart, &durNS, &sts, &lastClass, &r.LastAttempt.Error, &r.Duplicate, &r.UpdatedAt, &redriven)
 	if err != nil {
 		return delivery.Record{}, err
 	}
@@ -47,6 +48,9 @@ func scanRecord(row pgx.Row) (delivery.Record, error) {
 	}
 	if lastStart != nil {
 		r.LastAttempt.StartedAt = *lastStart
+	}
+	if redriven != nil {
+		r.RedrivenAt = *redriven
 	}
 	r.State = delivery.State(state)
 	r.Attempts = int(attempts)
