@@ -14,8 +14,20 @@ import (
 	"github.com/outbound-go/outbound/classify"
 )
 
-// ErrClosed is returned by Token and Invalidate after Close.
+// ErrClosed is wrapped by the error Token and Invalidate return after
+// Close. That error is classify.ClassUnavailable: a record that could not be
+// sent because its service is shutting down must wait, not fail.
 var ErrClosed = errors.New("tokencache: cache is closed")
+
+// errClosed is what Token and Invalidate return after Close.
+var errClosed = classify.Unavailable(ErrClosed)
+
+// waitErr is what Token returns when the caller's ctx ends before a token
+// could be had: the partner was never tried, whatever ended the wait (the
+// caller's deadline is not the partner being slow).
+func waitErr(ctx context.Context) error {
+	return classify.Unavailable(fmt.Errorf("tokencache: waiting for token: %w", ctx.Err()))
+}
 
 // flightKey is the one singleflight key: a Cache holds one token.
 const flightKey = "refresh"
@@ -117,15 +129,19 @@ func New(src Source, cfg Config) (*Cache, error) {
 // Otherwise one goroutine per process refreshes the token, first from the
 // shared Store and, only if the store has nothing fresh, by minting under
 // the store's lock; every other caller waits for that refresh. A caller
-// whose ctx ends stops waiting and gets ctx.Err(); the refresh goes on for
-// the others.
+// whose ctx ends stops waiting; the refresh goes on for the others.
 //
 // If the refresh fails but the old token has not expired yet, Token returns
-// the old token. Otherwise it returns an error of class
-// classify.ClassUnavailable (the partner was never tried) wrapping the
-// cause. After a failure, calls during the backoff pause fail at once with
-// an error wrapping ErrBackoff whose Retry-After is the time left. After
-// Close, Token returns ErrClosed.
+// the old token. Every error Token returns is of class
+// classify.ClassUnavailable, because the partner was never tried, so a
+// dispatcher defers the record without counting an attempt:
+//   - a failed refresh (the Source failed, with or without a working
+//     Store) wraps the cause, with the backoff pause as its Retry-After;
+//   - during the backoff pause after a failure, calls fail at once with an
+//     error wrapping ErrBackoff, whose Retry-After is the time left;
+//   - a caller whose ctx ended gets an error wrapping ctx.Err()
+//     (context.Canceled or context.DeadlineExceeded);
+//   - after Close, an error wrapping ErrClosed.
 func (c *Cache) Token(ctx context.Context) (Token, error) {
 	if e := c.cur.Load(); e != nil && e.fresh.Load() {
 		return e.tok, nil
@@ -135,12 +151,12 @@ func (c *Cache) Token(ctx context.Context) (Token, error) {
 
 // wait is Token's slow path: the token is missing or due for refresh.
 func (c *Cache) wait(ctx context.Context) (Token, error) {
-	if err := ctx.Err(); err != nil {
-		return Token{}, err
+	if ctx.Err() != nil {
+		return Token{}, waitErr(ctx)
 	}
 	e := c.cur.Load()
 	if e == closedEntry {
-		return Token{}, ErrClosed
+		return Token{}, errClosed
 	}
 	if e != nil && e.fresh.Load() {
 		return e.tok, nil
@@ -154,13 +170,13 @@ func (c *Cache) wait(ctx context.Context) (Token, error) {
 	}
 	select {
 	case <-ctx.Done():
-		return Token{}, ctx.Err()
+		return Token{}, waitErr(ctx)
 	case r := <-c.flight.DoChan(flightKey, c.refresh):
 		if r.Err != nil {
 			if tok, ok := c.unexpired(time.Now()); ok {
 				return tok, nil
 			}
-			return Token{}, r.Err
+			return Token{}, r.Err // classified by refresh
 		}
 		return r.Val.(Token), nil
 	}
@@ -185,15 +201,16 @@ func (c *Cache) unexpired(now time.Time) (Token, bool) {
 // A token with an empty Value is ignored. Repeated rejections of freshly
 // minted tokens pause refreshes like mint failures do (Config.FailureBackoff),
 // so a partner that rejects every token does not drain the issuer's quota.
-// Invalidate returns ErrClosed after Close, and an error if the store's
-// delete failed; the in-process token is dropped either way.
+// After Close, Invalidate returns an error wrapping ErrClosed (class
+// classify.ClassUnavailable). It returns an error if the store's delete
+// failed; the in-process token is dropped either way.
 func (c *Cache) Invalidate(ctx context.Context, rejected Token) error {
 	v := rejected.Value
 	if v == "" {
 		return nil
 	}
 	if c.cur.Load() == closedEntry {
-		return ErrClosed
+		return errClosed
 	}
 	c.reject.Store(&v)
 	for {
@@ -219,9 +236,9 @@ func (c *Cache) Invalidate(ctx context.Context, rejected Token) error {
 }
 
 // Close stops the background refresher, makes further Token and Invalidate
-// calls return ErrClosed, and waits for a running refresh to return (a
-// Source that ignores its context delays Close until it returns). It is
-// safe to call more than once and always returns nil.
+// calls return an error wrapping ErrClosed, and waits for a running refresh
+// to return (a Source that ignores its context delays Close until it
+// returns). It is safe to call more than once and always returns nil.
 func (c *Cache) Close() error {
 	c.mu.Lock()
 	if c.closed {
@@ -250,10 +267,11 @@ func (c *Cache) enter() bool {
 }
 
 // refresh runs at most once at a time per Cache, under singleflight, in its
-// own goroutine with the cache's context rather than any caller's.
+// own goroutine with the cache's context rather than any caller's. Its
+// errors are class Unavailable, with the backoff pause as Retry-After.
 func (c *Cache) refresh() (any, error) {
 	if !c.enter() {
-		return nil, ErrClosed
+		return nil, errClosed
 	}
 	defer c.wg.Done()
 	// A flight that started just after another one finished finds its
@@ -264,10 +282,10 @@ func (c *Cache) refresh() (any, error) {
 	tok, err := c.obtain(c.ctx)
 	if err != nil {
 		if c.ctx.Err() != nil {
-			return nil, ErrClosed
+			return nil, errClosed
 		}
-		c.pacer.failed(time.Now(), err)
-		return nil, classify.Unavailable(err)
+		pause := c.pacer.failed(time.Now(), err)
+		return nil, &classify.Error{Class: classify.ClassUnavailable, RetryAfter: pause, Err: err}
 	}
 	c.pacer.succeeded()
 	c.install(tok)

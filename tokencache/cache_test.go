@@ -399,6 +399,7 @@ func TestCallerContextEndsWaitNotRefresh(t *testing.T) {
 		cancel()
 		synctest.Wait()
 		require.ErrorIs(t, impatientErr, context.Canceled, "the canceled caller still waits")
+		require.Equal(t, classify.ClassUnavailable, classify.Of(impatientErr))
 
 		close(release)
 		wg.Wait()

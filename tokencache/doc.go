@@ -37,8 +37,11 @@
 // does this on a 401 and replays the request once.
 //
 // Failures are not cached, but they pause refreshes with a doubling backoff
-// (Config.FailureBackoff), so a down issuer is not hammered. Errors from
-// Token are classify.ClassUnavailable: the partner was never tried. The
+// (Config.FailureBackoff), so a down issuer is not hammered. Every error
+// from Token is classify.ClassUnavailable, with the pause as its
+// Retry-After where there is one: a failed mint, the backoff, a caller whose
+// context ended while waiting, a closed cache. The partner was never tried,
+// so a dispatcher defers the record without counting an attempt. The
 // store is an optimisation the cache can live without: if it fails, the
 // cache mints on its own and reports EventStoreError.
 //

@@ -53,12 +53,14 @@ func (p *pacer) err(wait time.Duration) error {
 	}
 }
 
-// failed records a failed refresh at now.
-func (p *pacer) failed(now time.Time, cause error) {
+// failed records a failed refresh at now and returns how long refreshes are
+// paused from now.
+func (p *pacer) failed(now time.Time, cause error) time.Duration {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.failures++
 	p.pause(now, p.delay(p.failures), cause)
+	return p.next.Sub(now)
 }
 
 // succeeded records a successful refresh. It does not forget rejections: a

@@ -4,7 +4,12 @@ import (
 	"errors"
 	"io"
 	"net/http"
+
+	"github.com/outbound-go/outbound/classify"
 )
+
+// errNilCache is RoundTrip's error for a Transport without a Cache.
+var errNilCache = classify.Permanent(errors.New("tokencache: Transport.Cache is nil"))
 
 // maxDrain bounds how much of a 401 response body is read before it is
 // closed, so the connection can be reused without reading a huge body.
@@ -28,12 +33,14 @@ type Transport struct {
 }
 
 // RoundTrip sends req with the cache's token as described on Transport. It
-// returns an error (and closes req.Body) if no token can be had, Cache is
-// nil, or Base fails.
+// returns an error (and closes req.Body) if no token can be had (class
+// classify.ClassUnavailable, see Cache.Token), if Cache is nil (class
+// classify.ClassPermanent: a configuration error fails every time), or if
+// Base fails (Base's error as it is).
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if t.Cache == nil {
 		closeBody(req)
-		return nil, errors.New("tokencache: Transport.Cache is nil")
+		return nil, errNilCache
 	}
 	ctx := req.Context()
 	tok, err := t.Cache.Token(ctx)

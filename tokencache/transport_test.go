@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/outbound-go/outbound/classify"
 	"github.com/outbound-go/outbound/tokencache"
 	"github.com/outbound-go/outbound/tokencache/tokentest"
 )
@@ -165,6 +166,10 @@ func TestTransportTokenFailure(t *testing.T) {
 	require.NoError(t, err)
 	_, err = f.client.Do(req)
 	require.ErrorIs(t, err, tokentest.ErrIssuerFailing)
+	require.Equal(t, classify.ClassUnavailable, classify.Of(err), "the partner was never tried")
+	ra, ok := classify.RetryAfter(err)
+	require.True(t, ok)
+	require.Equal(t, tokencache.DefaultFailureBackoff, ra)
 	require.True(t, body.closed, "RoundTrip must close the body on error")
 	require.Zero(t, f.partner.requests(), "sent without a token")
 }
@@ -174,6 +179,7 @@ func TestTransportNilCache(t *testing.T) {
 	req := httptest.NewRequest(http.MethodPost, "http://example.invalid/", body)
 	_, err := (&tokencache.Transport{}).RoundTrip(req)
 	require.ErrorContains(t, err, "tokencache: Transport.Cache is nil")
+	require.Equal(t, classify.ClassPermanent, classify.Of(err), "a configuration error fails every time")
 	require.True(t, body.closed)
 }
 
