@@ -80,6 +80,13 @@
 // pool that reconnects by itself with backoff and signals every
 // Config.PollInterval while it is down, so dispatchers fall back to polling.
 //
+// Retries and expiring leases wake nobody; instead NextDue
+// (delivery.NextDuer) tells a dispatcher when the next record becomes
+// claimable: the first entry of the claim index (the earliest pending head)
+// and of the lease index (the earliest lease expiry), two index-only
+// lookups in one round trip, so every instance sleeps until exactly then
+// and sees the schedules other instances wrote.
+//
 // # Retention
 //
 // Delivered and discarded rows stay until purged: Purge deletes a bounded

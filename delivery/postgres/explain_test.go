@@ -49,6 +49,21 @@ func TestClaimPlanUsesIndexes(t *testing.T) {
 	require.Equal(t, "k-1", recs[0].ID, "the head, due again, is the oldest-due record")
 	tx, err = pool.Begin(ctx)
 	require.NoError(t, err)
+
+	// NextDue reads the first entry of the claim index and of the lease
+	// index, nothing else: two index-only lookups in one statement.
+	plan = explain(t, tx, store.NextDueSQLForTest())
+	t.Logf("next due with %d pending, one in flight, %d delivered:\n%s", pending, delivered, plan)
+	assert.Contains(t, plan, "Index Only Scan using outbox_claim_idx", "the earliest pending head from the claim index")
+	assert.Contains(t, plan, "Index Only Scan using outbox_lease_idx", "the earliest lease expiry from the lease index")
+	assert.NotContains(t, plan, "Seq Scan")
+	assert.NotContains(t, plan, "Rows Removed by Filter")
+	due, ok, err := store.NextDue(ctx)
+	require.NoError(t, err)
+	require.True(t, ok)
+	want := base.Add(-time.Duration(pending/2) * time.Millisecond) // seedBacklog's longest-due head
+	assert.True(t, due.Equal(want), "NextDue %v, want %v", due, want)
+
 	plan = explain(t, tx, store.SettleSQLForTest(), recs[0].ID, recs[0].LeaseToken, int16(delivery.StateDelivered),
 		base, int64(0), int32(200), int16(classify.ClassOK), "", false, base)
 	plan += explain(t, tx, store.PromoteSQLForTest(), recs[0].ID)

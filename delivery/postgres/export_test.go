@@ -10,6 +10,9 @@ func (s *Store) ClaimSQLForTest() string { return s.q.claim }
 // SettleSQLForTest returns the terminal settle statement.
 func (s *Store) SettleSQLForTest() string { return s.q.settleTerminal }
 
+// NextDueSQLForTest returns the NextDue statement.
+func (s *Store) NextDueSQLForTest() string { return s.q.nextDue }
+
 // PromoteSQLForTest returns the statement that promotes a key's next head.
 func (s *Store) PromoteSQLForTest() string { return s.q.promoteAfter }
 

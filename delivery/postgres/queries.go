@@ -17,6 +17,8 @@ type queries struct {
 	lockForRedrive, matchDead, nextSeqs, redrive, addLive, notify string
 
 	get, list, stats, purge string
+
+	nextDue string
 }
 
 func buildQueries(n names) queries {
@@ -157,6 +159,15 @@ WHERE t.id = u.id AND t.state = 4`),
 FROM unnest($1::text[], $2::integer[]) AS u(key, c) WHERE k.key = u.key`),
 
 		notify: `SELECT pg_notify($1, '')`,
+
+		// Each subquery reads the first entry of a partial index in its
+		// order: one btree descent. Written as ORDER BY ... LIMIT 1 rather
+		// than min(), which the planner may turn into a full scan of an
+		// index its statistics say is small (the lease index often is,
+		// until it is not).
+		nextDue: q(`SELECT
+	(SELECT next_attempt_at FROM {T} WHERE state = 1 AND is_head ORDER BY next_attempt_at, seq LIMIT 1),
+	(SELECT lease_expires_at FROM {T} WHERE state = 2 ORDER BY lease_expires_at LIMIT 1)`),
 
 		get: q(`SELECT {COLS} FROM {T} WHERE id = $1`),
 

@@ -34,6 +34,7 @@ type Store struct {
 var (
 	_ delivery.Store    = (*Store)(nil)
 	_ delivery.Notifier = (*Store)(nil)
+	_ delivery.NextDuer = (*Store)(nil)
 )
 
 // querier is what the store needs from a pool, a connection or a caller's
