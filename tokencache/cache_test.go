@@ -326,7 +326,9 @@ func TestLockWaiterMintsAtOnceWhenStoreFails(t *testing.T) {
 		ok, err := store.TryLock(t.Context(), tokencache.DefaultKey, "other", time.Hour)
 		require.NoError(t, err)
 		require.True(t, ok)
-		time.AfterFunc(time.Second, func() { store.down.Store(true) })
+		// Down between two polls (every 100ms), so the next poll is the
+		// first to see it.
+		time.AfterFunc(950*time.Millisecond, func() { store.down.Store(true) })
 
 		start := time.Now()
 		tok, err := c.Token(t.Context())
