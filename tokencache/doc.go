@@ -34,7 +34,18 @@
 // When a partner rejects a token, [Cache.Invalidate] drops it, deleting the
 // stored copy only if it is still that exact token (compare-and-delete), so
 // a newer token minted by another process is not thrown away. [Transport]
-// does this on a 401 and replays the request once.
+// does this on a 401 and replays the request once. If no fresh token can be
+// had for the replay, it returns the cache's Unavailable error instead of
+// the 401, so records wait out an issuer outage; a 401 to the replay, made
+// with a fresh token, is returned as the response (by default the
+// dispatcher dead-letters it: a human must look). If your partner's auth
+// server has outages that answer 401 to fresh tokens, classify 401 as
+// Ephemeral in classify.HTTPRules so the circuit breaker opens instead of
+// dead-lettering:
+//
+//	rules := classify.HTTPRules{Statuses: map[int]classify.Class{
+//		http.StatusUnauthorized: classify.ClassEphemeral,
+//	}}
 //
 // Failures are not cached, but they pause refreshes with a doubling backoff
 // (Config.FailureBackoff), so a down issuer is not hammered. Every error

@@ -11,6 +11,10 @@ import (
 // errNilCache is RoundTrip's error for a Transport without a Cache.
 var errNilCache = classify.Permanent(errors.New("tokencache: Transport.Cache is nil"))
 
+// errNoFreshToken is RoundTrip's error when the token the cache hands out
+// for a replay is the one the partner just rejected.
+var errNoFreshToken = classify.Unavailable(errors.New("tokencache: no fresh token to replay the request after a 401"))
+
 // maxDrain bounds how much of a 401 response body is read before it is
 // closed, so the connection can be reused without reading a huge body.
 const maxDrain = 4 << 10
@@ -19,10 +23,25 @@ const maxDrain = 4 << 10
 // Cache's token (Authorization: Bearer ...). When the partner answers 401 it
 // invalidates that token and replays the request once with a fresh one, if
 // the body can be replayed: no body, http.NoBody, or a GetBody func (which
-// http.NewRequest sets for bytes, strings and bytes.Reader bodies). A 401
-// on the replay, a 401 to a request whose body cannot be replayed, and a
-// 401 when no fresh token can be had are returned to the caller as they
-// are; it never loops.
+// http.NewRequest sets for bytes, strings and bytes.Reader bodies). It never
+// loops. After a 401:
+//
+//   - If no fresh token can be had for the replay (the issuer fails,
+//     refreshes are backing off, the caller's context ended, the cache is
+//     closed), RoundTrip closes the 401 response and returns the error of
+//     Cache.Token instead: class classify.ClassUnavailable, with a
+//     Retry-After where the cache knows one. The request was never tried
+//     with a token the partner accepts, so a dispatcher defers the record
+//     rather than dead-letter it over a 401 (an auth outage defers).
+//   - A 401 to the replay, which carried a fresh token, is returned
+//     as the response: the issuer accepted our credentials but the partner
+//     rejects its token, which retrying will not fix; a human must look.
+//     A partner whose auth server answers 401 to fresh tokens during its
+//     outages should have 401 classified as Ephemeral (see the package
+//     doc).
+//   - A 401 to a request whose body cannot be replayed is returned as the
+//     response; the rejected token is still invalidated, so the next
+//     request carries a fresh one.
 //
 // The request passed in is not modified. Errors never include the token.
 type Transport struct {
@@ -33,10 +52,11 @@ type Transport struct {
 }
 
 // RoundTrip sends req with the cache's token as described on Transport. It
-// returns an error (and closes req.Body) if no token can be had (class
-// classify.ClassUnavailable, see Cache.Token), if Cache is nil (class
-// classify.ClassPermanent: a configuration error fails every time), or if
-// Base fails (Base's error as it is).
+// returns an error (and closes req.Body) if no token can be had, for the
+// request or for its replay after a 401 (class classify.ClassUnavailable,
+// see Cache.Token), if Cache is nil (class classify.ClassPermanent: a
+// configuration error fails every time), or if Base fails (Base's error as
+// it is).
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if t.Cache == nil {
 		closeBody(req)
@@ -56,18 +76,25 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	// Invalidate before deciding whether to replay: the token was rejected
 	// either way, and the next request should not use it.
 	if err := t.Cache.Invalidate(ctx, tok); errors.Is(err, ErrClosed) {
-		return resp, nil
+		drain(resp)
+		return nil, err // class Unavailable
 	}
 	body, ok := replayBody(req)
 	if !ok {
 		return resp, nil
 	}
 	fresh, err := t.Cache.Token(ctx)
-	if err != nil || fresh.Value == tok.Value {
+	if err == nil && fresh.Value == tok.Value {
+		// A refresh that was already running when the token was
+		// rejected can still hand it out once.
+		err = errNoFreshToken
+	}
+	if err != nil {
 		if body != nil {
 			body.Close()
 		}
-		return resp, nil
+		drain(resp)
+		return nil, err // class Unavailable
 	}
 	drain(resp)
 	return t.base().RoundTrip(authorized(req, fresh, body))
