@@ -82,8 +82,9 @@ type HTTPDeliverer struct {
 	readLimit  int
 }
 
-// NewHTTPDeliverer returns an HTTPDeliverer for cfg. It returns an error when
-// Build is nil or a setting is invalid.
+// NewHTTPDeliverer returns an HTTPDeliverer for cfg. It returns an error
+// naming the field when Build is nil or a setting is invalid (a negative
+// size, a header name that is not an RFC 9110 token).
 func NewHTTPDeliverer(cfg HTTPConfig) (*HTTPDeliverer, error) {
 	if cfg.Build == nil {
 		return nil, errors.New("delivery: HTTPConfig.Build is required")
@@ -93,6 +94,13 @@ func NewHTTPDeliverer(cfg HTTPConfig) (*HTTPDeliverer, error) {
 	}
 	if cfg.Rules.MaxBody < 0 {
 		return nil, fmt.Errorf("delivery: HTTPConfig.Rules.MaxBody must not be negative, got %d", cfg.Rules.MaxBody)
+	}
+	for _, h := range [...]struct{ field, v string }{
+		{"IdempotencyHeader", cfg.IdempotencyHeader}, {"CorrelationHeader", cfg.CorrelationHeader},
+	} {
+		if h.v != "" && h.v != "-" && !validToken(h.v) {
+			return nil, fmt.Errorf("delivery: HTTPConfig.%s %q is not a valid header name", h.field, h.v)
+		}
 	}
 	d := &HTTPDeliverer{
 		client:     cfg.Client,
@@ -127,10 +135,13 @@ func headerName(v, def string) string {
 }
 
 // Deliver sends m and classifies the outcome. A builder failure, a nil
-// request or a request without a URL is a Permanent error (a builder error
-// that has a class keeps it, and one caused by ctx ending stays
-// Unavailable). Transport errors are returned with their query strings
-// redacted; their class is inferred by classify.Of.
+// request, and a request that could never be sent (no URL, a scheme other
+// than http or https, no host, an invalid method, or a header name that is
+// not an RFC 9110 token or a header value with a control character) are
+// Permanent errors, found before anything is sent; a builder error that
+// has a class keeps it, and one caused by ctx ending stays Unavailable.
+// Transport errors are returned with their query strings redacted; their
+// class is inferred by classify.Of.
 func (d *HTTPDeliverer) Deliver(ctx context.Context, m *Message) error {
 	req, err := d.request(ctx, m)
 	if err != nil {
@@ -156,9 +167,9 @@ func (d *HTTPDeliverer) request(ctx context.Context, m *Message) (*http.Request,
 		}
 		return nil, err
 	case req == nil:
-		return nil, classify.Permanent(fmt.Errorf("delivery: build request for message %q: builder returned a nil request", m.ID))
+		return nil, unsendable(m, "builder returned a nil request")
 	case req.URL == nil:
-		return nil, classify.Permanent(fmt.Errorf("delivery: build request for message %q: request has no URL", m.ID))
+		return nil, unsendable(m, "request has no URL")
 	}
 	if req.Context() != ctx {
 		req = req.WithContext(ctx)
@@ -177,7 +188,41 @@ func (d *HTTPDeliverer) request(ctx context.Context, m *Message) (*http.Request,
 	if d.corrHeader != "" && req.Header.Get(d.corrHeader) == "" {
 		req.Header.Set(d.corrHeader, correlationID(ctx, m))
 	}
+	if err := sendable(req); err != nil {
+		return nil, unsendable(m, err.Error())
+	}
 	return req, nil
+}
+
+// sendable reports why net/http would refuse req, or nil. Retrying such a
+// request fails the same way every time, so the caller makes it Permanent
+// instead of letting the transport's error pass for a network failure.
+// Header values are never quoted: they may be credentials.
+func sendable(req *http.Request) error {
+	switch {
+	case req.URL.Scheme != "http" && req.URL.Scheme != "https":
+		return fmt.Errorf("request URL scheme %q is not http or https", req.URL.Scheme)
+	case req.URL.Host == "":
+		return errors.New("request URL has no host")
+	case req.Method != "" && !validToken(req.Method):
+		return fmt.Errorf("request method %q is not a valid method", req.Method)
+	}
+	for name, values := range req.Header {
+		if !validToken(name) {
+			return fmt.Errorf("request header name %q is not a valid header name", name)
+		}
+		for _, v := range values {
+			if !validHeaderValue(v) {
+				return fmt.Errorf("request header %q has a control character in its value", name)
+			}
+		}
+	}
+	return nil
+}
+
+// unsendable is the Permanent error for a request that can never be sent.
+func unsendable(m *Message, why string) error {
+	return classify.Permanent(fmt.Errorf("delivery: build request for message %q: %s", m.ID, why))
 }
 
 func hasExplicitClass(err error) bool {

@@ -186,6 +186,74 @@ func TestHTTPDelivererBuilderFailures(t *testing.T) {
 	assert.ErrorContains(t, err, "Build is required")
 	_, err = delivery.NewHTTPDeliverer(delivery.HTTPConfig{Build: delivery.PostTo("http://x", "a/b"), MaxDrain: -1})
 	assert.ErrorContains(t, err, "MaxDrain")
+	_, err = delivery.NewHTTPDeliverer(delivery.HTTPConfig{Build: delivery.PostTo("http://x", "a/b"), IdempotencyHeader: "Idempotency Key"})
+	assert.ErrorContains(t, err, "HTTPConfig.IdempotencyHeader")
+	_, err = delivery.NewHTTPDeliverer(delivery.HTTPConfig{Build: delivery.PostTo("http://x", "a/b"), CorrelationHeader: "X-Id\r\n"})
+	assert.ErrorContains(t, err, "HTTPConfig.CorrelationHeader")
+}
+
+// A request net/http would refuse is Permanent and never sent: before, it
+// failed in the transport as "invalid header field value", which classify
+// took for a network failure and retried as Ephemeral for a day.
+func TestHTTPDelivererRefusesUnsendableRequestsAsPermanent(t *testing.T) {
+	var hits atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hits.Add(1) }))
+	defer srv.Close()
+	withHeader := func(name, value string) delivery.RequestBuilder {
+		return func(ctx context.Context, m *delivery.Message) (*http.Request, error) {
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL, nil)
+			if err == nil {
+				req.Header[name] = []string{value}
+			}
+			return req, err
+		}
+	}
+	ctx := context.Background()
+	cases := []struct {
+		name    string
+		build   delivery.RequestBuilder
+		ctx     context.Context
+		m       *delivery.Message
+		mention string
+	}{
+		{"CRLF in a builder header", withHeader("X-Sig", "Bearer s3cr3t\r\nX-Injected: 1"), ctx, msg("m"), `header "X-Sig" has a control character`},
+		{"bad builder header name", withHeader("X Bad", "v"), ctx, msg("m"), `header name "X Bad"`},
+		{"CRLF in a message header", delivery.PostTo(srv.URL, "text/plain"), ctx,
+			&delivery.Message{ID: "m", Payload: []byte("x"), Headers: map[string]string{"X-Api-Key": "s3cr3t\r\n"}}, `"X-Api-Key"`},
+		{"newline in IdempotencyKey", delivery.PostTo(srv.URL, "text/plain"), ctx,
+			&delivery.Message{ID: "m", IdempotencyKey: "k\n1", Payload: []byte("x")}, `"Idempotency-Key"`},
+		{"newline in CorrelationID", delivery.PostTo(srv.URL, "text/plain"), ctx,
+			&delivery.Message{ID: "m", CorrelationID: "c\n1", Payload: []byte("x")}, `"X-Correlation-Id"`},
+		{"newline in the context's correlation id", delivery.PostTo(srv.URL, "text/plain"), delivery.WithCorrelationID(ctx, "c\r\n1"),
+			msg("m"), `"X-Correlation-Id"`},
+		{"ftp scheme", delivery.PostTo("ftp://files.example/in", "text/plain"), ctx, msg("m"), `scheme "ftp" is not http or https`},
+		{"file scheme", delivery.PostTo("file:///etc/passwd", "text/plain"), ctx, msg("m"), `scheme "file"`},
+		{"relative URL", delivery.PostTo("/hook", "text/plain"), ctx, msg("m"), `scheme ""`},
+		{"no host", delivery.PostTo("http:///hook", "text/plain"), ctx, msg("m"), "no host"},
+		{"bad method", func(ctx context.Context, m *delivery.Message) (*http.Request, error) {
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL, nil)
+			if err == nil {
+				req.Method = "PO ST"
+			}
+			return req, err
+		}, ctx, msg("m"), `method "PO ST"`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			d := newDeliverer(t, delivery.HTTPConfig{Client: srv.Client(), Build: tc.build})
+			err := d.Deliver(tc.ctx, tc.m)
+			require.Error(t, err)
+			assert.Equal(t, classify.ClassPermanent, classify.Of(err), "err: %v", err)
+			assert.Contains(t, err.Error(), tc.mention)
+			assert.NotContains(t, err.Error(), "s3cr3t", "header values are never quoted")
+		})
+	}
+	assert.Zero(t, hits.Load(), "nothing unsendable reached the partner")
+
+	// A tab in a value is allowed, as RFC 9110 allows it.
+	d := newDeliverer(t, delivery.HTTPConfig{Client: srv.Client(), Build: withHeader("X-Note", "a\tb")})
+	require.NoError(t, d.Deliver(ctx, msg("m")))
+	assert.Equal(t, int64(1), hits.Load())
 }
 
 func TestHTTPDelivererRedactsQueryInTransportErrors(t *testing.T) {

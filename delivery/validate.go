@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -27,9 +28,15 @@ const (
 
 // ValidateMessage reports whether m can be enqueued: a non-empty payload
 // within MaxPayloadBytes; ID, Key, IdempotencyKey, CorrelationID and
-// Destination valid UTF-8 without NUL bytes and within MaxIDBytes; headers
-// within MaxHeaders and MaxHeaderBytes with non-empty names. The error wraps
-// ErrInvalid (ErrTooLarge for size limits) and names the field.
+// Destination valid UTF-8 without NUL bytes and within MaxIDBytes; ID,
+// IdempotencyKey and CorrelationID (which the HTTP deliverer sends as
+// header values) without control characters; headers within MaxHeaders and
+// MaxHeaderBytes, each name an RFC 9110 token ("X-Tenant", not "X Tenant"
+// or "X-Tenant:") and each value valid UTF-8 without control characters
+// other than horizontal tab. A message that breaks these rules would fail
+// every attempt, so it is refused here rather than retried. The error
+// wraps ErrInvalid (ErrTooLarge for size limits) and names the field; it
+// never quotes a header value, which may be a credential.
 func ValidateMessage(m *Message) error {
 	if len(m.Payload) == 0 {
 		return fmt.Errorf("%w: message %q has an empty payload", ErrInvalid, m.ID)
@@ -37,9 +44,12 @@ func ValidateMessage(m *Message) error {
 	if len(m.Payload) > MaxPayloadBytes {
 		return fmt.Errorf("%w: message %q payload is %d bytes, limit %d", ErrTooLarge, m.ID, len(m.Payload), MaxPayloadBytes)
 	}
-	for _, f := range [...]struct{ name, v string }{
-		{"ID", m.ID}, {"Key", m.Key}, {"IdempotencyKey", m.IdempotencyKey},
-		{"CorrelationID", m.CorrelationID}, {"Destination", m.Destination},
+	for _, f := range [...]struct {
+		name, v  string
+		inHeader bool
+	}{
+		{"ID", m.ID, true}, {"Key", m.Key, false}, {"IdempotencyKey", m.IdempotencyKey, true},
+		{"CorrelationID", m.CorrelationID, true}, {"Destination", m.Destination, false},
 	} {
 		if len(f.v) > MaxIDBytes {
 			return fmt.Errorf("%w: message %s is %d bytes, limit %d", ErrTooLarge, f.name, len(f.v), MaxIDBytes)
@@ -47,17 +57,24 @@ func ValidateMessage(m *Message) error {
 		if !utf8.ValidString(f.v) || containsNUL(f.v) {
 			return fmt.Errorf("%w: message %s %q is not valid text", ErrInvalid, f.name, f.v)
 		}
+		if f.inHeader && hasControl(f.v, false) {
+			return fmt.Errorf("%w: message %s %q has a control character (it is sent as a header value)", ErrInvalid, f.name, f.v)
+		}
 	}
 	if len(m.Headers) > MaxHeaders {
 		return fmt.Errorf("%w: message %q has %d headers, limit %d", ErrTooLarge, m.ID, len(m.Headers), MaxHeaders)
 	}
 	size := 0
 	for k, v := range m.Headers {
-		if k == "" {
+		switch {
+		case k == "":
 			return fmt.Errorf("%w: message %q has a header with an empty name", ErrInvalid, m.ID)
-		}
-		if !utf8.ValidString(k) || !utf8.ValidString(v) || containsNUL(k) || containsNUL(v) {
-			return fmt.Errorf("%w: message %q header %q is not valid text", ErrInvalid, m.ID, k)
+		case !validToken(k):
+			return fmt.Errorf("%w: message %q header name %q is not a valid header name (an RFC 9110 token)", ErrInvalid, m.ID, k)
+		case !utf8.ValidString(v):
+			return fmt.Errorf("%w: message %q header %q value is not valid text", ErrInvalid, m.ID, k)
+		case !validHeaderValue(v):
+			return fmt.Errorf("%w: message %q header %q value has a control character", ErrInvalid, m.ID, k)
 		}
 		size += len(k) + len(v)
 	}
@@ -70,6 +87,51 @@ func ValidateMessage(m *Message) error {
 func containsNUL(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] == 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// validToken reports whether s is an RFC 9110 token, the syntax of header
+// names and methods: one or more of the visible ASCII characters other
+// than delimiters.
+func validToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' {
+			continue
+		}
+		if c < '!' || c > '~' || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// validHeaderValue reports whether s can be sent as a header value: no
+// control characters other than horizontal tab (net/http refuses CR, LF,
+// NUL and the rest at send time, and a request refused once is refused on
+// every retry).
+func validHeaderValue(s string) bool { return !hasControl(s, true) }
+
+// hasControl reports whether s has a control character: C0 (below U+0020),
+// DEL or C1 (U+0080 to U+009F), tab excepted when allowTab is set. Bytes
+// that are not UTF-8 are not control characters.
+func hasControl(s string, allowTab bool) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '\t':
+			if !allowTab {
+				return true
+			}
+		case c < 0x20 || c == 0x7f:
+			return true
+		case c == 0xc2 && i+1 < len(s) && s[i+1] >= 0x80 && s[i+1] <= 0x9f: // UTF-8 of U+0080..U+009F
 			return true
 		}
 	}
