@@ -8,9 +8,11 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 
 	"github.com/outbound-go/outbound/classify"
+	"github.com/outbound-go/outbound/internal/redact"
 )
 
 // Defaults of HTTPConfig.
@@ -29,14 +31,28 @@ const (
 // a record that can never be sent) and is Permanent otherwise.
 type RequestBuilder func(ctx context.Context, m *Message) (*http.Request, error)
 
-// PostTo returns a RequestBuilder that POSTs the message payload to url with
-// the given Content-Type.
-func PostTo(url, contentType string) RequestBuilder {
+// PostTo returns a RequestBuilder that POSTs the message payload to rawURL
+// with the given Content-Type. The URL is parsed once, here. If it does not
+// parse, every request the builder is asked for fails with the same
+// Permanent error, which says why without echoing the URL (it may carry a
+// key in its query or user info).
+func PostTo(rawURL, contentType string) RequestBuilder {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // the url.Error would quote rawURL whole
+		}
+		bad := classify.Permanent(fmt.Errorf("delivery: PostTo URL %s is invalid: %s", redact.URL(rawURL), redact.Text(err.Error())))
+		return func(context.Context, *Message) (*http.Request, error) { return nil, bad }
+	}
 	return func(ctx context.Context, m *Message) (*http.Request, error) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(m.Payload))
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, "", bytes.NewReader(m.Payload))
 		if err != nil {
 			return nil, err
 		}
+		target := *u // each request gets its own URL: transports and middleware may change it
+		req.URL, req.Host = &target, strings.TrimSuffix(u.Host, ":")
 		req.Header.Set("Content-Type", contentType)
 		return req, nil
 	}
@@ -140,8 +156,10 @@ func headerName(v, def string) string {
 // not an RFC 9110 token or a header value with a control character) are
 // Permanent errors, found before anything is sent; a builder error that
 // has a class keeps it, and one caused by ctx ending stays Unavailable.
-// Transport errors are returned with their query strings redacted; their
-// class is inferred by classify.Of.
+// Transport errors keep the class classify.Of infers for them. The text of
+// every error Deliver returns is redacted (URL user info, queries and
+// secret path segments, credentials; see RedactURL), because it is stored
+// on records and logged.
 func (d *HTTPDeliverer) Deliver(ctx context.Context, m *Message) error {
 	req, err := d.request(ctx, m)
 	if err != nil {
@@ -149,8 +167,7 @@ func (d *HTTPDeliverer) Deliver(ctx context.Context, m *Message) error {
 	}
 	resp, err := d.client.Do(req)
 	if err != nil {
-		redactURLError(err)
-		return err
+		return redactTransportError(err)
 	}
 	body := d.readPrefix(resp)
 	d.drainAndClose(resp.Body)
@@ -161,7 +178,7 @@ func (d *HTTPDeliverer) request(ctx context.Context, m *Message) (*http.Request,
 	req, err := d.build(ctx, m)
 	switch {
 	case err != nil:
-		err = fmt.Errorf("delivery: build request for message %q: %w", m.ID, err)
+		err = redactError(fmt.Errorf("delivery: build request for message %q: %w", m.ID, err))
 		if !hasExplicitClass(err) && ctx.Err() == nil {
 			err = classify.Permanent(err)
 		}
@@ -256,27 +273,44 @@ func (d *HTTPDeliverer) drainAndClose(body io.ReadCloser) {
 	_ = body.Close()
 }
 
-// redactURLError removes the query string and password from the URL inside
-// a *url.Error, because query strings often carry API keys and the error
-// ends up in logs and dead letters.
-func redactURLError(err error) {
-	var ue *url.Error
-	if !errors.As(err, &ue) {
-		return
+// redactError returns err with its text redacted by the library's one
+// redactor (see RedactURL): when the text holds something to redact, err is
+// wrapped in an error that shows the redacted text and unwraps to err, so
+// errors.Is, errors.As and classify.Of still see the cause.
+func redactError(err error) error {
+	msg := err.Error()
+	if safe := redact.Text(msg); safe != msg {
+		return &redactedError{msg: safe, err: err}
 	}
-	ue.URL = RedactURL(ue.URL)
+	return err
 }
 
-// RedactURL returns raw with its password and query string replaced, safe
-// to log. Unparseable input is replaced entirely.
-func RedactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "<unparseable url>"
+// redactTransportError redacts err, a fresh error from http.Client.Do; the
+// URL inside its *url.Error is redacted in place too, so that callers who
+// unwrap it see no secret either.
+func redactTransportError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		ue.URL = redact.URL(ue.URL)
 	}
-	if u.RawQuery != "" {
-		u.RawQuery = "redacted"
-	}
-	u.Fragment = ""
-	return u.Redacted()
+	return redactError(err)
 }
+
+// redactedError shows redacted text for an error whose own text holds a
+// secret.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
+
+// RedactURL returns raw safe to show, store or log: scheme, host, port and
+// path stay, except path segments longer than 16 bytes that look random
+// (webhook secrets such as hooks.slack.com/services/T…/B…/<secret>); user
+// info, the query and the fragment are replaced by "[redacted]". Input
+// that does not parse as an absolute URL is replaced entirely. It applies
+// the same rules as the redaction of stored attempt errors (NewAttempt)
+// and of log lines (health.Redact).
+func RedactURL(raw string) string { return redact.URL(raw) }

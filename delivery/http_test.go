@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -261,12 +262,114 @@ func TestHTTPDelivererRedactsQueryInTransportErrors(t *testing.T) {
 	require.NoError(t, err)
 	addr := ln.Addr().String()
 	require.NoError(t, ln.Close())
-	d := newDeliverer(t, delivery.HTTPConfig{Build: delivery.PostTo("http://user:hunter2@"+addr+"/hook?api_key=s3cr3t", "text/plain")})
+	d := newDeliverer(t, delivery.HTTPConfig{Build: delivery.PostTo("http://user:hunter2@"+addr+"/services/T1/B2/AbCdEfGh0123456789xyzQ?api_key=s3cr3t", "text/plain")})
 	err = d.Deliver(context.Background(), msg("m"))
 	require.Error(t, err)
 	assert.Equal(t, classify.ClassEphemeral, classify.Of(err))
-	assert.NotContains(t, err.Error(), "s3cr3t")
-	assert.NotContains(t, err.Error(), "hunter2")
+	for _, secret := range []string{"s3cr3t", "hunter2", "AbCdEfGh0123456789xyzQ"} {
+		assert.NotContains(t, err.Error(), secret)
+	}
+	assert.Contains(t, err.Error(), addr+"/services/T1/B2/[redacted]", "where it went stays readable")
+	var ue *url.Error
+	require.ErrorAs(t, err, &ue)
+	assert.NotContains(t, ue.URL, "s3cr3t", "unwrapping shows no secret either")
+}
+
+// Errors from a builder or a custom RoundTripper are redacted too, and keep
+// their class and identity.
+func TestHTTPDelivererRedactsBuilderAndTransportErrors(t *testing.T) {
+	ctx := context.Background()
+	errTemplate := errors.New("template failed with Authorization: Bearer s3cr3t-token-value")
+	cases := []struct {
+		name  string
+		build delivery.RequestBuilder
+		class classify.Class
+		is    error
+	}{
+		{"builder error text", func(context.Context, *delivery.Message) (*http.Request, error) {
+			return nil, fmt.Errorf("render: %w", errTemplate)
+		}, classify.ClassPermanent, errTemplate},
+		{"builder's own url.Parse error", func(ctx context.Context, m *delivery.Message) (*http.Request, error) {
+			return http.NewRequestWithContext(ctx, http.MethodPost, "http://h.example/p?token=s3cr3t\x7f", nil)
+		}, classify.ClassPermanent, nil},
+		{"classified builder error", func(context.Context, *delivery.Message) (*http.Request, error) {
+			return nil, classify.Discard(fmt.Errorf("bad record, password=s3cr3t: %w", errTemplate))
+		}, classify.ClassDiscard, errTemplate},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			d := newDeliverer(t, delivery.HTTPConfig{Build: tc.build})
+			err := d.Deliver(ctx, msg("m"))
+			require.Error(t, err)
+			assert.Equal(t, tc.class, classify.Of(err))
+			assert.NotContains(t, err.Error(), "s3cr3t")
+			assert.Contains(t, err.Error(), `build request for message "m"`)
+			if tc.is != nil {
+				assert.ErrorIs(t, err, tc.is)
+			}
+		})
+	}
+
+	errRT := errors.New("proxy said: Proxy-Authorization: Basic dXNlcjpzM2NyM3Q= refused")
+	client := &http.Client{Transport: roundTripFunc(func(*http.Request) (*http.Response, error) { return nil, errRT })}
+	d := newDeliverer(t, delivery.HTTPConfig{Client: client, Build: delivery.PostTo("https://partner.example/hook", "text/plain")})
+	err := d.Deliver(ctx, msg("m"))
+	require.Error(t, err)
+	assert.NotContains(t, err.Error(), "dXNlcjpzM2NyM3Q=")
+	assert.Contains(t, err.Error(), "refused")
+	assert.ErrorIs(t, err, errRT)
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// A bad PostTo URL fails every call the same way, Permanent, and the error
+// does not quote the URL's key.
+func TestPostToBadURLIsPermanentAndNotEchoed(t *testing.T) {
+	for _, raw := range []string{
+		"http://partner.example:port/hook?api_key=s3cr3t",
+		"http://partner.example/hook?api_key=s3cr3t\n",
+		"://partner.example/hook?api_key=s3cr3t",
+		"http://user:s3cr3t@partner example/hook",
+	} {
+		build := delivery.PostTo(raw, "text/plain")
+		d := newDeliverer(t, delivery.HTTPConfig{Build: build})
+		for range 2 {
+			err := d.Deliver(context.Background(), msg("m"))
+			require.Error(t, err)
+			assert.Equal(t, classify.ClassPermanent, classify.Of(err), raw)
+			assert.Contains(t, err.Error(), "PostTo URL")
+			assert.NotContains(t, err.Error(), "s3cr3t", raw)
+		}
+	}
+	// A good URL is parsed once and copied per request: a change to one
+	// request's URL does not reach the next.
+	build := delivery.PostTo("https://partner.example/hook?x=1", "application/json")
+	req, err := build(context.Background(), msg("m"))
+	require.NoError(t, err)
+	assert.Equal(t, "partner.example", req.Host)
+	assert.Equal(t, "application/json", req.Header.Get("Content-Type"))
+	req.URL.Path = "/changed"
+	req2, err := build(context.Background(), msg("m"))
+	require.NoError(t, err)
+	assert.Equal(t, "https://partner.example/hook?x=1", req2.URL.String())
+	body, err := io.ReadAll(req2.Body)
+	require.NoError(t, err)
+	assert.Equal(t, string(msg("m").Payload), string(body))
+	assert.NotNil(t, req2.GetBody, "the body can be replayed (a 401 retry, a redirect)")
+}
+
+func TestRedactURL(t *testing.T) {
+	cases := map[string]string{
+		"https://partner.example/v1/orders/42":                                "https://partner.example/v1/orders/42",
+		"https://user:pw@partner.example/hook?api_key=s3cr3t#frag":            "https://[redacted]@partner.example/hook?[redacted]#[redacted]",
+		"https://hooks.slack.com/services/T0001/B0001/AbCdEfGh0123456789xyzQ": "https://hooks.slack.com/services/T0001/B0001/[redacted]",
+		"::not a url": "[redacted]",
+	}
+	for in, want := range cases {
+		assert.Equal(t, want, delivery.RedactURL(in), in)
+	}
 }
 
 // connCounter counts connections a server accepts and the peak number open

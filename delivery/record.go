@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/outbound-go/outbound/classify"
+	"github.com/outbound-go/outbound/internal/redact"
 	"github.com/outbound-go/outbound/internal/text"
 )
 
@@ -89,11 +90,17 @@ type Attempt struct {
 const MaxErrorText = 2048
 
 // NewAttempt describes an attempt that started at start and ended with err
-// now. It fills Status and Class from err and bounds the error text.
+// now. It fills Status and Class from err and keeps err's text redacted
+// and bounded: the text is stored on the record, where Get, List and
+// dead-letter pages show it, so credentials (URL user info and queries,
+// secret path segments, tokens, passwords, Authorization values) are
+// replaced by "[redacted]" as in RedactURL, while the rest, the partner's
+// words in a response-body snippet included, is kept; it is one line of
+// valid UTF-8, cut to MaxErrorText bytes ending in "…" when cut.
 func NewAttempt(start time.Time, err error) Attempt {
 	a := Attempt{StartedAt: start, Duration: time.Since(start), Class: classify.Of(err), Status: classify.Status(err)}
 	if err != nil {
-		a.Error = text.Truncate(err.Error(), MaxErrorText)
+		a.Error = text.Ellipsis(redact.Text(err.Error()), MaxErrorText)
 	}
 	return a
 }

@@ -15,7 +15,7 @@ func TestRedact(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{"connection refused", "connection refused"},
 		{`Get "https://partner.example/health?token=abc": EOF`, `Get "https://partner.example/health?[redacted]": EOF`},
-		{"https://u:p@partner.example/v2/status#frag", "https://[redacted]@partner.example/v2/status?[redacted]"},
+		{"https://u:p@partner.example/v2/status#frag", "https://[redacted]@partner.example/v2/status#[redacted]"},
 		{"posting to https://hooks.example/services/T000/B000/XXXXXXXXXXXXXXXXXXXXXXXX.",
 			"posting to https://hooks.example/services/T000/B000/[redacted]."},
 		{"Authorization: Bearer abc.def", "Authorization: [redacted]"},
@@ -26,6 +26,9 @@ func TestRedact(t *testing.T) {
 		{"token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig leaked", "token [redacted] leaked"},
 		{"line one\nline two\ttab", "line one line two tab"},
 		{"bad \xff utf8", "bad \uFFFD utf8"},
+		// The partner's words stay readable.
+		{`http 400: body "{\"error\":\"basic validation failed: email is required\"}"`,
+			`http 400: body "{\"error\":\"basic validation failed: email is required\"}"`},
 	}
 	for _, tt := range tests {
 		assert.Equal(t, tt.want, health.Redact(tt.in), "Redact(%q)", tt.in)
