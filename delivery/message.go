@@ -1,6 +1,15 @@
 package delivery
 
-import "time"
+import (
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/outbound-go/outbound/internal/redact"
+)
 
 // Message is one unit of outbound data: what to send, to whom, and how to
 // recognise it again.
@@ -20,6 +29,16 @@ type Message struct {
 	// Payload is the body to send.
 	Payload []byte
 	// Headers are extra headers the HTTP deliverer sets on the request.
+	// Names must be RFC 9110 tokens and values must not hold control
+	// characters other than tab (ValidateMessage refuses them).
+	//
+	// Never put credentials here (Authorization, API keys, signatures):
+	// headers are stored with the record, in plain text, for as long as it
+	// is kept, and copied to every replica and backup of the store. Set
+	// credentials when the request is sent instead: wrap the client's
+	// transport in a tokencache.Transport, or sign in the RequestBuilder.
+	// A message's String, Format and LogValue hide the values of
+	// credential-looking headers, but the store does not.
 	Headers map[string]string
 	// IdempotencyKey lets the receiver recognise a resend. Stores enqueue at
 	// most one record per non-empty IdempotencyKey.
@@ -42,4 +61,121 @@ func (m *Message) DeliveryKey() string {
 		return m.IdempotencyKey
 	}
 	return m.ID
+}
+
+// String describes m on one line, safe to log: its ids, key, destination,
+// attempt and creation time, its header names with their values, and the
+// payload's length. It never shows the payload, and shows "[redacted]" for
+// the value of every header whose name looks like a credential's
+// (Authorization, Cookie, X-Api-Key, or any name containing "auth",
+// "token", "secret", "key", "password", "cookie", "session", "signature");
+// other values are redacted like error texts (see RedactURL). Empty fields
+// are left out. A Record, which embeds its Message, prints this way too.
+func (m Message) String() string {
+	var b strings.Builder
+	b.WriteString("delivery.Message{")
+	sep := ""
+	field := func(name, v string) {
+		if v != "" {
+			b.WriteString(sep + name + ":" + strconv.Quote(v))
+			sep = " "
+		}
+	}
+	field("ID", m.ID)
+	field("Key", m.Key)
+	field("Destination", m.Destination)
+	field("IdempotencyKey", m.IdempotencyKey)
+	field("CorrelationID", m.CorrelationID)
+	if m.Attempt != 0 {
+		b.WriteString(sep + "Attempt:" + strconv.Itoa(m.Attempt))
+		sep = " "
+	}
+	if !m.CreatedAt.IsZero() {
+		b.WriteString(sep + "CreatedAt:" + m.CreatedAt.Format(time.RFC3339Nano))
+		sep = " "
+	}
+	if len(m.Headers) > 0 {
+		b.WriteString(sep + "Headers:{")
+		for i, name := range m.headerNames() {
+			if i > 0 {
+				b.WriteByte(' ')
+			}
+			b.WriteString(strconv.Quote(name) + ":")
+			if v, ok := m.headerValue(name); ok {
+				b.WriteString(strconv.Quote(v))
+			} else {
+				b.WriteString(v)
+			}
+		}
+		b.WriteByte('}')
+		sep = " "
+	}
+	b.WriteString(sep + "Payload:" + strconv.Itoa(len(m.Payload)) + " bytes}")
+	return b.String()
+}
+
+// Format prints m as String does for every verb (%v, %+v, %#v, %s, and %q
+// quoted), so that no fmt verb shows the payload or a credential header.
+func (m Message) Format(f fmt.State, verb rune) {
+	switch verb {
+	case 'v', 's':
+		_, _ = f.Write([]byte(m.String()))
+	case 'q':
+		_, _ = f.Write([]byte(strconv.Quote(m.String())))
+	default:
+		_, _ = fmt.Fprintf(f, "%%!%c(%s)", verb, m.String())
+	}
+}
+
+// LogValue makes m a log/slog group that is safe to log: record_id, key,
+// destination, idempotency_key, correlation_id, attempt and created_at
+// when set, headers (values of credential-looking names replaced by
+// "[redacted]", as in String) and payload_bytes, the payload's length. The
+// payload itself is never logged this way (see LogConfig.LogPayloads).
+func (m Message) LogValue() slog.Value {
+	attrs := make([]slog.Attr, 0, 9)
+	for _, f := range [...]struct{ name, v string }{
+		{"record_id", m.ID}, {"key", m.Key}, {"destination", m.Destination},
+		{"idempotency_key", m.IdempotencyKey}, {"correlation_id", m.CorrelationID},
+	} {
+		if f.v != "" {
+			attrs = append(attrs, slog.String(f.name, f.v))
+		}
+	}
+	if m.Attempt != 0 {
+		attrs = append(attrs, slog.Int("attempt", m.Attempt))
+	}
+	if !m.CreatedAt.IsZero() {
+		attrs = append(attrs, slog.Time("created_at", m.CreatedAt))
+	}
+	if len(m.Headers) > 0 {
+		names := m.headerNames()
+		headers := make([]slog.Attr, len(names))
+		for i, name := range names {
+			v, _ := m.headerValue(name)
+			headers[i] = slog.String(name, v)
+		}
+		attrs = append(attrs, slog.Attr{Key: "headers", Value: slog.GroupValue(headers...)})
+	}
+	attrs = append(attrs, slog.Int("payload_bytes", len(m.Payload)))
+	return slog.GroupValue(attrs...)
+}
+
+// headerNames returns m's header names in order, so output is stable.
+func (m Message) headerNames() []string {
+	names := make([]string, 0, len(m.Headers))
+	for name := range m.Headers {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// headerValue returns the value of header name as it may be shown, and
+// false when that is the redaction marker in place of a credential.
+func (m Message) headerValue(name string) (string, bool) {
+	if redact.SensitiveName(name) {
+		return redact.Marker, false
+	}
+	return redact.Text(m.Headers[name]), true
 }
