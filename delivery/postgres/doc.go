@@ -70,6 +70,17 @@
 // Times written and compared come from Config.Now, never from the server's
 // now(), truncated to microseconds (the precision of timestamptz).
 //
+// # Redrive
+//
+// Redrive(ids...) is one transaction, all or nothing, as the Store contract
+// says. RedriveMatching may match millions of dead records after a long
+// partner outage, so it works in batches of 1000, each its own
+// transaction: the next matching records in Seq order from the dead-record
+// index, locked with FOR UPDATE SKIP LOCKED, moved and committed before the
+// next batch is read. Locks and memory stay bounded and dispatchers start
+// on the first batch while later ones are still moving; on an error the
+// batches already committed stay redriven and the count says how many.
+//
 // # Wake-ups
 //
 // A statement-level AFTER INSERT trigger calls pg_notify when a statement

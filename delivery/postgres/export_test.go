@@ -22,3 +22,7 @@ func (s *Store) MigrateToForTest(ctx context.Context, v int) error { return s.mi
 
 // LatestSchemaVersionForTest returns the highest embedded migration version.
 func (s *Store) LatestSchemaVersionForTest() int { return s.migrations[len(s.migrations)-1].version }
+
+// SetRedriveBatchForTest sets how many records RedriveMatching moves per
+// transaction.
+func (s *Store) SetRedriveBatchForTest(n int) { s.redriveBatch = n }

@@ -14,7 +14,7 @@ type queries struct {
 	settleTerminal, promoteAfter                   string
 	rescheduleAttempt, rescheduleDeferral, release string
 
-	lockForRedrive, matchDead, nextSeqs, redrive, addLive, notify string
+	lockForRedrive, matchDead, maxSeq, nextSeqs, redrive, addLive, notify string
 
 	get, list, stats, purge string
 
@@ -137,16 +137,21 @@ SELECT (SELECT count(*) FROM s), EXISTS (SELECT 1 FROM {T} WHERE id = $1)`),
 )
 SELECT (SELECT count(*) FROM s), EXISTS (SELECT 1 FROM {T} WHERE id = $1)`),
 
-		lockForRedrive: q(`SELECT id, key, state FROM {T} WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE`),
+		lockForRedrive: q(`SELECT id, key, state, seq FROM {T} WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE`),
 
-		matchDead: q(`SELECT id, key, state FROM {T}
-WHERE state = 4
+		// One batch of RedriveMatching: the next $7 matching dead records
+		// after seq $5 and up to seq $6, read in seq order from the dead
+		// index. Rows another redrive holds are skipped, not waited for.
+		matchDead: q(`SELECT id, key, state, seq FROM {T}
+WHERE state = 4 AND seq > $5 AND seq <= $6
 	AND ($1::text = '' OR key = $1)
 	AND ($2::text = '' OR destination = $2)
 	AND (cardinality($3::smallint[]) = 0 OR last_class = ANY($3::smallint[]))
 	AND ($4::timestamptz IS NULL OR updated_at < $4)
-ORDER BY seq
-FOR UPDATE`),
+ORDER BY seq LIMIT $7
+FOR UPDATE SKIP LOCKED`),
+
+		maxSeq: q(`SELECT coalesce(max(seq), 0) FROM {T}`),
 
 		nextSeqs: q(`SELECT nextval({SEQ}) FROM generate_series(1, $1::integer)`),
 

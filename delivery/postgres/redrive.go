@@ -58,10 +58,20 @@ func (s *Store) Redrive(ctx context.Context, ids ...string) (int, error) {
 	})
 }
 
-// RedriveMatching implements delivery.Store. Matching dead records are
-// redriven in Seq order, in one transaction. It scans the dead records
-// through a partial index, so its cost grows with the number of dead
-// records, not with the table.
+// RedriveMatching implements delivery.Store. It works in batches of at
+// most 1000 records, each its own transaction: the next matching dead
+// records in Seq order, read from a partial index of dead records and
+// locked with FOR UPDATE SKIP LOCKED, are moved to the back of their keys'
+// queues and committed before the next batch is read, until a batch comes
+// back short. So however many records match, it holds few locks at a time
+// and never loads more than a batch into memory, and records are claimable
+// as soon as their batch commits. Each batch wakes listening dispatchers.
+//
+// The records it considers are those dead when it starts (Seq up to the
+// highest at the start): a record it redrives that dies again meanwhile is
+// not redriven twice, and one that another redrive holds locked is skipped.
+// It is not all or nothing: on an error (a failed batch, or ctx ending) it
+// returns how many records the committed batches moved, with the error.
 func (s *Store) RedriveMatching(ctx context.Context, f delivery.Filter) (int, error) {
 	if !storable(f.Key) || !storable(f.Destination) {
 		return 0, fmt.Errorf("postgres: redrive matching: filter key %q or destination %q is not valid text: %w", f.Key, f.Destination, delivery.ErrInvalid)
@@ -74,25 +84,46 @@ func (s *Store) RedriveMatching(ctx context.Context, f delivery.Filter) (int, er
 		classes = append(classes, int16(c))
 	}
 	before := nullTS(f.UpdatedBefore)
-	return s.redriveTx(ctx, "redrive matching", func(tx pgx.Tx) ([]deadRef, error) {
-		rows, err := tx.Query(ctx, s.q.matchDead, f.Key, f.Destination, classes, before)
+	var ceiling int64
+	if err := s.pool.QueryRow(ctx, s.q.maxSeq).Scan(&ceiling); err != nil {
+		return 0, fmt.Errorf("postgres: redrive matching: %w", err)
+	}
+	batch := s.redriveBatch
+	var after int64
+	total := 0
+	for {
+		n, err := s.redriveTx(ctx, "redrive matching", func(tx pgx.Tx) ([]deadRef, error) {
+			rows, err := tx.Query(ctx, s.q.matchDead, f.Key, f.Destination, classes, before, after, ceiling, batch)
+			if err != nil {
+				return nil, err
+			}
+			recs, err := collectDeadRefs(rows)
+			if len(recs) > 0 {
+				after = recs[len(recs)-1].seq
+			}
+			return recs, err
+		})
+		total += n
 		if err != nil {
-			return nil, err
+			return total, err
 		}
-		return collectDeadRefs(rows)
-	})
+		if n < batch {
+			return total, nil
+		}
+	}
 }
 
 // deadRef is what redrive needs to know about a locked record.
 type deadRef struct {
 	id, key string
 	state   int16
+	seq     int64
 }
 
 func collectDeadRefs(rows pgx.Rows) ([]deadRef, error) {
 	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (deadRef, error) {
 		var r deadRef
-		err := row.Scan(&r.id, &r.key, &r.state)
+		err := row.Scan(&r.id, &r.key, &r.state, &r.seq)
 		return r, err
 	})
 }

@@ -24,6 +24,10 @@ type Store struct {
 	q          queries
 	migrations []migration
 
+	// redriveBatch is how many records RedriveMatching moves per
+	// transaction.
+	redriveBatch int
+
 	notify     chan struct{}
 	listenOnce sync.Once
 	listener   *listener
@@ -46,6 +50,11 @@ type querier interface {
 	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
 }
 
+// redriveBatch is how many records RedriveMatching moves per transaction:
+// large enough that the commits cost little next to the work, small enough
+// that locks are short and memory is bounded.
+const redriveBatch = 1000
+
 // New returns a Store for cfg. It validates cfg (the error wraps ErrConfig
 // and names the field) but does not touch the database: call Migrate
 // before first use.
@@ -60,14 +69,15 @@ func New(cfg Config) (*Store, error) {
 		return nil, err
 	}
 	return &Store{
-		cfg:        cfg,
-		pool:       cfg.Pool,
-		now:        cfg.Now,
-		n:          n,
-		q:          buildQueries(n),
-		migrations: ms,
-		notify:     make(chan struct{}, 1),
-		closed:     make(chan struct{}),
+		cfg:          cfg,
+		pool:         cfg.Pool,
+		now:          cfg.Now,
+		n:            n,
+		q:            buildQueries(n),
+		migrations:   ms,
+		redriveBatch: redriveBatch,
+		notify:       make(chan struct{}, 1),
+		closed:       make(chan struct{}),
 	}, nil
 }
 
