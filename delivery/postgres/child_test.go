@@ -68,9 +68,28 @@ func child(ctx context.Context) error {
 	d, err := delivery.NewDispatcher(delivery.DispatcherConfig{
 		Store: store, Deliverer: send, Concurrency: 8, MaxPerRun: 100,
 		AttemptTimeout: time.Second, StoreTimeout: 500 * time.Millisecond, Lease: childLease, PollInterval: 100 * time.Millisecond,
+		Observer: unusualOutcomes{},
 	})
 	if err != nil {
 		return err
 	}
 	return d.Run(ctx)
+}
+
+// unusualOutcomes writes to stderr, for the parent test to show when it
+// fails, every attempt that did not end with the record delivered and
+// every failed store write: these explain a duplicate that no kill does.
+type unusualOutcomes struct{}
+
+func (unusualOutcomes) ObserveAttempt(_ context.Context, e delivery.AttemptEvent) {
+	if e.StoreErr != nil || e.Action != delivery.ActionDelivered {
+		fmt.Fprintf(os.Stderr, "%s %s: %s class=%v err=%v store_err=%v\n",
+			time.Now().Format("15:04:05.000"), e.Record.ID, e.Action, e.Class(), e.Err, e.StoreErr)
+	}
+}
+
+func (unusualOutcomes) ObserveRun(_ context.Context, r delivery.Report) {
+	if r.Err != nil {
+		fmt.Fprintf(os.Stderr, "%s run: %v\n", time.Now().Format("15:04:05.000"), r.Err)
+	}
 }

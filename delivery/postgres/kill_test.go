@@ -41,8 +41,10 @@ func TestKilledDispatcherLosesNothing(t *testing.T) {
 
 	bound := 0
 	inFlightAt := map[string]int{} // record id -> kills that found it in flight
+	var outputs []*bytes.Buffer // each child's unusual outcomes, shown on failure
 	for k := range kills {
 		cmd, out := startChild(t, schema, partner.URL)
+		outputs = append(outputs, out)
 		target := min(n, counter.unique()+n/(kills+2))
 		deadline := time.Now().Add(2 * time.Minute)
 		for counter.unique() < target && time.Now().Before(deadline) {
@@ -62,6 +64,7 @@ func TestKilledDispatcherLosesNothing(t *testing.T) {
 
 	// The last instance runs until the outbox is drained, then shuts down.
 	cmd, out := startChild(t, schema, partner.URL)
+	outputs = append(outputs, out)
 	deadline := time.Now().Add(3 * time.Minute)
 	for time.Now().Before(deadline) {
 		st, err := store.Stats(ctx)
@@ -85,6 +88,11 @@ func TestKilledDispatcherLosesNothing(t *testing.T) {
 	defer counter.mu.Unlock()
 	for id, c := range counter.counts {
 		assert.LessOrEqual(t, c-1, inFlightAt[id], "%s delivered %d times but in flight at %d kills", id, c, inFlightAt[id])
+	}
+	if t.Failed() {
+		for i, out := range outputs {
+			t.Logf("child %d's unusual outcomes:\n%s", i+1, out)
+		}
 	}
 }
 
