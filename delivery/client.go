@@ -58,17 +58,21 @@ type ClientConfig struct {
 	// certificates or private roots). Certificate verification stays on
 	// unless the caller explicitly turns it off in this config.
 	TLSConfig *tls.Config
-	// Proxy selects a proxy per request. Nil means http.ProxyFromEnvironment,
-	// except with BlockPrivateAddresses, where nil means no proxy (a proxy
-	// would make the guard check the proxy's address, not the partner's).
+	// Proxy selects a proxy per request. Nil means
+	// http.ProxyFromEnvironment, except with BlockPrivateAddresses, where
+	// it means no proxy. Setting Proxy together with BlockPrivateAddresses
+	// is a configuration error: the guard would judge the proxy's address,
+	// not the partner's, and so guard nothing.
 	Proxy func(*http.Request) (*url.URL, error)
 	// BlockPrivateAddresses turns on the dial guard: connections to
 	// loopback, private, link-local (including cloud metadata at
-	// 169.254.169.254), unspecified, multicast and shared
-	// (100.64.0.0/10) addresses are refused after DNS resolution, at dial
-	// time, so DNS rebinding cannot slip past. Use it when URLs come from
-	// users (webhook endpoints). Refusals are Permanent errors of type
-	// *BlockedAddressError.
+	// 169.254.169.254), unspecified, multicast, shared (100.64.0.0/10) and
+	// reserved (192.0.0.0/24, 198.18.0.0/15, 240.0.0.0/4) addresses, and
+	// to NAT64 (64:ff9b::/96, 64:ff9b:1::/48) and 6to4 (2002::/16)
+	// addresses that embed one of those, are refused after DNS resolution,
+	// at dial time, so DNS rebinding cannot slip past. Use it when URLs
+	// come from users (webhook endpoints). Refusals are Permanent errors of
+	// type *BlockedAddressError. It cannot be combined with Proxy.
 	BlockPrivateAddresses bool
 }
 
@@ -86,6 +90,10 @@ func (c ClientConfig) withDefaults() (ClientConfig, error) {
 	neg("KeepAlive", int64(c.KeepAlive))
 	neg("TLSHandshakeTimeout", int64(c.TLSHandshakeTimeout))
 	neg("ResponseHeaderTimeout", int64(c.ResponseHeaderTimeout))
+	if c.Proxy != nil && c.BlockPrivateAddresses {
+		errs = append(errs, errors.New("delivery: ClientConfig.Proxy cannot be combined with BlockPrivateAddresses: "+
+			"the dial guard would judge the proxy's address, not the partner's"))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return c, err
 	}
@@ -115,7 +123,7 @@ func setDefault[T int | time.Duration](v *T, def T) {
 // NewTransport returns an *http.Transport configured by cfg: keep-alive on,
 // connections per host bounded, an idle pool sized to match, and dial, TLS
 // and response-header timeouts. It returns an error naming the field when a
-// setting is negative.
+// setting is negative or Proxy is set with BlockPrivateAddresses.
 func NewTransport(cfg ClientConfig) (*http.Transport, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
@@ -127,7 +135,7 @@ func NewTransport(cfg ClientConfig) (*http.Transport, error) {
 // NewClient returns an *http.Client over NewTransport(cfg), meant to be
 // created once and shared by every deliverer that talks to the same
 // partners. It returns an error naming the field when a setting is
-// negative.
+// negative or Proxy is set with BlockPrivateAddresses.
 func NewClient(cfg ClientConfig) (*http.Client, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {

@@ -15,23 +15,70 @@ import (
 type BlockedAddressError struct {
 	// Addr is the resolved address that was refused.
 	Addr netip.Addr
-	// Reason names the address class: "loopback", "private",
-	// "link-local", "unspecified", "multicast" or "shared".
+	// Reason names the class of the judged address: "loopback",
+	// "private", "link-local", "unspecified", "multicast", "shared" or
+	// "reserved". For an address that embeds an IPv4 address (NAT64,
+	// 6to4), it is the class of the embedded address.
 	Reason string
+	// Embedded is the IPv4 address carried inside Addr that was judged
+	// (Addr is a NAT64 or 6to4 address), or the zero Addr if Addr itself
+	// was judged.
+	Embedded netip.Addr
 }
 
-// Error names the refused address and its class.
+// Error names the refused address, its class and, if the class is that of
+// an embedded IPv4 address, that address.
 func (e *BlockedAddressError) Error() string {
+	if e.Embedded.IsValid() {
+		return fmt.Sprintf("delivery: dial guard refused %s (%s address %s embedded in it)", e.Addr, e.Reason, e.Embedded)
+	}
 	return fmt.Sprintf("delivery: dial guard refused %s (%s address)", e.Addr, e.Reason)
 }
 
-var sharedAddressSpace = netip.MustParsePrefix("100.64.0.0/10") // RFC 6598, carrier-grade NAT
-var thisNetwork = netip.MustParsePrefix("0.0.0.0/8")            // RFC 1122 "this network"
+var (
+	sharedAddressSpace = netip.MustParsePrefix("100.64.0.0/10") // RFC 6598, carrier-grade NAT
+	thisNetwork        = netip.MustParsePrefix("0.0.0.0/8")     // RFC 1122 "this network"
+	// reservedIPv4 are special-purpose ranges no partner is reachable at,
+	// which some networks route internally.
+	reservedIPv4 = [...]netip.Prefix{
+		netip.MustParsePrefix("192.0.0.0/24"),  // RFC 6890 IETF protocol assignments
+		netip.MustParsePrefix("198.18.0.0/15"), // RFC 2544 benchmarking
+		netip.MustParsePrefix("240.0.0.0/4"),   // RFC 1112 reserved, and the broadcast address
+	}
+	// IPv6 prefixes whose addresses carry an IPv4 address that a gateway
+	// on the path may connect to.
+	nat64WellKnown = netip.MustParsePrefix("64:ff9b::/96")   // RFC 6052
+	nat64Local     = netip.MustParsePrefix("64:ff9b:1::/48") // RFC 8215, local-use NAT64
+	sixToFour      = netip.MustParsePrefix("2002::/16")      // RFC 3056
+)
 
 // BlockedReason reports why the dial guard refuses addr, or "" if it allows
-// it. IPv4-mapped IPv6 addresses are judged as the IPv4 address they carry.
+// it. IPv4-mapped IPv6 addresses are judged as the IPv4 address they carry,
+// and so are NAT64 (64:ff9b::/96, 64:ff9b:1::/48) and 6to4 (2002::/16)
+// addresses, which a gateway turns into a connection to that IPv4 address:
+// 64:ff9b::7f00:1 is refused as "loopback".
 func BlockedReason(addr netip.Addr) string {
+	reason, _ := judge(addr)
+	return reason
+}
+
+// judge returns why addr is refused, and the embedded IPv4 address that
+// was judged when that is why.
+func judge(addr netip.Addr) (reason string, embedded netip.Addr) {
 	a := addr.Unmap()
+	if reason := addressClass(a); reason != "" {
+		return reason, netip.Addr{}
+	}
+	for _, v4 := range embeddedIPv4(a) {
+		if reason := addressClass(v4); reason != "" {
+			return reason, v4
+		}
+	}
+	return "", netip.Addr{}
+}
+
+// addressClass returns the class of a refused address, or "".
+func addressClass(a netip.Addr) string {
 	switch {
 	case !a.IsValid():
 		return "invalid"
@@ -48,7 +95,37 @@ func BlockedReason(addr netip.Addr) string {
 	case sharedAddressSpace.Contains(a):
 		return "shared"
 	}
+	for _, p := range reservedIPv4 {
+		if p.Contains(a) {
+			return "reserved"
+		}
+	}
 	return ""
+}
+
+// embeddedIPv4 returns the IPv4 addresses a NAT64 or 6to4 address may
+// carry. In the local-use NAT64 prefix the operator picks the prefix
+// length, so two readings are returned: the last 32 bits (a /96 prefix,
+// the usual deployment) and bits 48-63 and 72-87 (the prefix itself as a
+// /48, RFC 6052 §2.2). An address is refused when either reading is, which
+// errs on the side of safety: behind a NAT64 that uses the whole /48, the
+// guard refuses every address (the /96 reading of its zero suffix is
+// 0.0.0.0).
+func embeddedIPv4(a netip.Addr) []netip.Addr {
+	if !a.Is6() {
+		return nil
+	}
+	b := a.As16()
+	last32 := netip.AddrFrom4([4]byte{b[12], b[13], b[14], b[15]})
+	switch {
+	case nat64WellKnown.Contains(a):
+		return []netip.Addr{last32}
+	case nat64Local.Contains(a):
+		return []netip.Addr{last32, netip.AddrFrom4([4]byte{b[6], b[7], b[9], b[10]})}
+	case sixToFour.Contains(a):
+		return []netip.Addr{netip.AddrFrom4([4]byte{b[2], b[3], b[4], b[5]})}
+	}
+	return nil
 }
 
 // guardControl is a net.Dialer.Control function: it runs after DNS
@@ -62,8 +139,8 @@ func guardControl(network, address string, _ syscall.RawConn) error {
 	if err != nil {
 		return classify.Permanent(fmt.Errorf("delivery: dial guard cannot parse %q: %w", address, err))
 	}
-	if reason := BlockedReason(addr); reason != "" {
-		return classify.Permanent(&BlockedAddressError{Addr: addr.Unmap(), Reason: reason})
+	if reason, embedded := judge(addr); reason != "" {
+		return classify.Permanent(&BlockedAddressError{Addr: addr.Unmap(), Reason: reason, Embedded: embedded})
 	}
 	return nil
 }

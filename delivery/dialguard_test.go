@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"net/url"
 	"testing"
 	"time"
 
@@ -35,9 +36,34 @@ func TestBlockedReason(t *testing.T) {
 		"224.0.0.1":        "multicast",
 		"ff02::1":          "multicast",
 		"100.64.0.1":       "shared",
+		"192.0.0.1":        "reserved",
+		"192.0.0.255":      "reserved",
+		"198.18.0.1":       "reserved",
+		"198.19.255.255":   "reserved",
+		"240.0.0.1":        "reserved",
+		"255.255.255.255":  "reserved",
 		"8.8.8.8":          "",
 		"2606:4700::1111":  "",
 		"172.32.0.1":       "",
+		"192.0.1.1":        "",
+		"198.20.0.1":       "",
+		"223.255.255.255":  "",
+		// NAT64 and 6to4 addresses are judged by the IPv4 address inside.
+		"64:ff9b::7f00:1":             "loopback",
+		"64:ff9b::127.0.0.1":          "loopback",
+		"64:ff9b::a9fe:a9fe":          "link-local", // 169.254.169.254, cloud metadata
+		"64:ff9b::10.1.2.3":           "private",
+		"64:ff9b::8.8.8.8":            "",
+		"64:ff9b:1::10.0.0.1":         "private",     // local-use prefix as a /96
+		"64:ff9b:1:a00:1:100:808:808": "private",     // as a /48: 10.0.1.1 around the u-octet
+		"64:ff9b:1:808:8:800:808:808": "",            // 8.8.8.8 read either way
+		"64:ff9b:1:808:8:800::":       "unspecified", // a /48 reading of 8.8.8.8, but 0.0.0.0 as a /96: either reading refused is refused
+		"64:ff9b:1:808:8:800:7f00:1":  "loopback",    // 127.0.0.1 in the /96 reading
+		"2002:7f00:1::1":              "loopback",    // 6to4 of 127.0.0.1
+		"2002:a9fe:a9fe::":            "link-local",
+		"2002:c0a8:101::1":            "private", // 192.168.1.1
+		"2002:808:808::1":             "",        // 8.8.8.8
+		"64:ff9c::7f00:1":             "",        // outside the NAT64 prefix
 	}
 	for in, want := range cases {
 		assert.Equal(t, want, delivery.BlockedReason(netip.MustParseAddr(in)), in)
@@ -67,6 +93,51 @@ func TestDialGuardRefusesPrivateAddresses(t *testing.T) {
 	d := newDeliverer(t, delivery.HTTPConfig{Client: guarded, Build: delivery.PostTo("http://localhost:"+port+"/", "text/plain")})
 	var blocked *delivery.BlockedAddressError
 	assert.ErrorAs(t, d.Deliver(context.Background(), msg("m")), &blocked)
+}
+
+func TestDialGuardRefusesReservedAndEmbeddedAddresses(t *testing.T) {
+	tr, err := delivery.NewTransport(delivery.ClientConfig{BlockPrivateAddresses: true})
+	require.NoError(t, err)
+	// The guard runs before connect, so nothing is sent to these.
+	for _, tc := range []struct{ addr, reason, embedded string }{
+		{"198.18.0.1:80", "reserved", ""},
+		{"240.0.0.1:80", "reserved", ""},
+		{"192.0.0.8:80", "reserved", ""},
+		{"[64:ff9b::7f00:1]:80", "loopback", "127.0.0.1"},
+		{"[64:ff9b::a9fe:a9fe]:80", "link-local", "169.254.169.254"},
+		{"[2002:a00:1::1]:80", "private", "10.0.0.1"},
+	} {
+		conn, err := tr.DialContext(context.Background(), "tcp", tc.addr)
+		if conn != nil {
+			_ = conn.Close()
+		}
+		var blocked *delivery.BlockedAddressError
+		require.ErrorAs(t, err, &blocked, tc.addr)
+		assert.Equal(t, classify.ClassPermanent, classify.Of(err))
+		assert.Equal(t, tc.reason, blocked.Reason, tc.addr)
+		if tc.embedded == "" {
+			assert.False(t, blocked.Embedded.IsValid())
+		} else {
+			assert.Equal(t, tc.embedded, blocked.Embedded.String())
+			assert.Contains(t, err.Error(), tc.reason+" address "+tc.embedded)
+		}
+	}
+}
+
+func TestDialGuardCannotBeCombinedWithAProxy(t *testing.T) {
+	proxy := func(*http.Request) (*url.URL, error) { return url.Parse("http://proxy.internal:3128") }
+	_, err := delivery.NewClient(delivery.ClientConfig{BlockPrivateAddresses: true, Proxy: proxy})
+	assert.ErrorContains(t, err, "ClientConfig.Proxy")
+	assert.ErrorContains(t, err, "BlockPrivateAddresses")
+	_, err = delivery.NewTransport(delivery.ClientConfig{BlockPrivateAddresses: true, Proxy: http.ProxyFromEnvironment})
+	assert.ErrorContains(t, err, "ClientConfig.Proxy")
+
+	// Either alone is fine.
+	_, err = delivery.NewClient(delivery.ClientConfig{Proxy: proxy})
+	assert.NoError(t, err)
+	tr, err := delivery.NewTransport(delivery.ClientConfig{BlockPrivateAddresses: true})
+	require.NoError(t, err)
+	assert.Nil(t, tr.Proxy, "the guard's client goes direct, ignoring HTTP_PROXY")
 }
 
 func TestDialGuardOffByDefault(t *testing.T) {
