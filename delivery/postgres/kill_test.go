@@ -41,7 +41,7 @@ func TestKilledDispatcherLosesNothing(t *testing.T) {
 
 	bound := 0
 	inFlightAt := map[string]int{} // record id -> kills that found it in flight
-	var outputs []*bytes.Buffer // each child's unusual outcomes, shown on failure
+	var outputs []*bytes.Buffer    // each child's unusual outcomes, shown on failure
 	for k := range kills {
 		cmd, out := startChild(t, schema, partner.URL)
 		outputs = append(outputs, out)
