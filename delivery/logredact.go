@@ -14,8 +14,8 @@ const (
 )
 
 // redactMemo remembers health.Redact's answers for error texts seen before.
-// Redaction runs several regular expressions (about 7µs for a short error),
-// while a failing partner repeats the same few texts ("ephemeral: http 503
+// Redaction scans the text for several kinds of credential (a few µs for a
+// short error), while a failing partner repeats the same few texts ("ephemeral: http 503
 // Service Unavailable") thousands of times. It holds at most
 // redactMemoEntries texts of at most redactMemoMaxText bytes (roughly:
 // concurrent stores may pass the bound by a few); when it is full it is

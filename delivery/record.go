@@ -80,7 +80,9 @@ type Attempt struct {
 	Status int
 	// Class is the outcome class.
 	Class classify.Class
-	// Error is the error text (empty on success), at most MaxErrorText
+	// Error is the error text (empty on success), redacted of credentials
+	// (URL user info and query strings, long opaque path segments, bearer
+	// tokens, JWTs, credential key=value pairs) and at most MaxErrorText
 	// bytes.
 	Error string
 }
