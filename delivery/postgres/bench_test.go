@@ -143,3 +143,30 @@ func BenchmarkClaimBacklog(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkStatsBacklog measures Stats with 1,000 pending records and as
+// many delivered, and (opt-in, OUTBOUND_BENCH_LARGE=1) with 1,000,000 of
+// each: the pending count is exact (an index-only scan of the pending
+// rows), the delivered count an estimate, so the cost follows the live
+// backlog, not the history.
+func BenchmarkStatsBacklog(b *testing.B) {
+	sizes := []int{1_000}
+	if large() {
+		sizes = append(sizes, 1_000_000)
+	}
+	for _, n := range sizes {
+		b.Run(fmt.Sprintf("pending=%d,delivered=%d", n, n), func(b *testing.B) {
+			base := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+			store, pool := newStore(b, func() time.Time { return base })
+			seedBacklog(b, pool, store, base, n, n)
+			ctx := context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				st, err := store.Stats(ctx)
+				if err != nil || st.Count(delivery.StatePending) != int64(n) {
+					b.Fatalf("stats: %+v, %v", st, err)
+				}
+			}
+		})
+	}
+}

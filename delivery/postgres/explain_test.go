@@ -64,6 +64,25 @@ func TestClaimPlanUsesIndexes(t *testing.T) {
 	want := base.Add(-time.Duration(pending/2) * time.Millisecond) // seedBacklog's longest-due head
 	assert.True(t, due.Equal(want), "NextDue %v, want %v", due, want)
 
+	// Stats counts the live states through their partial indexes, takes
+	// both ages from first index entries, and reads at most 10,001 entries
+	// of the purge index for the delivered history, which it estimates.
+	plan = explain(t, tx, store.StatsSQLForTest(), base, schemaOf(t, store), "outbox", store.Name())
+	t.Logf("stats with %d pending, one in flight, %d delivered:\n%s", pending, delivered, plan)
+	for _, idx := range []string{"outbox_pending_idx", "outbox_lease_idx", "outbox_dead_idx", "outbox_live_age_idx", "outbox_purge_idx"} {
+		assert.Contains(t, plan, "Index Only Scan using "+idx, "stats reads %s only", idx)
+	}
+	assert.NotRegexp(t, `Seq Scan on outbox( |\n)`, plan, "stats never scans the records")
+	assert.Regexp(t, `Index Scan using outbox_purge_idx on outbox \w+ \(never executed\)`, plan,
+		"past the exact limit, with statistics, the delivered rows are not read to split them by state")
+	st, err := store.Stats(ctx)
+	require.NoError(t, err)
+	assert.EqualValues(t, pending-1, st.Count(delivery.StatePending), "exact")
+	assert.EqualValues(t, 1, st.Count(delivery.StateInFlight), "exact")
+	assert.InEpsilon(t, delivered, st.Count(delivery.StateDelivered), 0.02, "estimated from the table's statistics")
+	assert.Equal(t, 2*time.Hour, st.OldestPending, "the keyed backlog was created two hours before base")
+	assert.Equal(t, 2*time.Hour, st.OldestDue, "records blocked behind busy keys have been due for two hours")
+
 	plan = explain(t, tx, store.SettleSQLForTest(), recs[0].ID, recs[0].LeaseToken, int16(delivery.StateDelivered),
 		base, int64(0), int32(200), int16(classify.ClassOK), "", false, base)
 	plan += explain(t, tx, store.PromoteSQLForTest(), recs[0].ID)

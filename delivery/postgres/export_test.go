@@ -26,3 +26,13 @@ func (s *Store) LatestSchemaVersionForTest() int { return s.migrations[len(s.mig
 // SetRedriveBatchForTest sets how many records RedriveMatching moves per
 // transaction.
 func (s *Store) SetRedriveBatchForTest(n int) { s.redriveBatch = n }
+
+// SetExactSettledMaxForTest sets how many delivered and discarded records
+// Stats counts exactly before it estimates.
+func (s *Store) SetExactSettledMaxForTest(n int) {
+	s.exactSettledMax = n
+	s.q.stats = statsQuery(s.n, n)
+}
+
+// StatsSQLForTest returns the Stats statement.
+func (s *Store) StatsSQLForTest() string { return s.q.stats }

@@ -175,5 +175,10 @@ VALUES ('dead-1', nextval('`+tbl+`_seq'), 'K1', 'x', $1, 4, false, $1, $1, 3, 'g
 	}
 	assert.ElementsMatch(t, []string{"live-1", "dead-1"}, got, "both keys' heads are claimable after the upgrade")
 
+	st, err := s.Stats(ctx)
+	require.NoError(t, err)
+	assert.EqualValues(t, 2, st.Count(delivery.StateInFlight), "Stats reads the indexes the upgrade built")
+	assert.Equal(t, time.Hour, st.OldestPending)
+
 	require.NoError(t, s.Migrate(ctx), "migrating an upgraded outbox again changes nothing")
 }

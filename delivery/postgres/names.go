@@ -24,6 +24,9 @@ type names struct {
 	// Index names, quoted, unqualified (CREATE INDEX puts them in the
 	// table's schema).
 	ClaimIdx, LeaseIdx, KeyIdx, IdemIdx, PurgeIdx, DeadIdx, SeqIdx string
+	PendingIdx, LiveAgeIdx                                         string
+
+	schema, table string // unquoted, as the catalogs spell them
 
 	raw string // schema.table, unquoted, for messages
 }
@@ -48,6 +51,10 @@ func newNames(schema, table string) names {
 		PurgeIdx:   q(table + "_purge_idx"),
 		DeadIdx:    q(table + "_dead_idx"),
 		SeqIdx:     q(table + "_seq_key"),
+		PendingIdx: q(table + "_pending_idx"),
+		LiveAgeIdx: q(table + "_live_age_idx"),
+		schema:     schema,
+		table:      table,
 		raw:        schema + "." + table,
 	}
 }

@@ -72,6 +72,10 @@ FROM generate_series($1::integer, $2::integer) AS g`, from, to)
 		}
 		_, err = store.Purge(ctx, time.Now().Add(-time.Hour), 10)
 		require.NoError(t, err)
+		_, err = store.Stats(ctx)
+		require.NoError(t, err)
+		_, _, err = store.NextDue(ctx)
+		require.NoError(t, err)
 	}
 	for i := range 12 { // past PostgreSQL's five custom plans before it considers a generic one
 		round(i)

@@ -27,6 +27,10 @@ type Store struct {
 	// redriveBatch is how many records RedriveMatching moves per
 	// transaction.
 	redriveBatch int
+	// exactSettledMax is how many delivered and discarded records Stats
+	// counts exactly before it estimates; the stats query is rendered for
+	// it.
+	exactSettledMax int
 
 	notify     chan struct{}
 	listenOnce sync.Once
@@ -69,15 +73,16 @@ func New(cfg Config) (*Store, error) {
 		return nil, err
 	}
 	return &Store{
-		cfg:          cfg,
-		pool:         cfg.Pool,
-		now:          cfg.Now,
-		n:            n,
-		q:            buildQueries(n),
-		migrations:   ms,
-		redriveBatch: redriveBatch,
-		notify:       make(chan struct{}, 1),
-		closed:       make(chan struct{}),
+		cfg:             cfg,
+		pool:            cfg.Pool,
+		now:             cfg.Now,
+		n:               n,
+		q:               buildQueries(n),
+		migrations:      ms,
+		redriveBatch:    redriveBatch,
+		exactSettledMax: exactSettledMax,
+		notify:          make(chan struct{}, 1),
+		closed:          make(chan struct{}),
 	}, nil
 }
 
