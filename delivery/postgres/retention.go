@@ -94,9 +94,11 @@ func (r *Retention) PurgeOnce(ctx context.Context) (int, error) {
 	}
 }
 
-// Run purges at once and then every Interval until ctx ends, and returns
-// ctx's error. Failed rounds are reported to OnError and retried at the
-// next interval.
+// Run purges at once and then every Interval until ctx ends, and then
+// returns nil, like delivery.Dispatcher.Run: ending ctx is how a Retention
+// is stopped, not a failure. A round under way when ctx ends stops after
+// its current batch statement, unreported. Failed rounds are reported to
+// OnError and retried at the next interval; they do not end Run.
 func (r *Retention) Run(ctx context.Context) error {
 	t := time.NewTicker(r.cfg.Interval)
 	defer t.Stop()
@@ -106,7 +108,7 @@ func (r *Retention) Run(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return nil
 		case <-t.C:
 		}
 	}
