@@ -37,7 +37,9 @@ type Config struct {
 
 	// Now is the clock the store reads for every time it writes or
 	// compares; the database server's clock is never used. Nil means
-	// time.Now.
+	// time.Now. Leases and due times written by one instance are compared
+	// with the clocks of the others, so instances sharing an outbox need
+	// synchronised clocks (NTP); the package doc says what skew does.
 	Now func() time.Time
 
 	// PollInterval is how often Notify is signalled while the listening

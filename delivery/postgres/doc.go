@@ -70,8 +70,28 @@
 // plans at any size, and planning them on every call would cost about a
 // third of their throughput. TestNoSequentialScansAfterGrowth checks both.
 //
-// Times written and compared come from Config.Now, never from the server's
-// now(), truncated to microseconds (the precision of timestamptz).
+// # Clocks
+//
+// Every time the store writes or compares comes from the clock of the host
+// that makes the call (Config.Now, time.Now by default), never from the
+// server's now(), truncated to microseconds (the precision of timestamptz).
+// A claim writes its lease expiry as its own now plus the lease, and takes
+// over an in-flight record whose expiry is at or before its own now; a
+// retry's due time is the rescheduling host's now plus the backoff, and
+// claims compare it with theirs. So instances that share an outbox need
+// synchronised clocks (NTP or chrony: the usual offset is milliseconds).
+// The database server's clock does not matter.
+//
+// What a skew of d does: a host whose clock runs d ahead of the others
+// sees their leases expire d early, so once d exceeds the margin a lease
+// leaves beyond the longest attempt (delivery.DispatcherConfig requires
+// Lease > 2*AttemptTimeout + StoreTimeout), it takes over records still
+// being sent and delivers them twice (with the same IdempotencyKey); it
+// also claims retries up to d early, sooner than the backoff or a
+// partner's Retry-After asked. A host running d behind sends retries d
+// late and recovers crashed leases d late, and others see its own leases
+// run out d early. NextDue and Stats' ages are measured on the reading
+// host's clock and are off by its skew.
 //
 // # Redrive
 //
