@@ -67,6 +67,8 @@ func TestClaimPlanUsesIndexes(t *testing.T) {
 	// Stats counts the live states through their partial indexes, takes
 	// both ages from first index entries, and reads at most 10,001 entries
 	// of the purge index for the delivered history, which it estimates.
+	_, err = tx.Exec(ctx, `SET LOCAL max_parallel_workers_per_gather = 0`) // as Stats runs it
+	require.NoError(t, err)
 	plan = explain(t, tx, store.StatsSQLForTest(), base, schemaOf(t, store), "outbox", store.Name())
 	t.Logf("stats with %d pending, one in flight, %d delivered:\n%s", pending, delivered, plan)
 	for _, idx := range []string{"outbox_pending_idx", "outbox_lease_idx", "outbox_dead_idx", "outbox_live_age_idx", "outbox_purge_idx"} {

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/outbound-go/outbound/delivery"
 )
 
@@ -86,6 +88,12 @@ func (s *Store) List(ctx context.Context, opts delivery.ListOptions) (delivery.P
 //     records before the table has been analyzed. Expect them to be off by
 //     a few percent, and never below 10,001 together.
 //
+// It runs without parallel workers: a metrics query that every instance
+// sends every few seconds should not take cores from the application's own
+// queries, and serially it costs the server less CPU in all (on a 2-core
+// test machine the pending count of a million records took 45ms on one
+// core, against 115-225ms with two workers).
+//
 // It is meant for a metrics-scrape interval (package metrics calls it at
 // most once per StatsInterval) and for operators, not per record.
 func (s *Store) Stats(ctx context.Context) (delivery.Stats, error) {
@@ -98,10 +106,14 @@ func (s *Store) Stats(ctx context.Context) (delivery.Stats, error) {
 		liveTuples                    int64
 		relTuples, fDelivered, fDiscd float64
 	)
-	err := s.pool.QueryRow(ctx, s.q.stats, now, s.n.schema, s.n.table, s.n.Table).Scan(
-		&st.Counts[delivery.StatePending], &st.Counts[delivery.StateInFlight], &st.Counts[delivery.StateDead],
-		&oldestCreated, &oldestDue, &settled, &settledDelivered, &liveTuples, &relTuples, &fDelivered, &fDiscd)
-	if err != nil {
+	b := &pgx.Batch{}
+	b.Queue(serialPlans)
+	b.Queue(s.q.stats, now, s.n.schema, s.n.table, s.n.Table).QueryRow(func(row pgx.Row) error {
+		return row.Scan(
+			&st.Counts[delivery.StatePending], &st.Counts[delivery.StateInFlight], &st.Counts[delivery.StateDead],
+			&oldestCreated, &oldestDue, &settled, &settledDelivered, &liveTuples, &relTuples, &fDelivered, &fDiscd)
+	})
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
 		return delivery.Stats{}, fmt.Errorf("postgres: stats: %w", err)
 	}
 	switch {

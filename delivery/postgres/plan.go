@@ -28,6 +28,11 @@ import (
 // (for a pipelined batch without BEGIN: until the end of the batch).
 const customPlans = `SELECT set_config('plan_cache_mode', 'force_custom_plan', true)`
 
+// serialPlans turns parallel query off until the end of the pipelined
+// batch it opens: for Stats, which a parallel plan would make cost more CPU
+// in all for a little less latency.
+const serialPlans = `SELECT set_config('max_parallel_workers_per_gather', '0', true)`
+
 // forceCustomPlans and restorePlans bracket statements that must be
 // planned for their parameters inside a transaction that may be the
 // caller's: the first saves the current setting in a custom variable, the
