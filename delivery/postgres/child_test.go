@@ -22,7 +22,11 @@ const (
 	childSchemaEnv = "OUTBOUND_POSTGRES_KILL_SCHEMA" // the outbox schema
 	childTargetEnv = "OUTBOUND_POSTGRES_KILL_TARGET" // the partner's URL
 	childAppName   = "outbound-kill-child"           // application_name of its connections
-	childLease     = 3 * time.Second
+	// childLease is twice what the dispatcher requires (2*AttemptTimeout
+	// + StoreTimeout = 2.5s): under -race on a loaded machine a record can
+	// wait seconds between its claim and its settle, and a lease taken
+	// over then is a duplicate that no kill explains.
+	childLease = 5 * time.Second
 )
 
 // runChild is a service instance: it delivers the outbox in the schema
