@@ -51,7 +51,10 @@ func Serial(c Contender) func(b *testing.B) {
 // workers goroutines, which take the next op as soon as they finish one,
 // like a pool of senders sharing one client. It reports the rate as
 // "ops/s" next to ns/op (which is wall time divided by b.N, so it falls as
-// workers overlap). An Op error fails the benchmark.
+// workers overlap), and the CPU time the whole process spent per op as
+// "cpu-ns/op" (user and system time, so a loopback server in the same
+// process is included; unlike wall time it hardly moves when other
+// processes load the machine). An Op error fails the benchmark.
 func Concurrent(c Contender, workers int) func(b *testing.B) {
 	return func(b *testing.B) {
 		if workers < 1 {
@@ -64,6 +67,7 @@ func Concurrent(c Contender, workers int) func(b *testing.B) {
 		var failed atomic.Pointer[error]
 		b.ReportAllocs()
 		b.ResetTimer()
+		cpu0, cpuOK := processCPU()
 		var wg sync.WaitGroup
 		for range workers {
 			wg.Go(func() {
@@ -78,10 +82,14 @@ func Concurrent(c Contender, workers int) func(b *testing.B) {
 		}
 		wg.Wait()
 		b.StopTimer()
+		cpu1, _ := processCPU()
 		if p := failed.Load(); p != nil {
 			b.Fatalf("%s: %v", c.Name, *p)
 		}
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
+		if cpuOK {
+			b.ReportMetric(float64(cpu1-cpu0)/float64(b.N), "cpu-ns/op")
+		}
 	}
 }
 

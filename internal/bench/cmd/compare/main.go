@@ -15,6 +15,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -139,36 +140,74 @@ func shownArgs(args []string) []string {
 	return out
 }
 
-// measure runs harness(c) o.count times and returns the run with the
-// median ns/op.
-func measure(o options, c bench.Contender, harness func(bench.Contender) func(*testing.B)) (testing.BenchmarkResult, error) {
-	var rs []testing.BenchmarkResult
-	for range o.count {
-		fmt.Fprintf(o.progress, "  %s ...\n", c.Name)
-		r, err := bench.Measure(c, harness)
-		if err != nil {
-			return r, err
+// job is one benchmark of a comparison: a contender under a harness.
+type job struct {
+	c       bench.Contender
+	harness func(bench.Contender) func(*testing.B)
+	label   string // for progress lines
+}
+
+// result is a job's outcome: the run with the median ns/op, and the median
+// of its CPU time per op (0 where unknown).
+type result struct {
+	testing.BenchmarkResult
+	cpuNsPerOp float64
+}
+
+// measureAll runs every job o.count times, round-robin (each job once, then
+// each again), so that a change in the machine's load during the run falls
+// on every contender alike. It returns each job's result, nil for a job
+// that failed, and the failures.
+func measureAll(o options, jobs []job) ([]*result, error) {
+	runs := make([][]testing.BenchmarkResult, len(jobs))
+	failed := make([]bool, len(jobs))
+	var errs []error
+	for round := range o.count {
+		for i, j := range jobs {
+			if failed[i] {
+				continue
+			}
+			fmt.Fprintf(o.progress, "  %s (run %d of %d)\n", j.label, round+1, o.count)
+			r, err := bench.Measure(j.c, j.harness)
+			if err != nil {
+				failed[i] = true
+				errs = append(errs, fmt.Errorf("%s: %w", j.label, err))
+				continue
+			}
+			runs[i] = append(runs[i], r)
 		}
-		rs = append(rs, r)
 	}
-	slices.SortFunc(rs, func(a, b testing.BenchmarkResult) int {
-		return int(a.NsPerOp() - b.NsPerOp())
-	})
-	return rs[len(rs)/2], nil
+	out := make([]*result, len(jobs))
+	for i, rs := range runs {
+		if failed[i] || len(rs) == 0 {
+			continue
+		}
+		cpu := make([]float64, 0, len(rs))
+		for _, r := range rs {
+			cpu = append(cpu, r.Extra["cpu-ns/op"])
+		}
+		slices.Sort(cpu)
+		slices.SortFunc(rs, func(a, b testing.BenchmarkResult) int {
+			return cmp.Compare(nsPerOp(&a), nsPerOp(&b))
+		})
+		out[i] = &result{BenchmarkResult: rs[len(rs)/2], cpuNsPerOp: cpu[len(cpu)/2]}
+	}
+	return out, errors.Join(errs...)
 }
 
 func pipeline(o options) error {
 	fmt.Fprintf(o.progress, "pipeline overhead\n")
 	cs := bench.PipelineContenders()
-	rs := make([]*testing.BenchmarkResult, len(cs))
-	var errs []error
+	jobs := make([]job, len(cs))
 	for i, c := range cs {
-		r, err := measure(o, c, bench.Serial)
-		if err != nil {
-			errs = append(errs, err)
-			continue
+		jobs[i] = job{c: c, harness: bench.Serial, label: c.Name}
+	}
+	res, err := measureAll(o, jobs)
+	rs := make([]*testing.BenchmarkResult, len(cs))
+	for i, r := range res {
+		if r != nil {
+			rs[i] = &r.BenchmarkResult
 		}
-		rs[i] = &r
 	}
 	best := bestPeer(cs, func(i int) (float64, bool) {
 		return nsPerOp(rs[i]), rs[i] != nil
@@ -186,64 +225,82 @@ func pipeline(o options) error {
 	fmt.Fprintf(o.out, "\n### 1. Pipeline overhead on the success path (no I/O)\n\n")
 	t.write(o.out)
 	fmt.Fprintf(o.out, "\nOne op: one attempt returning a 200, classified, through retry (3 tries) and a circuit breaker (and, for outbound, the health gate). ÷ best peer: ns/op over the fastest full peer's (lower is better); the policy-check-only row does less work and is never the reference.\n")
-	return errors.Join(errs...)
+	return err
 }
 
 func httpLoad(o options) error {
 	fmt.Fprintf(o.progress, "HTTP to loopback\n")
 	srv := bench.NewLoopback()
 	defer srv.Close()
-	// rates[name][workers] in requests/s
-	rates := map[string]map[int]float64{}
 	var names []string // in the order of the longest list
+	type key struct {
+		name    string
+		workers int
+	}
+	var jobs []job
+	var keys []key
 	for _, w := range o.httpWorkers {
-		if cs := bench.HTTPContenders(srv.URL, w); len(cs) > len(names) {
+		cs := bench.HTTPContenders(srv.URL, w)
+		if len(cs) > len(names) {
 			names = names[:0]
 			for _, c := range cs {
 				names = append(names, c.Name)
 			}
 		}
-	}
-	var errs []error
-	for _, w := range o.httpWorkers {
-		for _, c := range bench.HTTPContenders(srv.URL, w) {
-			if rates[c.Name] == nil {
-				rates[c.Name] = map[int]float64{}
-			}
-			r, err := measure(o, c, func(c bench.Contender) func(*testing.B) { return bench.Concurrent(c, w) })
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%w (concurrency %d)", err, w))
-				rates[c.Name][w] = -1
-				continue
-			}
-			rates[c.Name][w] = float64(r.N) / r.T.Seconds()
+		for _, c := range cs {
+			jobs = append(jobs, job{
+				c:       c,
+				harness: func(c bench.Contender) func(*testing.B) { return bench.Concurrent(c, w) },
+				label:   fmt.Sprintf("%s, c=%d", c.Name, w),
+			})
+			keys = append(keys, key{c.Name, w})
 		}
 	}
+	res, err := measureAll(o, jobs)
+	got := map[key]*result{}
+	ran := map[key]bool{}
+	for i, k := range keys {
+		got[k], ran[k] = res[i], true
+	}
+
 	head := []string{"client"}
 	for _, w := range o.httpWorkers {
-		head = append(head, fmt.Sprintf("c=%d req/s", w), "÷ net/http")
+		head = append(head, fmt.Sprintf("c=%d req/s", w), "÷ net/http", "CPU µs/req")
 	}
 	t := table{head: head}
 	base := names[0] // bare net/http
 	for _, n := range names {
 		row := []string{n}
 		for _, w := range o.httpWorkers {
-			v, ok := rates[n][w]
+			r := got[key{n, w}]
 			switch {
-			case !ok:
-				row = append(row, "–", "")
-			case v < 0:
-				row = append(row, "failed", "")
+			case !ran[key{n, w}]:
+				row = append(row, "–", "", "")
+			case r == nil:
+				row = append(row, "failed", "", "")
 			default:
-				row = append(row, fmt.Sprintf("%.0f", v), ratio(v, rates[base][w]))
+				rate := float64(r.N) / r.T.Seconds()
+				ref := 0.0
+				if b := got[key{base, w}]; b != nil {
+					ref = float64(b.N) / b.T.Seconds()
+				}
+				row = append(row, fmt.Sprintf("%.0f", rate), ratio(rate, ref), cpuMicros(r.cpuNsPerOp))
 			}
 		}
 		t.add(row...)
 	}
 	fmt.Fprintf(o.out, "\n### 2. HTTP POST to a loopback server\n\n")
 	t.write(o.out)
-	fmt.Fprintf(o.out, "\nc = concurrent senders sharing one client; the server runs in the same process and shares the %d CPUs. Every client has an idle pool of %d connections per host. ÷ net/http: requests/s over bare net/http's (higher is better; 1.00 is the physical limit).\n", bench.ReadMachine(context.Background(), "").CPUs, bench.HTTPPoolSize)
-	return errors.Join(errs...)
+	fmt.Fprintf(o.out, "\nc = concurrent senders sharing one client; the server runs in the same process and shares the %d CPUs. Every client has an idle pool of %d connections per host. ÷ net/http: requests/s over bare net/http's (higher is better; 1.00 is the physical limit). CPU µs/req: user+system CPU time of the whole process (client and server) per request, which other load on the machine hardly moves.\n",
+		runtime.NumCPU(), bench.HTTPPoolSize)
+	return err
+}
+
+func cpuMicros(ns float64) string {
+	if ns <= 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.1f", ns/1000)
 }
 
 func durable(ctx context.Context, o options) error {
@@ -316,37 +373,37 @@ func token(o options) error {
 	cs := bench.TokenContenders()
 	const perCPU = 4
 	workers := perCPU * runtime.GOMAXPROCS(0)
-	type res struct{ serial, conc *testing.BenchmarkResult }
-	rs := make([]res, len(cs))
-	var errs []error
-	for i, c := range cs {
-		if r, err := measure(o, c, bench.Serial); err != nil {
-			errs = append(errs, err)
-		} else {
-			rs[i].serial = &r
-		}
-		if r, err := measure(o, c, func(c bench.Contender) func(*testing.B) { return bench.Parallel(c, perCPU) }); err != nil {
-			errs = append(errs, err)
-		} else {
-			rs[i].conc = &r
-		}
+	var jobs []job
+	for _, c := range cs {
+		jobs = append(jobs,
+			job{c: c, harness: bench.Serial, label: c.Name},
+			job{c: c, harness: func(c bench.Contender) func(*testing.B) { return bench.Parallel(c, perCPU) }, label: c.Name + ", parallel"})
 	}
-	bestSerial := bestPeer(cs, func(i int) (float64, bool) {
-		return nsPerOp(rs[i].serial), rs[i].serial != nil
-	}, lowerIsBetter)
-	bestConc := bestPeer(cs, func(i int) (float64, bool) {
-		return nsPerOp(rs[i].conc), rs[i].conc != nil
-	}, lowerIsBetter)
+	res, err := measureAll(o, jobs)
+	serial := func(i int) *testing.BenchmarkResult {
+		if r := res[2*i]; r != nil {
+			return &r.BenchmarkResult
+		}
+		return nil
+	}
+	parallel := func(i int) *testing.BenchmarkResult {
+		if r := res[2*i+1]; r != nil {
+			return &r.BenchmarkResult
+		}
+		return nil
+	}
+	bestSerial := bestPeer(cs, func(i int) (float64, bool) { return nsPerOp(serial(i)), serial(i) != nil }, lowerIsBetter)
+	bestPar := bestPeer(cs, func(i int) (float64, bool) { return nsPerOp(parallel(i)), parallel(i) != nil }, lowerIsBetter)
 	t := table{head: []string{"cache", "ns/op", "allocs/op", "÷ x/oauth2", fmt.Sprintf("%d goroutines ns/op", workers), "÷ x/oauth2"}}
 	for i, c := range cs {
 		row := []string{c.Name}
-		if r := rs[i].serial; r != nil {
+		if r := serial(i); r != nil {
 			row = append(row, nsop(r), fmt.Sprint(r.AllocsPerOp()), ratio(nsPerOp(r), bestSerial))
 		} else {
 			row = append(row, "failed", "", "")
 		}
-		if r := rs[i].conc; r != nil {
-			row = append(row, nsop(r), ratio(nsPerOp(r), bestConc))
+		if r := parallel(i); r != nil {
+			row = append(row, nsop(r), ratio(nsPerOp(r), bestPar))
 		} else {
 			row = append(row, "failed", "")
 		}
@@ -354,8 +411,8 @@ func token(o options) error {
 	}
 	fmt.Fprintf(o.out, "\n### 4. Token cache hit path\n\n")
 	t.write(o.out)
-	fmt.Fprintf(o.out, "\nOne op: ask the cache for a token that is valid for another hour. With %d goroutines, ns/op is wall time over all ops (lower is better).\n", workers)
-	return errors.Join(errs...)
+	fmt.Fprintf(o.out, "\nOne op: ask the cache for a token that is valid for another hour. With %d goroutines (b.RunParallel), ns/op is wall time over all ops (lower is better).\n", workers)
+	return err
 }
 
 func nsPerOp(r *testing.BenchmarkResult) float64 {
