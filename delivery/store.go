@@ -76,7 +76,10 @@ type Store interface {
 	Redrive(ctx context.Context, ids ...string) (int, error)
 
 	// RedriveMatching redrives every dead record matching f and returns
-	// how many it moved.
+	// how many it moved. A store may apply it in batches, each committed on
+	// its own, so that it never locks or loads an unbounded number of
+	// records; on an error it then returns how many the committed batches
+	// moved along with the error.
 	RedriveMatching(ctx context.Context, f Filter) (int, error)
 
 	// Get returns the record with the given id, or ErrNotFound.
@@ -171,6 +174,10 @@ type Page struct {
 // Stats describes a store's backlog.
 type Stats struct {
 	// Counts holds the number of records per state, indexed by State.
+	// Pending, in-flight and dead counts are exact; a store may estimate
+	// the delivered and discarded counts of a large table from its
+	// statistics (the PostgreSQL store does beyond 10,000), since those
+	// grow without bound until retention purges them.
 	Counts [StateDiscarded + 1]int64
 	// OldestPending is the age (now - CreatedAt) of the oldest live
 	// (pending or in-flight) record, or 0 if there is none.
