@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/outbound-go/outbound/delivery"
+	"github.com/outbound-go/outbound/internal/text"
 )
 
 // Settling statements are single UPDATEs guarded by id, lease token and
@@ -44,7 +45,7 @@ func (s *Store) finish(ctx context.Context, op string, l delivery.Lease, to deli
 	var n int64
 	var exists bool
 	b.Queue(s.q.settleTerminal, l.ID, l.Token, int16(to), nullTS(a.StartedAt), int64(a.Duration),
-		int32(a.Status), int16(a.Class), truncate(a.Error), duplicate, ts(s.now())).
+		int32(a.Status), int16(a.Class), storableText(a.Error), duplicate, ts(s.now())).
 		QueryRow(func(row pgx.Row) error { return row.Scan(&n, &exists) })
 	b.Queue(s.q.promoteAfter, l.ID)
 	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
@@ -61,7 +62,7 @@ func (s *Store) Reschedule(ctx context.Context, l delivery.Lease, next time.Time
 	now := ts(s.now())
 	if a != nil {
 		return s.settleOne(ctx, "reschedule", l.ID, s.q.rescheduleAttempt, l.ID, l.Token, ts(next), nullTS(a.StartedAt),
-			int64(a.Duration), int32(a.Status), int16(a.Class), truncate(a.Error), now)
+			int64(a.Duration), int32(a.Status), int16(a.Class), storableText(a.Error), now)
 	}
 	return s.settleOne(ctx, "reschedule", l.ID, s.q.rescheduleDeferral, l.ID, l.Token, ts(next), now)
 }
@@ -108,17 +109,9 @@ func settled(op, id string, n int64, exists bool) error {
 	}
 }
 
-// truncate makes an attempt's error text storable: valid UTF-8 without NUL
-// bytes (PostgreSQL text holds neither), at most delivery.MaxErrorText
+// storableText makes an attempt's error text storable: valid UTF-8 without
+// NUL bytes (PostgreSQL text holds neither), at most delivery.MaxErrorText
 // bytes, never cut inside a UTF-8 sequence.
-func truncate(s string) string {
-	s = strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
-	if len(s) <= delivery.MaxErrorText {
-		return s
-	}
-	cut := delivery.MaxErrorText
-	for cut > 0 && s[cut]&0xC0 == 0x80 {
-		cut--
-	}
-	return s[:cut]
+func storableText(s string) string {
+	return text.Snippet(strings.ReplaceAll(s, "\x00", ""), delivery.MaxErrorText)
 }
