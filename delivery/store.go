@@ -3,6 +3,7 @@ package delivery
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/outbound-go/outbound/classify"
@@ -161,6 +162,24 @@ const (
 	DefaultPageSize = 100
 	MaxPageSize     = 1000
 )
+
+// PageSize checks o for a store's List and returns the page size to use:
+// Limit, or DefaultPageSize when it is zero. It returns an error wrapping
+// ErrInvalid for a Limit outside 1..MaxPageSize or an undefined State. The
+// cursor (After) is the store's own format and is checked by the store.
+func (o ListOptions) PageSize() (int, error) {
+	limit := o.Limit
+	if limit == 0 {
+		limit = DefaultPageSize
+	}
+	if limit < 0 || limit > MaxPageSize {
+		return 0, fmt.Errorf("list limit %d outside 1..%d: %w", o.Limit, MaxPageSize, ErrInvalid)
+	}
+	if o.State != 0 && !o.State.Valid() {
+		return 0, fmt.Errorf("list state %v: %w", o.State, ErrInvalid)
+	}
+	return limit, nil
+}
 
 // Page is one page of a listing.
 type Page struct {

@@ -442,15 +442,9 @@ func (s *Store) Get(_ context.Context, id string) (delivery.Record, error) {
 
 // List implements delivery.Store.
 func (s *Store) List(_ context.Context, opts delivery.ListOptions) (delivery.Page, error) {
-	limit := opts.Limit
-	if limit == 0 {
-		limit = delivery.DefaultPageSize
-	}
-	if limit < 0 || limit > delivery.MaxPageSize {
-		return delivery.Page{}, fmt.Errorf("memstore: list limit %d outside 1..%d: %w", opts.Limit, delivery.MaxPageSize, delivery.ErrInvalid)
-	}
-	if opts.State != 0 && !opts.State.Valid() {
-		return delivery.Page{}, fmt.Errorf("memstore: list state %v: %w", opts.State, delivery.ErrInvalid)
+	limit, err := opts.PageSize()
+	if err != nil {
+		return delivery.Page{}, fmt.Errorf("memstore: %w", err)
 	}
 	var after int64
 	if opts.After != "" {

@@ -34,15 +34,9 @@ func (s *Store) Get(ctx context.Context, id string) (delivery.Record, error) {
 // List implements delivery.Store. The cursor is the last Seq of the
 // previous page, so pages stay consistent while records are added.
 func (s *Store) List(ctx context.Context, opts delivery.ListOptions) (delivery.Page, error) {
-	limit := opts.Limit
-	if limit == 0 {
-		limit = delivery.DefaultPageSize
-	}
-	if limit < 0 || limit > delivery.MaxPageSize {
-		return delivery.Page{}, fmt.Errorf("postgres: list limit %d outside 1..%d: %w", opts.Limit, delivery.MaxPageSize, delivery.ErrInvalid)
-	}
-	if opts.State != 0 && !opts.State.Valid() {
-		return delivery.Page{}, fmt.Errorf("postgres: list state %v: %w", opts.State, delivery.ErrInvalid)
+	limit, err := opts.PageSize()
+	if err != nil {
+		return delivery.Page{}, fmt.Errorf("postgres: %w", err)
 	}
 	if !storable(opts.Key) {
 		return delivery.Page{}, fmt.Errorf("postgres: list key %q is not valid text: %w", opts.Key, delivery.ErrInvalid)
