@@ -2,10 +2,10 @@ package classify_test
 
 import (
 	"errors"
-
-	"github.com/outbound-go/outbound/classify"
 	"io"
 	"log"
+
+	"github.com/outbound-go/outbound/classify"
 )
 
 func quietLog() *log.Logger { return log.New(io.Discard, "", 0) }

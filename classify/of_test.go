@@ -42,6 +42,7 @@ func TestOfRealFailures(t *testing.T) {
 		{"caller cancels", getWithCanceledContext, classify.ClassUnavailable, "canceled"},
 		{"broken pipe", writeToClosedPeer, classify.ClassEphemeral, "broken_pipe"},
 		{"DNS resolver failure", lookupWithDeadResolver, classify.ClassEphemeral, "dns"},
+		{"DNS NXDOMAIN for a name", lookupNXDOMAIN, classify.ClassEphemeral, "dns"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -330,6 +331,44 @@ func lookupWithDeadResolver(t *testing.T) error {
 		return nil, errors.New("no resolver reachable")
 	}}
 	_, err := r.LookupHost(context.Background(), "partner.example")
+	return err
+}
+
+// lookupNXDOMAIN resolves a name through a local DNS server that answers
+// every query with NXDOMAIN, as the overloaded resolvers of seed 004 did for
+// names that existed: the Go resolver reports "no such host" (IsNotFound).
+func lookupNXDOMAIN(t *testing.T) error {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer pc.Close()
+	go func() {
+		buf := make([]byte, 1500)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			if n < 12 {
+				continue
+			}
+			// The query with its header turned into a response: QR set,
+			// RD kept, RA set, RCODE 3 (NXDOMAIN), no answers.
+			resp := append([]byte(nil), buf[:n]...)
+			resp[2] = 0x80 | buf[2]&0x01
+			resp[3] = 0x80 | 3
+			_, _ = pc.WriteTo(resp, from)
+		}
+	}()
+	r := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "udp", pc.LocalAddr().String())
+	}}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err = r.LookupHost(ctx, "partner.example.")
+	var dnsErr *net.DNSError
+	require.ErrorAs(t, err, &dnsErr)
+	require.True(t, dnsErr.IsNotFound, "the server's answer reached the resolver as NXDOMAIN: %v", err)
 	return err
 }
 
