@@ -148,6 +148,26 @@ func TestDialGuardOffByDefault(t *testing.T) {
 	d := newDeliverer(t, delivery.HTTPConfig{Client: client, Build: delivery.PostTo(srv.URL, "text/plain")})
 	require.NoError(t, d.Deliver(context.Background(), msg("m")), "loopback is allowed when the guard is off")
 
+	// ::1 too, where the host has IPv6 loopback: a real delivery without
+	// the guard, refused with it.
+	if ln6, err := net.Listen("tcp", "[::1]:0"); err != nil {
+		t.Logf("no IPv6 loopback (%v): ::1 is checked at dial time only", err)
+	} else {
+		srv6 := httptest.NewUnstartedServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+		_ = srv6.Listener.Close()
+		srv6.Listener = ln6
+		srv6.Start()
+		defer srv6.Close()
+		d6 := newDeliverer(t, delivery.HTTPConfig{Client: client, Build: delivery.PostTo(srv6.URL, "text/plain")})
+		require.NoError(t, d6.Deliver(context.Background(), msg("m")), "::1 is allowed when the guard is off")
+		guarded, err := delivery.NewClient(delivery.ClientConfig{BlockPrivateAddresses: true})
+		require.NoError(t, err)
+		d6 = newDeliverer(t, delivery.HTTPConfig{Client: guarded, Build: delivery.PostTo(srv6.URL, "text/plain")})
+		var blocked *delivery.BlockedAddressError
+		require.ErrorAs(t, d6.Deliver(context.Background(), msg("m")), &blocked)
+		assert.Equal(t, "loopback", blocked.Reason)
+	}
+
 	// The other addresses are dialled for real when the guard is off: the
 	// dial fails for network reasons (nothing listens there), not because
 	// of the guard.

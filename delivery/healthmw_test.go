@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -115,4 +116,96 @@ func TestWithGateAndBreakersMiddleware(t *testing.T) {
 	assert.Equal(t, classify.ClassEphemeral, classify.Of(d.Deliver(ctx, &delivery.Message{Destination: "bad"})))
 	assert.Equal(t, classify.ClassUnavailable, classify.Of(d.Deliver(ctx, &delivery.Message{Destination: "bad"})), "open for bad")
 	assert.NoError(t, d.Deliver(ctx, &delivery.Message{Destination: "good"}), "one breaker per destination")
+}
+
+// A health.Gate (monitor and breaker together) as the dispatcher's gate:
+// once the breaker opens on real failures, the backlog waits for the
+// breaker's hint without spending attempts, and drains after one half-open
+// probe succeeds.
+func TestHealthGateDefersDispatcherWhileBreakerIsOpen(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const openTimeout = 10 * time.Minute
+		mon, err := health.NewMonitor(health.MonitorConfig{
+			Name:    "partner",
+			Checker: health.CheckerFunc(func(context.Context) error { return nil }), // its health endpoint says up
+		})
+		require.NoError(t, err)
+		br, err := health.NewCircuitBreaker(health.BreakerConfig{Name: "partner", ConsecutiveFailures: 3, OpenTimeout: openTimeout})
+		require.NoError(t, err)
+		gate, err := health.NewGate(health.GateConfig{Monitor: mon, Breaker: br})
+		require.NoError(t, err)
+
+		var partnerDown atomic.Bool
+		partnerDown.Store(true)
+		var mu sync.Mutex
+		var calls []string
+		partner := delivery.DelivererFunc(func(_ context.Context, m *delivery.Message) error {
+			mu.Lock()
+			calls = append(calls, m.ID)
+			mu.Unlock()
+			if partnerDown.Load() {
+				return &classify.Error{Class: classify.ClassEphemeral, Status: 503}
+			}
+			return nil
+		})
+		store := memstore.New(memstore.Config{})
+		for i := range 20 {
+			enqueue(t, store, delivery.Message{ID: fmt.Sprintf("r-%02d", i), Payload: pl("x")})
+		}
+		d := newDispatcher(t, delivery.DispatcherConfig{
+			Store: store, Deliverer: delivery.Chain(partner, delivery.WithBreaker(br)), Gate: gate, Concurrency: 1,
+		})
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error)
+		go func() { done <- d.Run(ctx) }()
+
+		time.Sleep(5 * time.Minute)
+		synctest.Wait()
+		partnerDown.Store(false) // back, but the breaker does not know yet
+		time.Sleep(openTimeout - 5*time.Minute - time.Second)
+		synctest.Wait()
+		mu.Lock()
+		failed := append([]string(nil), calls...)
+		mu.Unlock()
+		require.Len(t, failed, 3, "three failures open the breaker; nothing reaches the partner after that")
+		assert.Equal(t, health.BreakerOpen, br.State())
+		err = gate.Allow(context.Background())
+		assert.Equal(t, classify.ClassUnavailable, classify.Of(err))
+		hint, ok := classify.RetryAfter(err)
+		assert.True(t, ok)
+		assert.Equal(t, time.Second, hint, "the gate says when the breaker lets a probe through")
+		st, _ := store.Stats(context.Background())
+		assert.EqualValues(t, 20, st.Count(delivery.StatePending))
+		attempted := map[string]bool{}
+		for _, id := range failed {
+			attempted[id] = true
+		}
+		for i := range 20 {
+			id := fmt.Sprintf("r-%02d", i)
+			want := 0
+			if attempted[id] {
+				want = 1
+			}
+			assert.Equal(t, want, get(t, store, id).Attempts, "%s: deferred records spend no attempt", id)
+		}
+
+		time.Sleep(2 * time.Minute)
+		synctest.Wait()
+		st, _ = store.Stats(context.Background())
+		assert.EqualValues(t, 20, st.Count(delivery.StateDelivered), "the half-open probe succeeded and the backlog drained")
+		assert.Equal(t, health.BreakerClosed, br.State())
+		mu.Lock()
+		assert.Len(t, calls, 23, "3 failures, then one call per record")
+		mu.Unlock()
+		for i := range 20 {
+			id := fmt.Sprintf("r-%02d", i)
+			want := 1
+			if attempted[id] {
+				want = 2
+			}
+			assert.Equal(t, want, get(t, store, id).Attempts, id)
+		}
+		cancel()
+		require.NoError(t, <-done)
+	})
 }

@@ -450,3 +450,54 @@ func TestConcurrentSendersRespectMaxConnsPerHost(t *testing.T) {
 	assert.LessOrEqual(t, peakInflight.Load(), int64(8), "peak in-flight requests")
 	assert.Greater(t, peakInflight.Load(), int64(1), "the senders did overlap")
 }
+
+// The body rule sees at most the rules' BodyLimit of a response: a marker
+// within it decides the class, one beyond it is never read, and a large
+// body still leaves the connection reusable.
+func TestHTTPDelivererBodyRuleSeesABoundedPrefix(t *testing.T) {
+	const marker = "already processed"
+	var cc connCounter
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var at int
+		_, _ = fmt.Sscanf(r.URL.Query().Get("at"), "%d", &at)
+		w.WriteHeader(http.StatusInternalServerError)
+		_, _ = io.WriteString(w, strings.Repeat("x", at)+marker+strings.Repeat("y", 100<<10))
+	}))
+	srv.Config.ConnState = cc.hook
+	srv.Start()
+	defer srv.Close()
+	client, err := delivery.NewClient(delivery.ClientConfig{})
+	require.NoError(t, err)
+
+	cases := []struct {
+		name    string
+		maxBody int
+		at      int
+		want    classify.Class
+		seen    int
+	}{
+		{"marker early, default limit", 0, 1000, classify.ClassDuplicate, classify.DefaultMaxBody},
+		{"marker ends at the default limit", 0, classify.DefaultMaxBody - len(marker), classify.ClassDuplicate, classify.DefaultMaxBody},
+		{"marker straddles the default limit", 0, classify.DefaultMaxBody - 1, classify.ClassEphemeral, classify.DefaultMaxBody},
+		{"marker beyond a small limit", 100, 200, classify.ClassEphemeral, 100},
+		{"marker within a small limit", 100, 10, classify.ClassDuplicate, 100},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var seen int
+			contains := classify.BodyContains(marker, classify.ClassDuplicate)
+			d := newDeliverer(t, delivery.HTTPConfig{
+				Client: client,
+				Build:  delivery.PostTo(fmt.Sprintf("%s/?at=%d", srv.URL, tc.at), "application/json"),
+				Rules: classify.HTTPRules{MaxBody: tc.maxBody, Body: func(status int, body []byte) (classify.Class, bool) {
+					seen = len(body)
+					return contains(status, body)
+				}},
+			})
+			err := d.Deliver(context.Background(), msg("m"))
+			assert.Equal(t, tc.want, classify.Of(err), "err: %v", err)
+			assert.Equal(t, tc.seen, seen, "bytes the body rule saw")
+		})
+	}
+	assert.Equal(t, int64(1), cc.opened.Load(), "bodies past the limit were drained, not left to close the connection")
+}
