@@ -58,3 +58,23 @@ func BenchmarkJWTExpiry(b *testing.B) {
 		}
 	}
 }
+
+// The hit path is what every request pays: it must not allocate.
+func TestTokenHitDoesNotAllocate(t *testing.T) {
+	iss := tokentest.NewIssuer(tokentest.IssuerConfig{})
+	c := newCache(t, iss.Source(), tokencache.Config{})
+	ctx := context.Background()
+	first, err := c.Token(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	allocs := testing.AllocsPerRun(1000, func() {
+		tok, err := c.Token(ctx)
+		if err != nil || tok.Value != first.Value {
+			t.Fatalf("hit path returned another token or %v", err)
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("Token on the hit path allocates %v times per call", allocs)
+	}
+}
