@@ -11,24 +11,24 @@ import (
 
 // upGate returns a gate over a monitor that is up with a result fresh for
 // an hour and a closed breaker: the dispatcher's hot path.
-func upGate(b *testing.B) *health.Gate {
+func upGate(tb testing.TB) *health.Gate {
 	m, err := health.NewMonitor(health.MonitorConfig{
 		Name: "partner", TTL: time.Hour,
 		Checker: health.CheckerFunc(func(context.Context) error { return nil }),
 	})
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
-	if err := m.Check(b.Context()); err != nil {
-		b.Fatal(err)
+	if err := m.Check(tb.Context()); err != nil {
+		tb.Fatal(err)
 	}
 	br, err := health.NewCircuitBreaker(health.BreakerConfig{Name: "partner"})
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	g, err := health.NewGate(health.GateConfig{Monitor: m, Breaker: br})
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	return g
 }
@@ -108,5 +108,20 @@ func BenchmarkBreakersFor(b *testing.B) {
 	for b.Loop() {
 		set.For(keys[i%len(keys)])
 		i++
+	}
+}
+
+// Allow on an up destination with a closed breaker is asked before every
+// attempt: it must not allocate.
+func TestGateAllowHotPathDoesNotAllocate(t *testing.T) {
+	g := upGate(t)
+	ctx := context.Background()
+	allocs := testing.AllocsPerRun(1000, func() {
+		if err := g.Allow(ctx); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("Gate.Allow on the hot path allocates %v times per call", allocs)
 	}
 }
