@@ -270,7 +270,7 @@ func TestDispatcherSequentialIsStrictlyOrdered(t *testing.T) {
 }
 
 func TestDispatcherConcurrencyWithKeys(t *testing.T) {
-	const n, keys, conc = 5000, 100, 16
+	const n, keys, conc = 10000, 100, 16
 	store := memstore.New(memstore.Config{})
 	msgs := make([]delivery.Message, n)
 	for i := range msgs {
