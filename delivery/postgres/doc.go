@@ -61,6 +61,20 @@
 // same statement. Settles that end a record also promote the next head of
 // its key in a second statement sent in the same round trip.
 //
+// # Group commit
+//
+// Settles made at the same time share a transaction. A settle that finds
+// none in progress is sent at once, alone, so a single worker waits for
+// nobody; settles that arrive meanwhile queue, and the next flush sends up
+// to 128 of them as one pipelined batch with one commit, each with its own
+// statements and its own result (ErrLeaseLost and ErrNotFound per record,
+// promotion per key as above). If a flush fails (an error, a deadlock, a
+// lock wait of over 100ms, which it gives up so that one busy key cannot
+// hold up every settle) each of its settles runs again on its own. A
+// caller whose context ends while it waits returns at once; if its settle
+// was already being sent it may still commit, as any settle whose context
+// ends mid-commit may. No goroutine outlives the queue: nothing to Close.
+//
 // Statements whose best plan depends on the table's size (the enqueue
 // lookup of a batch's ids, List, Purge, Redrive) run with plan_cache_mode =
 // force_custom_plan, set locally and put back at once, so a generic plan
@@ -130,10 +144,10 @@
 // # Costs
 //
 // Enqueue is a transaction of two pipelined round trips for any batch size;
-// Claim is one statement for up to limit records; each settle is one round
-// trip and one commit, so on ordinary disks settles are bound by the
-// server's commit (fsync) latency, and concurrency buys throughput through
-// group commit. List pages by Seq.
+// Claim is one statement for up to limit records; a settle is one round
+// trip and one commit, shared by every settle that queued behind the
+// previous flush (see Group commit), so concurrent workers pay one commit
+// (fsync) per flush rather than one per record. List pages by Seq.
 //
 // # Stats
 //

@@ -36,3 +36,24 @@ func (s *Store) SetExactSettledMaxForTest(n int) {
 
 // StatsSQLForTest returns the Stats statement.
 func (s *Store) StatsSQLForTest() string { return s.q.stats }
+
+// GroupCommitStatsForTest returns how many flushes group commit sent, how
+// many settles they held, and how many of them failed.
+func (s *Store) GroupCommitStatsForTest() (flushes, settles, failed int64) {
+	return s.gc.flushes.Load(), s.gc.flushed.Load(), s.gc.failed.Load()
+}
+
+// InjectIntoFlushForTest queues sql in the middle of every flush (before
+// the settle at index len/2). Call it before the store is used.
+func (s *Store) InjectIntoFlushForTest(sql string) { s.gc.inject = sql }
+
+// BeforeFlushForTest makes every flush call f before it is sent. Call it
+// before the store is used.
+func (s *Store) BeforeFlushForTest(f func()) { s.gc.beforeFlush = f }
+
+// QueuedForTest returns how many settles wait for a flush.
+func (s *Store) QueuedForTest() int {
+	s.gc.mu.Lock()
+	defer s.gc.mu.Unlock()
+	return len(s.gc.queue)
+}

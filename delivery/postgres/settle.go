@@ -6,8 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/outbound-go/outbound/delivery"
 	"github.com/outbound-go/outbound/internal/text"
 )
@@ -16,6 +14,7 @@ import (
 // state, so a worker whose lease was taken over cannot overwrite the newer
 // claim. Zero rows updated is told apart as delivery.ErrNotFound (no such
 // id) or delivery.ErrLeaseLost (anything else) by the same statement.
+// Every settle goes through group commit (groupcommit.go).
 
 // Complete implements delivery.Store.
 func (s *Store) Complete(ctx context.Context, l delivery.Lease, a delivery.Attempt, duplicate bool) error {
@@ -33,25 +32,17 @@ func (s *Store) Discard(ctx context.Context, l delivery.Lease, a delivery.Attemp
 }
 
 // finish moves a claimed record to a terminal state. The settle and the
-// promotion of its key's next record travel in one round trip (a pipelined
-// batch, which PostgreSQL runs as one implicit transaction) but are two
-// statements, so the promotion sees every record committed before the
-// key's row was locked.
+// promotion of its key's next record travel in one round trip and one
+// transaction (a pipelined batch, shared with other settles by group
+// commit) but are two statements, so the promotion sees every record
+// committed before the key's row was locked.
 func (s *Store) finish(ctx context.Context, op string, l delivery.Lease, to delivery.State, a delivery.Attempt, duplicate bool) error {
 	if err := checkLease(op, &l); err != nil {
 		return err
 	}
-	b := &pgx.Batch{}
-	var n int64
-	var exists bool
-	b.Queue(s.q.settleTerminal, l.ID, l.Token, int16(to), nullTS(a.StartedAt), int64(a.Duration),
-		int32(a.Status), int16(a.Class), storableText(a.Error), duplicate, ts(s.now())).
-		QueryRow(func(row pgx.Row) error { return row.Scan(&n, &exists) })
-	b.Queue(s.q.promoteAfter, l.ID)
-	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
-		return fmt.Errorf("postgres: %s %q: %w", op, l.ID, err)
-	}
-	return settled(op, l.ID, n, exists)
+	return s.settle(ctx, &settleReq{op: op, id: l.ID, sql: s.q.settleTerminal, promote: true,
+		args: []any{l.ID, l.Token, int16(to), nullTS(a.StartedAt), int64(a.Duration),
+			int32(a.Status), int16(a.Class), storableText(a.Error), duplicate, ts(s.now())}})
 }
 
 // Reschedule implements delivery.Store.
@@ -60,11 +51,13 @@ func (s *Store) Reschedule(ctx context.Context, l delivery.Lease, next time.Time
 		return err
 	}
 	now := ts(s.now())
+	r := &settleReq{op: "reschedule", id: l.ID, sql: s.q.rescheduleDeferral, args: []any{l.ID, l.Token, ts(next), now}}
 	if a != nil {
-		return s.settleOne(ctx, "reschedule", l.ID, s.q.rescheduleAttempt, l.ID, l.Token, ts(next), nullTS(a.StartedAt),
-			int64(a.Duration), int32(a.Status), int16(a.Class), storableText(a.Error), now)
+		r.sql = s.q.rescheduleAttempt
+		r.args = []any{l.ID, l.Token, ts(next), nullTS(a.StartedAt),
+			int64(a.Duration), int32(a.Status), int16(a.Class), storableText(a.Error), now}
 	}
-	return s.settleOne(ctx, "reschedule", l.ID, s.q.rescheduleDeferral, l.ID, l.Token, ts(next), now)
+	return s.settle(ctx, r)
 }
 
 // Release implements delivery.Store.
@@ -72,17 +65,7 @@ func (s *Store) Release(ctx context.Context, l delivery.Lease) error {
 	if err := checkLease("release", &l); err != nil {
 		return err
 	}
-	return s.settleOne(ctx, "release", l.ID, s.q.release, l.ID, l.Token, ts(s.now()))
-}
-
-// settleOne runs a settle statement that returns (rows updated, id exists).
-func (s *Store) settleOne(ctx context.Context, op, id, sql string, args ...any) error {
-	var n int64
-	var exists bool
-	if err := s.pool.QueryRow(ctx, sql, args...).Scan(&n, &exists); err != nil {
-		return fmt.Errorf("postgres: %s %q: %w", op, id, err)
-	}
-	return settled(op, id, n, exists)
+	return s.settle(ctx, &settleReq{op: "release", id: l.ID, sql: s.q.release, args: []any{l.ID, l.Token, ts(s.now())}})
 }
 
 // checkLease answers a lease whose id is not storable text (no record can

@@ -32,6 +32,9 @@ type Store struct {
 	// it.
 	exactSettledMax int
 
+	// gc queues settles for group commit.
+	gc groupCommit
+
 	notify     chan struct{}
 	listenOnce sync.Once
 	listener   *listener
