@@ -89,6 +89,7 @@ func (s *Store) Enqueue(ctx context.Context, msgs ...delivery.Message) ([]delive
 		if m.ID == "" {
 			m.ID = delivery.NewID()
 		}
+		delivery.FillCorrelationID(ctx, &m)
 		if err := delivery.ValidateMessage(&m); err != nil {
 			return nil, fmt.Errorf("memstore: enqueue message %d: %w", i, err)
 		}

@@ -17,7 +17,7 @@ import (
 // Enqueue implements delivery.Store: it stores msgs in one transaction of
 // its own on the pool. See EnqueueTx for the details.
 func (s *Store) Enqueue(ctx context.Context, msgs ...delivery.Message) ([]delivery.Enqueued, error) {
-	prepared, err := s.prepare(msgs)
+	prepared, err := s.prepare(ctx, msgs)
 	if err != nil {
 		return nil, err
 	}
@@ -41,7 +41,8 @@ func (s *Store) Enqueue(ctx context.Context, msgs ...delivery.Message) ([]delive
 
 // EnqueueTx stores msgs in the caller's transaction tx, so the records
 // commit or roll back with the caller's own writes (the transactional
-// outbox). Semantics are those of delivery.Store.Enqueue: messages are
+// outbox). Semantics are those of delivery.Store.Enqueue: a message
+// without a CorrelationID takes the one carried by ctx, messages are
 // validated first (an error wraps delivery.ErrInvalid and nothing is
 // written), a message whose ID or non-empty IdempotencyKey matches a
 // stored record or an earlier message of the call is returned with
@@ -59,7 +60,7 @@ func (s *Store) EnqueueTx(ctx context.Context, tx pgx.Tx, msgs ...delivery.Messa
 	if tx == nil {
 		return nil, fmt.Errorf("postgres: enqueue: nil transaction: %w", delivery.ErrInvalid)
 	}
-	prepared, err := s.prepare(msgs)
+	prepared, err := s.prepare(ctx, msgs)
 	if err != nil {
 		return nil, err
 	}
@@ -69,9 +70,10 @@ func (s *Store) EnqueueTx(ctx context.Context, tx pgx.Tx, msgs ...delivery.Messa
 	return s.enqueue(ctx, tx, prepared)
 }
 
-// prepare validates msgs and returns copies with IDs and CreatedAt filled
-// in. It touches no database.
-func (s *Store) prepare(msgs []delivery.Message) ([]delivery.Message, error) {
+// prepare validates msgs and returns copies with IDs, CreatedAt and (from
+// ctx, see delivery.FillCorrelationID) CorrelationIDs filled in. It touches
+// no database.
+func (s *Store) prepare(ctx context.Context, msgs []delivery.Message) ([]delivery.Message, error) {
 	now := ts(s.now())
 	out := make([]delivery.Message, len(msgs))
 	for i := range msgs {
@@ -79,6 +81,7 @@ func (s *Store) prepare(msgs []delivery.Message) ([]delivery.Message, error) {
 		if m.ID == "" {
 			m.ID = delivery.NewID()
 		}
+		delivery.FillCorrelationID(ctx, &m)
 		if err := delivery.ValidateMessage(&m); err != nil {
 			return nil, fmt.Errorf("postgres: enqueue message %d: %w", i, err)
 		}

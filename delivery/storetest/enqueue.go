@@ -127,6 +127,71 @@ func testEnqueueRejectsBadInput(t *testing.T, h *harness) {
 	assert.Zero(t, h.stats().Count(delivery.StatePending))
 }
 
+// A message without a CorrelationID takes the one in the enqueuing context
+// (delivery.FillCorrelationID); its own id wins; with neither it stays
+// empty; an existing record is never changed by the context's id; and the
+// context's id is validated like a message's own.
+func testEnqueueCorrelationFromContext(t *testing.T, h *harness) {
+	reqCtx := delivery.WithCorrelationID(h.ctx, "req-7")
+	res, err := h.store.Enqueue(reqCtx,
+		delivery.Message{ID: "from-ctx", IdempotencyKey: "k-ctx", Payload: payload("from-ctx")},
+		delivery.Message{ID: "own", CorrelationID: "own-corr", Payload: payload("own")},
+	)
+	require.NoError(t, err)
+	require.Len(t, res, 2)
+	assert.Equal(t, "req-7", res[0].Record.CorrelationID, "the context's id fills an empty one")
+	assert.Equal(t, "req-7", h.get("from-ctx").CorrelationID, "and is stored")
+	assert.Equal(t, "own-corr", res[1].Record.CorrelationID, "a message's own id wins")
+	assert.Equal(t, "own-corr", h.get("own").CorrelationID)
+
+	none := h.enqueue(delivery.Message{ID: "none", IdempotencyKey: "k-none", Payload: payload("none")})[0]
+	assert.Empty(t, none.CorrelationID, "no id anywhere: the store invents none")
+	assert.Empty(t, h.get("none").CorrelationID)
+
+	// Duplicates enqueued under another request's id return the stored
+	// records unchanged.
+	h.clock.Advance(time.Second)
+	before := map[string]delivery.Record{"from-ctx": h.get("from-ctx"), "none": h.get("none")}
+	otherCtx := delivery.WithCorrelationID(h.ctx, "req-8")
+	res, err = h.store.Enqueue(otherCtx,
+		delivery.Message{ID: "dup-idem", IdempotencyKey: "k-none", Payload: payload("dup")},
+		delivery.Message{ID: "from-ctx", Payload: payload("dup")},
+		delivery.Message{ID: "dup-idem-2", IdempotencyKey: "k-ctx", Payload: payload("dup")},
+	)
+	require.NoError(t, err)
+	require.Len(t, res, 3)
+	for i, want := range []struct{ id, corr string }{{"none", ""}, {"from-ctx", "req-7"}, {"from-ctx", "req-7"}} {
+		assert.True(t, res[i].Existing, "result %d", i)
+		assert.Equal(t, want.id, res[i].Record.ID, "result %d", i)
+		assert.Equal(t, want.corr, res[i].Record.CorrelationID, "result %d keeps its stored id", i)
+	}
+	for id, was := range before {
+		got := h.get(id)
+		assert.Equal(t, was.CorrelationID, got.CorrelationID, "%s unchanged", id)
+		assert.Equal(t, was.Seq, got.Seq, "%s unchanged", id)
+		sameTime(t, was.UpdatedAt, got.UpdatedAt, id+" not touched")
+	}
+	for _, id := range []string{"dup-idem", "dup-idem-2"} {
+		_, err = h.store.Get(h.ctx, id)
+		assert.ErrorIs(t, err, delivery.ErrNotFound, "%s was a duplicate", id)
+	}
+
+	// The context's id is checked like a message's own (it is sent as a
+	// header value), but only when it is used.
+	badCtx := delivery.WithCorrelationID(h.ctx, "req\r\nX-Injected: 1")
+	_, err = h.store.Enqueue(badCtx, delivery.Message{ID: "bad-ctx", Payload: payload("bad-ctx")})
+	assert.ErrorIs(t, err, delivery.ErrInvalid)
+	if err != nil {
+		assert.Contains(t, err.Error(), "CorrelationID")
+	}
+	_, err = h.store.Get(h.ctx, "bad-ctx")
+	assert.ErrorIs(t, err, delivery.ErrNotFound, "a rejected message is not stored")
+	res, err = h.store.Enqueue(badCtx, delivery.Message{ID: "own-2", CorrelationID: "own-corr-2", Payload: payload("own-2")})
+	require.NoError(t, err)
+	assert.Equal(t, "own-corr-2", res[0].Record.CorrelationID)
+	assert.EqualValues(t, 4, h.stats().Count(delivery.StatePending))
+}
+
 func manyHeaders(n int) map[string]string {
 	m := make(map[string]string, n)
 	for i := range n {

@@ -25,6 +25,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"EnqueueAndGet", testEnqueueAndGet},
 		{"EnqueueIdempotent", testEnqueueIdempotent},
 		{"EnqueueRejectsBadInput", testEnqueueRejectsBadInput},
+		{"EnqueueCorrelationFromContext", testEnqueueCorrelationFromContext},
 		{"ClaimOldestDueFirst", testClaimOldestDueFirst},
 		{"ClaimRejectsBadInput", testClaimRejectsBadInput},
 		{"PerKeyOrdering", testPerKeyOrdering},
