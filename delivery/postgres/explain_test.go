@@ -81,7 +81,11 @@ func TestClaimPlanUsesIndexes(t *testing.T) {
 	require.NoError(t, err)
 	assert.EqualValues(t, pending-1, st.Count(delivery.StatePending), "exact")
 	assert.EqualValues(t, 1, st.Count(delivery.StateInFlight), "exact")
-	assert.InEpsilon(t, delivered, st.Count(delivery.StateDelivered), 0.02, "estimated from the table's statistics")
+	// ANALYZE samples 30,000 rows: a third of them delivered gives the
+	// estimate a standard error near 0.8%, so 2% failed about once in a
+	// hundred runs; 5% is six standard errors and still catches a count
+	// that is not this state's.
+	assert.InEpsilon(t, delivered, st.Count(delivery.StateDelivered), 0.05, "estimated from the table's statistics")
 	assert.Equal(t, 2*time.Hour, st.OldestPending, "the keyed backlog was created two hours before base")
 	assert.Equal(t, 2*time.Hour, st.OldestDue, "records blocked behind busy keys have been due for two hours")
 
