@@ -431,7 +431,11 @@ func TestDispatcherGateClosingMidRunDefers(t *testing.T) {
 		rep, err := d.RunOnce(context.Background())
 		require.NoError(t, err)
 		assert.Equal(t, 2, rep.Delivered)
-		assert.Equal(t, 1, rep.Deferred, "the claimed record is deferred, and claiming stops")
+		// The record refused and any queued behind it (claimed ahead) are
+		// deferred without an attempt, and claiming stops: at most one
+		// record waits in the queue at Concurrency 1.
+		assert.Contains(t, []int{1, 2}, rep.Deferred, "the claimed records are deferred, and claiming stops")
+		assert.Equal(t, rep.Delivered+rep.Deferred, rep.Claimed)
 		assert.True(t, rep.GateClosed)
 		st, _ := store.Stats(context.Background())
 		assert.EqualValues(t, 8, st.Count(delivery.StatePending))
@@ -484,7 +488,7 @@ func TestDispatcherGracefulShutdown(t *testing.T) {
 		cancel()
 		rep = <-done
 		assert.Zero(t, rep.Delivered)
-		assert.Equal(t, 4, rep.Released)
+		assert.Equal(t, 8, rep.Released, "the 4 attempts cut off and the 4 records queued behind them")
 		st, _ = store.Stats(context.Background())
 		assert.Zero(t, st.Count(delivery.StateInFlight))
 		assert.EqualValues(t, 32, st.Count(delivery.StatePending))
@@ -688,5 +692,48 @@ func TestRedriveStartsANewEffort(t *testing.T) {
 		_, err = d.RunOnce(context.Background())
 		require.NoError(t, err)
 		assert.Equal(t, delivery.StateDelivered, get(t, store, "r").State)
+	})
+}
+
+func TestDispatcherReleasesQueuedRecordWhoseLeaseRanLow(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := memstore.New(memstore.Config{})
+		enqueue(t, store, delivery.Message{ID: "slow", Payload: pl("s")})
+		enqueue(t, store, delivery.Message{ID: "queued", Payload: pl("q")})
+		var sent []string
+		var leases []string
+		deliverer := delivery.DelivererFunc(func(ctx context.Context, m *delivery.Message) error {
+			sent = append(sent, m.ID) // Concurrency 1: one attempt at a time
+			if m.ID == "slow" {
+				time.Sleep(5 * time.Second)
+			}
+			return nil
+		})
+		var obs recordingObserver
+		// A lease of 25s covers a gate check and an attempt of 10s each and
+		// a store write of 1s, with 4s to spare: a record queued for 5s
+		// behind "slow" has too little left and must not be attempted on
+		// that claim; released, it is claimed afresh and delivered.
+		d := newDispatcher(t, delivery.DispatcherConfig{Store: store, Deliverer: deliverer, Observer: &obs,
+			AttemptTimeout: 10 * time.Second, StoreTimeout: time.Second, Lease: 25 * time.Second})
+		rep, err := d.RunOnce(context.Background())
+		require.NoError(t, err)
+		assert.Equal(t, []string{"slow", "queued"}, sent)
+		assert.Equal(t, 2, rep.Delivered)
+		assert.Equal(t, 1, rep.Released)
+		assert.Equal(t, 3, rep.Claimed, "the queued record was claimed twice")
+		for _, e := range obs.events() {
+			if e.Record.ID == "queued" {
+				leases = append(leases, e.Record.LeaseToken)
+				if e.Action == delivery.ActionRelease {
+					assert.False(t, e.Attempted, "not sent on the short lease")
+				}
+			}
+		}
+		require.Len(t, leases, 2)
+		assert.NotEqual(t, leases[0], leases[1], "delivered on a fresh claim")
+		rec := get(t, store, "queued")
+		assert.Equal(t, delivery.StateDelivered, rec.State)
+		assert.EqualValues(t, 1, rec.Attempts, "the release spent no attempt")
 	})
 }
