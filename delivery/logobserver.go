@@ -50,7 +50,8 @@ type LogConfig struct {
 // Every attempt line carries record_id, key, destination, attempt (the
 // number of the attempt made, or put off for a deferral), class, status (0
 // without a response), duration, cause, action and correlation_id: the
-// Message's CorrelationID, or the record id when it has none (what the
+// Message's CorrelationID (set at enqueue from the message or the
+// enqueuing context), or the record id when it has none (what the
 // dispatcher sends in the correlation header). Wrap the service's own
 // handler with LogHandler to put the context's correlation id on its lines
 // too. Error text is passed through

@@ -44,8 +44,11 @@ type Message struct {
 	// most one record per non-empty IdempotencyKey.
 	IdempotencyKey string
 	// CorrelationID ties the message to the request or event that produced
-	// it, across logs and services. When empty, the HTTP deliverer uses the
-	// one in the context (see WithCorrelationID) or generates one.
+	// it, across logs and services. When empty at enqueue, stores take the
+	// one in the enqueuing context (see WithCorrelationID and
+	// FillCorrelationID); the dispatcher sends the record id when a record
+	// still has none. Outside a dispatcher, the HTTP deliverer uses the one
+	// in its context or generates one.
 	CorrelationID string
 	// Attempt is the 1-based number of the attempt being made. The
 	// dispatcher sets it before each delivery.
