@@ -16,17 +16,13 @@ func CorrelationIDFrom(ctx context.Context) string {
 	return id
 }
 
-// FillCorrelationID gives m the correlation id carried by ctx (see
+// fillCorrelationID gives m the correlation id carried by ctx (see
 // WithCorrelationID) when m has none of its own; a message's own
 // CorrelationID always wins, and with no id in either m is left as it is.
-// Every Store calls it in Enqueue on its copy of each message, before
-// ValidateMessage (so an id taken from ctx is held to the same rules as a
-// message's own), and a third-party store must do the same: a record
-// enqueued inside a request handler then carries the request's correlation
-// id to the dispatcher, its log lines and the partner. It cannot fail. An
-// existing record matched by ID or IdempotencyKey is returned as stored:
-// the id taken from ctx never changes it.
-func FillCorrelationID(ctx context.Context, m *Message) {
+// PrepareMessage calls it, so a record enqueued inside a request handler
+// carries the request's correlation id to the dispatcher, its log lines
+// and the partner.
+func fillCorrelationID(ctx context.Context, m *Message) {
 	if m.CorrelationID != "" {
 		return
 	}

@@ -46,7 +46,7 @@ type Message struct {
 	// CorrelationID ties the message to the request or event that produced
 	// it, across logs and services. When empty at enqueue, stores take the
 	// one in the enqueuing context (see WithCorrelationID and
-	// FillCorrelationID); the dispatcher sends the record id when a record
+	// PrepareMessage); the dispatcher sends the record id when a record
 	// still has none. Outside a dispatcher, the HTTP deliverer uses the one
 	// in its context or generates one.
 	CorrelationID string

@@ -30,11 +30,12 @@ type Store interface {
 	// message whose ID or non-empty IdempotencyKey matches an existing
 	// record (or an earlier message of the same call) changes nothing and
 	// returns that record with Existing set. A message without a
-	// CorrelationID takes the one carried by ctx (FillCorrelationID), so a
-	// record enqueued while handling a request keeps that request's id; a
-	// message's own id wins, with neither it stays empty (the dispatcher
-	// then uses the record id), and an existing record is never changed by
-	// it. Messages are validated with ValidateMessage after that.
+	// CorrelationID takes the one carried by ctx, so a record enqueued
+	// while handling a request keeps that request's id; a message's own id
+	// wins, with neither it stays empty (the dispatcher then uses the
+	// record id), and an existing record is never changed by it. Messages
+	// are validated with ValidateMessage after that. PrepareMessage does
+	// all of this for a store, message by message.
 	Enqueue(ctx context.Context, msgs ...Message) ([]Enqueued, error)
 
 	// Claim leases up to limit due records for lease, oldest due first

@@ -85,17 +85,10 @@ func (s *Store) Enqueue(ctx context.Context, msgs ...delivery.Message) ([]delive
 	}
 	prepared := make([]delivery.Message, len(msgs))
 	for i := range msgs {
-		m := msgs[i]
-		if m.ID == "" {
-			m.ID = delivery.NewID()
-		}
-		delivery.FillCorrelationID(ctx, &m)
-		if err := delivery.ValidateMessage(&m); err != nil {
+		m, err := delivery.PrepareMessage(ctx, msgs[i])
+		if err != nil {
 			return nil, fmt.Errorf("memstore: enqueue message %d: %w", i, err)
 		}
-		m.Payload = slices.Clone(m.Payload)
-		m.Headers = maps.Clone(m.Headers)
-		m.Attempt = 0
 		prepared[i] = m
 	}
 

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"time"
 
@@ -70,28 +69,21 @@ func (s *Store) EnqueueTx(ctx context.Context, tx pgx.Tx, msgs ...delivery.Messa
 	return s.enqueue(ctx, tx, prepared)
 }
 
-// prepare validates msgs and returns copies with IDs, CreatedAt and (from
-// ctx, see delivery.FillCorrelationID) CorrelationIDs filled in. It touches
-// no database.
+// prepare validates msgs and returns the copies to store, with IDs,
+// CorrelationIDs (from ctx) and CreatedAt filled in (see
+// delivery.PrepareMessage). It touches no database.
 func (s *Store) prepare(ctx context.Context, msgs []delivery.Message) ([]delivery.Message, error) {
 	now := ts(s.now())
 	out := make([]delivery.Message, len(msgs))
 	for i := range msgs {
-		m := msgs[i]
-		if m.ID == "" {
-			m.ID = delivery.NewID()
-		}
-		delivery.FillCorrelationID(ctx, &m)
-		if err := delivery.ValidateMessage(&m); err != nil {
+		m, err := delivery.PrepareMessage(ctx, msgs[i])
+		if err != nil {
 			return nil, fmt.Errorf("postgres: enqueue message %d: %w", i, err)
 		}
 		if m.CreatedAt.IsZero() {
 			m.CreatedAt = now
 		}
 		m.CreatedAt = ts(m.CreatedAt)
-		m.Payload = slices.Clone(m.Payload)
-		m.Headers = maps.Clone(m.Headers)
-		m.Attempt = 0
 		out[i] = m
 	}
 	return out, nil

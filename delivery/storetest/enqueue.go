@@ -128,7 +128,7 @@ func testEnqueueRejectsBadInput(t *testing.T, h *harness) {
 }
 
 // A message without a CorrelationID takes the one in the enqueuing context
-// (delivery.FillCorrelationID); its own id wins; with neither it stays
+// (delivery.PrepareMessage); its own id wins; with neither it stays
 // empty; an existing record is never changed by the context's id; and the
 // context's id is validated like a message's own.
 func testEnqueueCorrelationFromContext(t *testing.T, h *harness) {
