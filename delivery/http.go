@@ -140,10 +140,14 @@ func NewHTTPDeliverer(cfg HTTPConfig) (*HTTPDeliverer, error) {
 	return d, nil
 }
 
+// headerName returns the canonical form of the configured header name v
+// (def when v is empty), or "" for "-". The default is canonicalized too
+// (DefaultCorrelationHeader is spelled X-Correlation-ID): request indexes
+// req.Header by this key directly, so a non-canonical name would miss.
 func headerName(v, def string) string {
 	switch v {
 	case "":
-		return def
+		v = def
 	case "-":
 		return ""
 	}
@@ -197,18 +201,28 @@ func (d *HTTPDeliverer) request(ctx context.Context, m *Message) (*http.Request,
 	for k, v := range m.Headers {
 		req.Header.Set(k, v)
 	}
-	if d.idemHeader != "" && req.Header.Get(d.idemHeader) == "" {
+	// The names are canonical (headerName), so the map is indexed directly:
+	// Header.Get and Set would canonicalize them again on every request.
+	if d.idemHeader != "" && firstValue(req.Header, d.idemHeader) == "" {
 		if key := m.DeliveryKey(); key != "" {
-			req.Header.Set(d.idemHeader, key)
+			req.Header[d.idemHeader] = []string{key}
 		}
 	}
-	if d.corrHeader != "" && req.Header.Get(d.corrHeader) == "" {
-		req.Header.Set(d.corrHeader, correlationID(ctx, m))
+	if d.corrHeader != "" && firstValue(req.Header, d.corrHeader) == "" {
+		req.Header[d.corrHeader] = []string{correlationID(ctx, m)}
 	}
 	if err := sendable(req); err != nil {
 		return nil, unsendable(m, err.Error())
 	}
 	return req, nil
+}
+
+// firstValue is h.Get(key) for a key already in canonical form.
+func firstValue(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
 
 // sendable reports why net/http would refuse req, or nil. Retrying such a

@@ -151,6 +151,24 @@ func TestHTTPDelivererHeaders(t *testing.T) {
 	require.Len(t, got, 1)
 	assert.Empty(t, got[0].Get("Idempotency-Key"))
 	assert.Equal(t, "builder-set", got[0].Get("X-Request-Id"))
+
+	// With the default header names, values the builder set are kept too,
+	// whatever spelling it used for the name, and sent once.
+	got = nil
+	defaults := newDeliverer(t, delivery.HTTPConfig{
+		Client: srv.Client(),
+		Build: func(ctx context.Context, m *delivery.Message) (*http.Request, error) {
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL, nil)
+			if err == nil {
+				req.Header.Set("idempotency-key", "builder-key")
+				req.Header.Set("X-Correlation-ID", "builder-corr")
+			}
+			return req, err
+		}})
+	require.NoError(t, defaults.Deliver(ctx, &delivery.Message{ID: "id-5", CorrelationID: "ignored"}))
+	require.Len(t, got, 1)
+	assert.Equal(t, []string{"builder-key"}, got[0].Values("Idempotency-Key"))
+	assert.Equal(t, []string{"builder-corr"}, got[0].Values("X-Correlation-ID"))
 }
 
 func TestHTTPDelivererBuilderFailures(t *testing.T) {
