@@ -53,8 +53,9 @@ func Serial(c Contender) func(b *testing.B) {
 // "ops/s" next to ns/op (which is wall time divided by b.N, so it falls as
 // workers overlap), and the CPU time the whole process spent per op as
 // "cpu-ns/op" (user and system time, so a loopback server in the same
-// process is included; unlike wall time it hardly moves when other
-// processes load the machine). An Op error fails the benchmark.
+// process is included; it moves less than wall time when other processes
+// load the machine, but still moves: busy CPUs make each syscall dearer).
+// An Op error fails the benchmark.
 func Concurrent(c Contender, workers int) func(b *testing.B) {
 	return func(b *testing.B) {
 		if workers < 1 {

@@ -291,7 +291,7 @@ func httpLoad(o options) error {
 	}
 	fmt.Fprintf(o.out, "\n### 2. HTTP POST to a loopback server\n\n")
 	t.write(o.out)
-	fmt.Fprintf(o.out, "\nc = concurrent senders sharing one client; the server runs in the same process and shares the %d CPUs. Every client has an idle pool of %d connections per host. ÷ net/http: requests/s over bare net/http's (higher is better; 1.00 is the physical limit). CPU µs/req: user+system CPU time of the whole process (client and server) per request, which other load on the machine hardly moves.\n",
+	fmt.Fprintf(o.out, "\nc = concurrent senders sharing one client; the server runs in the same process and shares the %d CPUs. Every client has an idle pool of %d connections per host. ÷ net/http: requests/s over bare net/http's (higher is better; 1.00 is the physical limit). CPU µs/req: user+system CPU time of the whole process (client and server) per request, steadier than requests/s under other load but not immune to it (busy CPUs make each syscall dearer): compare runs with -count 3.\n",
 		runtime.NumCPU(), bench.HTTPPoolSize)
 	return err
 }
