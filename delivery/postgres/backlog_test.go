@@ -43,34 +43,51 @@ func seedBacklog(t testing.TB, pool *pgxpool.Pool, store *postgres.Store, base t
 	ctx := context.Background()
 	tbl := store.Name()
 	seq := "'" + tbl + "_seq'"
+	// One connection for every statement, so the statistics flush below
+	// covers all the inserts.
+	conn, err := pool.Acquire(ctx)
+	require.NoError(t, err)
+	defer conn.Release()
 	due, keyed := pending/2, pending-pending/2
 	// Unkeyed, due: next_attempt_at spread over the hour before base.
-	_, err := pool.Exec(ctx, `INSERT INTO `+tbl+` (id, seq, key, payload, created_at, state, is_head, next_attempt_at, updated_at)
+	_, err = conn.Exec(ctx, `INSERT INTO `+tbl+` (id, seq, key, payload, created_at, state, is_head, next_attempt_at, updated_at)
 SELECT 'u-' || g, nextval(`+seq+`), CASE WHEN g % 2 = 0 THEN 'c-' || g ELSE '' END, '\x7b7d'::bytea, $1::timestamptz - interval '1 hour',
 	1, true, $1::timestamptz - (g % 3600000) * interval '1 millisecond', $1::timestamptz - interval '1 hour'
 FROM generate_series(1, $2::integer) AS g`, base, due)
 	require.NoError(t, err)
 	// Keyed, blocked behind hotKeys heads that wait to retry.
-	_, err = pool.Exec(ctx, `INSERT INTO `+tbl+` (id, seq, key, payload, created_at, state, is_head, next_attempt_at, updated_at, attempts)
+	_, err = conn.Exec(ctx, `INSERT INTO `+tbl+` (id, seq, key, payload, created_at, state, is_head, next_attempt_at, updated_at, attempts)
 SELECT 'k-' || g, nextval(`+seq+`), 'hot-' || (g % $3::integer), '\x7b7d'::bytea, $1::timestamptz - interval '2 hours',
 	1, g <= $3::integer,
 	CASE WHEN g <= $3::integer THEN $1::timestamptz + interval '1 hour' ELSE $1::timestamptz - interval '2 hours' END,
 	$1::timestamptz - interval '2 hours', CASE WHEN g <= $3::integer THEN 1 ELSE 0 END
 FROM generate_series(1, $2::integer) AS g`, base, keyed, hotKeys)
 	require.NoError(t, err)
-	_, err = pool.Exec(ctx, `INSERT INTO `+tbl+`_keys (key, live)
+	_, err = conn.Exec(ctx, `INSERT INTO `+tbl+`_keys (key, live)
 SELECT 'hot-' || (g % $2::integer), count(*) FROM generate_series(1, $1::integer) AS g GROUP BY 1
 UNION ALL
 SELECT 'c-' || g, 1 FROM generate_series(2, $3::integer, 2) AS g`, keyed, hotKeys, due)
 	require.NoError(t, err)
 	// Delivered history.
-	_, err = pool.Exec(ctx, `INSERT INTO `+tbl+` (id, seq, key, payload, created_at, state, is_head, next_attempt_at, updated_at, attempts)
+	_, err = conn.Exec(ctx, `INSERT INTO `+tbl+` (id, seq, key, payload, created_at, state, is_head, next_attempt_at, updated_at, attempts)
 SELECT 'd-' || g, nextval(`+seq+`), 'done-' || (g % 1000), '\x7b7d'::bytea, $1::timestamptz - interval '1 day',
 	3, false, $1::timestamptz - interval '1 day', $1::timestamptz - interval '1 day' + g * interval '1 millisecond', 1
 FROM generate_series(1, $2::integer) AS g`, base, delivered)
 	require.NoError(t, err)
-	_, err = pool.Exec(ctx, `VACUUM (ANALYZE) `+tbl)
+	// The statistics this backend keeps of its inserts must reach the
+	// server before VACUUM sets the live-row count: flushed after it, they
+	// would be counted again, and Stats' estimate of the delivered history
+	// (which reads that count) would be off by up to the whole insert.
+	// PostgreSQL 15 and later flush lazily, at most once a second; force it
+	// (the flush happens as the connection goes idle after this statement).
+	var version int
+	require.NoError(t, conn.QueryRow(ctx, `SELECT current_setting('server_version_num')::int`).Scan(&version))
+	if version >= 150000 {
+		_, err = conn.Exec(ctx, `SELECT pg_stat_force_next_flush()`)
+		require.NoError(t, err)
+	}
+	_, err = conn.Exec(ctx, `VACUUM (ANALYZE) `+tbl)
 	require.NoError(t, err)
-	_, err = pool.Exec(ctx, `VACUUM (ANALYZE) `+tbl+`_keys`)
+	_, err = conn.Exec(ctx, `VACUUM (ANALYZE) `+tbl+`_keys`)
 	require.NoError(t, err)
 }
