@@ -164,7 +164,11 @@
 // 10,000 of them together; beyond that they are ESTIMATED from PostgreSQL's
 // table statistics (the live-row count less the exact counts, split by
 // ANALYZE's sample of the state column), typically within a few percent.
-// See Store.Stats.
+// The live-row count comes from PostgreSQL's statistics system, which each
+// backend updates lazily (PostgreSQL 15: at most once a second when idle):
+// inserts counted after a VACUUM that already saw them are counted twice
+// until the next VACUUM or ANALYZE, so right after bulk loads the estimate
+// can be high. See Store.Stats.
 //
 // # Tests and benchmarks
 //
