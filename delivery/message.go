@@ -119,14 +119,19 @@ func (m Message) String() string {
 
 // Format prints m as String does for every verb (%v, %+v, %#v, %s, and %q
 // quoted), so that no fmt verb shows the payload or a credential header.
-func (m Message) Format(f fmt.State, verb rune) {
+func (m Message) Format(f fmt.State, verb rune) { formatAs(f, verb, m.String()) }
+
+// formatAs writes s, a value's safe String, for every fmt verb: as is for
+// %v and %s (with any flags), quoted for %q, and as a bad-verb note around
+// it otherwise, so no verb falls through to printing the fields.
+func formatAs(f fmt.State, verb rune, s string) {
 	switch verb {
 	case 'v', 's':
-		_, _ = f.Write([]byte(m.String()))
+		_, _ = f.Write([]byte(s))
 	case 'q':
-		_, _ = f.Write([]byte(strconv.Quote(m.String())))
+		_, _ = f.Write([]byte(strconv.Quote(s)))
 	default:
-		_, _ = fmt.Fprintf(f, "%%!%c(%s)", verb, m.String())
+		_, _ = fmt.Fprintf(f, "%%!%c(%s)", verb, s)
 	}
 }
 

@@ -45,16 +45,7 @@ func (r Record) String() string {
 
 // Format prints String for every verb (%q quotes it), so fmt never reaches
 // the payload or header values through a Record either.
-func (r Record) Format(f fmt.State, verb rune) {
-	switch verb {
-	case 'v', 's':
-		_, _ = f.Write([]byte(r.String()))
-	case 'q':
-		_, _ = f.Write([]byte(strconv.Quote(r.String())))
-	default:
-		_, _ = fmt.Fprintf(f, "%%!%c(%s)", verb, r.String())
-	}
-}
+func (r Record) Format(f fmt.State, verb rune) { formatAs(f, verb, r.String()) }
 
 // LogValue makes r a log/slog group: state, seq, attempts, deferrals,
 // next_attempt_at, the latest attempt's class, status and (redacted) error,
