@@ -113,7 +113,7 @@ func (c DispatcherConfig) validated() (DispatcherConfig, error) {
 	setDefault(&c.ShutdownGrace, DefaultShutdownGrace)
 	setDefault(&c.StoreTimeout, DefaultStoreTimeout)
 	if c.AttemptTimeout > 0 {
-		bound := 2*c.AttemptTimeout + c.StoreTimeout
+		bound := c.leaseNeeded()
 		if c.Lease == 0 {
 			c.Lease = max(minDefaultLease, bound+c.AttemptTimeout)
 		}
@@ -122,6 +122,15 @@ func (c DispatcherConfig) validated() (DispatcherConfig, error) {
 		}
 	}
 	return c, errors.Join(errs...)
+}
+
+// leaseNeeded is the least lease that covers one record's work once it is
+// claimed: the gate check and the attempt, each bounded by AttemptTimeout,
+// and the outcome write, bounded by StoreTimeout. Lease must exceed it, and
+// a record queued for a worker is attempted only while this much of its
+// lease is left. Meaningful only with a positive AttemptTimeout.
+func (c *DispatcherConfig) leaseNeeded() time.Duration {
+	return 2*c.AttemptTimeout + c.StoreTimeout
 }
 
 // Dispatcher delivers the records of a Store: it claims due records, hands
@@ -383,17 +392,13 @@ func (r *run) process(rec Record, claimedAt time.Time) {
 	e := AttemptEvent{Record: rec}
 	switch {
 	case r.ctx.Err() != nil:
-		e.Action = ActionRelease
-		e.Attempt.Class = classify.ClassUnavailable
-		e.Err = r.ctx.Err()
+		releaseUnattempted(&e, r.ctx.Err())
 	case r.leaseTooShort(claimedAt):
 		// It waited in the queue behind slow attempts: what is left of its
 		// lease may not cover a gate check, an attempt and the outcome
 		// write, so another worker could take it over mid-attempt. Give it
 		// back instead; nothing is spent.
-		e.Action = ActionRelease
-		e.Attempt.Class = classify.ClassUnavailable
-		e.Err = errLeaseTooShort
+		releaseUnattempted(&e, errLeaseTooShort)
 	case r.gateRefuses(&e):
 	default:
 		r.attempt(rec, &e)
@@ -411,19 +416,26 @@ func (r *run) process(rec Record, claimedAt time.Time) {
 	}
 }
 
+// releaseUnattempted makes e the release, without an attempt, of a record
+// that was not sent because of why.
+func releaseUnattempted(e *AttemptEvent, why error) {
+	e.Action = ActionRelease
+	e.Attempt.Class = classify.ClassUnavailable
+	e.Err = why
+}
+
 // errLeaseTooShort is the reason a record queued too long is released.
 var errLeaseTooShort = classify.Unavailable(errors.New("delivery: record waited for a worker until too little of its lease was left for an attempt; released"))
 
 // leaseTooShort reports whether a record claimed at claimedAt has less
-// lease left than the bound NewDispatcher checks the Lease against (twice
-// AttemptTimeout plus StoreTimeout). With no AttemptTimeout there is no
-// bound, and a queued record is always attempted.
+// lease left than leaseNeeded. With no AttemptTimeout there is no bound,
+// and a queued record is always attempted.
 func (r *run) leaseTooShort(claimedAt time.Time) bool {
 	cfg := &r.d.cfg
 	if cfg.AttemptTimeout <= 0 {
 		return false
 	}
-	return time.Since(claimedAt) >= cfg.Lease-(2*cfg.AttemptTimeout+cfg.StoreTimeout)
+	return time.Since(claimedAt) >= cfg.Lease-cfg.leaseNeeded()
 }
 
 // gateRefuses asks the gate before an attempt and prepares a deferral if it
