@@ -16,19 +16,6 @@ func CorrelationIDFrom(ctx context.Context) string {
 	return id
 }
 
-// fillCorrelationID gives m the correlation id carried by ctx (see
-// WithCorrelationID) when m has none of its own; a message's own
-// CorrelationID always wins, and with no id in either m is left as it is.
-// PrepareMessage calls it, so a record enqueued inside a request handler
-// carries the request's correlation id to the dispatcher, its log lines
-// and the partner.
-func fillCorrelationID(ctx context.Context, m *Message) {
-	if m.CorrelationID != "" {
-		return
-	}
-	m.CorrelationID = CorrelationIDFrom(ctx)
-}
-
 // NewCorrelationID returns a fresh random correlation id: 32 lower-case hex
 // characters.
 func NewCorrelationID() string { return NewToken() }

@@ -24,7 +24,9 @@ func PrepareMessage(ctx context.Context, m Message) (Message, error) {
 	if m.ID == "" {
 		m.ID = NewID()
 	}
-	fillCorrelationID(ctx, &m)
+	if m.CorrelationID == "" {
+		m.CorrelationID = CorrelationIDFrom(ctx)
+	}
 	if err := ValidateMessage(&m); err != nil {
 		return Message{}, err
 	}
