@@ -79,15 +79,25 @@ FROM generate_series(1, $2::integer) AS g`, base, delivered)
 	// would be counted again, and Stats' estimate of the delivered history
 	// (which reads that count) would be off by up to the whole insert.
 	// PostgreSQL 15 and later flush lazily, at most once a second; force it
-	// (the flush happens as the connection goes idle after this statement).
-	var version int
-	require.NoError(t, conn.QueryRow(ctx, `SELECT current_setting('server_version_num')::int`).Scan(&version))
-	if version >= 150000 {
-		_, err = conn.Exec(ctx, `SELECT pg_stat_force_next_flush()`)
-		require.NoError(t, err)
-	}
+	// (flushStats).
+	flushStats(t, conn)
 	_, err = conn.Exec(ctx, `VACUUM (ANALYZE) `+tbl)
 	require.NoError(t, err)
 	_, err = conn.Exec(ctx, `VACUUM (ANALYZE) `+tbl+`_keys`)
 	require.NoError(t, err)
+}
+
+// flushStats makes conn's backend publish the statistics it keeps of its
+// writes (row counts) as this call returns: PostgreSQL 15 and later flush
+// them lazily, at most once a second, unless forced; the flush happens as
+// the connection goes idle after the statement.
+func flushStats(t testing.TB, conn *pgxpool.Conn) {
+	t.Helper()
+	ctx := context.Background()
+	var version int
+	require.NoError(t, conn.QueryRow(ctx, `SELECT current_setting('server_version_num')::int`).Scan(&version))
+	if version >= 150000 {
+		_, err := conn.Exec(ctx, `SELECT pg_stat_force_next_flush()`)
+		require.NoError(t, err)
+	}
 }

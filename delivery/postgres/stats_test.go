@@ -29,8 +29,7 @@ SELECT 'done-' || g, nextval('`+tbl+`_seq'), 'x', $1, CASE WHEN g % 4 = 0 THEN 5
 	$1::timestamptz + g * interval '1 second', 1
 FROM generate_series(1, $2::integer) AS g`, at, n)
 	require.NoError(t, err)
-	_, err = conn.Exec(ctx, `SELECT pg_stat_force_next_flush()`) // flushed before the reply
-	require.NoError(t, err)
+	flushStats(t, conn)
 }
 
 // Past the exact limit, delivered and discarded records are estimated from
