@@ -78,15 +78,7 @@ func TestStatsEstimatesSettledRecordsPastTheExactLimit(t *testing.T) {
 // With no statistics at all (never analyzed, counters reset), the
 // estimate falls back to what the bounded exact count saw: never fewer.
 func TestStatsEstimateNeverBelowWhatItSaw(t *testing.T) {
-	ctx := context.Background()
-	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
-	store, pool := newStore(t, func() time.Time { return now })
-	store.SetExactSettledMaxForTest(11)
-	seedSettled(t, pool, store, now.Add(-time.Hour), 40)
-	_, err := pool.Exec(ctx, `SELECT pg_stat_reset_single_table_counters($1::regclass)`, store.Name())
-	require.NoError(t, err)
-	st, err := store.Stats(ctx)
-	require.NoError(t, err)
+	st := statsWithoutCounters(t, 11)
 	assert.EqualValues(t, 9, st.Count(delivery.StateDelivered), "12 seen, a quarter of them discarded")
 	assert.EqualValues(t, 3, st.Count(delivery.StateDiscarded))
 }
@@ -94,15 +86,25 @@ func TestStatsEstimateNeverBelowWhatItSaw(t *testing.T) {
 // Up to the exact limit every count is exact, whatever the statistics
 // say.
 func TestStatsCountsSettledRecordsExactlyUpToTheLimit(t *testing.T) {
+	st := statsWithoutCounters(t, 40)
+	assert.EqualValues(t, 30, st.Count(delivery.StateDelivered))
+	assert.EqualValues(t, 10, st.Count(delivery.StateDiscarded))
+}
+
+// statsWithoutCounters returns the Stats of a fresh outbox, counting
+// delivered and discarded records exactly up to exactMax, after
+// seedSettled's 40 records (30 delivered, 10 discarded) with the table
+// never analyzed and its statistics counters reset.
+func statsWithoutCounters(t *testing.T, exactMax int) delivery.Stats {
+	t.Helper()
 	ctx := context.Background()
 	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
 	store, pool := newStore(t, func() time.Time { return now })
-	store.SetExactSettledMaxForTest(40)
+	store.SetExactSettledMaxForTest(exactMax)
 	seedSettled(t, pool, store, now.Add(-time.Hour), 40)
 	_, err := pool.Exec(ctx, `SELECT pg_stat_reset_single_table_counters($1::regclass)`, store.Name())
 	require.NoError(t, err)
 	st, err := store.Stats(ctx)
 	require.NoError(t, err)
-	assert.EqualValues(t, 30, st.Count(delivery.StateDelivered))
-	assert.EqualValues(t, 10, st.Count(delivery.StateDiscarded))
+	return st
 }
