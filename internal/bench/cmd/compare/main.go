@@ -257,10 +257,9 @@ func httpLoad(o options) error {
 		}
 	}
 	res, err := measureAll(o, jobs)
-	got := map[key]*result{}
-	ran := map[key]bool{}
+	got := map[key]*result{} // nil for a job that failed
 	for i, k := range keys {
-		got[k], ran[k] = res[i], true
+		got[k] = res[i]
 	}
 
 	head := []string{"client"}
@@ -272,9 +271,9 @@ func httpLoad(o options) error {
 	for _, n := range names {
 		row := []string{n}
 		for _, w := range o.httpWorkers {
-			r := got[key{n, w}]
+			r, ran := got[key{n, w}]
 			switch {
-			case !ran[key{n, w}]:
+			case !ran:
 				row = append(row, "–", "", "")
 			case r == nil:
 				row = append(row, "failed", "", "")
