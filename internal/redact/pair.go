@@ -22,8 +22,7 @@ var (
 // white space, a quote, a backslash or one of ,;&)]}<>; a value that starts
 // with an auth scheme ("Bearer x") is redacted with its credential.
 func pairs(s string) string {
-	var b strings.Builder
-	last := 0
+	out := splicer{s: s}
 	for i := 0; i < len(s); i++ {
 		if s[i] != ':' && s[i] != '=' {
 			continue
@@ -36,15 +35,10 @@ func pairs(s string) string {
 		if end == start {
 			continue
 		}
-		b.WriteString(s[last:start])
-		b.WriteString(Marker)
-		last, i = end, end-1
+		out.replace(start, end, Marker)
+		i = end - 1
 	}
-	if last == 0 {
-		return s
-	}
-	b.WriteString(s[last:])
-	return b.String()
+	return out.String()
 }
 
 // nameBefore returns s up to the end of the name before the separator at

@@ -84,8 +84,7 @@ func Text(s string) string {
 // schemes redacts the credential after "Bearer", "Basic" or "Digest" when
 // it is at least 8 characters of a token alphabet and looks machine-made.
 func schemes(s string) string {
-	var b strings.Builder
-	last := 0
+	out := splicer{s: s}
 	for i := 0; i < len(s); i++ {
 		if i > 0 && isWord(s[i-1]) {
 			continue
@@ -109,15 +108,36 @@ func schemes(s string) string {
 			i = j - 1
 			continue
 		}
-		b.WriteString(s[last:j])
-		b.WriteString(Marker)
-		last, i = k, k-1
+		out.replace(j, k, Marker)
+		i = k - 1
 	}
-	if last == 0 {
-		return s
+	return out.String()
+}
+
+// splicer builds a copy of s with spans of it replaced, left to right.
+// Until the first replacement it writes nothing, so text without a
+// credential is returned as it is, without a copy.
+type splicer struct {
+	s    string
+	b    strings.Builder
+	last int // where the last replaced span ended; 0 while none was
+}
+
+// replace writes s from the end of the last replaced span up to start,
+// then with in place of s[start:end]. Spans must not be empty.
+func (p *splicer) replace(start, end int, with string) {
+	p.b.WriteString(p.s[p.last:start])
+	p.b.WriteString(with)
+	p.last = end
+}
+
+// String returns s with the spans replaced.
+func (p *splicer) String() string {
+	if p.last == 0 {
+		return p.s
 	}
-	b.WriteString(s[last:])
-	return b.String()
+	p.b.WriteString(p.s[p.last:])
+	return p.b.String()
 }
 
 // schemeAt returns the length of the auth scheme s starts with, or 0.

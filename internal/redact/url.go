@@ -11,8 +11,7 @@ import (
 // quote, an angle bracket, a backtick or a backslash (the escape before a
 // quote in strconv.Quote'd text).
 func urls(s string) string {
-	var b strings.Builder
-	last := 0
+	out := splicer{s: s}
 	for from := 0; ; {
 		i := strings.Index(s[from:], "://")
 		if i < 0 {
@@ -20,7 +19,7 @@ func urls(s string) string {
 		}
 		i += from
 		start := i
-		for start > last && isSchemeChar(s[start-1]) {
+		for start > out.last && isSchemeChar(s[start-1]) {
 			start--
 		}
 		for start < i && !isLetter(s[start]) {
@@ -36,15 +35,10 @@ func urls(s string) string {
 		}
 		// Without a scheme ("://nope?key=x", quoted by a parse error) it
 		// is still a URL, one URL cannot show: it is replaced whole.
-		b.WriteString(s[last:start])
-		b.WriteString(urlInText(s[start:end]))
-		last, from = end, end
+		out.replace(start, end, urlInText(s[start:end]))
+		from = end
 	}
-	if last == 0 {
-		return s
-	}
-	b.WriteString(s[last:])
-	return b.String()
+	return out.String()
 }
 
 // urlInText redacts one URL found in free text, keeping punctuation that
