@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/outbound-go/outbound/classify"
+	"github.com/outbound-go/outbound/internal/redact"
 )
 
 // DefaultMaxBody is how much of a response body [HTTPChecker] reads for
@@ -89,7 +90,7 @@ func NewHTTPChecker(cfg HTTPCheckerConfig) (*HTTPChecker, error) {
 		// The URL may hold credentials: do not echo it.
 		return nil, errors.New("health: HTTPCheckerConfig.URL must be an absolute http or https URL")
 	}
-	c.target = c.method + " " + redactURL(u.String())
+	c.target = c.method + " " + redact.URL(u.String())
 	if _, err := http.NewRequest(c.method, cfg.URL, nil); err != nil {
 		return nil, fmt.Errorf("health: HTTPCheckerConfig.Method %q is not a valid method", c.method)
 	}

@@ -12,8 +12,8 @@ const MaxOutput = 256
 // Redact returns s made safe to show in a report, a log line or an error,
 // using the library's one redactor (the same rules delivery applies to
 // stored attempt errors): URLs keep scheme, host, short or word-like path
-// segments and query names but lose user info, query values, fragments and
-// long opaque path segments; credentials after names such as
+// segments but lose user info, the query (names too), fragments and long
+// opaque path segments; credentials after names such as
 // Authorization, Cookie, token, password, api_key or signature, bearer and
 // basic credentials, JWTs and API keys with well-known prefixes are
 // replaced by "[redacted]"; control characters become spaces; invalid
@@ -29,7 +29,3 @@ func Redact(s string) string { return text.Ellipsis(redact.Text(s), MaxOutput) }
 // an ellipsis that fits within n (text.Ellipsis; kept under this name for
 // the body-field checker's echoed values).
 func truncate(s string, n int) string { return text.Ellipsis(s, n) }
-
-// redactURL reduces a URL the package was given (an HTTP checker's target)
-// by the same rules as URLs in Redact's text.
-func redactURL(raw string) string { return redact.URL(raw) }
