@@ -31,7 +31,7 @@ func TestTextKeepsOrdinaryText(t *testing.T) {
 
 func TestText(t *testing.T) {
 	tests := []struct{ in, want string }{
-		// URLs: user info, query values, fragments, opaque path segments.
+		// URLs: user info, queries, fragments, opaque path segments.
 		{`Post "https://partner.example/hook?api_key=s3cr3t&page=2": EOF`,
 			`Post "https://partner.example/hook?[redacted]": EOF`},
 		{"https://u:p@partner.example/v2/status#frag", "https://[redacted]@partner.example/v2/status#[redacted]"},
