@@ -84,14 +84,15 @@ FROM generate_series($1::integer, $2::integer) AS g`, from, to)
 
 	scans := func() int64 {
 		t.Helper()
-		// Flush this backend's counters, then read them from another.
-		_, err := pool.Exec(ctx, `SELECT pg_stat_force_next_flush()`)
-		require.NoError(t, err)
+		// Flush every pooled backend's counters (a backend flushes before
+		// it answers ReadyForQuery, so they are in when Exec returns), then
+		// read them from another connection.
+		for _, conn := range pool.AcquireAllIdle(ctx) {
+			flushStats(t, conn)
+			conn.Release()
+		}
 		var n int64
-		require.Eventually(t, func() bool {
-			require.NoError(t, admin.QueryRow(ctx, `SELECT coalesce(seq_scan, 0) FROM pg_stat_user_tables WHERE schemaname = $1 AND relname = 'outbox'`, schema).Scan(&n))
-			return true
-		}, time.Second, 10*time.Millisecond)
+		require.NoError(t, admin.QueryRow(ctx, `SELECT coalesce(seq_scan, 0) FROM pg_stat_user_tables WHERE schemaname = $1 AND relname = 'outbox'`, schema).Scan(&n))
 		return n
 	}
 	before := scans()
