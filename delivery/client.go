@@ -13,8 +13,9 @@ import (
 // Defaults of ClientConfig.
 const (
 	// DefaultMaxConnsPerHost bounds connections to one partner host. A
-	// backlog can never open more sockets than this (seed 000 §1, §3: a
-	// shared agent with maxSockets 25 and keep-alive).
+	// backlog can never open more sockets than this: an
+	// unbounded backlog fan-out once exhausted a service's sockets; one
+	// shared client with 25 connections and keep-alive did not.
 	DefaultMaxConnsPerHost       = 25
 	DefaultIdleConnTimeout       = 90 * time.Second
 	DefaultDialTimeout           = 10 * time.Second

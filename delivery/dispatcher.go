@@ -14,7 +14,7 @@ import (
 
 // Defaults of DispatcherConfig.
 const (
-	DefaultMaxPerRun      = 100 // seed 000 §2: at most 100 records per run
+	DefaultMaxPerRun      = 100 // a run is bounded: at most 100 records
 	DefaultAttemptTimeout = 30 * time.Second
 	DefaultPollInterval   = time.Second
 	DefaultShutdownGrace  = 10 * time.Second
@@ -65,7 +65,7 @@ type DispatcherConfig struct {
 	// Gate, if set, is asked before each run and before each attempt. When
 	// it refuses, the run claims nothing (or the claimed record is
 	// deferred) and no attempt is consumed: a partner outage of any length
-	// fails no records (seed 000 §5).
+	// fails no records.
 	Gate Gate
 	// Observer, if set, sees every outcome and every run.
 	Observer Observer
@@ -135,7 +135,7 @@ func (c *DispatcherConfig) leaseNeeded() time.Duration {
 
 // Dispatcher delivers the records of a Store: it claims due records, hands
 // each to the Deliverer, and writes each outcome back as soon as it is
-// known, so a crash never repeats finished work (seed 003). What happens to
+// known, so a crash never repeats finished work. What happens to
 // a record follows its outcome class:
 //
 //	OK            delivered

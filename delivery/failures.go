@@ -60,7 +60,7 @@ type FailureKey struct {
 // and cause, in memory, without Prometheus: in total since it was created,
 // and in time buckets over a rolling History, so that a program can watch
 // the rate of each kind of failure and act on a change of rate instead of on
-// each error (seed 003: 99% of errors recover and should be counted, not
+// each error (most errors recover on their own and should be counted, not
 // reported one by one).
 //
 // It is an Observer: put it in DispatcherConfig.Observer (with Observers to

@@ -41,7 +41,7 @@ type LogConfig struct {
 // for circuit breakers, health monitors and token caches, so one logger
 // tells the whole story of a destination.
 //
-// Levels follow what a person should do about a line (seed 001: hear at
+// Levels follow what a person should do about a line (hear at
 // once about the 1% of errors that matter, never about the 99% that
 // recover): routine outcomes (delivered, retry scheduled, deferred) are
 // Debug, a discarded record is Warn, a dead letter is Error, and runs that

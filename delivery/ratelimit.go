@@ -17,7 +17,7 @@ var ErrRateLimited = errors.New("delivery: rate limit wait exceeds deadline")
 
 // WithRateLimit paces attempts through l, shared by every goroutine using
 // the returned deliverer, so a partner sees at most l's rate however many
-// workers send (seed 000 §2).
+// workers send.
 //
 // Waiting honours ctx. When ctx has a deadline that the wait would exceed,
 // it returns at once with an Unavailable error wrapping ErrRateLimited and a

@@ -107,7 +107,7 @@ type Store interface {
 // Notifier is implemented by stores that can wake a dispatcher when records
 // become claimable through an outside action: an insert, or an operator's
 // redrive. Settling records never signals it, so a dispatcher's own writes
-// cannot re-trigger it (seed 000 §6). The channel is shared and coalescing:
+// cannot re-trigger it. The channel is shared and coalescing:
 // one receive may stand for many inserts.
 type Notifier interface {
 	Notify() <-chan struct{}

@@ -70,8 +70,8 @@ type PartnerConfig struct {
 	Outage Outage
 	// FlapEvery, when positive, makes every FlapEvery-th API request (and,
 	// counted separately, every FlapEvery-th health check) lose its
-	// connection mid-response, as FaultCut does: 2 is "every other time"
-	// (seed 004). Requests are counted from the start of flapping. Zero
+	// connection mid-response, as FaultCut does: 2 is "every other time",
+	// a flapping link. Requests are counted from the start of flapping. Zero
 	// means no flapping; see also Partner.SetFlapping.
 	FlapEvery int
 

@@ -3,7 +3,7 @@
 // partner on a real HTTP server, and Deliverers and an Observer that need no
 // network.
 //
-// [Partner] is the "faux backend" of seed 002: an HTTP API that answers from
+// [Partner] is a "faux backend" for failure tests: an HTTP API that answers from
 // a script of plain data (status sequences, per-path and per-key rules,
 // delays, hangs, connection resets, an outage window with a failing health
 // endpoint, flapping connections, "already processed" and "invalid record"

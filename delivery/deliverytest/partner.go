@@ -13,8 +13,8 @@ import (
 	"github.com/outbound-go/outbound/delivery"
 )
 
-// Partner is a scriptable fake third-party HTTP API: the "faux backend" of
-// seed 002, for tests and demos. It answers from a script (see
+// Partner is a scriptable fake third-party HTTP API: a "faux backend"
+// for failure tests and demos. It answers from a script (see
 // [PartnerConfig]), records every request, keeps the books a real partner
 // would (which records it holds, which it processed twice), and measures the
 // load it saw: connections, requests in flight, health checks.

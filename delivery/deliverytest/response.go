@@ -91,8 +91,8 @@ func Statuses(codes ...int) []Response {
 }
 
 // AlreadyProcessed is a partner saying, in the body of a 200 OK, that it
-// already holds the record (seed 000 §7: "we had already sent data but had
-// not marked it as processed"). It is marked Duplicate.
+// already holds the record (the sender had sent the data before but
+// had not marked it as processed). It is marked Duplicate.
 func AlreadyProcessed() Response {
 	return Response{Status: http.StatusOK, Body: `{"status":"` + AlreadyProcessedText + `"}`, Duplicate: true}
 }

@@ -20,7 +20,7 @@ import (
 )
 
 // atsRules classify the scoring API's answers. Its team added status codes
-// for the special cases (seed 000 §7); before that, every bad request came
+// for the special cases; before that, every bad request came
 // back as a 500 and was retried forever.
 var atsRules = classify.HTTPRules{Statuses: map[int]classify.Class{
 	http.StatusConflict:            classify.ClassDuplicate, // "we already have this result": mark it processed
@@ -43,13 +43,12 @@ type Config struct {
 	// Transport carries the requests; nil means a transport from
 	// delivery.NewTransport with MaxConns connections per host.
 	Transport http.RoundTripper
-	// MaxConns bounds connections to the API (seed 000 §3: one shared
-	// agent, maxSockets 25). Zero means 25.
+	// MaxConns bounds connections to the API (one shared client,
+	// 25 connections). Zero means 25.
 	MaxConns int
-	// RatePerSecond bounds requests per second (seed 000 §2). Zero means
-	// 10.
+	// RatePerSecond bounds requests per second. Zero means 10.
 	RatePerSecond float64
-	// Backoff is the retry schedule; nil means 1m, 3m, 9m, ... (seed 001).
+	// Backoff is the retry schedule; nil means 1m, 3m, 9m, ....
 	Backoff retry.Backoff
 	// ProbeEvery is how often the API's health endpoint is checked. Zero
 	// means 30s.
@@ -144,7 +143,7 @@ func NewIntegration(cfg Config) (*Integration, error) {
 		),
 		Policy:       retry.Policy{Backoff: cfg.Backoff},
 		Concurrency:  4,
-		MaxPerRun:    100, // seed 000 §2
+		MaxPerRun:    100, // a bounded run
 		Gate:         gate,
 		Observer:     cfg.Observer,
 		PollInterval: cfg.PollInterval,
@@ -171,7 +170,7 @@ func (in *Integration) Submit(ctx context.Context, results ...Result) error {
 }
 
 // Run delivers results until ctx ends, woken by every Submit and by retries
-// falling due; never by its own bookkeeping (seed 000 §6).
+// falling due; never by its own bookkeeping.
 func (in *Integration) Run(ctx context.Context) error {
 	if err := in.monitor.Start(ctx); err != nil {
 		return err

@@ -1,4 +1,4 @@
-// Command ats is seed 000's integration written with outbound: when a
+// Command ats is an assessment platform's ATS integration written with outbound: when a
 // candidate completes an assessment, the service sends the scored result to
 // the scoring API of the client's ATS, without the potholes the field
 // report fell into.

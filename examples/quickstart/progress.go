@@ -16,7 +16,7 @@ import (
 
 // tally is the dispatcher's Observer here: it counts what happened, for the
 // live progress and the summary. Ephemeral failures are counted by cause,
-// not logged one by one (seed 003).
+// not logged one by one.
 type tally struct {
 	attempts atomic.Int64 // attempts that counted: the partner was tried
 	actions  [delivery.ActionRelease + 1]atomic.Int64

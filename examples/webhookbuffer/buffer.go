@@ -26,7 +26,7 @@ const maxWebhookBytes = 256 << 10
 
 // Buffer is the webhook endpoint: it stores each webhook in the outbox with
 // its group and answers 202 Accepted as soon as it is stored, whatever the
-// state of the backend (seed 002). It is an http.Handler.
+// state of the backend. It is an http.Handler.
 type Buffer struct {
 	outbox delivery.Store
 	log    *slog.Logger

@@ -1,4 +1,4 @@
-// Command webhookbuffer is seed 002's webhook buffer written with outbound:
+// Command webhookbuffer is a webhook buffer written with outbound:
 // an HTTP endpoint that stores each webhook with its group id and answers
 // 202 at once, and a dispatcher that forwards the webhooks to a backend at
 // the pace the backend can take, one at a time and in order within a

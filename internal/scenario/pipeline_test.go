@@ -13,7 +13,7 @@ import (
 	"github.com/outbound-go/outbound/delivery/deliverytest"
 )
 
-// partnerRules classify the partner's special answers (seed 000 §7): an
+// partnerRules classify the partner's special answers: an
 // "already processed" body is a duplicate, an "invalid record" body or a
 // 412 for a candidate who never completed the assessment is discarded.
 var partnerRules = classify.HTTPRules{

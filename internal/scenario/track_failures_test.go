@@ -29,7 +29,7 @@ import (
 // counts by cause match what the partner did exactly, and nothing surges.
 // Then the partner starts hanging on a third of the requests: within five
 // minutes the timeouts surge, and only they do. Nothing is dead-lettered.
-func TestSeed003TrackFailures(t *testing.T) {
+func TestEphemeralErrorsCountedNotAlerted(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const perMinute = 20
 		var degraded atomic.Bool

@@ -25,7 +25,7 @@ import (
 // records in 40 groups, enqueued interleaved, 16 workers, a partner that
 // fails some records once or twice: the partner receives every group in
 // order, never two of a group at once, and the groups overlap freely.
-func TestSeed002FIFOGroups(t *testing.T) {
+func TestGroupsStayInOrderUnderRetries(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const groups, perGroup = 40, 25
 		partner := deliverytest.StartPartner(t, deliverytest.PartnerConfig{

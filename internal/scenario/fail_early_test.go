@@ -23,7 +23,7 @@ import (
 // dead-lettered at once, with the partner's words, and reported, so the rest
 // of the traffic flows and someone hears about it now rather than after a
 // day of retries.
-func TestSeed001FailEarly(t *testing.T) {
+func TestPermanentErrorDeadLettersAtOnce(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		partner := deliverytest.StartPartner(t, deliverytest.PartnerConfig{
 			InMemory: true,

@@ -25,7 +25,7 @@ import (
 // 1m, 3m and 9m after the failures, and a record that never succeeds is
 // tried ten times over a day (1m, 3m, 9m, 27m, 1h21m, 4h3m, then every 6h)
 // and then dead-lettered.
-func TestSeed001Backoff3x(t *testing.T) {
+func TestRetriesAfter1m3m9m(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		partner := deliverytest.StartPartner(t, deliverytest.PartnerConfig{
 			InMemory: true,

@@ -25,7 +25,7 @@ import (
 // each answer and handle it as what it means. The partner signals invalid
 // records and duplicates in the body and an incomplete candidate with 412;
 // the rules map them to Discard and Duplicate; a plain 500 is retried.
-func TestSeed000SpecialErrorCases(t *testing.T) {
+func TestSpecialErrorCasesEachHandledByClass(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		start := time.Now()
 		partner := deliverytest.StartPartner(t, deliverytest.PartnerConfig{

@@ -30,7 +30,7 @@ import (
 // Cache, client and connection pool) deliver 5,000 records through
 // tokencache.Transport against a partner that demands the issuer's tokens:
 // the issuer mints exactly one token per expiry window between them.
-func TestSeed000TokenQuota(t *testing.T) {
+func TestOneTokenPerExpiryAcrossDispatchers(t *testing.T) {
 	t.Run("MemoryStoreTwoExpiryWindows", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			issuer := tokentest.NewIssuer(tokentest.IssuerConfig{TTL: time.Hour, ClientID: "koru", ClientSecret: "s3cret"})

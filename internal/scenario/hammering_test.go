@@ -22,7 +22,7 @@ import (
 // held however many workers send. Measured where it matters, at the
 // partner: one run sends exactly MaxPerRun requests, and over the whole
 // drain no window of time sees more than burst + rate × window requests.
-func TestSeed000Hammering(t *testing.T) {
+func TestRunCapAndRateLimitSpareThePartner(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const records, perRun, workers = 1000, 100, 8
 		const perSecond, burst = 20, 5

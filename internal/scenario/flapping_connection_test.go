@@ -31,7 +31,7 @@ import (
 // up) does not toggle with every probe. Nothing is dead-lettered. The same
 // backlog sent without them fails several times as often, and a monitor
 // without hysteresis changes its mind on nearly every probe.
-func TestSeed004FlappingConnection(t *testing.T) {
+func TestFlappingConnectionIsBounded(t *testing.T) {
 	const records, workers = 500, 8
 	const flapping = 30 * time.Minute
 	breakerCfg := health.BreakerConfig{

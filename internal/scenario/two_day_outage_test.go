@@ -25,7 +25,7 @@ import (
 // "return 200" endpoints lie) and a circuit breaker gate a dispatcher
 // through a 48-hour outage, in a synctest bubble over the partner's
 // in-memory network.
-func TestSeed000TwoDayOutage(t *testing.T) {
+func TestTwoDayOutageFailsNothing(t *testing.T) {
 	const records, outage = 1000, 48 * time.Hour
 	const probeEvery = time.Minute
 

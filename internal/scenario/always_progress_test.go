@@ -25,7 +25,7 @@ import (
 // Idempotency-Key. A process crashes (its store writes and sends stop dead)
 // the moment the partner receives record 999 of 1,000; once the crashed
 // leases expire a fresh process finishes the job.
-func TestSeed003AlwaysMakeProgress(t *testing.T) {
+func TestCrashResendsOnlyWhatWasInFlight(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const records, workers = 1000, 8
 		var first *process

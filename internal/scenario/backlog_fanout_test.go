@@ -26,7 +26,7 @@ import (
 // real loopback TCP: the client never holds a ninth socket, the partner
 // never has more than 8 requests in flight, keep-alive serves the backlog
 // over a handful of connections, and nothing fails.
-func TestSeed000BacklogFanOut(t *testing.T) {
+func TestBacklogFanOutBoundsSockets(t *testing.T) {
 	const records, workers, maxConns = 5000, 32, 8
 	partner := deliverytest.StartPartner(t, deliverytest.PartnerConfig{
 		Latency: time.Millisecond, // a partner that takes a moment, so workers pile up

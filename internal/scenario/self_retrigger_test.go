@@ -26,13 +26,13 @@ import (
 // retries, dead letters and discards; its runs (wake-ups) are counted too:
 // hundreds of writes, and the only wake-ups are the inserts and the retries
 // falling due.
-func TestSeed000SelfRetriggering(t *testing.T) {
+func TestOwnWritesNeverWakeTheDispatcher(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		runs, writes := retriggerScenario(t, &countingStore{Store: memstore.New(memstore.Config{})}, true)
 		t.Logf("%d state writes, %d runs", writes, runs)
 	})
 	// The counting can tell: a store that signals its updates, as the
-	// DynamoDB stream of seed 000 did, wakes the same dispatcher more often.
+	// DynamoDB stream in the original incident did, wakes the same dispatcher more often.
 	t.Run("StoreThatSignalsUpdates", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			honest, _ := retriggerScenario(t, &countingStore{Store: memstore.New(memstore.Config{})}, false)
