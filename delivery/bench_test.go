@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/outbound-go/outbound/delivery"
+	"github.com/outbound-go/outbound/delivery/httpclient"
+	"github.com/outbound-go/outbound/delivery/httpdelivery"
 )
 
 func noopMiddleware(next delivery.Deliverer) delivery.Deliverer {
@@ -29,11 +31,11 @@ func BenchmarkChainNoop(b *testing.B) {
 func BenchmarkHTTPDeliverer(b *testing.B) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	defer srv.Close()
-	client, err := delivery.NewClient(delivery.ClientConfig{})
+	client, err := httpclient.New(httpclient.Config{})
 	if err != nil {
 		b.Fatal(err)
 	}
-	d, err := delivery.NewHTTPDeliverer(delivery.HTTPConfig{Client: client, Build: delivery.PostTo(srv.URL, "application/json")})
+	d, err := httpdelivery.New(httpdelivery.Config{Client: client, Build: httpdelivery.PostTo(srv.URL, "application/json")})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -50,8 +52,8 @@ func BenchmarkHTTPDeliverer(b *testing.B) {
 func BenchmarkHTTPDelivererParallel(b *testing.B) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	defer srv.Close()
-	client, _ := delivery.NewClient(delivery.ClientConfig{})
-	d, _ := delivery.NewHTTPDeliverer(delivery.HTTPConfig{Client: client, Build: delivery.PostTo(srv.URL, "application/json")})
+	client, _ := httpclient.New(httpclient.Config{})
+	d, _ := httpdelivery.New(httpdelivery.Config{Client: client, Build: httpdelivery.PostTo(srv.URL, "application/json")})
 	ctx := context.Background()
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {

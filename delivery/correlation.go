@@ -20,9 +20,10 @@ func CorrelationIDFrom(ctx context.Context) string {
 // characters.
 func NewCorrelationID() string { return NewToken() }
 
-// correlationID picks the id to send for m: the message's, else the
-// context's, else a fresh one.
-func correlationID(ctx context.Context, m *Message) string {
+// CorrelationIDFor returns the correlation id to send with m: the
+// message's CorrelationID, else the one ctx carries (WithCorrelationID),
+// else a fresh one (NewCorrelationID). It never fails.
+func CorrelationIDFor(ctx context.Context, m *Message) string {
 	if m.CorrelationID != "" {
 		return m.CorrelationID
 	}

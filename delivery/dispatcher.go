@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/outbound-go/outbound/classify"
+	"github.com/outbound-go/outbound/internal/defaults"
 	"github.com/outbound-go/outbound/retry"
 )
 
@@ -106,12 +107,12 @@ func (c DispatcherConfig) validated() (DispatcherConfig, error) {
 	if c.AttemptTimeout < 0 && c.Lease == 0 {
 		errs = append(errs, errors.New("delivery: DispatcherConfig.Lease must be set when AttemptTimeout is negative (no limit): a record must stay leased longer than any attempt can take"))
 	}
-	setDefault(&c.Concurrency, 1)
-	setDefault(&c.MaxPerRun, DefaultMaxPerRun)
-	setDefault(&c.AttemptTimeout, DefaultAttemptTimeout)
-	setDefault(&c.PollInterval, DefaultPollInterval)
-	setDefault(&c.ShutdownGrace, DefaultShutdownGrace)
-	setDefault(&c.StoreTimeout, DefaultStoreTimeout)
+	defaults.Set(&c.Concurrency, 1)
+	defaults.Set(&c.MaxPerRun, DefaultMaxPerRun)
+	defaults.Set(&c.AttemptTimeout, DefaultAttemptTimeout)
+	defaults.Set(&c.PollInterval, DefaultPollInterval)
+	defaults.Set(&c.ShutdownGrace, DefaultShutdownGrace)
+	defaults.Set(&c.StoreTimeout, DefaultStoreTimeout)
 	if c.AttemptTimeout > 0 {
 		bound := c.leaseNeeded()
 		if c.Lease == 0 {

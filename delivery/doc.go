@@ -8,10 +8,10 @@
 // per host, Idempotency-Key and correlation headers, bounded body reads and
 // outcome classification with [classify.HTTPRules].
 //
-//	client, _ := delivery.NewClient(delivery.ClientConfig{MaxConnsPerHost: 8})
-//	send, _ := delivery.NewHTTPDeliverer(delivery.HTTPConfig{
+//	client, _ := httpclient.New(httpclient.Config{MaxConnsPerHost: 8})
+//	send, _ := httpdelivery.New(httpdelivery.Config{
 //		Client: client,
-//		Build:  delivery.PostTo("https://partner.example/candidates", "application/json"),
+//		Build:  httpdelivery.PostTo("https://partner.example/candidates", "application/json"),
 //		Rules:  classify.HTTPRules{Statuses: map[int]classify.Class{409: classify.ClassDuplicate}},
 //	})
 //	d := delivery.Chain(send,
@@ -48,4 +48,33 @@
 //		Gate:        partnerHealth,
 //	})
 //	err = d.Run(ctx) // until ctx ends; woken by inserts, never by its own writes
+//
+// # Layout
+//
+// This package is the hub: what composes the others (Message, Deliverer,
+// Middleware and Chain with the middleware that adapts the leaf packages,
+// the Store contract and Record, the Dispatcher, Gate and Observer). Each
+// other concern is a package of its own, and new features land in theirs:
+//
+//	delivery               the hub (above); destinations and their limits
+//	                       are part of the Store contract and the Dispatcher
+//	delivery/httpclient    the shared *http.Client: connection bounds,
+//	                       timeouts, redirect policy, the dial guard; the
+//	                       caching DNS resolver joins it (a leaf: no delivery)
+//	delivery/httpdelivery  the HTTP Deliverer: request building, headers,
+//	                       bounded reads, classification
+//	delivery/logging       the log/slog Observer and correlation-id handler
+//	delivery/failures      in-memory failure counts and surges
+//	delivery/webhook       Standard Webhooks signing and verification (a leaf)
+//	delivery/failover      a Deliverer over prioritised channels
+//	delivery/memstore      the in-memory Store
+//	delivery/storetest     the Store conformance suite
+//	delivery/deliverytest  fakes for users' tests
+//	delivery/admin         the operators' http.Handler
+//
+// Adapters with a heavy dependency are modules of their own, so importing
+// delivery never pulls them in: delivery/postgres (pgx), delivery/metrics
+// (Prometheus), and the OpenTelemetry adapter (delivery/otel), the SQLite
+// store (delivery/sqlite) and the operators' command (delivery/cmd/outbound)
+// as they land.
 package delivery

@@ -139,7 +139,7 @@ func formatAs(f fmt.State, verb rune, s string) {
 // destination, idempotency_key, correlation_id, attempt and created_at
 // when set, headers (values of credential-looking names replaced by
 // "[redacted]", as in String) and payload_bytes, the payload's length. The
-// payload itself is never logged this way (see LogConfig.LogPayloads).
+// payload itself is never logged this way (see logging.Config.LogPayloads).
 func (m Message) LogValue() slog.Value {
 	attrs := make([]slog.Attr, 0, 9)
 	for _, f := range [...]struct{ name, v string }{

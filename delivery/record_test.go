@@ -16,6 +16,7 @@ import (
 
 	"github.com/outbound-go/outbound/classify"
 	"github.com/outbound-go/outbound/delivery"
+	"github.com/outbound-go/outbound/delivery/httpdelivery"
 	"github.com/outbound-go/outbound/delivery/memstore"
 )
 
@@ -53,8 +54,9 @@ func TestDeadLetterErrorTextIsRedactedEndToEnd(t *testing.T) {
 	store := memstore.New(memstore.Config{})
 	_, err := store.Enqueue(ctx, delivery.Message{ID: "m1", Payload: []byte(`{}`)})
 	require.NoError(t, err)
-	send := newDeliverer(t, delivery.HTTPConfig{Client: srv.Client(),
-		Build: delivery.PostTo(srv.URL+"/hooks/AbCdEfGh0123456789xyzQ?client_secret=s3cr3t", "application/json")})
+	send, err := httpdelivery.New(httpdelivery.Config{Client: srv.Client(),
+		Build: httpdelivery.PostTo(srv.URL+"/hooks/AbCdEfGh0123456789xyzQ?client_secret=s3cr3t", "application/json")})
+	require.NoError(t, err)
 	d, err := delivery.NewDispatcher(delivery.DispatcherConfig{Store: store, Deliverer: send})
 	require.NoError(t, err)
 	_, err = d.RunOnce(ctx)

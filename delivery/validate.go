@@ -4,9 +4,10 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/outbound-go/outbound/internal/httpsyntax"
 )
 
 // Size limits every Store enforces on enqueue. A message over a limit is
@@ -57,7 +58,7 @@ func ValidateMessage(m *Message) error {
 		if !utf8.ValidString(f.v) || containsNUL(f.v) {
 			return fmt.Errorf("%w: message %s %q is not valid text", ErrInvalid, f.name, f.v)
 		}
-		if f.inHeader && hasControl(f.v, false) {
+		if f.inHeader && httpsyntax.HasControl(f.v, false) {
 			return fmt.Errorf("%w: message %s %q has a control character (it is sent as a header value)", ErrInvalid, f.name, f.v)
 		}
 	}
@@ -69,11 +70,11 @@ func ValidateMessage(m *Message) error {
 		switch {
 		case k == "":
 			return fmt.Errorf("%w: message %q has a header with an empty name", ErrInvalid, m.ID)
-		case !validToken(k):
+		case !httpsyntax.Token(k):
 			return fmt.Errorf("%w: message %q header name %q is not a valid header name (an RFC 9110 token)", ErrInvalid, m.ID, k)
 		case !utf8.ValidString(v):
 			return fmt.Errorf("%w: message %q header %q value is not valid text", ErrInvalid, m.ID, k)
-		case !validHeaderValue(v):
+		case !httpsyntax.HeaderValue(v):
 			return fmt.Errorf("%w: message %q header %q value has a control character", ErrInvalid, m.ID, k)
 		}
 		size += len(k) + len(v)
@@ -87,51 +88,6 @@ func ValidateMessage(m *Message) error {
 func containsNUL(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] == 0 {
-			return true
-		}
-	}
-	return false
-}
-
-// validToken reports whether s is an RFC 9110 token, the syntax of header
-// names and methods: one or more of the visible ASCII characters other
-// than delimiters.
-func validToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' {
-			continue
-		}
-		if c < '!' || c > '~' || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
-			return false
-		}
-	}
-	return true
-}
-
-// validHeaderValue reports whether s can be sent as a header value: no
-// control characters other than horizontal tab (net/http refuses CR, LF,
-// NUL and the rest at send time, and a request refused once is refused on
-// every retry).
-func validHeaderValue(s string) bool { return !hasControl(s, true) }
-
-// hasControl reports whether s has a control character: C0 (below U+0020),
-// DEL or C1 (U+0080 to U+009F), tab excepted when allowTab is set. Bytes
-// that are not UTF-8 are not control characters.
-func hasControl(s string, allowTab bool) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '\t':
-			if !allowTab {
-				return true
-			}
-		case c < 0x20 || c == 0x7f:
-			return true
-		case c == 0xc2 && i+1 < len(s) && s[i+1] >= 0x80 && s[i+1] <= 0x9f: // UTF-8 of U+0080..U+009F
 			return true
 		}
 	}

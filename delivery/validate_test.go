@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/outbound-go/outbound/delivery"
+	"github.com/outbound-go/outbound/delivery/httpdelivery"
 )
 
 func TestValidateMessageAcceptsSendableMessages(t *testing.T) {
@@ -92,8 +93,8 @@ func FuzzValidateMessageAgreesWithNetHTTP(f *testing.F) {
 		f.Add(s[0], s[1], s[2])
 	}
 	tr := &http.Transport{DialContext: func(context.Context, string, string) (net.Conn, error) { return nil, errDialed }}
-	d, err := delivery.NewHTTPDeliverer(delivery.HTTPConfig{Client: &http.Client{Transport: tr},
-		Build: delivery.PostTo("http://partner.example/hook", "text/plain")})
+	d, err := httpdelivery.New(httpdelivery.Config{Client: &http.Client{Transport: tr},
+		Build: httpdelivery.PostTo("http://partner.example/hook", "text/plain")})
 	require.NoError(f, err)
 	f.Fuzz(func(t *testing.T, name, value, idem string) {
 		m := delivery.Message{ID: "m", IdempotencyKey: idem, Payload: []byte("x"), Headers: map[string]string{name: value}}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/outbound-go/outbound/delivery"
 	"github.com/outbound-go/outbound/delivery/deliverytest"
+	"github.com/outbound-go/outbound/delivery/httpdelivery"
 )
 
 // benchmarkPartner measures one delivery through the HTTP deliverer to a
@@ -19,7 +20,7 @@ func benchmarkPartner(b *testing.B, inMemory bool) {
 			{Key: "dup", Responses: []deliverytest.Response{deliverytest.AlreadyProcessed()}, Repeat: true},
 		},
 	})
-	send, err := delivery.NewHTTPDeliverer(delivery.HTTPConfig{Client: p.Client(), Build: delivery.PostTo(p.URL+"/r", "application/json")})
+	send, err := httpdelivery.New(httpdelivery.Config{Client: p.Client(), Build: httpdelivery.PostTo(p.URL+"/r", "application/json")})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/outbound-go/outbound/delivery"
+	"github.com/outbound-go/outbound/delivery/httpdelivery"
 	"github.com/outbound-go/outbound/tokencache/tokentest"
 )
 
@@ -150,10 +150,10 @@ func (c PartnerConfig) withDefaults() (PartnerConfig, error) {
 		add(fmt.Errorf("deliverytest: PartnerConfig.HealthPath and TokenPath are both %q", c.HealthPath))
 	}
 	if c.IdempotencyHeader == "" {
-		c.IdempotencyHeader = delivery.DefaultIdempotencyHeader
+		c.IdempotencyHeader = httpdelivery.DefaultIdempotencyHeader
 	}
 	if c.CorrelationHeader == "" {
-		c.CorrelationHeader = delivery.DefaultCorrelationHeader
+		c.CorrelationHeader = httpdelivery.DefaultCorrelationHeader
 	}
 	c.IdempotencyHeader = http.CanonicalHeaderKey(c.IdempotencyHeader)
 	c.CorrelationHeader = http.CanonicalHeaderKey(c.CorrelationHeader)

@@ -19,7 +19,7 @@
 //				{Key: "cand-3", Responses: []deliverytest.Response{deliverytest.InvalidRecord("no email")}, Repeat: true},
 //			},
 //		})
-//		client, _ := partner.NewClient(delivery.ClientConfig{MaxConnsPerHost: 4})
+//		client, _ := partner.NewClient(httpclient.Config{MaxConnsPerHost: 4})
 //		svc := mysvc.New(client, partner.URL) // the code under test
 //		svc.SendAll(ctx)
 //

@@ -7,6 +7,8 @@ import (
 	"github.com/outbound-go/outbound/classify"
 	"github.com/outbound-go/outbound/delivery"
 	"github.com/outbound-go/outbound/delivery/deliverytest"
+	"github.com/outbound-go/outbound/delivery/httpclient"
+	"github.com/outbound-go/outbound/delivery/httpdelivery"
 	"github.com/outbound-go/outbound/delivery/memstore"
 	"github.com/outbound-go/outbound/retry"
 )
@@ -29,13 +31,13 @@ func Example() {
 	defer partner.Close()
 
 	// The code under test: the service's deliverer and dispatcher.
-	client, err := partner.NewClient(delivery.ClientConfig{MaxConnsPerHost: 2})
+	client, err := partner.NewClient(httpclient.Config{MaxConnsPerHost: 2})
 	if err != nil {
 		panic(err)
 	}
-	send, err := delivery.NewHTTPDeliverer(delivery.HTTPConfig{
+	send, err := httpdelivery.New(httpdelivery.Config{
 		Client: client,
-		Build:  delivery.PostTo(partner.URL+"/candidates", "application/json"),
+		Build:  httpdelivery.PostTo(partner.URL+"/candidates", "application/json"),
 		Rules: classify.HTTPRules{Body: classify.FirstMatch(
 			classify.BodyContains(deliverytest.AlreadyProcessedText, classify.ClassDuplicate),
 			classify.BodyContains(deliverytest.InvalidRecordText, classify.ClassDiscard),

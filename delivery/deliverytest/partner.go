@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/outbound-go/outbound/delivery"
+	"github.com/outbound-go/outbound/delivery/httpclient"
 )
 
 // Partner is a scriptable fake third-party HTTP API: a "faux backend"
@@ -124,7 +124,7 @@ func NewPartner(cfg PartnerConfig) (*Partner, error) {
 	}
 	p.srv.Start()
 	p.URL = p.srv.URL
-	p.client, err = p.NewClient(delivery.ClientConfig{})
+	p.client, err = p.NewClient(httpclient.Config{})
 	if err != nil { // only a bug in this package can get here
 		p.Close()
 		return nil, err
@@ -162,25 +162,25 @@ func (p *Partner) Close() {
 }
 
 // Client returns an HTTP client that reaches the partner, built by
-// NewClient with delivery's default ClientConfig.
+// NewClient with the default httpclient.Config.
 func (p *Partner) Client() *http.Client { return p.client }
 
-// NewClient returns a client built like delivery.NewClient(cfg) (bounded
+// NewClient returns a client built like httpclient.New(cfg) (bounded
 // connections, keep-alive, timeouts) whose connections all go to this
 // partner, over TCP or in memory; cfg.Proxy is ignored. It returns an error
 // if cfg is invalid or asks for BlockPrivateAddresses, whose guard would
 // refuse a partner on loopback.
-func (p *Partner) NewClient(cfg delivery.ClientConfig) (*http.Client, error) {
+func (p *Partner) NewClient(cfg httpclient.Config) (*http.Client, error) {
 	if cfg.BlockPrivateAddresses {
-		return nil, errors.New("deliverytest: ClientConfig.BlockPrivateAddresses would refuse the partner, which listens on loopback or in memory")
+		return nil, errors.New("deliverytest: httpclient.Config.BlockPrivateAddresses would refuse the partner, which listens on loopback or in memory")
 	}
-	c, err := delivery.NewClient(cfg)
+	c, err := httpclient.New(cfg)
 	if err != nil {
 		return nil, err
 	}
 	t, ok := c.Transport.(*http.Transport)
 	if !ok {
-		return nil, errors.New("deliverytest: delivery.NewClient did not return an *http.Transport")
+		return nil, errors.New("deliverytest: httpclient.New did not return an *http.Transport")
 	}
 	t.DialContext = p.DialContext
 	t.Proxy = nil

@@ -18,6 +18,8 @@ import (
 	"github.com/outbound-go/outbound/classify"
 	"github.com/outbound-go/outbound/delivery"
 	"github.com/outbound-go/outbound/delivery/deliverytest"
+	"github.com/outbound-go/outbound/delivery/httpclient"
+	"github.com/outbound-go/outbound/delivery/httpdelivery"
 	"github.com/outbound-go/outbound/tokencache"
 	"github.com/outbound-go/outbound/tokencache/tokentest"
 )
@@ -33,7 +35,7 @@ func sendTo(t *testing.T, p *deliverytest.Partner, client *http.Client, path str
 	if client == nil {
 		client = p.Client()
 	}
-	d, err := delivery.NewHTTPDeliverer(delivery.HTTPConfig{Client: client, Build: delivery.PostTo(p.URL+path, "application/json"), Rules: rules})
+	d, err := httpdelivery.New(httpdelivery.Config{Client: client, Build: httpdelivery.PostTo(p.URL+path, "application/json"), Rules: rules})
 	require.NoError(t, err)
 	return func(id string) error {
 		return d.Deliver(context.Background(), &delivery.Message{ID: id, CorrelationID: "corr-" + id, Payload: []byte(`{"id":"` + id + `"}`)})
@@ -170,7 +172,7 @@ func TestPartnerFaults(t *testing.T) {
 		}})
 		// A fresh connection per request, so that Go's transport does not
 		// replay a reset request on a new connection by itself.
-		client, err := p.NewClient(delivery.ClientConfig{Timeout: 200 * time.Millisecond})
+		client, err := p.NewClient(httpclient.Config{Timeout: 200 * time.Millisecond})
 		require.NoError(t, err)
 		client.Transport.(*http.Transport).DisableKeepAlives = true
 		send := sendTo(t, p, client, "/r")
@@ -296,7 +298,7 @@ func TestPartnerFlapping(t *testing.T) {
 func TestPartnerConnectionsAndInFlight(t *testing.T) {
 	both(t, func(t *testing.T, mem bool) {
 		p := deliverytest.StartPartner(t, deliverytest.PartnerConfig{InMemory: mem, Latency: 5 * time.Millisecond})
-		client, err := p.NewClient(delivery.ClientConfig{MaxConnsPerHost: 3})
+		client, err := p.NewClient(httpclient.Config{MaxConnsPerHost: 3})
 		require.NoError(t, err)
 		send := sendTo(t, p, client, "/r")
 		var wg sync.WaitGroup
@@ -336,7 +338,7 @@ func TestPartnerIssuer(t *testing.T) {
 		err = bare("no-token")
 		assert.Equal(t, 401, classify.Status(err))
 
-		client, err := p.NewClient(delivery.ClientConfig{})
+		client, err := p.NewClient(httpclient.Config{})
 		require.NoError(t, err)
 		client.Transport = &tokencache.Transport{Base: client.Transport, Cache: cache}
 		authed := sendTo(t, p, client, "/r")
@@ -409,9 +411,9 @@ func TestPartnerConfigErrors(t *testing.T) {
 		assert.True(t, strings.HasPrefix(err.Error(), "deliverytest: "), err.Error())
 	}
 	p := deliverytest.StartPartner(t, deliverytest.PartnerConfig{})
-	_, err := p.NewClient(delivery.ClientConfig{BlockPrivateAddresses: true})
+	_, err := p.NewClient(httpclient.Config{BlockPrivateAddresses: true})
 	assert.ErrorContains(t, err, "BlockPrivateAddresses")
-	_, err = p.NewClient(delivery.ClientConfig{MaxConnsPerHost: -1})
+	_, err = p.NewClient(httpclient.Config{MaxConnsPerHost: -1})
 	assert.Error(t, err)
 }
 

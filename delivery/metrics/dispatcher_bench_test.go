@@ -11,6 +11,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/outbound-go/outbound/delivery"
+	"github.com/outbound-go/outbound/delivery/failures"
+	"github.com/outbound-go/outbound/delivery/logging"
 	"github.com/outbound-go/outbound/delivery/memstore"
 	"github.com/outbound-go/outbound/delivery/metrics"
 )
@@ -21,13 +23,13 @@ import (
 // compare.
 //
 //	none         no observer
-//	log-info     LogObserver, JSON to io.Discard at Info: per-record lines are Debug, so skipped
-//	log-debug    LogObserver at Debug: one JSON line per record
+//	log-info     logging.Observer, JSON to io.Discard at Info: per-record lines are Debug, so skipped
+//	log-debug    logging.Observer at Debug: one JSON line per record
 //	metrics      Collector with exemplars (at most one per series per second)
 //	metrics-noex Collector without exemplars
 //	failures     Failures
-//	both-info    LogObserver at Info + Collector
-//	both-debug   LogObserver at Debug + Collector
+//	both-info    logging.Observer at Info + Collector
+//	both-debug   logging.Observer at Debug + Collector
 func BenchmarkDispatcherObservers(b *testing.B) {
 	const backlog = 10_000
 	payload := []byte(`{"candidate":42}`)
@@ -41,7 +43,7 @@ func BenchmarkDispatcherObservers(b *testing.B) {
 		{"metrics", func(b *testing.B) delivery.Observer { return newBenchMetrics(b, false) }},
 		{"metrics-noex", func(b *testing.B) delivery.Observer { return newBenchMetrics(b, true) }},
 		{"failures", func(b *testing.B) delivery.Observer {
-			f, err := delivery.NewFailures(delivery.FailuresConfig{})
+			f, err := failures.New(failures.Config{})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -93,8 +95,8 @@ func BenchmarkDispatcherObservers(b *testing.B) {
 	}
 }
 
-func newLogs(b *testing.B, level slog.Level) *delivery.LogObserver {
-	o, err := delivery.NewLogObserver(delivery.LogConfig{
+func newLogs(b *testing.B, level slog.Level) *logging.Observer {
+	o, err := logging.NewObserver(logging.Config{
 		Logger: slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: level})),
 	})
 	if err != nil {

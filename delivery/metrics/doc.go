@@ -9,7 +9,7 @@
 //	m, err := metrics.New(metrics.Config{Store: store}) // Store: queue gauges
 //	if err != nil { ... }
 //	prometheus.MustRegister(m)
-//	logs, _ := delivery.NewLogObserver(delivery.LogConfig{Logger: logger})
+//	logs, _ := logging.NewObserver(logging.Config{Logger: logger})
 //	d, err := delivery.NewDispatcher(delivery.DispatcherConfig{
 //		Store: store, Deliverer: send,
 //		Observer: delivery.Observers(logs, m),

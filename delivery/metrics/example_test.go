@@ -12,11 +12,12 @@ import (
 
 	"github.com/outbound-go/outbound/classify"
 	"github.com/outbound-go/outbound/delivery"
+	"github.com/outbound-go/outbound/delivery/logging"
 	"github.com/outbound-go/outbound/delivery/memstore"
 	"github.com/outbound-go/outbound/delivery/metrics"
 )
 
-// A Collector and a LogObserver side by side on one dispatcher; the queue gauges
+// A Collector and a logging.Observer side by side on one dispatcher; the queue gauges
 // come from the store. Serve reg with promhttp.HandlerFor(reg,
 // promhttp.HandlerOpts{EnableOpenMetrics: true}) to expose exemplars.
 func Example() {
@@ -27,7 +28,7 @@ func Example() {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(m)
-	logs, err := delivery.NewLogObserver(delivery.LogConfig{
+	logs, err := logging.NewObserver(logging.Config{
 		Logger: slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	if err != nil {

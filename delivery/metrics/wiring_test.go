@@ -18,6 +18,8 @@ import (
 
 	"github.com/outbound-go/outbound/classify"
 	"github.com/outbound-go/outbound/delivery"
+	"github.com/outbound-go/outbound/delivery/failures"
+	"github.com/outbound-go/outbound/delivery/logging"
 	"github.com/outbound-go/outbound/delivery/memstore"
 	"github.com/outbound-go/outbound/delivery/metrics"
 	"github.com/outbound-go/outbound/health"
@@ -37,13 +39,13 @@ func TestReadmeWiring(t *testing.T) {
 	reg := prometheus.NewRegistry()
 
 	// --- README snippet, from here ---
-	logger := slog.New(delivery.LogHandler(slog.NewJSONHandler(&logOut, &slog.HandlerOptions{Level: slog.LevelInfo})))
-	logs, err := delivery.NewLogObserver(delivery.LogConfig{Logger: logger})
+	logger := slog.New(logging.Handler(slog.NewJSONHandler(&logOut, &slog.HandlerOptions{Level: slog.LevelInfo})))
+	logs, err := logging.NewObserver(logging.Config{Logger: logger})
 	require.NoError(t, err)
 	prom, err := metrics.New(metrics.Config{Store: store})
 	require.NoError(t, err)
 	reg.MustRegister(prom)
-	failures, err := delivery.NewFailures(delivery.FailuresConfig{})
+	failures, err := failures.New(failures.Config{})
 	require.NoError(t, err)
 
 	breaker, err := health.NewCircuitBreaker(health.BreakerConfig{

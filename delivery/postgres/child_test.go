@@ -11,6 +11,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/outbound-go/outbound/delivery"
+	"github.com/outbound-go/outbound/delivery/httpclient"
+	"github.com/outbound-go/outbound/delivery/httpdelivery"
 	"github.com/outbound-go/outbound/delivery/postgres"
 	"github.com/outbound-go/outbound/internal/testenv"
 )
@@ -58,13 +60,13 @@ func child(ctx context.Context) error {
 		return err
 	}
 	defer func() { _ = store.Close() }()
-	client, err := delivery.NewClient(delivery.ClientConfig{MaxConnsPerHost: 8})
+	client, err := httpclient.New(httpclient.Config{MaxConnsPerHost: 8})
 	if err != nil {
 		return err
 	}
-	send, err := delivery.NewHTTPDeliverer(delivery.HTTPConfig{
+	send, err := httpdelivery.New(httpdelivery.Config{
 		Client: client,
-		Build:  delivery.PostTo(os.Getenv(childTargetEnv), "application/json"),
+		Build:  httpdelivery.PostTo(os.Getenv(childTargetEnv), "application/json"),
 	})
 	if err != nil {
 		return err

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/outbound-go/outbound/delivery"
+	"github.com/outbound-go/outbound/delivery/httpdelivery"
 )
 
 // A dispatcher process is SIGKILLed several times mid-drain and restarted.
@@ -33,7 +34,7 @@ func TestKilledDispatcherLosesNothing(t *testing.T) {
 
 	counter := newDeliveryCounter()
 	partner := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		counter.add(r.Header.Get(delivery.DefaultIdempotencyHeader))
+		counter.add(r.Header.Get(httpdelivery.DefaultIdempotencyHeader))
 		time.Sleep(time.Millisecond) // a partner that takes a moment, so kills find work in flight
 		w.WriteHeader(http.StatusOK)
 	}))

@@ -14,6 +14,8 @@ import (
 
 	"github.com/outbound-go/outbound/classify"
 	"github.com/outbound-go/outbound/delivery"
+	"github.com/outbound-go/outbound/delivery/httpclient"
+	"github.com/outbound-go/outbound/delivery/httpdelivery"
 	"github.com/outbound-go/outbound/health"
 	"github.com/outbound-go/outbound/retry"
 	"github.com/outbound-go/outbound/tokencache"
@@ -41,7 +43,7 @@ type Config struct {
 	// only.
 	Tokens tokencache.Store
 	// Transport carries the requests; nil means a transport from
-	// delivery.NewTransport with MaxConns connections per host.
+	// httpclient.NewTransport with MaxConns connections per host.
 	Transport http.RoundTripper
 	// MaxConns bounds connections to the API (one shared client,
 	// 25 connections). Zero means 25.
@@ -90,7 +92,7 @@ func NewIntegration(cfg Config) (*Integration, error) {
 	}
 	base := cfg.Transport
 	if base == nil {
-		t, err := delivery.NewTransport(delivery.ClientConfig{MaxConnsPerHost: cfg.MaxConns})
+		t, err := httpclient.NewTransport(httpclient.Config{MaxConnsPerHost: cfg.MaxConns})
 		if err != nil {
 			return nil, err
 		}
@@ -104,7 +106,7 @@ func NewIntegration(cfg Config) (*Integration, error) {
 	if err != nil {
 		return nil, err
 	}
-	send, err := delivery.NewHTTPDeliverer(delivery.HTTPConfig{
+	send, err := httpdelivery.New(httpdelivery.Config{
 		Client: &http.Client{Transport: &tokencache.Transport{Base: base, Cache: cache}, Timeout: 30 * time.Second},
 		Build:  postResult(cfg.BaseURL),
 		Rules:  atsRules,
@@ -183,7 +185,7 @@ func (in *Integration) Run(ctx context.Context) error {
 func (in *Integration) Close() error { return in.cache.Close() }
 
 // postResult builds POST {base}/v1/candidates/{candidate}/results.
-func postResult(base string) delivery.RequestBuilder {
+func postResult(base string) httpdelivery.RequestBuilder {
 	return func(ctx context.Context, m *delivery.Message) (*http.Request, error) {
 		u := fmt.Sprintf("%s/v1/candidates/%s/results", base, url.PathEscape(m.Key))
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(m.Payload))

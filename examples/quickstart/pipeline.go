@@ -11,6 +11,8 @@ import (
 	"github.com/outbound-go/outbound/classify"
 	"github.com/outbound-go/outbound/delivery"
 	"github.com/outbound-go/outbound/delivery/deliverytest"
+	"github.com/outbound-go/outbound/delivery/httpclient"
+	"github.com/outbound-go/outbound/delivery/httpdelivery"
 	"github.com/outbound-go/outbound/health"
 	"github.com/outbound-go/outbound/retry"
 	"github.com/outbound-go/outbound/tokencache"
@@ -39,7 +41,7 @@ var rules = classify.HTTPRules{Body: classify.FirstMatch(
 func newPipeline(cfg config, partner *deliverytest.Partner, issuer *tokentest.Issuer, store delivery.Store, obs delivery.Observer) (*pipeline, error) {
 	// One client for everything that talks to the partner, so the
 	// connection bound holds for API calls, token mints and probes alike.
-	base, err := partner.NewClient(delivery.ClientConfig{MaxConnsPerHost: cfg.maxConns, Timeout: 10 * time.Second})
+	base, err := partner.NewClient(httpclient.Config{MaxConnsPerHost: cfg.maxConns, Timeout: 10 * time.Second})
 	if err != nil {
 		return nil, err
 	}
@@ -50,9 +52,9 @@ func newPipeline(cfg config, partner *deliverytest.Partner, issuer *tokentest.Is
 	}
 	api := &http.Client{Transport: &tokencache.Transport{Base: base.Transport, Cache: p.cache}, Timeout: base.Timeout}
 
-	send, err := delivery.NewHTTPDeliverer(delivery.HTTPConfig{
+	send, err := httpdelivery.New(httpdelivery.Config{
 		Client: api,
-		Build:  delivery.PostTo(partner.URL+"/v1/candidate-results", "application/json"),
+		Build:  httpdelivery.PostTo(partner.URL+"/v1/candidate-results", "application/json"),
 		Rules:  rules,
 	})
 	if err != nil {

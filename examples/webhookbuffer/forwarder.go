@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/outbound-go/outbound/delivery"
+	"github.com/outbound-go/outbound/delivery/httpclient"
+	"github.com/outbound-go/outbound/delivery/httpdelivery"
 	"github.com/outbound-go/outbound/health"
 	"github.com/outbound-go/outbound/retry"
 )
@@ -16,7 +18,7 @@ type ForwarderConfig struct {
 	// Backend is the URL every webhook is POSTed to.
 	Backend string
 	// Client sends to the backend; nil means a client from
-	// delivery.NewClient with 8 connections per host: what the backend can
+	// httpclient.New with 8 connections per host: what the backend can
 	// take, however many webhooks arrive (the throttle of the pattern).
 	Client *http.Client
 	// Workers is how many webhooks are forwarded at once; zero means 8.
@@ -42,15 +44,15 @@ type ForwarderConfig struct {
 func NewForwarder(cfg ForwarderConfig) (*delivery.Dispatcher, error) {
 	client := cfg.Client
 	if client == nil {
-		c, err := delivery.NewClient(delivery.ClientConfig{MaxConnsPerHost: 8})
+		c, err := httpclient.New(httpclient.Config{MaxConnsPerHost: 8})
 		if err != nil {
 			return nil, err
 		}
 		client = c
 	}
-	send, err := delivery.NewHTTPDeliverer(delivery.HTTPConfig{
+	send, err := httpdelivery.New(httpdelivery.Config{
 		Client: client,
-		Build:  delivery.PostTo(cfg.Backend, "application/octet-stream"), // the webhook's own Content-Type is in its headers
+		Build:  httpdelivery.PostTo(cfg.Backend, "application/octet-stream"), // the webhook's own Content-Type is in its headers
 	})
 	if err != nil {
 		return nil, err

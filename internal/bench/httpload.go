@@ -15,6 +15,8 @@ import (
 	"github.com/hashicorp/go-retryablehttp"
 
 	"github.com/outbound-go/outbound/delivery"
+	"github.com/outbound-go/outbound/delivery/httpclient"
+	"github.com/outbound-go/outbound/delivery/httpdelivery"
 )
 
 // The HTTP comparison POSTs the same small JSON body to a loopback server
@@ -56,11 +58,11 @@ func loopbackTransport() *http.Transport {
 // net/http first (the physical limit):
 //
 //   - net/http: http.Client.Do, body drained and closed, status checked.
-//   - outbound: delivery.HTTPDeliverer on delivery.NewClient
+//   - outbound: httpdelivery.Deliverer on httpclient.New
 //     (MaxConnsPerHost = HTTPPoolSize) with the full middleware chain of
 //     the pipeline comparison (retry, gate, breaker); it also sets the
 //     Idempotency-Key and correlation headers and classifies the response.
-//   - outbound, default client: the same with delivery.NewClient's default
+//   - outbound, default client: the same with httpclient.New's default
 //     bound of 25 connections per host, listed only when workers exceeds it
 //     (the bound is the point: it caps sockets per partner).
 //   - go-retryablehttp: Client.Do with its default retry policy and backoff.
@@ -71,9 +73,9 @@ func HTTPContenders(url string, workers int) []Contender {
 		{Name: "net/http (bare)", Setup: func() (Op, func(), error) { return bareHTTP(url) }},
 		{Name: "outbound", Setup: func() (Op, func(), error) { return outboundHTTP(url, HTTPPoolSize) }},
 	}
-	if workers > delivery.DefaultMaxConnsPerHost {
+	if workers > httpclient.DefaultMaxConnsPerHost {
 		cs = append(cs, Contender{
-			Name:  fmt.Sprintf("outbound, default client (%d conns/host)", delivery.DefaultMaxConnsPerHost),
+			Name:  fmt.Sprintf("outbound, default client (%d conns/host)", httpclient.DefaultMaxConnsPerHost),
 			Setup: func() (Op, func(), error) { return outboundHTTP(url, 0) },
 		})
 	}
@@ -97,11 +99,11 @@ func bareHTTP(url string) (Op, func(), error) {
 }
 
 func outboundHTTP(url string, conns int) (Op, func(), error) {
-	client, err := delivery.NewClient(delivery.ClientConfig{MaxConnsPerHost: conns})
+	client, err := httpclient.New(httpclient.Config{MaxConnsPerHost: conns})
 	if err != nil {
 		return nil, nil, err
 	}
-	send, err := delivery.NewHTTPDeliverer(delivery.HTTPConfig{Client: client, Build: delivery.PostTo(url, "application/json")})
+	send, err := httpdelivery.New(httpdelivery.Config{Client: client, Build: httpdelivery.PostTo(url, "application/json")})
 	if err != nil {
 		return nil, nil, err
 	}

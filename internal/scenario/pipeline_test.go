@@ -11,6 +11,8 @@ import (
 	"github.com/outbound-go/outbound/classify"
 	"github.com/outbound-go/outbound/delivery"
 	"github.com/outbound-go/outbound/delivery/deliverytest"
+	"github.com/outbound-go/outbound/delivery/httpclient"
+	"github.com/outbound-go/outbound/delivery/httpdelivery"
 )
 
 // partnerRules classify the partner's special answers: an
@@ -28,11 +30,11 @@ var partnerRules = classify.HTTPRules{
 
 // sender returns the HTTP deliverer of the scenarios: it POSTs each payload
 // to the partner's /records through client, with the partner's rules.
-func sender(t *testing.T, p *deliverytest.Partner, client *http.Client) *delivery.HTTPDeliverer {
+func sender(t *testing.T, p *deliverytest.Partner, client *http.Client) *httpdelivery.Deliverer {
 	t.Helper()
-	d, err := delivery.NewHTTPDeliverer(delivery.HTTPConfig{
+	d, err := httpdelivery.New(httpdelivery.Config{
 		Client: client,
-		Build:  delivery.PostTo(p.URL+"/records", "application/json"),
+		Build:  httpdelivery.PostTo(p.URL+"/records", "application/json"),
 		Rules:  partnerRules,
 	})
 	require.NoError(t, err)
@@ -42,7 +44,7 @@ func sender(t *testing.T, p *deliverytest.Partner, client *http.Client) *deliver
 // partnerClient returns a client to p with bounded connections.
 func partnerClient(t *testing.T, p *deliverytest.Partner, maxConns int) *http.Client {
 	t.Helper()
-	c, err := p.NewClient(delivery.ClientConfig{MaxConnsPerHost: maxConns})
+	c, err := p.NewClient(httpclient.Config{MaxConnsPerHost: maxConns})
 	require.NoError(t, err)
 	return c
 }

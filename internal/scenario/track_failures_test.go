@@ -14,6 +14,7 @@ import (
 	"github.com/outbound-go/outbound/classify"
 	"github.com/outbound-go/outbound/delivery"
 	"github.com/outbound-go/outbound/delivery/deliverytest"
+	"github.com/outbound-go/outbound/delivery/failures"
 	"github.com/outbound-go/outbound/delivery/memstore"
 )
 
@@ -52,18 +53,18 @@ func TestEphemeralErrorsCountedNotAlerted(t *testing.T) {
 				once(func(i int) bool { return i%10 == 4 }, deliverytest.Cut()),
 			},
 		})
-		failures, err := delivery.NewFailures(delivery.FailuresConfig{Resolution: time.Minute, History: time.Hour})
+		tracker, err := failures.New(failures.Config{Resolution: time.Minute, History: time.Hour})
 		require.NoError(t, err)
 		store := memstore.New(memstore.Config{})
 		d := newDispatcher(t, delivery.DispatcherConfig{
 			Store: store, Deliverer: sender(t, partner, partnerClient(t, partner, 8)), Concurrency: 8,
-			AttemptTimeout: 10 * time.Second, Observer: failures,
+			AttemptTimeout: 10 * time.Second, Observer: tracker,
 		})
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error)
 		go func() { done <- d.Run(ctx) }()
 
-		rule := delivery.SurgeRule{Recent: 5 * time.Minute, Factor: 3, Min: 5}
+		rule := failures.SurgeRule{Recent: 5 * time.Minute, Factor: 3, Min: 5}
 		next := 0
 		arrive := func(minutes int) {
 			for range minutes {
@@ -80,16 +81,16 @@ func TestEphemeralErrorsCountedNotAlerted(t *testing.T) {
 
 		arrive(40) // a steady trickle of ephemeral errors
 		synctest.Wait()
-		surges, err := failures.Surges(rule)
+		surges, err := tracker.Surges(rule)
 		require.NoError(t, err)
 		assert.Empty(t, surges, "a steady rate of ephemeral errors raises no alarm")
-		steady := failures.Last(5 * time.Minute)
+		steady := tracker.Last(5 * time.Minute)
 		assert.Positive(t, steady.Cause("http_503"), "they are still happening, and counted")
 
 		degraded.Store(true)
 		arrive(5) // the partner starts hanging
 		synctest.Wait()
-		surges, err = failures.Surges(rule)
+		surges, err = tracker.Surges(rule)
 		require.NoError(t, err)
 		require.Len(t, surges, 1, "only the change surges: %+v", surges)
 		assert.Equal(t, classify.ClassEphemeral, surges[0].Key.Class)
@@ -119,7 +120,7 @@ func TestEphemeralErrorsCountedNotAlerted(t *testing.T) {
 				did[fmt.Sprintf("http_%d", r.Status)]++
 			}
 		}
-		total := failures.Totals()
+		total := tracker.Totals()
 		got := map[string]int64{}
 		for k, n := range total.Counts {
 			if k.Class == classify.ClassEphemeral {

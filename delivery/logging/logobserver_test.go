@@ -1,4 +1,4 @@
-package delivery_test
+package logging_test
 
 import (
 	"bytes"
@@ -17,6 +17,8 @@ import (
 
 	"github.com/outbound-go/outbound/classify"
 	"github.com/outbound-go/outbound/delivery"
+	"github.com/outbound-go/outbound/delivery/deliverytest"
+	"github.com/outbound-go/outbound/delivery/logging"
 	"github.com/outbound-go/outbound/delivery/memstore"
 	"github.com/outbound-go/outbound/health"
 	"github.com/outbound-go/outbound/tokencache"
@@ -77,7 +79,7 @@ func TestLogObserverScenario(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var out bytes.Buffer
 		logger := slog.New(slog.NewJSONHandler(&out, &slog.HandlerOptions{Level: slog.LevelDebug}))
-		logs, err := delivery.NewLogObserver(delivery.LogConfig{
+		logs, err := logging.NewObserver(logging.Config{
 			Logger: logger, LogPayloads: true, RedactFields: []string{"password", "SSN"},
 		})
 		require.NoError(t, err)
@@ -98,12 +100,12 @@ func TestLogObserverScenario(t *testing.T) {
 
 		// The partner: perm-1 is refused with a body that echoes the
 		// Authorization header; the out-* records hit a failing partner.
-		sc := newScript().
-			on("perm-1", &classify.Error{Class: classify.ClassPermanent, Status: 403,
+		sc := deliverytest.NewScript().
+			On("perm-1", &classify.Error{Class: classify.ClassPermanent, Status: 403,
 				Body: `{"error":"forbidden","echo":"Authorization: Bearer ` + secretToken + `"}`}).
-			on("flaky-1", http503, nil).
-			on("bad-1", http422).
-			on("out-1", http503).on("out-2", http503).on("out-3", http503)
+			On("flaky-1", http503, nil).
+			On("bad-1", http422).
+			On("out-1", http503).On("out-2", http503).On("out-3", http503)
 		authed := delivery.DelivererFunc(func(ctx context.Context, m *delivery.Message) error {
 			tok, err := cache.Token(ctx)
 			if err != nil {
@@ -211,8 +213,8 @@ func TestLogObserverScenario(t *testing.T) {
 		assert.Contains(t, perm[0].str("error"), "forbidden", "the partner's reason is kept")
 		var payload map[string]any
 		require.NoError(t, json.Unmarshal([]byte(perm[0].str("payload")), &payload))
-		assert.Equal(t, delivery.RedactedValue, payload["password"])
-		assert.Equal(t, map[string]any{"ssn": delivery.RedactedValue, "name": "Ada"}, payload["person"])
+		assert.Equal(t, logging.RedactedValue, payload["password"])
+		assert.Equal(t, map[string]any{"ssn": logging.RedactedValue, "name": "Ada"}, payload["person"])
 
 		flaky := attemptLines(lines, "flaky-1")
 		require.Len(t, flaky, 2)
@@ -271,10 +273,10 @@ func TestLogObserverScenario(t *testing.T) {
 func TestLogObserverQuietWhenAllIsWell(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var out bytes.Buffer
-		logs, err := delivery.NewLogObserver(delivery.LogConfig{Logger: slog.New(slog.NewJSONHandler(&out, nil))})
+		logs, err := logging.NewObserver(logging.Config{Logger: slog.New(slog.NewJSONHandler(&out, nil))})
 		require.NoError(t, err)
 		store := memstore.New(memstore.Config{})
-		sc := newScript().on("m-3", http503, nil)
+		sc := deliverytest.NewScript().On("m-3", http503, nil)
 		d := newDispatcher(t, delivery.DispatcherConfig{Store: store, Deliverer: sc, Observer: logs, Concurrency: 4})
 		for _, id := range []string{"m-1", "m-2", "m-3", "m-4", "m-5"} {
 			enqueue(t, store, delivery.Message{ID: id, Payload: pl(id)})
@@ -303,30 +305,30 @@ func TestLogObserverQuietWhenAllIsWell(t *testing.T) {
 func TestLogObserverPayloads(t *testing.T) {
 	cases := []struct {
 		name    string
-		cfg     delivery.LogConfig
+		cfg     logging.Config
 		payload string
 		want    string
 	}{
 		{name: "off by default", payload: `{"a":1}`, want: ""},
-		{name: "verbatim without redaction", cfg: delivery.LogConfig{LogPayloads: true},
+		{name: "verbatim without redaction", cfg: logging.Config{LogPayloads: true},
 			payload: `{"a":1}`, want: `{"a":1}`},
-		{name: "nested and in arrays, any case", cfg: delivery.LogConfig{LogPayloads: true, RedactFields: []string{"Token"}},
+		{name: "nested and in arrays, any case", cfg: logging.Config{LogPayloads: true, RedactFields: []string{"Token"}},
 			payload: `{"items":[{"TOKEN":"x1"},{"token":{"deep":"x2"}}],"n":12345678901234567890}`,
 			want:    `{"items":[{"TOKEN":"[redacted]"},{"token":"[redacted]"}],"n":12345678901234567890}`},
-		{name: "non-JSON is withheld when redacting", cfg: delivery.LogConfig{LogPayloads: true, RedactFields: []string{"password"}},
+		{name: "non-JSON is withheld when redacting", cfg: logging.Config{LogPayloads: true, RedactFields: []string{"password"}},
 			payload: `password=hunter2`, want: "[withheld: not JSON]"},
-		{name: "a bare JSON string is withheld when redacting", cfg: delivery.LogConfig{LogPayloads: true, RedactFields: []string{"password"}},
+		{name: "a bare JSON string is withheld when redacting", cfg: logging.Config{LogPayloads: true, RedactFields: []string{"password"}},
 			payload: `"password: hunter2"`, want: "[withheld: not a JSON object or array]"},
-		{name: "trailing data is withheld", cfg: delivery.LogConfig{LogPayloads: true, RedactFields: []string{"password"}},
+		{name: "trailing data is withheld", cfg: logging.Config{LogPayloads: true, RedactFields: []string{"password"}},
 			payload: `{"a":1} password=hunter2`, want: "[withheld: not JSON]"},
-		{name: "cut at MaxPayload on a rune boundary", cfg: delivery.LogConfig{LogPayloads: true, MaxPayload: 8},
+		{name: "cut at MaxPayload on a rune boundary", cfg: logging.Config{LogPayloads: true, MaxPayload: 8},
 			payload: `ééééé`, want: `éé…`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			var out bytes.Buffer
 			tc.cfg.Logger = slog.New(slog.NewJSONHandler(&out, &slog.HandlerOptions{Level: slog.LevelDebug}))
-			o, err := delivery.NewLogObserver(tc.cfg)
+			o, err := logging.NewObserver(tc.cfg)
 			require.NoError(t, err)
 			o.ObserveAttempt(context.Background(), delivery.AttemptEvent{
 				Record: delivery.Record{Message: delivery.Message{ID: "r", Payload: []byte(tc.payload)}},
@@ -360,12 +362,12 @@ func TestLogObserverLevels(t *testing.T) {
 		{delivery.AttemptEvent{Action: delivery.ActionDelivered, StoreErr: errors.New("db down")}, slog.LevelError},
 	}
 	for _, tc := range cases {
-		assert.Equal(t, tc.want, delivery.DefaultAttemptLevel(tc.e), "%v %v", tc.e.Action, tc.e.StoreErr)
+		assert.Equal(t, tc.want, logging.DefaultAttemptLevel(tc.e), "%v %v", tc.e.Action, tc.e.StoreErr)
 	}
 
 	// A custom level function is used instead.
 	var out bytes.Buffer
-	o, err := delivery.NewLogObserver(delivery.LogConfig{
+	o, err := logging.NewObserver(logging.Config{
 		Logger: slog.New(slog.NewJSONHandler(&out, nil)),
 		Level:  func(delivery.AttemptEvent) slog.Level { return slog.LevelInfo },
 	})
@@ -376,7 +378,7 @@ func TestLogObserverLevels(t *testing.T) {
 
 func TestLogObserverStoreErrorAndRunLevels(t *testing.T) {
 	var out bytes.Buffer
-	o, err := delivery.NewLogObserver(delivery.LogConfig{Logger: slog.New(slog.NewJSONHandler(&out, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	o, err := logging.NewObserver(logging.Config{Logger: slog.New(slog.NewJSONHandler(&out, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	require.NoError(t, err)
 	ctx := delivery.WithCorrelationID(context.Background(), "batch-7")
 	o.ObserveAttempt(ctx, delivery.AttemptEvent{
@@ -397,7 +399,7 @@ func TestLogObserverStoreErrorAndRunLevels(t *testing.T) {
 
 func TestLogObserverHooks(t *testing.T) {
 	var out bytes.Buffer
-	o, err := delivery.NewLogObserver(delivery.LogConfig{Logger: slog.New(slog.NewJSONHandler(&out, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	o, err := logging.NewObserver(logging.Config{Logger: slog.New(slog.NewJSONHandler(&out, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	require.NoError(t, err)
 	o.BreakerChanged("api.partner", health.BreakerClosed, health.BreakerOpen)
 	o.BreakerChanged("api.partner", health.BreakerOpen, health.BreakerHalfOpen)
@@ -421,18 +423,18 @@ func TestLogObserverHooks(t *testing.T) {
 }
 
 func TestNewLogObserverValidates(t *testing.T) {
-	_, err := delivery.NewLogObserver(delivery.LogConfig{MaxPayload: -1})
-	require.ErrorContains(t, err, "LogConfig.MaxPayload")
-	_, err = delivery.NewLogObserver(delivery.LogConfig{RedactFields: []string{"a", " "}})
-	require.ErrorContains(t, err, "LogConfig.RedactFields[1]")
-	o, err := delivery.NewLogObserver(delivery.LogConfig{})
+	_, err := logging.NewObserver(logging.Config{MaxPayload: -1})
+	require.ErrorContains(t, err, "Config.MaxPayload")
+	_, err = logging.NewObserver(logging.Config{RedactFields: []string{"a", " "}})
+	require.ErrorContains(t, err, "Config.RedactFields[1]")
+	o, err := logging.NewObserver(logging.Config{})
 	require.NoError(t, err)
 	require.NotNil(t, o)
 }
 
 func TestLogObserverDisabledLevelDoesNotBuildLines(t *testing.T) {
 	logger := slog.New(slog.NewJSONHandler(&bytes.Buffer{}, &slog.HandlerOptions{Level: slog.LevelError}))
-	o, err := delivery.NewLogObserver(delivery.LogConfig{Logger: logger, LogPayloads: true, RedactFields: []string{"x"}})
+	o, err := logging.NewObserver(logging.Config{Logger: logger, LogPayloads: true, RedactFields: []string{"x"}})
 	require.NoError(t, err)
 	e := delivery.AttemptEvent{
 		Record: delivery.Record{Message: delivery.Message{ID: "r", Payload: []byte(strings.Repeat(`{"x":1}`, 1))}},

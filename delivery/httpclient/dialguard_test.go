@@ -1,4 +1,4 @@
-package delivery_test
+package httpclient_test
 
 import (
 	"context"
@@ -16,6 +16,8 @@ import (
 
 	"github.com/outbound-go/outbound/classify"
 	"github.com/outbound-go/outbound/delivery"
+	"github.com/outbound-go/outbound/delivery/httpclient"
+	"github.com/outbound-go/outbound/delivery/httpdelivery"
 )
 
 func TestBlockedReason(t *testing.T) {
@@ -66,7 +68,7 @@ func TestBlockedReason(t *testing.T) {
 		"64:ff9c::7f00:1":             "",        // outside the NAT64 prefix
 	}
 	for in, want := range cases {
-		assert.Equal(t, want, delivery.BlockedReason(netip.MustParseAddr(in)), in)
+		assert.Equal(t, want, httpclient.BlockedReason(netip.MustParseAddr(in)), in)
 	}
 }
 
@@ -75,28 +77,28 @@ func TestDialGuardRefusesPrivateAddresses(t *testing.T) {
 	defer srv.Close()
 	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
 
-	guarded, err := delivery.NewClient(delivery.ClientConfig{BlockPrivateAddresses: true, DialTimeout: time.Second})
+	guarded, err := httpclient.New(httpclient.Config{BlockPrivateAddresses: true, DialTimeout: time.Second})
 	require.NoError(t, err)
 	for _, host := range []string{"127.0.0.1", "10.0.0.1", "169.254.169.254", "[::1]"} {
 		t.Run(host, func(t *testing.T) {
-			d := newDeliverer(t, delivery.HTTPConfig{Client: guarded, Build: delivery.PostTo("http://"+host+":"+port+"/", "text/plain")})
-			err := d.Deliver(context.Background(), msg("m"))
+			d := guardedDeliverer(t, httpdelivery.Config{Client: guarded, Build: httpdelivery.PostTo("http://"+host+":"+port+"/", "text/plain")})
+			err := d.Deliver(context.Background(), guardMsg("m"))
 			require.Error(t, err)
 			assert.Equal(t, classify.ClassPermanent, classify.Of(err))
-			var blocked *delivery.BlockedAddressError
+			var blocked *httpclient.BlockedAddressError
 			require.True(t, errors.As(err, &blocked), "err: %v", err)
 			assert.NotEmpty(t, blocked.Reason)
 			assert.Contains(t, err.Error(), blocked.Reason+" address")
 		})
 	}
 	// "localhost" resolves to loopback: the guard judges the resolved address.
-	d := newDeliverer(t, delivery.HTTPConfig{Client: guarded, Build: delivery.PostTo("http://localhost:"+port+"/", "text/plain")})
-	var blocked *delivery.BlockedAddressError
-	assert.ErrorAs(t, d.Deliver(context.Background(), msg("m")), &blocked)
+	d := guardedDeliverer(t, httpdelivery.Config{Client: guarded, Build: httpdelivery.PostTo("http://localhost:"+port+"/", "text/plain")})
+	var blocked *httpclient.BlockedAddressError
+	assert.ErrorAs(t, d.Deliver(context.Background(), guardMsg("m")), &blocked)
 }
 
 func TestDialGuardRefusesReservedAndEmbeddedAddresses(t *testing.T) {
-	tr, err := delivery.NewTransport(delivery.ClientConfig{BlockPrivateAddresses: true})
+	tr, err := httpclient.NewTransport(httpclient.Config{BlockPrivateAddresses: true})
 	require.NoError(t, err)
 	// The guard runs before connect, so nothing is sent to these.
 	for _, tc := range []struct{ addr, reason, embedded string }{
@@ -111,7 +113,7 @@ func TestDialGuardRefusesReservedAndEmbeddedAddresses(t *testing.T) {
 		if conn != nil {
 			_ = conn.Close()
 		}
-		var blocked *delivery.BlockedAddressError
+		var blocked *httpclient.BlockedAddressError
 		require.ErrorAs(t, err, &blocked, tc.addr)
 		assert.Equal(t, classify.ClassPermanent, classify.Of(err))
 		assert.Equal(t, tc.reason, blocked.Reason, tc.addr)
@@ -126,16 +128,16 @@ func TestDialGuardRefusesReservedAndEmbeddedAddresses(t *testing.T) {
 
 func TestDialGuardCannotBeCombinedWithAProxy(t *testing.T) {
 	proxy := func(*http.Request) (*url.URL, error) { return url.Parse("http://proxy.internal:3128") }
-	_, err := delivery.NewClient(delivery.ClientConfig{BlockPrivateAddresses: true, Proxy: proxy})
-	assert.ErrorContains(t, err, "ClientConfig.Proxy")
+	_, err := httpclient.New(httpclient.Config{BlockPrivateAddresses: true, Proxy: proxy})
+	assert.ErrorContains(t, err, "Config.Proxy")
 	assert.ErrorContains(t, err, "BlockPrivateAddresses")
-	_, err = delivery.NewTransport(delivery.ClientConfig{BlockPrivateAddresses: true, Proxy: http.ProxyFromEnvironment})
-	assert.ErrorContains(t, err, "ClientConfig.Proxy")
+	_, err = httpclient.NewTransport(httpclient.Config{BlockPrivateAddresses: true, Proxy: http.ProxyFromEnvironment})
+	assert.ErrorContains(t, err, "Config.Proxy")
 
 	// Either alone is fine.
-	_, err = delivery.NewClient(delivery.ClientConfig{Proxy: proxy})
+	_, err = httpclient.New(httpclient.Config{Proxy: proxy})
 	assert.NoError(t, err)
-	tr, err := delivery.NewTransport(delivery.ClientConfig{BlockPrivateAddresses: true})
+	tr, err := httpclient.NewTransport(httpclient.Config{BlockPrivateAddresses: true})
 	require.NoError(t, err)
 	assert.Nil(t, tr.Proxy, "the guard's client goes direct, ignoring HTTP_PROXY")
 }
@@ -143,10 +145,10 @@ func TestDialGuardCannotBeCombinedWithAProxy(t *testing.T) {
 func TestDialGuardOffByDefault(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	defer srv.Close()
-	client, err := delivery.NewClient(delivery.ClientConfig{})
+	client, err := httpclient.New(httpclient.Config{})
 	require.NoError(t, err)
-	d := newDeliverer(t, delivery.HTTPConfig{Client: client, Build: delivery.PostTo(srv.URL, "text/plain")})
-	require.NoError(t, d.Deliver(context.Background(), msg("m")), "loopback is allowed when the guard is off")
+	d := guardedDeliverer(t, httpdelivery.Config{Client: client, Build: httpdelivery.PostTo(srv.URL, "text/plain")})
+	require.NoError(t, d.Deliver(context.Background(), guardMsg("m")), "loopback is allowed when the guard is off")
 
 	// ::1 too, where the host has IPv6 loopback: a real delivery without
 	// the guard, refused with it.
@@ -158,20 +160,20 @@ func TestDialGuardOffByDefault(t *testing.T) {
 		srv6.Listener = ln6
 		srv6.Start()
 		defer srv6.Close()
-		d6 := newDeliverer(t, delivery.HTTPConfig{Client: client, Build: delivery.PostTo(srv6.URL, "text/plain")})
-		require.NoError(t, d6.Deliver(context.Background(), msg("m")), "::1 is allowed when the guard is off")
-		guarded, err := delivery.NewClient(delivery.ClientConfig{BlockPrivateAddresses: true})
+		d6 := guardedDeliverer(t, httpdelivery.Config{Client: client, Build: httpdelivery.PostTo(srv6.URL, "text/plain")})
+		require.NoError(t, d6.Deliver(context.Background(), guardMsg("m")), "::1 is allowed when the guard is off")
+		guarded, err := httpclient.New(httpclient.Config{BlockPrivateAddresses: true})
 		require.NoError(t, err)
-		d6 = newDeliverer(t, delivery.HTTPConfig{Client: guarded, Build: delivery.PostTo(srv6.URL, "text/plain")})
-		var blocked *delivery.BlockedAddressError
-		require.ErrorAs(t, d6.Deliver(context.Background(), msg("m")), &blocked)
+		d6 = guardedDeliverer(t, httpdelivery.Config{Client: guarded, Build: httpdelivery.PostTo(srv6.URL, "text/plain")})
+		var blocked *httpclient.BlockedAddressError
+		require.ErrorAs(t, d6.Deliver(context.Background(), guardMsg("m")), &blocked)
 		assert.Equal(t, "loopback", blocked.Reason)
 	}
 
 	// The other addresses are dialled for real when the guard is off: the
 	// dial fails for network reasons (nothing listens there), not because
 	// of the guard.
-	tr, err := delivery.NewTransport(delivery.ClientConfig{})
+	tr, err := httpclient.NewTransport(httpclient.Config{})
 	require.NoError(t, err)
 	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
 	for _, host := range []string{"10.0.0.1", "169.254.169.254", "[::1]"} {
@@ -181,7 +183,18 @@ func TestDialGuardOffByDefault(t *testing.T) {
 		if conn != nil {
 			_ = conn.Close()
 		}
-		var blocked *delivery.BlockedAddressError
+		var blocked *httpclient.BlockedAddressError
 		assert.False(t, errors.As(err, &blocked), "%s refused by a guard that is off: %v", host, err)
 	}
+}
+
+func guardedDeliverer(t *testing.T, cfg httpdelivery.Config) *httpdelivery.Deliverer {
+	t.Helper()
+	d, err := httpdelivery.New(cfg)
+	require.NoError(t, err)
+	return d
+}
+
+func guardMsg(id string) *delivery.Message {
+	return &delivery.Message{ID: id, Payload: []byte(`{"id":"` + id + `"}`)}
 }

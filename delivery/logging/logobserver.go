@@ -1,4 +1,4 @@
-package delivery
+package logging
 
 import (
 	"context"
@@ -7,19 +7,21 @@ import (
 	"log/slog"
 	"strings"
 
+	"github.com/outbound-go/outbound/delivery"
 	"github.com/outbound-go/outbound/health"
+	"github.com/outbound-go/outbound/internal/defaults"
 	"github.com/outbound-go/outbound/tokencache"
 )
 
-// LogConfig configures a LogObserver. The zero value is usable: it logs to
+// Config configures a Observer. The zero value is usable: it logs to
 // slog.Default() at the levels of DefaultAttemptLevel, without payloads.
-type LogConfig struct {
+type Config struct {
 	// Logger receives the lines. Nil means slog.Default() at the time
-	// NewLogObserver is called.
+	// NewObserver is called.
 	Logger *slog.Logger
 	// Level picks the level of each attempt line. Nil means
 	// DefaultAttemptLevel.
-	Level func(e AttemptEvent) slog.Level
+	Level func(e delivery.AttemptEvent) slog.Level
 	// LogPayloads adds the message payload to every attempt line as
 	// "payload". False (the default) logs no payloads: they are the
 	// partner's data, not ours to copy into logs.
@@ -36,7 +38,7 @@ type LogConfig struct {
 	MaxPayload int
 }
 
-// LogObserver is an Observer that writes one structured log line per
+// Observer is a delivery.Observer that writes one structured log line per
 // claimed record and one per run, with log/slog. It also has hook methods
 // for circuit breakers, health monitors and token caches, so one logger
 // tells the whole story of a destination.
@@ -53,7 +55,7 @@ type LogConfig struct {
 // Message's CorrelationID (set at enqueue from the message or the
 // enqueuing context), or the record id when it has none (what the
 // dispatcher sends in the correlation header). Wrap the service's own
-// handler with LogHandler to put the context's correlation id on its lines
+// handler with Handler to put the context's correlation id on its lines
 // too. Error text is passed through
 // health.Redact (URL queries, credentials and JWTs removed, at most 256
 // bytes). Payloads are logged only with LogPayloads, with RedactFields
@@ -61,29 +63,29 @@ type LogConfig struct {
 //
 // Lines are built only when the logger is enabled at their level, so a
 // Debug line below the logger's level costs one Enabled call (about 20ns,
-// no allocation); a written JSON line costs about 2µs. A LogObserver is
+// no allocation); a written JSON line costs about 2µs. An Observer is
 // safe for concurrent use.
-type LogObserver struct {
+type Observer struct {
 	logger  *slog.Logger
-	level   func(e AttemptEvent) slog.Level
+	level   func(e delivery.AttemptEvent) slog.Level
 	payload *payloadRedactor // nil: payloads are not logged
 	texts   redactMemo
 }
 
-// NewLogObserver returns a LogObserver for cfg, or an error naming the
+// NewObserver returns a Observer for cfg, or an error naming the
 // invalid field.
-func NewLogObserver(cfg LogConfig) (*LogObserver, error) {
+func NewObserver(cfg Config) (*Observer, error) {
 	if cfg.MaxPayload < 0 {
-		return nil, fmt.Errorf("delivery: LogConfig.MaxPayload must not be negative, got %d", cfg.MaxPayload)
+		return nil, fmt.Errorf("logging: Config.MaxPayload must not be negative, got %d", cfg.MaxPayload)
 	}
 	fields := make(map[string]bool, len(cfg.RedactFields))
 	for i, f := range cfg.RedactFields {
 		if strings.TrimSpace(f) == "" {
-			return nil, fmt.Errorf("delivery: LogConfig.RedactFields[%d] is empty", i)
+			return nil, fmt.Errorf("logging: Config.RedactFields[%d] is empty", i)
 		}
 		fields[strings.ToLower(f)] = true
 	}
-	o := &LogObserver{logger: cfg.Logger, level: cfg.Level}
+	o := &Observer{logger: cfg.Logger, level: cfg.Level}
 	if o.logger == nil {
 		o.logger = slog.Default()
 	}
@@ -91,53 +93,53 @@ func NewLogObserver(cfg LogConfig) (*LogObserver, error) {
 		o.level = DefaultAttemptLevel
 	}
 	if cfg.LogPayloads {
-		setDefault(&cfg.MaxPayload, DefaultMaxLoggedPayload)
+		defaults.Set(&cfg.MaxPayload, DefaultMaxLoggedPayload)
 		o.payload = &payloadRedactor{fields: fields, max: cfg.MaxPayload}
 	}
 	return o, nil
 }
 
 // DefaultAttemptLevel is the level of an attempt line unless
-// LogConfig.Level says otherwise:
+// Config.Level says otherwise:
 //
 //	Error  dead-lettered; or the outcome could not be written to the store
 //	Warn   discarded; or the outcome was dropped because the lease was lost
 //	Debug  delivered, duplicate, retry scheduled, deferred, released
-func DefaultAttemptLevel(e AttemptEvent) slog.Level {
+func DefaultAttemptLevel(e delivery.AttemptEvent) slog.Level {
 	switch {
-	case e.StoreErr != nil && errors.Is(e.StoreErr, ErrLeaseLost):
+	case e.StoreErr != nil && errors.Is(e.StoreErr, delivery.ErrLeaseLost):
 		return slog.LevelWarn
 	case e.StoreErr != nil:
 		return slog.LevelError
 	}
 	switch e.Action {
-	case ActionDeadLetter:
+	case delivery.ActionDeadLetter:
 		return slog.LevelError
-	case ActionDiscard:
+	case delivery.ActionDiscard:
 		return slog.LevelWarn
 	}
 	return slog.LevelDebug
 }
 
 var actionMessages = [...]string{
-	ActionDelivered:  "delivered",
-	ActionDuplicate:  "delivered (duplicate)",
-	ActionRetry:      "attempt failed, retry scheduled",
-	ActionDeadLetter: "dead-lettered",
-	ActionDiscard:    "discarded",
-	ActionDefer:      "deferred: destination unavailable",
-	ActionRelease:    "released without an attempt",
+	delivery.ActionDelivered:  "delivered",
+	delivery.ActionDuplicate:  "delivered (duplicate)",
+	delivery.ActionRetry:      "attempt failed, retry scheduled",
+	delivery.ActionDeadLetter: "dead-lettered",
+	delivery.ActionDiscard:    "discarded",
+	delivery.ActionDefer:      "deferred: destination unavailable",
+	delivery.ActionRelease:    "released without an attempt",
 }
 
-func actionMessage(a Action) string {
-	if a >= ActionDelivered && int(a) < len(actionMessages) {
+func actionMessage(a delivery.Action) string {
+	if a >= delivery.ActionDelivered && int(a) < len(actionMessages) {
 		return actionMessages[a]
 	}
 	return "attempt"
 }
 
-// ObserveAttempt logs one line for e at the level LogConfig.Level picks.
-func (o *LogObserver) ObserveAttempt(ctx context.Context, e AttemptEvent) {
+// ObserveAttempt logs one line for e at the level Config.Level picks.
+func (o *Observer) ObserveAttempt(ctx context.Context, e delivery.AttemptEvent) {
 	level := o.level(e)
 	if !o.logger.Enabled(ctx, level) {
 		return
@@ -184,7 +186,7 @@ func (o *LogObserver) ObserveAttempt(ctx context.Context, e AttemptEvent) {
 // runs and runs refused by the gate (a dispatcher polls every second, and
 // an outage is told once by the health and breaker hooks, not once per
 // poll). The line carries the correlation id of ctx, if any.
-func (o *LogObserver) ObserveRun(ctx context.Context, r Report) {
+func (o *Observer) ObserveRun(ctx context.Context, r delivery.Report) {
 	level := slog.LevelDebug
 	switch {
 	case r.Err != nil, r.StoreErrors > 0:
@@ -222,7 +224,7 @@ func (o *LogObserver) ObserveRun(ctx context.Context, r Report) {
 	if r.Err != nil {
 		attrs = append(attrs, slog.String("error", o.texts.redact(r.Err.Error())))
 	}
-	if id := CorrelationIDFrom(ctx); id != "" {
+	if id := delivery.CorrelationIDFrom(ctx); id != "" {
 		attrs = append(attrs, slog.String(CorrelationKey, id))
 	}
 	o.logger.LogAttrs(ctx, level, "run finished", attrs...)
@@ -231,7 +233,7 @@ func (o *LogObserver) ObserveRun(ctx context.Context, r Report) {
 // BreakerChanged logs a circuit breaker's state change: Warn when it
 // opens, Info otherwise. Its signature fits health.BreakerConfig's
 // OnStateChange.
-func (o *LogObserver) BreakerChanged(name string, from, to health.BreakerState) {
+func (o *Observer) BreakerChanged(name string, from, to health.BreakerState) {
 	level, msg := slog.LevelInfo, "circuit breaker "+to.String()
 	switch to {
 	case health.BreakerOpen:
@@ -246,7 +248,7 @@ func (o *LogObserver) BreakerChanged(name string, from, to health.BreakerState) 
 // HealthChanged logs a health monitor's state change: Error when the
 // destination goes down (with the probe's redacted error), Info otherwise.
 // It fits health.MonitorConfig's OnChange.
-func (o *LogObserver) HealthChanged(c health.Change) {
+func (o *Observer) HealthChanged(c health.Change) {
 	level, msg := slog.LevelInfo, "destination "+c.To.String()
 	if c.To == health.StateDown {
 		level = slog.LevelError
@@ -265,7 +267,7 @@ func (o *LogObserver) HealthChanged(c health.Change) {
 // token), Debug for mints and shared hits. Token values are never part of
 // an Event, and error text is redacted as well. It fits tokencache.Config's
 // OnEvent.
-func (o *LogObserver) TokenEvent(e tokencache.Event) {
+func (o *Observer) TokenEvent(e tokencache.Event) {
 	level := slog.LevelDebug
 	switch e.Kind {
 	case tokencache.EventMintFailed, tokencache.EventStoreError, tokencache.EventLockTimeout:

@@ -1,4 +1,4 @@
-package delivery_test
+package failures_test
 
 import (
 	"context"
@@ -7,13 +7,14 @@ import (
 
 	"github.com/outbound-go/outbound/classify"
 	"github.com/outbound-go/outbound/delivery"
+	"github.com/outbound-go/outbound/delivery/failures"
 	"github.com/outbound-go/outbound/delivery/memstore"
 )
 
 // Failures counts outcomes by destination, class and cause without
 // Prometheus; Surges tells a change of rate from a steady trickle.
-func ExampleFailures() {
-	failures, err := delivery.NewFailures(delivery.FailuresConfig{})
+func ExampleTracker() {
+	tracker, err := failures.New(failures.Config{})
 	if err != nil {
 		panic(err)
 	}
@@ -24,7 +25,7 @@ func ExampleFailures() {
 		}
 		return nil
 	})
-	d, err := delivery.NewDispatcher(delivery.DispatcherConfig{Store: store, Deliverer: partner, Observer: failures})
+	d, err := delivery.NewDispatcher(delivery.DispatcherConfig{Store: store, Deliverer: partner, Observer: tracker})
 	if err != nil {
 		panic(err)
 	}
@@ -35,11 +36,11 @@ func ExampleFailures() {
 		panic(err)
 	}
 
-	last := failures.Last(5 * time.Minute)
+	last := tracker.Last(5 * time.Minute)
 	fmt.Println("attempts:", last.Total())
 	fmt.Println("ephemeral:", last.Class(classify.ClassEphemeral))
 	fmt.Println("http_503 at ats:", last.Destination("ats").Cause("http_503"))
-	surges, _ := failures.Surges(delivery.SurgeRule{Min: 2})
+	surges, _ := tracker.Surges(failures.SurgeRule{Min: 2})
 	for _, s := range surges {
 		fmt.Printf("surge: %s %s %s, %d in the recent window\n", s.Key.Destination, s.Key.Class, s.Key.Cause, s.Recent)
 	}

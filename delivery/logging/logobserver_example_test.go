@@ -1,4 +1,4 @@
-package delivery_test
+package logging_test
 
 import (
 	"context"
@@ -7,13 +7,14 @@ import (
 
 	"github.com/outbound-go/outbound/classify"
 	"github.com/outbound-go/outbound/delivery"
+	"github.com/outbound-go/outbound/delivery/logging"
 	"github.com/outbound-go/outbound/delivery/memstore"
 )
 
-// A LogObserver at Info level says nothing about records that were
+// A Observer at Info level says nothing about records that were
 // delivered, one line about the one that needs a person, and one summary
 // per run. Payload fields named in RedactFields never reach the log.
-func ExampleLogObserver() {
+func ExampleObserver() {
 	logger := slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{
 		Level: slog.LevelInfo,
 		// Drop the changing fields, for a stable example output.
@@ -24,7 +25,7 @@ func ExampleLogObserver() {
 			return a
 		},
 	}))
-	logs, err := delivery.NewLogObserver(delivery.LogConfig{
+	logs, err := logging.NewObserver(logging.Config{
 		Logger: logger, LogPayloads: true, RedactFields: []string{"email"},
 	})
 	if err != nil {

@@ -1,4 +1,4 @@
-package delivery
+package failures
 
 import (
 	"context"
@@ -9,26 +9,28 @@ import (
 	"time"
 
 	"github.com/outbound-go/outbound/classify"
+	"github.com/outbound-go/outbound/delivery"
+	"github.com/outbound-go/outbound/internal/defaults"
 )
 
-// Defaults of FailuresConfig.
+// Defaults of Config.
 const (
-	DefaultFailureResolution = time.Minute
-	DefaultFailureHistory    = time.Hour
-	DefaultFailureMaxKeys    = 1000
-	// maxFailureBuckets bounds History/Resolution, and so the memory a
-	// Failures holds per key.
+	DefaultResolution = time.Minute
+	DefaultHistory    = time.Hour
+	DefaultMaxKeys    = 1000
+	// maxFailureBuckets bounds History/Resolution, and so the memory
+	// a Tracker holds per key.
 	maxFailureBuckets = 10_000
 )
 
-// OtherFailures is the Destination and Cause under which a Failures counts
-// outcomes once it holds FailuresConfig.MaxKeys distinct keys. The class of
+// Other is the Destination and Cause under which a Tracker counts
+// outcomes once it holds Config.MaxKeys distinct keys. The class of
 // such outcomes is kept.
-const OtherFailures = "_other"
+const Other = "_other"
 
-// FailuresConfig configures a Failures. The zero value is usable: one-minute
+// Config configures a Tracker. The zero value is usable: one-minute
 // buckets kept for an hour, at most 1,000 keys.
-type FailuresConfig struct {
+type Config struct {
 	// Resolution is the width of the time buckets that Last and Surges add
 	// up: windows are rounded up to whole buckets. Zero means
 	// DefaultFailureResolution (1 minute).
@@ -39,14 +41,14 @@ type FailuresConfig struct {
 	History time.Duration
 	// MaxKeys bounds the distinct (destination, class, cause) keys counted.
 	// Outcomes with a new key beyond it are counted under destination and
-	// cause OtherFailures, keeping their class, so memory stays bounded
+	// cause Other, keeping their class, so memory stays bounded
 	// whatever the destinations and errors. Zero means
 	// DefaultFailureMaxKeys (1,000).
 	MaxKeys int
 }
 
-// FailureKey identifies a group of counted outcomes.
-type FailureKey struct {
+// Key identifies a group of counted outcomes.
+type Key struct {
 	// Destination is Message.Destination ("" when the message has none).
 	Destination string
 	// Class is the outcome class.
@@ -56,66 +58,66 @@ type FailureKey struct {
 	Cause string
 }
 
-// Failures counts what happened to claimed records by destination, class
+// Tracker counts what happened to claimed records by destination, class
 // and cause, in memory, without Prometheus: in total since it was created,
 // and in time buckets over a rolling History, so that a program can watch
 // the rate of each kind of failure and act on a change of rate instead of on
 // each error (most errors recover on their own and should be counted, not
 // reported one by one).
 //
-// It is an Observer: put it in DispatcherConfig.Observer (with Observers to
+// It is a delivery.Observer: put it in delivery.DispatcherConfig.Observer (with delivery.Observers to
 // combine it with others). It counts every outcome, successes included, so
 // that ratios can be computed; records released at shutdown without an
 // attempt are not counted. Outcomes that were deferred because the
 // destination was unavailable are counted under ClassUnavailable. A
-// Failures is safe for concurrent use; counting takes a mutex and does not
+// Tracker is safe for concurrent use; counting takes a mutex and does not
 // allocate once a key has been seen.
-type Failures struct {
+type Tracker struct {
 	res     time.Duration
 	slots   int64
 	maxKeys int
 	created time.Time
 
 	mu     sync.Mutex
-	ids    map[FailureKey]int
-	keys   []FailureKey
+	ids    map[Key]int
+	keys   []Key
 	totals []int64
 	ring   [][]int64 // ring[slot][id]: counts of one bucket
 	stamp  []int64   // the bucket number ring[slot] holds; -1 when empty
 }
 
-// NewFailures returns an empty Failures for cfg. It returns an error naming
+// New returns an empty Tracker for cfg. It returns an error naming
 // the field when cfg is invalid.
-func NewFailures(cfg FailuresConfig) (*Failures, error) {
+func New(cfg Config) (*Tracker, error) {
 	var errs []error
 	if cfg.Resolution < 0 {
-		errs = append(errs, fmt.Errorf("delivery: FailuresConfig.Resolution must not be negative, got %v", cfg.Resolution))
+		errs = append(errs, fmt.Errorf("failures: Config.Resolution must not be negative, got %v", cfg.Resolution))
 	}
 	if cfg.History < 0 {
-		errs = append(errs, fmt.Errorf("delivery: FailuresConfig.History must not be negative, got %v", cfg.History))
+		errs = append(errs, fmt.Errorf("failures: Config.History must not be negative, got %v", cfg.History))
 	}
 	if cfg.MaxKeys < 0 {
-		errs = append(errs, fmt.Errorf("delivery: FailuresConfig.MaxKeys must not be negative, got %d", cfg.MaxKeys))
+		errs = append(errs, fmt.Errorf("failures: Config.MaxKeys must not be negative, got %d", cfg.MaxKeys))
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	setDefault(&cfg.Resolution, DefaultFailureResolution)
-	setDefault(&cfg.History, DefaultFailureHistory)
-	setDefault(&cfg.MaxKeys, DefaultFailureMaxKeys)
+	defaults.Set(&cfg.Resolution, DefaultResolution)
+	defaults.Set(&cfg.History, DefaultHistory)
+	defaults.Set(&cfg.MaxKeys, DefaultMaxKeys)
 	if cfg.History < cfg.Resolution {
-		return nil, fmt.Errorf("delivery: FailuresConfig.History (%v) must be at least Resolution (%v)", cfg.History, cfg.Resolution)
+		return nil, fmt.Errorf("failures: Config.History (%v) must be at least Resolution (%v)", cfg.History, cfg.Resolution)
 	}
 	slots := int64((cfg.History + cfg.Resolution - 1) / cfg.Resolution)
 	if slots > maxFailureBuckets {
-		return nil, fmt.Errorf("delivery: FailuresConfig.History (%v) must be at most %d Resolutions (%v)", cfg.History, maxFailureBuckets, cfg.Resolution)
+		return nil, fmt.Errorf("failures: Config.History (%v) must be at most %d Resolutions (%v)", cfg.History, maxFailureBuckets, cfg.Resolution)
 	}
-	f := &Failures{
+	f := &Tracker{
 		res:     cfg.Resolution,
 		slots:   slots,
 		maxKeys: cfg.MaxKeys,
 		created: time.Now(),
-		ids:     make(map[FailureKey]int),
+		ids:     make(map[Key]int),
 		ring:    make([][]int64, slots),
 		stamp:   make([]int64, slots),
 	}
@@ -127,25 +129,25 @@ func NewFailures(cfg FailuresConfig) (*Failures, error) {
 
 // ObserveAttempt counts e under its destination, class and cause, unless
 // the record was released without an attempt.
-func (f *Failures) ObserveAttempt(_ context.Context, e AttemptEvent) {
-	if e.Action == ActionRelease {
+func (f *Tracker) ObserveAttempt(_ context.Context, e delivery.AttemptEvent) {
+	if e.Action == delivery.ActionRelease {
 		return
 	}
 	cause := e.Cause
 	if cause == "" {
 		cause = classify.Cause(e.Err)
 	}
-	f.Add(FailureKey{Destination: e.Record.Destination, Class: e.Attempt.Class, Cause: cause}, 1)
+	f.Add(Key{Destination: e.Record.Destination, Class: e.Attempt.Class, Cause: cause}, 1)
 }
 
-// ObserveRun does nothing: Failures counts attempts.
-func (f *Failures) ObserveRun(context.Context, Report) {}
+// ObserveRun does nothing: a Tracker counts attempts.
+func (f *Tracker) ObserveRun(context.Context, delivery.Report) {}
 
 // Add counts n outcomes under k now. ObserveAttempt calls it; call it
 // directly to count outcomes of deliveries made without a Dispatcher (for
 // example around a Deliverer used in a request handler). n <= 0 does
 // nothing.
-func (f *Failures) Add(k FailureKey, n int64) {
+func (f *Tracker) Add(k Key, n int64) {
 	if n <= 0 {
 		return
 	}
@@ -155,7 +157,7 @@ func (f *Failures) Add(k FailureKey, n int64) {
 	id, ok := f.ids[k]
 	if !ok {
 		if len(f.keys) >= f.maxKeys {
-			k = FailureKey{Destination: OtherFailures, Class: k.Class, Cause: OtherFailures}
+			k = Key{Destination: Other, Class: k.Class, Cause: Other}
 			id, ok = f.ids[k]
 		}
 		if !ok {
@@ -179,10 +181,10 @@ func (f *Failures) Add(k FailureKey, n int64) {
 
 // bucket returns the number of the bucket holding t. Buckets count from the
 // creation of f, on the monotonic clock.
-func (f *Failures) bucket(t time.Time) int64 { return int64(t.Sub(f.created) / f.res) }
+func (f *Tracker) bucket(t time.Time) int64 { return int64(t.Sub(f.created) / f.res) }
 
 // bucketStart returns when bucket b began, no earlier than f's creation.
-func (f *Failures) bucketStart(b int64) time.Time {
+func (f *Tracker) bucketStart(b int64) time.Time {
 	if b <= 0 {
 		return f.created
 	}
@@ -190,11 +192,11 @@ func (f *Failures) bucketStart(b int64) time.Time {
 }
 
 // Totals returns every outcome counted since f was created.
-func (f *Failures) Totals() FailureCounts {
+func (f *Tracker) Totals() Counts {
 	now := time.Now()
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	c := FailureCounts{Since: f.created, Until: now, Counts: make(map[FailureKey]int64, len(f.keys))}
+	c := Counts{Since: f.created, Until: now, Counts: make(map[Key]int64, len(f.keys))}
 	for id, n := range f.totals {
 		if n != 0 {
 			c.Counts[f.keys[id]] = n
@@ -207,7 +209,7 @@ func (f *Failures) Totals() FailureCounts {
 // buckets (the current one included) and capped at History. Since is the
 // start of the oldest bucket included, or the creation of f if later. d <= 0
 // returns the current bucket.
-func (f *Failures) Last(d time.Duration) FailureCounts {
+func (f *Tracker) Last(d time.Duration) Counts {
 	now := time.Now()
 	b := f.bucket(now)
 	n := f.bucketsIn(d)
@@ -217,7 +219,7 @@ func (f *Failures) Last(d time.Duration) FailureCounts {
 }
 
 // bucketsIn returns how many buckets cover d: at least 1, at most slots.
-func (f *Failures) bucketsIn(d time.Duration) int64 {
+func (f *Tracker) bucketsIn(d time.Duration) int64 {
 	if d <= 0 {
 		return 1
 	}
@@ -226,9 +228,9 @@ func (f *Failures) bucketsIn(d time.Duration) int64 {
 
 // sumLocked adds up buckets from through to (inclusive); until is the end
 // of the period reported.
-func (f *Failures) sumLocked(from, to int64, until time.Time) FailureCounts {
+func (f *Tracker) sumLocked(from, to int64, until time.Time) Counts {
 	from = max(from, 0, to-f.slots+1)
-	c := FailureCounts{Since: f.bucketStart(from), Until: until, Counts: make(map[FailureKey]int64)}
+	c := Counts{Since: f.bucketStart(from), Until: until, Counts: make(map[Key]int64)}
 	if to < from {
 		c.Until = c.Since
 		return c
@@ -271,10 +273,10 @@ type SurgeRule struct {
 	Classes []classify.Class
 }
 
-// Surge is a key whose failures rose: see Failures.Surges.
+// Surge is a key whose failures rose: see Tracker.Surges.
 type Surge struct {
 	// Key is the destination, class and cause that rose.
-	Key FailureKey
+	Key Key
 	// Recent counts its outcomes in the recent window; Baseline in the
 	// baseline window.
 	Recent, Baseline int64
@@ -290,16 +292,16 @@ type Surge struct {
 // History (and the age of f) holds. Call it on a ticker and alert on a
 // non-empty result: it answers "did something change?", not "did something
 // fail?". It returns an error naming the field when rule is invalid.
-func (f *Failures) Surges(rule SurgeRule) ([]Surge, error) {
+func (f *Tracker) Surges(rule SurgeRule) ([]Surge, error) {
 	for _, fld := range [...]struct {
 		name     string
 		negative bool
 	}{{"Recent", rule.Recent < 0}, {"Baseline", rule.Baseline < 0}, {"Factor", rule.Factor < 0}, {"Min", rule.Min < 0}} {
 		if fld.negative {
-			return nil, fmt.Errorf("delivery: SurgeRule.%s must not be negative", fld.name)
+			return nil, fmt.Errorf("failures: SurgeRule.%s must not be negative", fld.name)
 		}
 	}
-	setDefault(&rule.Recent, 5*time.Minute)
+	defaults.Set(&rule.Recent, 5*time.Minute)
 	if rule.Factor == 0 {
 		rule.Factor = 3
 	}
@@ -313,7 +315,7 @@ func (f *Failures) Surges(rule SurgeRule) ([]Surge, error) {
 	var watched [len(classify.Classes)]bool
 	for _, c := range classes {
 		if !c.Valid() {
-			return nil, fmt.Errorf("delivery: SurgeRule.Classes holds undefined class %d", uint8(c))
+			return nil, fmt.Errorf("failures: SurgeRule.Classes holds undefined class %d", uint8(c))
 		}
 		watched[c] = true
 	}
@@ -357,7 +359,7 @@ func (f *Failures) Surges(rule SurgeRule) ([]Surge, error) {
 	return out, nil
 }
 
-func (k FailureKey) less(o FailureKey) bool {
+func (k Key) less(o Key) bool {
 	if k.Destination != o.Destination {
 		return k.Destination < o.Destination
 	}
@@ -367,16 +369,16 @@ func (k FailureKey) less(o FailureKey) bool {
 	return k.Cause < o.Cause
 }
 
-// FailureCounts is a set of counted outcomes over a period.
-type FailureCounts struct {
+// Counts is a set of counted outcomes over a period.
+type Counts struct {
 	// Since and Until bound the period counted.
 	Since, Until time.Time
 	// Counts holds the non-zero counts by key.
-	Counts map[FailureKey]int64
+	Counts map[Key]int64
 }
 
 // Total returns how many outcomes were counted.
-func (c FailureCounts) Total() int64 {
+func (c Counts) Total() int64 {
 	var n int64
 	for _, v := range c.Counts {
 		n += v
@@ -386,7 +388,7 @@ func (c FailureCounts) Total() int64 {
 
 // Failed returns how many outcomes consumed an attempt without delivering:
 // classes Ephemeral, Permanent and Discard.
-func (c FailureCounts) Failed() int64 {
+func (c Counts) Failed() int64 {
 	var n int64
 	for k, v := range c.Counts {
 		if k.Class.CountsAttempt() && !k.Class.Delivered() {
@@ -397,7 +399,7 @@ func (c FailureCounts) Failed() int64 {
 }
 
 // Class returns how many outcomes were of class cl.
-func (c FailureCounts) Class(cl classify.Class) int64 {
+func (c Counts) Class(cl classify.Class) int64 {
 	var n int64
 	for k, v := range c.Counts {
 		if k.Class == cl {
@@ -409,7 +411,7 @@ func (c FailureCounts) Class(cl classify.Class) int64 {
 
 // Cause returns how many outcomes had the given cause ("timeout",
 // "http_503", ...).
-func (c FailureCounts) Cause(cause string) int64 {
+func (c Counts) Cause(cause string) int64 {
 	var n int64
 	for k, v := range c.Counts {
 		if k.Cause == cause {
@@ -420,8 +422,8 @@ func (c FailureCounts) Cause(cause string) int64 {
 }
 
 // Destination returns the counts of one destination over the same period.
-func (c FailureCounts) Destination(d string) FailureCounts {
-	out := FailureCounts{Since: c.Since, Until: c.Until, Counts: make(map[FailureKey]int64)}
+func (c Counts) Destination(d string) Counts {
+	out := Counts{Since: c.Since, Until: c.Until, Counts: make(map[Key]int64)}
 	for k, v := range c.Counts {
 		if k.Destination == d {
 			out.Counts[k] = v
@@ -432,8 +434,8 @@ func (c FailureCounts) Destination(d string) FailureCounts {
 
 // Keys returns the counted keys in a stable order: by destination, class,
 // then cause.
-func (c FailureCounts) Keys() []FailureKey {
-	keys := make([]FailureKey, 0, len(c.Counts))
+func (c Counts) Keys() []Key {
+	keys := make([]Key, 0, len(c.Counts))
 	for k := range c.Counts {
 		keys = append(keys, k)
 	}

@@ -1,4 +1,4 @@
-package delivery_test
+package failures_test
 
 import (
 	"context"
@@ -12,12 +12,14 @@ import (
 
 	"github.com/outbound-go/outbound/classify"
 	"github.com/outbound-go/outbound/delivery"
+	"github.com/outbound-go/outbound/delivery/deliverytest"
+	"github.com/outbound-go/outbound/delivery/failures"
 	"github.com/outbound-go/outbound/delivery/memstore"
 )
 
-func newFailures(t *testing.T, cfg delivery.FailuresConfig) *delivery.Failures {
+func newFailures(t *testing.T, cfg failures.Config) *failures.Tracker {
 	t.Helper()
-	f, err := delivery.NewFailures(cfg)
+	f, err := failures.New(cfg)
 	require.NoError(t, err)
 	return f
 }
@@ -26,10 +28,10 @@ func newFailures(t *testing.T, cfg delivery.FailuresConfig) *delivery.Failures {
 // counted by class and cause, not reported one by one.
 func TestFailuresCountsADispatchersOutcomes(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		f := newFailures(t, delivery.FailuresConfig{})
+		f := newFailures(t, failures.Config{})
 		store := memstore.New(memstore.Config{})
 		timeout := classify.Ephemeral(context.DeadlineExceeded)
-		sc := newScript().on("a", http503, http503, nil).on("b", timeout, nil).on("c", http400).on("d", http422).on("e", errUnavailable)
+		sc := deliverytest.NewScript().On("a", http503, http503, nil).On("b", timeout, nil).On("c", http400).On("d", http422).On("e", errUnavailable)
 		d := newDispatcher(t, delivery.DispatcherConfig{Store: store, Deliverer: sc, Observer: f, Concurrency: 2})
 		enqueue(t, store,
 			delivery.Message{ID: "a", Destination: "ats", Payload: pl("a")},
@@ -46,7 +48,7 @@ func TestFailuresCountsADispatchersOutcomes(t *testing.T) {
 		}
 
 		tot := f.Totals()
-		assert.Equal(t, map[delivery.FailureKey]int64{
+		assert.Equal(t, map[failures.Key]int64{
 			{Destination: "ats", Class: classify.ClassEphemeral, Cause: "http_503"}: 2,
 			{Destination: "ats", Class: classify.ClassEphemeral, Cause: "deadline"}: 1,
 			{Destination: "ats", Class: classify.ClassOK, Cause: "ok"}:              2,
@@ -62,12 +64,12 @@ func TestFailuresCountsADispatchersOutcomes(t *testing.T) {
 		assert.Equal(t, int64(5), tot.Destination("crm").Total(), "the discard, three deferrals and the delivery")
 		assert.Equal(t, int64(1), tot.Destination("crm").Failed())
 		assert.Len(t, tot.Keys(), 7)
-		assert.Equal(t, delivery.FailureKey{Destination: "ats", Class: classify.ClassOK, Cause: "ok"}, tot.Keys()[0])
+		assert.Equal(t, failures.Key{Destination: "ats", Class: classify.ClassOK, Cause: "ok"}, tot.Keys()[0])
 	})
 }
 
 func TestFailuresReleasesAreNotCounted(t *testing.T) {
-	f := newFailures(t, delivery.FailuresConfig{})
+	f := newFailures(t, failures.Config{})
 	f.ObserveAttempt(context.Background(), delivery.AttemptEvent{Action: delivery.ActionRelease, Attempt: delivery.Attempt{Class: classify.ClassUnavailable}})
 	f.ObserveRun(context.Background(), delivery.Report{Claimed: 1})
 	assert.Zero(t, f.Totals().Total())
@@ -78,8 +80,8 @@ func TestFailuresReleasesAreNotCounted(t *testing.T) {
 
 func TestFailuresRollingWindow(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		f := newFailures(t, delivery.FailuresConfig{Resolution: time.Minute, History: 10 * time.Minute})
-		k := delivery.FailureKey{Destination: "ats", Class: classify.ClassEphemeral, Cause: "timeout"}
+		f := newFailures(t, failures.Config{Resolution: time.Minute, History: 10 * time.Minute})
+		k := failures.Key{Destination: "ats", Class: classify.ClassEphemeral, Cause: "timeout"}
 		start := time.Now()
 		for range 12 { // one failure per minute for 12 minutes
 			f.Add(k, 1)
@@ -112,11 +114,11 @@ func TestFailuresRollingWindow(t *testing.T) {
 // timeouts is a change of rate and surges; the 503s do not.
 func TestFailuresSurges(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		f := newFailures(t, delivery.FailuresConfig{})
-		steady := delivery.FailureKey{Destination: "ats", Class: classify.ClassEphemeral, Cause: "http_503"}
-		burst := delivery.FailureKey{Destination: "ats", Class: classify.ClassEphemeral, Cause: "timeout"}
-		ok := delivery.FailureKey{Destination: "ats", Class: classify.ClassOK, Cause: "ok"}
-		rule := delivery.SurgeRule{Recent: 5 * time.Minute, Factor: 3, Min: 10}
+		f := newFailures(t, failures.Config{})
+		steady := failures.Key{Destination: "ats", Class: classify.ClassEphemeral, Cause: "http_503"}
+		burst := failures.Key{Destination: "ats", Class: classify.ClassEphemeral, Cause: "timeout"}
+		ok := failures.Key{Destination: "ats", Class: classify.ClassOK, Cause: "ok"}
+		rule := failures.SurgeRule{Recent: 5 * time.Minute, Factor: 3, Min: 10}
 
 		for range 60 { // an hour of 3 503s a minute and some successes
 			f.Add(steady, 3)
@@ -151,7 +153,7 @@ func TestFailuresSurges(t *testing.T) {
 		assert.InDelta(t, 5.0/55, surges[0].BaselineRate, 0.001, "per minute")
 
 		// Successes can be watched too; they did not change.
-		surges, err = f.Surges(delivery.SurgeRule{Classes: []classify.Class{classify.ClassOK}})
+		surges, err = f.Surges(failures.SurgeRule{Classes: []classify.Class{classify.ClassOK}})
 		require.NoError(t, err)
 		assert.Empty(t, surges)
 
@@ -169,18 +171,18 @@ func TestFailuresSurges(t *testing.T) {
 
 func TestFailuresSurgeBaselineWindow(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		f := newFailures(t, delivery.FailuresConfig{})
-		k := delivery.FailureKey{Class: classify.ClassPermanent, Cause: "http_400"}
+		f := newFailures(t, failures.Config{})
+		k := failures.Key{Class: classify.ClassPermanent, Cause: "http_400"}
 		f.Add(k, 30) // a burst long ago
 		time.Sleep(40 * time.Minute)
 		f.Add(k, 8)
 		// Against the whole hour, 8 in the last 4 minutes (2/min) is not 3x
 		// the rate of 30 in the 36 minutes before (0.83/min)...
-		all, err := f.Surges(delivery.SurgeRule{Factor: 3, Min: 5})
+		all, err := f.Surges(failures.SurgeRule{Factor: 3, Min: 5})
 		require.NoError(t, err)
 		assert.Empty(t, all)
 		// ...but against the 10 minutes before only (no failures) it is.
-		recent, err := f.Surges(delivery.SurgeRule{Factor: 3, Min: 5, Baseline: 10 * time.Minute})
+		recent, err := f.Surges(failures.SurgeRule{Factor: 3, Min: 5, Baseline: 10 * time.Minute})
 		require.NoError(t, err)
 		require.Len(t, recent, 1)
 		assert.Equal(t, int64(8), recent[0].Recent)
@@ -189,46 +191,46 @@ func TestFailuresSurgeBaselineWindow(t *testing.T) {
 }
 
 func TestFailuresMaxKeys(t *testing.T) {
-	f := newFailures(t, delivery.FailuresConfig{MaxKeys: 3})
+	f := newFailures(t, failures.Config{MaxKeys: 3})
 	for i := range 10 {
-		f.Add(delivery.FailureKey{Destination: fmt.Sprint("d", i), Class: classify.ClassEphemeral, Cause: "timeout"}, 1)
+		f.Add(failures.Key{Destination: fmt.Sprint("d", i), Class: classify.ClassEphemeral, Cause: "timeout"}, 1)
 	}
-	f.Add(delivery.FailureKey{Destination: "d0", Class: classify.ClassEphemeral, Cause: "timeout"}, 1)
+	f.Add(failures.Key{Destination: "d0", Class: classify.ClassEphemeral, Cause: "timeout"}, 1)
 	tot := f.Totals()
 	assert.Len(t, tot.Counts, 4, "three keys, then one overflow key per class")
-	assert.Equal(t, int64(7), tot.Counts[delivery.FailureKey{Destination: delivery.OtherFailures, Class: classify.ClassEphemeral, Cause: delivery.OtherFailures}])
-	assert.Equal(t, int64(2), tot.Counts[delivery.FailureKey{Destination: "d0", Class: classify.ClassEphemeral, Cause: "timeout"}])
+	assert.Equal(t, int64(7), tot.Counts[failures.Key{Destination: failures.Other, Class: classify.ClassEphemeral, Cause: failures.Other}])
+	assert.Equal(t, int64(2), tot.Counts[failures.Key{Destination: "d0", Class: classify.ClassEphemeral, Cause: "timeout"}])
 	assert.Equal(t, int64(11), tot.Class(classify.ClassEphemeral), "the class is kept")
 }
 
 func TestFailuresAddDoesNotAllocate(t *testing.T) {
-	f := newFailures(t, delivery.FailuresConfig{})
-	k := delivery.FailureKey{Destination: "ats", Class: classify.ClassEphemeral, Cause: "timeout"}
+	f := newFailures(t, failures.Config{})
+	k := failures.Key{Destination: "ats", Class: classify.ClassEphemeral, Cause: "timeout"}
 	f.Add(k, 1)
 	assert.Zero(t, testing.AllocsPerRun(1000, func() { f.Add(k, 1) }))
 }
 
 func TestNewFailuresValidates(t *testing.T) {
 	cases := []struct {
-		cfg  delivery.FailuresConfig
+		cfg  failures.Config
 		want string
 	}{
-		{delivery.FailuresConfig{Resolution: -1}, "FailuresConfig.Resolution"},
-		{delivery.FailuresConfig{History: -1}, "FailuresConfig.History"},
-		{delivery.FailuresConfig{MaxKeys: -1}, "FailuresConfig.MaxKeys"},
-		{delivery.FailuresConfig{Resolution: time.Hour, History: time.Minute}, "FailuresConfig.History"},
-		{delivery.FailuresConfig{Resolution: time.Millisecond, History: time.Hour}, "FailuresConfig.History"},
+		{failures.Config{Resolution: -1}, "Config.Resolution"},
+		{failures.Config{History: -1}, "Config.History"},
+		{failures.Config{MaxKeys: -1}, "Config.MaxKeys"},
+		{failures.Config{Resolution: time.Hour, History: time.Minute}, "Config.History"},
+		{failures.Config{Resolution: time.Millisecond, History: time.Hour}, "Config.History"},
 	}
 	for _, tc := range cases {
-		_, err := delivery.NewFailures(tc.cfg)
+		_, err := failures.New(tc.cfg)
 		require.ErrorContains(t, err, tc.want)
 	}
-	f := newFailures(t, delivery.FailuresConfig{})
-	for _, rule := range []delivery.SurgeRule{
+	f := newFailures(t, failures.Config{})
+	for _, rule := range []failures.SurgeRule{
 		{Recent: -1}, {Baseline: -1}, {Factor: -1}, {Min: -1}, {Classes: []classify.Class{42}},
 	} {
 		_, err := f.Surges(rule)
 		require.Error(t, err, "%+v", rule)
-		assert.Contains(t, err.Error(), "delivery: SurgeRule.")
+		assert.Contains(t, err.Error(), "failures: SurgeRule.")
 	}
 }

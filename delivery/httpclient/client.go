@@ -1,4 +1,4 @@
-package delivery
+package httpclient
 
 import (
 	"crypto/tls"
@@ -8,9 +8,11 @@ import (
 	"net/http"
 	"net/url"
 	"time"
+
+	"github.com/outbound-go/outbound/internal/defaults"
 )
 
-// Defaults of ClientConfig.
+// Defaults of Config.
 const (
 	// DefaultMaxConnsPerHost bounds connections to one partner host. A
 	// backlog can never open more sockets than this: an
@@ -25,9 +27,9 @@ const (
 	DefaultClientTimeout         = 60 * time.Second
 )
 
-// ClientConfig configures the shared HTTP client built by NewClient. Every
+// Config configures the shared HTTP client built by New. Every
 // field's zero value selects a safe default.
-type ClientConfig struct {
+type Config struct {
 	// MaxConnsPerHost bounds connections (dialing, active and idle) to one
 	// host. Zero means DefaultMaxConnsPerHost (25). Requests beyond it wait
 	// for a connection instead of opening a socket.
@@ -77,11 +79,11 @@ type ClientConfig struct {
 	BlockPrivateAddresses bool
 }
 
-func (c ClientConfig) withDefaults() (ClientConfig, error) {
+func (c Config) withDefaults() (Config, error) {
 	var errs []error
 	neg := func(name string, v int64) {
 		if v < 0 {
-			errs = append(errs, fmt.Errorf("delivery: ClientConfig.%s must not be negative, got %d", name, v))
+			errs = append(errs, fmt.Errorf("httpclient: Config.%s must not be negative, got %d", name, v))
 		}
 	}
 	neg("MaxConnsPerHost", int64(c.MaxConnsPerHost))
@@ -92,20 +94,20 @@ func (c ClientConfig) withDefaults() (ClientConfig, error) {
 	neg("TLSHandshakeTimeout", int64(c.TLSHandshakeTimeout))
 	neg("ResponseHeaderTimeout", int64(c.ResponseHeaderTimeout))
 	if c.Proxy != nil && c.BlockPrivateAddresses {
-		errs = append(errs, errors.New("delivery: ClientConfig.Proxy cannot be combined with BlockPrivateAddresses: "+
+		errs = append(errs, errors.New("httpclient: Config.Proxy cannot be combined with BlockPrivateAddresses: "+
 			"the dial guard would judge the proxy's address, not the partner's"))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return c, err
 	}
-	setDefault(&c.MaxConnsPerHost, DefaultMaxConnsPerHost)
-	setDefault(&c.MaxIdleConnsPerHost, c.MaxConnsPerHost)
-	setDefault(&c.IdleConnTimeout, DefaultIdleConnTimeout)
-	setDefault(&c.DialTimeout, DefaultDialTimeout)
-	setDefault(&c.KeepAlive, DefaultKeepAlive)
-	setDefault(&c.TLSHandshakeTimeout, DefaultTLSHandshakeTimeout)
-	setDefault(&c.ResponseHeaderTimeout, DefaultResponseHeaderTimeout)
-	setDefault(&c.Timeout, DefaultClientTimeout)
+	defaults.Set(&c.MaxConnsPerHost, DefaultMaxConnsPerHost)
+	defaults.Set(&c.MaxIdleConnsPerHost, c.MaxConnsPerHost)
+	defaults.Set(&c.IdleConnTimeout, DefaultIdleConnTimeout)
+	defaults.Set(&c.DialTimeout, DefaultDialTimeout)
+	defaults.Set(&c.KeepAlive, DefaultKeepAlive)
+	defaults.Set(&c.TLSHandshakeTimeout, DefaultTLSHandshakeTimeout)
+	defaults.Set(&c.ResponseHeaderTimeout, DefaultResponseHeaderTimeout)
+	defaults.Set(&c.Timeout, DefaultClientTimeout)
 	if c.Timeout < 0 {
 		c.Timeout = 0
 	}
@@ -115,17 +117,11 @@ func (c ClientConfig) withDefaults() (ClientConfig, error) {
 	return c, nil
 }
 
-func setDefault[T int | time.Duration](v *T, def T) {
-	if *v == 0 {
-		*v = def
-	}
-}
-
 // NewTransport returns an *http.Transport configured by cfg: keep-alive on,
 // connections per host bounded, an idle pool sized to match, and dial, TLS
 // and response-header timeouts. It returns an error naming the field when a
 // setting is negative or Proxy is set with BlockPrivateAddresses.
-func NewTransport(cfg ClientConfig) (*http.Transport, error) {
+func NewTransport(cfg Config) (*http.Transport, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
@@ -133,11 +129,11 @@ func NewTransport(cfg ClientConfig) (*http.Transport, error) {
 	return newTransport(cfg), nil
 }
 
-// NewClient returns an *http.Client over NewTransport(cfg), meant to be
+// New returns an *http.Client over NewTransport(cfg), meant to be
 // created once and shared by every deliverer that talks to the same
 // partners. It returns an error naming the field when a setting is
 // negative or Proxy is set with BlockPrivateAddresses.
-func NewClient(cfg ClientConfig) (*http.Client, error) {
+func New(cfg Config) (*http.Client, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
@@ -145,7 +141,7 @@ func NewClient(cfg ClientConfig) (*http.Client, error) {
 	return &http.Client{Transport: newTransport(cfg), Timeout: cfg.Timeout}, nil
 }
 
-func newTransport(cfg ClientConfig) *http.Transport {
+func newTransport(cfg Config) *http.Transport {
 	dialer := &net.Dialer{Timeout: cfg.DialTimeout, KeepAlive: cfg.KeepAlive}
 	if cfg.BlockPrivateAddresses {
 		dialer.Control = guardControl

@@ -1,4 +1,4 @@
-package delivery
+package httpclient
 
 import (
 	"fmt"
@@ -10,7 +10,7 @@ import (
 )
 
 // BlockedAddressError is the cause of a dial refused by the dial guard
-// (ClientConfig.BlockPrivateAddresses). It is always wrapped in a Permanent
+// (Config.BlockPrivateAddresses). It is always wrapped in a Permanent
 // classify error: the partner's address will not change by retrying.
 type BlockedAddressError struct {
 	// Addr is the resolved address that was refused.
@@ -30,9 +30,9 @@ type BlockedAddressError struct {
 // an embedded IPv4 address, that address.
 func (e *BlockedAddressError) Error() string {
 	if e.Embedded.IsValid() {
-		return fmt.Sprintf("delivery: dial guard refused %s (%s address %s embedded in it)", e.Addr, e.Reason, e.Embedded)
+		return fmt.Sprintf("httpclient: dial guard refused %s (%s address %s embedded in it)", e.Addr, e.Reason, e.Embedded)
 	}
-	return fmt.Sprintf("delivery: dial guard refused %s (%s address)", e.Addr, e.Reason)
+	return fmt.Sprintf("httpclient: dial guard refused %s (%s address)", e.Addr, e.Reason)
 }
 
 var (
@@ -133,11 +133,11 @@ func embeddedIPv4(a netip.Addr) []netip.Addr {
 func guardControl(network, address string, _ syscall.RawConn) error {
 	host, _, err := net.SplitHostPort(address)
 	if err != nil {
-		return classify.Permanent(fmt.Errorf("delivery: dial guard cannot parse %q: %w", address, err))
+		return classify.Permanent(fmt.Errorf("httpclient: dial guard cannot parse %q: %w", address, err))
 	}
 	addr, err := netip.ParseAddr(host)
 	if err != nil {
-		return classify.Permanent(fmt.Errorf("delivery: dial guard cannot parse %q: %w", address, err))
+		return classify.Permanent(fmt.Errorf("httpclient: dial guard cannot parse %q: %w", address, err))
 	}
 	if reason, embedded := judge(addr); reason != "" {
 		return classify.Permanent(&BlockedAddressError{Addr: addr.Unmap(), Reason: reason, Embedded: embedded})

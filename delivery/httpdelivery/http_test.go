@@ -1,4 +1,4 @@
-package delivery_test
+package httpdelivery_test
 
 import (
 	"context"
@@ -20,11 +20,13 @@ import (
 
 	"github.com/outbound-go/outbound/classify"
 	"github.com/outbound-go/outbound/delivery"
+	"github.com/outbound-go/outbound/delivery/httpclient"
+	"github.com/outbound-go/outbound/delivery/httpdelivery"
 )
 
-func newDeliverer(t *testing.T, cfg delivery.HTTPConfig) *delivery.HTTPDeliverer {
+func newDeliverer(t *testing.T, cfg httpdelivery.Config) *httpdelivery.Deliverer {
 	t.Helper()
-	d, err := delivery.NewHTTPDeliverer(cfg)
+	d, err := httpdelivery.New(cfg)
 	require.NoError(t, err)
 	return d
 }
@@ -51,9 +53,9 @@ func TestHTTPDelivererStatusClasses(t *testing.T) {
 	}
 	for status, want := range cases {
 		t.Run(fmt.Sprint(status), func(t *testing.T) {
-			d := newDeliverer(t, delivery.HTTPConfig{
+			d := newDeliverer(t, httpdelivery.Config{
 				Client: srv.Client(),
-				Build:  delivery.PostTo(fmt.Sprintf("%s/%d", srv.URL, status), "application/json"),
+				Build:  httpdelivery.PostTo(fmt.Sprintf("%s/%d", srv.URL, status), "application/json"),
 				Rules:  rules,
 			})
 			err := d.Deliver(context.Background(), msg("m1"))
@@ -82,13 +84,13 @@ func TestHTTPDelivererRetryAfterBothForms(t *testing.T) {
 	}))
 	defer srv.Close()
 
-	d := newDeliverer(t, delivery.HTTPConfig{Client: srv.Client(), Build: delivery.PostTo(srv.URL+"/seconds", "text/plain")})
+	d := newDeliverer(t, httpdelivery.Config{Client: srv.Client(), Build: httpdelivery.PostTo(srv.URL+"/seconds", "text/plain")})
 	err := d.Deliver(context.Background(), msg("a"))
 	ra, ok := classify.RetryAfter(err)
 	require.True(t, ok)
 	assert.Equal(t, 42*time.Second, ra)
 
-	d = newDeliverer(t, delivery.HTTPConfig{Client: srv.Client(), Build: delivery.PostTo(srv.URL+"/date", "text/plain")})
+	d = newDeliverer(t, httpdelivery.Config{Client: srv.Client(), Build: httpdelivery.PostTo(srv.URL+"/date", "text/plain")})
 	err = d.Deliver(context.Background(), msg("b"))
 	ra, ok = classify.RetryAfter(err)
 	require.True(t, ok)
@@ -102,9 +104,9 @@ func TestHTTPDelivererBodyBasedDuplicate(t *testing.T) {
 		_, _ = io.WriteString(w, `{"error":"record already processed"}`)
 	}))
 	defer srv.Close()
-	d := newDeliverer(t, delivery.HTTPConfig{
+	d := newDeliverer(t, httpdelivery.Config{
 		Client: srv.Client(),
-		Build:  delivery.PostTo(srv.URL, "application/json"),
+		Build:  httpdelivery.PostTo(srv.URL, "application/json"),
 		Rules:  classify.HTTPRules{Body: classify.BodyContains("already processed", classify.ClassDuplicate)},
 	})
 	err := d.Deliver(context.Background(), msg("dup"))
@@ -120,7 +122,7 @@ func TestHTTPDelivererHeaders(t *testing.T) {
 		mu.Unlock()
 	}))
 	defer srv.Close()
-	d := newDeliverer(t, delivery.HTTPConfig{Client: srv.Client(), Build: delivery.PostTo(srv.URL, "application/json")})
+	d := newDeliverer(t, httpdelivery.Config{Client: srv.Client(), Build: httpdelivery.PostTo(srv.URL, "application/json")})
 
 	ctx := context.Background()
 	require.NoError(t, d.Deliver(ctx, &delivery.Message{ID: "id-1", IdempotencyKey: "idem-1", CorrelationID: "corr-1",
@@ -138,7 +140,7 @@ func TestHTTPDelivererHeaders(t *testing.T) {
 	assert.Len(t, got[2].Get("X-Correlation-ID"), 32, "generated when neither message nor context has one")
 
 	got = nil
-	custom := newDeliverer(t, delivery.HTTPConfig{
+	custom := newDeliverer(t, httpdelivery.Config{
 		Client: srv.Client(), IdempotencyHeader: "-", CorrelationHeader: "x-request-id",
 		Build: func(ctx context.Context, m *delivery.Message) (*http.Request, error) {
 			req, err := http.NewRequest(http.MethodPut, srv.URL, nil) // no ctx: the deliverer attaches it
@@ -155,7 +157,7 @@ func TestHTTPDelivererHeaders(t *testing.T) {
 	// With the default header names, values the builder set are kept too,
 	// whatever spelling it used for the name, and sent once.
 	got = nil
-	defaults := newDeliverer(t, delivery.HTTPConfig{
+	defaults := newDeliverer(t, httpdelivery.Config{
 		Client: srv.Client(),
 		Build: func(ctx context.Context, m *delivery.Message) (*http.Request, error) {
 			req, err := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL, nil)
@@ -175,7 +177,7 @@ func TestHTTPDelivererBuilderFailures(t *testing.T) {
 	ctx := context.Background()
 	cases := []struct {
 		name  string
-		build delivery.RequestBuilder
+		build httpdelivery.RequestBuilder
 		class classify.Class
 		text  string
 	}{
@@ -191,24 +193,24 @@ func TestHTTPDelivererBuilderFailures(t *testing.T) {
 		{"no URL", func(context.Context, *delivery.Message) (*http.Request, error) {
 			return &http.Request{Method: http.MethodPost}, nil
 		}, classify.ClassPermanent, "no URL"},
-		{"bad URL", delivery.PostTo("://nope", "text/plain"), classify.ClassPermanent, "missing protocol scheme"},
+		{"bad URL", httpdelivery.PostTo("://nope", "text/plain"), classify.ClassPermanent, "missing protocol scheme"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			d := newDeliverer(t, delivery.HTTPConfig{Build: tc.build})
+			d := newDeliverer(t, httpdelivery.Config{Build: tc.build})
 			err := d.Deliver(ctx, msg("m"))
 			assert.Equal(t, tc.class, classify.Of(err))
 			assert.ErrorContains(t, err, tc.text)
 		})
 	}
-	_, err := delivery.NewHTTPDeliverer(delivery.HTTPConfig{})
+	_, err := httpdelivery.New(httpdelivery.Config{})
 	assert.ErrorContains(t, err, "Build is required")
-	_, err = delivery.NewHTTPDeliverer(delivery.HTTPConfig{Build: delivery.PostTo("http://x", "a/b"), MaxDrain: -1})
+	_, err = httpdelivery.New(httpdelivery.Config{Build: httpdelivery.PostTo("http://x", "a/b"), MaxDrain: -1})
 	assert.ErrorContains(t, err, "MaxDrain")
-	_, err = delivery.NewHTTPDeliverer(delivery.HTTPConfig{Build: delivery.PostTo("http://x", "a/b"), IdempotencyHeader: "Idempotency Key"})
-	assert.ErrorContains(t, err, "HTTPConfig.IdempotencyHeader")
-	_, err = delivery.NewHTTPDeliverer(delivery.HTTPConfig{Build: delivery.PostTo("http://x", "a/b"), CorrelationHeader: "X-Id\r\n"})
-	assert.ErrorContains(t, err, "HTTPConfig.CorrelationHeader")
+	_, err = httpdelivery.New(httpdelivery.Config{Build: httpdelivery.PostTo("http://x", "a/b"), IdempotencyHeader: "Idempotency Key"})
+	assert.ErrorContains(t, err, "Config.IdempotencyHeader")
+	_, err = httpdelivery.New(httpdelivery.Config{Build: httpdelivery.PostTo("http://x", "a/b"), CorrelationHeader: "X-Id\r\n"})
+	assert.ErrorContains(t, err, "Config.CorrelationHeader")
 }
 
 // A request net/http would refuse is Permanent and never sent: before, it
@@ -218,7 +220,7 @@ func TestHTTPDelivererRefusesUnsendableRequestsAsPermanent(t *testing.T) {
 	var hits atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hits.Add(1) }))
 	defer srv.Close()
-	withHeader := func(name, value string) delivery.RequestBuilder {
+	withHeader := func(name, value string) httpdelivery.RequestBuilder {
 		return func(ctx context.Context, m *delivery.Message) (*http.Request, error) {
 			req, err := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL, nil)
 			if err == nil {
@@ -230,25 +232,25 @@ func TestHTTPDelivererRefusesUnsendableRequestsAsPermanent(t *testing.T) {
 	ctx := context.Background()
 	cases := []struct {
 		name    string
-		build   delivery.RequestBuilder
+		build   httpdelivery.RequestBuilder
 		ctx     context.Context
 		m       *delivery.Message
 		mention string
 	}{
 		{"CRLF in a builder header", withHeader("X-Sig", "Bearer s3cr3t\r\nX-Injected: 1"), ctx, msg("m"), `header "X-Sig" has a control character`},
 		{"bad builder header name", withHeader("X Bad", "v"), ctx, msg("m"), `header name "X Bad"`},
-		{"CRLF in a message header", delivery.PostTo(srv.URL, "text/plain"), ctx,
+		{"CRLF in a message header", httpdelivery.PostTo(srv.URL, "text/plain"), ctx,
 			&delivery.Message{ID: "m", Payload: []byte("x"), Headers: map[string]string{"X-Api-Key": "s3cr3t\r\n"}}, `"X-Api-Key"`},
-		{"newline in IdempotencyKey", delivery.PostTo(srv.URL, "text/plain"), ctx,
+		{"newline in IdempotencyKey", httpdelivery.PostTo(srv.URL, "text/plain"), ctx,
 			&delivery.Message{ID: "m", IdempotencyKey: "k\n1", Payload: []byte("x")}, `"Idempotency-Key"`},
-		{"newline in CorrelationID", delivery.PostTo(srv.URL, "text/plain"), ctx,
+		{"newline in CorrelationID", httpdelivery.PostTo(srv.URL, "text/plain"), ctx,
 			&delivery.Message{ID: "m", CorrelationID: "c\n1", Payload: []byte("x")}, `"X-Correlation-Id"`},
-		{"newline in the context's correlation id", delivery.PostTo(srv.URL, "text/plain"), delivery.WithCorrelationID(ctx, "c\r\n1"),
+		{"newline in the context's correlation id", httpdelivery.PostTo(srv.URL, "text/plain"), delivery.WithCorrelationID(ctx, "c\r\n1"),
 			msg("m"), `"X-Correlation-Id"`},
-		{"ftp scheme", delivery.PostTo("ftp://files.example/in", "text/plain"), ctx, msg("m"), `scheme "ftp" is not http or https`},
-		{"file scheme", delivery.PostTo("file:///etc/passwd", "text/plain"), ctx, msg("m"), `scheme "file"`},
-		{"relative URL", delivery.PostTo("/hook", "text/plain"), ctx, msg("m"), `scheme ""`},
-		{"no host", delivery.PostTo("http:///hook", "text/plain"), ctx, msg("m"), "no host"},
+		{"ftp scheme", httpdelivery.PostTo("ftp://files.example/in", "text/plain"), ctx, msg("m"), `scheme "ftp" is not http or https`},
+		{"file scheme", httpdelivery.PostTo("file:///etc/passwd", "text/plain"), ctx, msg("m"), `scheme "file"`},
+		{"relative URL", httpdelivery.PostTo("/hook", "text/plain"), ctx, msg("m"), `scheme ""`},
+		{"no host", httpdelivery.PostTo("http:///hook", "text/plain"), ctx, msg("m"), "no host"},
 		{"bad method", func(ctx context.Context, m *delivery.Message) (*http.Request, error) {
 			req, err := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL, nil)
 			if err == nil {
@@ -259,7 +261,7 @@ func TestHTTPDelivererRefusesUnsendableRequestsAsPermanent(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			d := newDeliverer(t, delivery.HTTPConfig{Client: srv.Client(), Build: tc.build})
+			d := newDeliverer(t, httpdelivery.Config{Client: srv.Client(), Build: tc.build})
 			err := d.Deliver(tc.ctx, tc.m)
 			require.Error(t, err)
 			assert.Equal(t, classify.ClassPermanent, classify.Of(err), "err: %v", err)
@@ -270,7 +272,7 @@ func TestHTTPDelivererRefusesUnsendableRequestsAsPermanent(t *testing.T) {
 	assert.Zero(t, hits.Load(), "nothing unsendable reached the partner")
 
 	// A tab in a value is allowed, as RFC 9110 allows it.
-	d := newDeliverer(t, delivery.HTTPConfig{Client: srv.Client(), Build: withHeader("X-Note", "a\tb")})
+	d := newDeliverer(t, httpdelivery.Config{Client: srv.Client(), Build: withHeader("X-Note", "a\tb")})
 	require.NoError(t, d.Deliver(ctx, msg("m")))
 	assert.Equal(t, int64(1), hits.Load())
 }
@@ -280,7 +282,7 @@ func TestHTTPDelivererRedactsQueryInTransportErrors(t *testing.T) {
 	require.NoError(t, err)
 	addr := ln.Addr().String()
 	require.NoError(t, ln.Close())
-	d := newDeliverer(t, delivery.HTTPConfig{Build: delivery.PostTo("http://user:hunter2@"+addr+"/services/T1/B2/AbCdEfGh0123456789xyzQ?api_key=s3cr3t", "text/plain")})
+	d := newDeliverer(t, httpdelivery.Config{Build: httpdelivery.PostTo("http://user:hunter2@"+addr+"/services/T1/B2/AbCdEfGh0123456789xyzQ?api_key=s3cr3t", "text/plain")})
 	err = d.Deliver(context.Background(), msg("m"))
 	require.Error(t, err)
 	assert.Equal(t, classify.ClassEphemeral, classify.Of(err))
@@ -300,7 +302,7 @@ func TestHTTPDelivererRedactsBuilderAndTransportErrors(t *testing.T) {
 	errTemplate := errors.New("template failed with Authorization: Bearer s3cr3t-token-value")
 	cases := []struct {
 		name  string
-		build delivery.RequestBuilder
+		build httpdelivery.RequestBuilder
 		class classify.Class
 		is    error
 	}{
@@ -316,7 +318,7 @@ func TestHTTPDelivererRedactsBuilderAndTransportErrors(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			d := newDeliverer(t, delivery.HTTPConfig{Build: tc.build})
+			d := newDeliverer(t, httpdelivery.Config{Build: tc.build})
 			err := d.Deliver(ctx, msg("m"))
 			require.Error(t, err)
 			assert.Equal(t, tc.class, classify.Of(err))
@@ -330,7 +332,7 @@ func TestHTTPDelivererRedactsBuilderAndTransportErrors(t *testing.T) {
 
 	errRT := errors.New("proxy said: Proxy-Authorization: Basic dXNlcjpzM2NyM3Q= refused")
 	client := &http.Client{Transport: roundTripFunc(func(*http.Request) (*http.Response, error) { return nil, errRT })}
-	d := newDeliverer(t, delivery.HTTPConfig{Client: client, Build: delivery.PostTo("https://partner.example/hook", "text/plain")})
+	d := newDeliverer(t, httpdelivery.Config{Client: client, Build: httpdelivery.PostTo("https://partner.example/hook", "text/plain")})
 	err := d.Deliver(ctx, msg("m"))
 	require.Error(t, err)
 	assert.NotContains(t, err.Error(), "dXNlcjpzM2NyM3Q=")
@@ -351,8 +353,8 @@ func TestPostToBadURLIsPermanentAndNotEchoed(t *testing.T) {
 		"://partner.example/hook?api_key=s3cr3t",
 		"http://user:s3cr3t@partner example/hook",
 	} {
-		build := delivery.PostTo(raw, "text/plain")
-		d := newDeliverer(t, delivery.HTTPConfig{Build: build})
+		build := httpdelivery.PostTo(raw, "text/plain")
+		d := newDeliverer(t, httpdelivery.Config{Build: build})
 		for range 2 {
 			err := d.Deliver(context.Background(), msg("m"))
 			require.Error(t, err)
@@ -363,7 +365,7 @@ func TestPostToBadURLIsPermanentAndNotEchoed(t *testing.T) {
 	}
 	// A good URL is parsed once and copied per request: a change to one
 	// request's URL does not reach the next.
-	build := delivery.PostTo("https://partner.example/hook?x=1", "application/json")
+	build := httpdelivery.PostTo("https://partner.example/hook?x=1", "application/json")
 	req, err := build(context.Background(), msg("m"))
 	require.NoError(t, err)
 	assert.Equal(t, "partner.example", req.Host)
@@ -424,10 +426,10 @@ func TestSequentialDeliveriesReuseConnections(t *testing.T) {
 	srv.Start()
 	defer srv.Close()
 
-	client, err := delivery.NewClient(delivery.ClientConfig{})
+	client, err := httpclient.New(httpclient.Config{})
 	require.NoError(t, err)
-	even := newDeliverer(t, delivery.HTTPConfig{Client: client, Build: delivery.PostTo(srv.URL, "text/plain")})
-	odd := newDeliverer(t, delivery.HTTPConfig{Client: client, Build: delivery.PostTo(srv.URL+"?n=odd", "text/plain")})
+	even := newDeliverer(t, httpdelivery.Config{Client: client, Build: httpdelivery.PostTo(srv.URL, "text/plain")})
+	odd := newDeliverer(t, httpdelivery.Config{Client: client, Build: httpdelivery.PostTo(srv.URL+"?n=odd", "text/plain")})
 	for i := range 1000 {
 		d := even
 		if i%2 == 1 {
@@ -460,9 +462,9 @@ func TestConcurrentSendersRespectMaxConnsPerHost(t *testing.T) {
 	srv.Start()
 	defer srv.Close()
 
-	client, err := delivery.NewClient(delivery.ClientConfig{MaxConnsPerHost: 8})
+	client, err := httpclient.New(httpclient.Config{MaxConnsPerHost: 8})
 	require.NoError(t, err)
-	d := newDeliverer(t, delivery.HTTPConfig{Client: client, Build: delivery.PostTo(srv.URL, "text/plain")})
+	d := newDeliverer(t, httpdelivery.Config{Client: client, Build: httpdelivery.PostTo(srv.URL, "text/plain")})
 	var wg sync.WaitGroup
 	for g := range 64 {
 		wg.Go(func() {
@@ -492,7 +494,7 @@ func TestHTTPDelivererBodyRuleSeesABoundedPrefix(t *testing.T) {
 	srv.Config.ConnState = cc.hook
 	srv.Start()
 	defer srv.Close()
-	client, err := delivery.NewClient(delivery.ClientConfig{})
+	client, err := httpclient.New(httpclient.Config{})
 	require.NoError(t, err)
 
 	cases := []struct {
@@ -512,9 +514,9 @@ func TestHTTPDelivererBodyRuleSeesABoundedPrefix(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var seen int
 			contains := classify.BodyContains(marker, classify.ClassDuplicate)
-			d := newDeliverer(t, delivery.HTTPConfig{
+			d := newDeliverer(t, httpdelivery.Config{
 				Client: client,
-				Build:  delivery.PostTo(fmt.Sprintf("%s/?at=%d", srv.URL, tc.at), "application/json"),
+				Build:  httpdelivery.PostTo(fmt.Sprintf("%s/?at=%d", srv.URL, tc.at), "application/json"),
 				Rules: classify.HTTPRules{MaxBody: tc.maxBody, Body: func(status int, body []byte) (classify.Class, bool) {
 					seen = len(body)
 					return contains(status, body)

@@ -1,28 +1,30 @@
-package delivery
+package logging
 
 import (
 	"context"
 	"log/slog"
+
+	"github.com/outbound-go/outbound/delivery"
 )
 
-// CorrelationKey is the attribute name under which LogObserver and
-// LogHandler put correlation ids.
+// CorrelationKey is the attribute name under which Observer and
+// Handler put correlation ids.
 const CorrelationKey = "correlation_id"
 
-// LogHandler wraps next so that every record logged with a context that
+// Handler wraps next so that every record logged with a context that
 // carries a correlation id (see WithCorrelationID) gets it as a
 // correlation_id attribute, unless the record already has one. Use it for
 // the service's own logger, so that lines written while handling a request,
 // or inside a Deliverer, can be joined with the outbound library's lines
 // and with the partner's logs:
 //
-//	logger := slog.New(delivery.LogHandler(slog.NewJSONHandler(os.Stderr, nil)))
+//	logger := slog.New(logging.Handler(slog.NewJSONHandler(os.Stderr, nil)))
 //	ctx = delivery.WithCorrelationID(ctx, requestID)
 //	logger.InfoContext(ctx, "candidate saved") // ... "correlation_id":"<requestID>"
 //
 // After WithGroup the attribute lands inside the group, like any other
 // attribute added to the record.
-func LogHandler(next slog.Handler) slog.Handler {
+func Handler(next slog.Handler) slog.Handler {
 	if h, ok := next.(correlationHandler); ok {
 		return h
 	}
@@ -36,7 +38,7 @@ func (h correlationHandler) Enabled(ctx context.Context, level slog.Level) bool 
 }
 
 func (h correlationHandler) Handle(ctx context.Context, r slog.Record) error {
-	if id := CorrelationIDFrom(ctx); id != "" && !hasAttr(r, CorrelationKey) {
+	if id := delivery.CorrelationIDFrom(ctx); id != "" && !hasAttr(r, CorrelationKey) {
 		r = r.Clone()
 		r.AddAttrs(slog.String(CorrelationKey, id))
 	}

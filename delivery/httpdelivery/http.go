@@ -1,4 +1,4 @@
-package delivery
+package httpdelivery
 
 import (
 	"bytes"
@@ -12,10 +12,13 @@ import (
 	"sync"
 
 	"github.com/outbound-go/outbound/classify"
+	"github.com/outbound-go/outbound/delivery"
+	"github.com/outbound-go/outbound/delivery/httpclient"
+	"github.com/outbound-go/outbound/internal/httpsyntax"
 	"github.com/outbound-go/outbound/internal/redact"
 )
 
-// Defaults of HTTPConfig.
+// Defaults of Config.
 const (
 	DefaultIdempotencyHeader = "Idempotency-Key"
 	DefaultCorrelationHeader = "X-Correlation-ID"
@@ -29,7 +32,7 @@ const (
 // should build the request with ctx (http.NewRequestWithContext). An error
 // it returns keeps its class if it has one (return classify.Discard(err) for
 // a record that can never be sent) and is Permanent otherwise.
-type RequestBuilder func(ctx context.Context, m *Message) (*http.Request, error)
+type RequestBuilder func(ctx context.Context, m *delivery.Message) (*http.Request, error)
 
 // PostTo returns a RequestBuilder that POSTs the message payload to rawURL
 // with the given Content-Type. The URL is parsed once, here. If it does not
@@ -43,10 +46,10 @@ func PostTo(rawURL, contentType string) RequestBuilder {
 		if errors.As(err, &ue) {
 			err = ue.Err // the url.Error would quote rawURL whole
 		}
-		bad := classify.Permanent(fmt.Errorf("delivery: PostTo URL %s is invalid: %s", redact.URL(rawURL), redact.Text(err.Error())))
-		return func(context.Context, *Message) (*http.Request, error) { return nil, bad }
+		bad := classify.Permanent(fmt.Errorf("httpdelivery: PostTo URL %s is invalid: %s", redact.URL(rawURL), redact.Text(err.Error())))
+		return func(context.Context, *delivery.Message) (*http.Request, error) { return nil, bad }
 	}
-	return func(ctx context.Context, m *Message) (*http.Request, error) {
+	return func(ctx context.Context, m *delivery.Message) (*http.Request, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, "", bytes.NewReader(m.Payload))
 		if err != nil {
 			return nil, err
@@ -58,11 +61,11 @@ func PostTo(rawURL, contentType string) RequestBuilder {
 	}
 }
 
-// HTTPConfig configures an HTTPDeliverer. Build is required; every other
+// Config configures an Deliverer. Build is required; every other
 // field's zero value selects a default.
-type HTTPConfig struct {
+type Config struct {
 	// Client sends the requests. Share one client across deliverers. Nil
-	// means a client from NewClient(ClientConfig{}), created once per
+	// means a client from httpclient.New(httpclient.Config{}), created once per
 	// deliverer.
 	Client *http.Client
 	// Build turns a message into a request. Required.
@@ -82,13 +85,13 @@ type HTTPConfig struct {
 	MaxDrain int64
 }
 
-// HTTPDeliverer delivers messages as HTTP requests through one shared
+// Deliverer delivers messages as HTTP requests through one shared
 // client. It sets the Idempotency-Key and correlation headers, reads a
 // bounded prefix of the response for classification, always drains (within
 // a bound) and closes the body so the connection is reused, and returns nil
 // or a classified error carrying the status, Retry-After and a body snippet.
 // It is safe for concurrent use.
-type HTTPDeliverer struct {
+type Deliverer struct {
 	client     *http.Client
 	build      RequestBuilder
 	rules      classify.HTTPRules
@@ -98,27 +101,27 @@ type HTTPDeliverer struct {
 	readLimit  int
 }
 
-// NewHTTPDeliverer returns an HTTPDeliverer for cfg. It returns an error
+// New returns a Deliverer for cfg. It returns an error
 // naming the field when Build is nil or a setting is invalid (a negative
 // size, a header name that is not an RFC 9110 token).
-func NewHTTPDeliverer(cfg HTTPConfig) (*HTTPDeliverer, error) {
+func New(cfg Config) (*Deliverer, error) {
 	if cfg.Build == nil {
-		return nil, errors.New("delivery: HTTPConfig.Build is required")
+		return nil, errors.New("httpdelivery: Config.Build is required")
 	}
 	if cfg.MaxDrain < 0 {
-		return nil, fmt.Errorf("delivery: HTTPConfig.MaxDrain must not be negative, got %d", cfg.MaxDrain)
+		return nil, fmt.Errorf("httpdelivery: Config.MaxDrain must not be negative, got %d", cfg.MaxDrain)
 	}
 	if cfg.Rules.MaxBody < 0 {
-		return nil, fmt.Errorf("delivery: HTTPConfig.Rules.MaxBody must not be negative, got %d", cfg.Rules.MaxBody)
+		return nil, fmt.Errorf("httpdelivery: Config.Rules.MaxBody must not be negative, got %d", cfg.Rules.MaxBody)
 	}
 	for _, h := range [...]struct{ field, v string }{
 		{"IdempotencyHeader", cfg.IdempotencyHeader}, {"CorrelationHeader", cfg.CorrelationHeader},
 	} {
-		if h.v != "" && h.v != "-" && !validToken(h.v) {
-			return nil, fmt.Errorf("delivery: HTTPConfig.%s %q is not a valid header name", h.field, h.v)
+		if h.v != "" && h.v != "-" && !httpsyntax.Token(h.v) {
+			return nil, fmt.Errorf("httpdelivery: Config.%s %q is not a valid header name", h.field, h.v)
 		}
 	}
-	d := &HTTPDeliverer{
+	d := &Deliverer{
 		client:     cfg.Client,
 		build:      cfg.Build,
 		rules:      cfg.Rules,
@@ -131,7 +134,7 @@ func NewHTTPDeliverer(cfg HTTPConfig) (*HTTPDeliverer, error) {
 		d.maxDrain = DefaultMaxDrain
 	}
 	if d.client == nil {
-		c, err := NewClient(ClientConfig{})
+		c, err := httpclient.New(httpclient.Config{})
 		if err != nil {
 			return nil, err
 		}
@@ -164,7 +167,7 @@ func headerName(v, def string) string {
 // every error Deliver returns is redacted (URL user info, queries and
 // secret path segments, credentials; see RedactURL), because it is stored
 // on records and logged.
-func (d *HTTPDeliverer) Deliver(ctx context.Context, m *Message) error {
+func (d *Deliverer) Deliver(ctx context.Context, m *delivery.Message) error {
 	req, err := d.request(ctx, m)
 	if err != nil {
 		return err
@@ -178,11 +181,11 @@ func (d *HTTPDeliverer) Deliver(ctx context.Context, m *Message) error {
 	return d.rules.Classify(resp, body)
 }
 
-func (d *HTTPDeliverer) request(ctx context.Context, m *Message) (*http.Request, error) {
+func (d *Deliverer) request(ctx context.Context, m *delivery.Message) (*http.Request, error) {
 	req, err := d.build(ctx, m)
 	switch {
 	case err != nil:
-		err = redactError(fmt.Errorf("delivery: build request for message %q: %w", m.ID, err))
+		err = redactError(fmt.Errorf("httpdelivery: build request for message %q: %w", m.ID, err))
 		if !hasExplicitClass(err) && ctx.Err() == nil {
 			err = classify.Permanent(err)
 		}
@@ -209,7 +212,7 @@ func (d *HTTPDeliverer) request(ctx context.Context, m *Message) (*http.Request,
 		}
 	}
 	if d.corrHeader != "" && firstValue(req.Header, d.corrHeader) == "" {
-		req.Header[d.corrHeader] = []string{correlationID(ctx, m)}
+		req.Header[d.corrHeader] = []string{delivery.CorrelationIDFor(ctx, m)}
 	}
 	if err := sendable(req); err != nil {
 		return nil, unsendable(m, err.Error())
@@ -235,15 +238,15 @@ func sendable(req *http.Request) error {
 		return fmt.Errorf("request URL scheme %q is not http or https", req.URL.Scheme)
 	case req.URL.Host == "":
 		return errors.New("request URL has no host")
-	case req.Method != "" && !validToken(req.Method):
+	case req.Method != "" && !httpsyntax.Token(req.Method):
 		return fmt.Errorf("request method %q is not a valid method", req.Method)
 	}
 	for name, values := range req.Header {
-		if !validToken(name) {
+		if !httpsyntax.Token(name) {
 			return fmt.Errorf("request header name %q is not a valid header name", name)
 		}
 		for _, v := range values {
-			if !validHeaderValue(v) {
+			if !httpsyntax.HeaderValue(v) {
 				return fmt.Errorf("request header %q has a control character in its value", name)
 			}
 		}
@@ -252,8 +255,8 @@ func sendable(req *http.Request) error {
 }
 
 // unsendable is the Permanent error for a request that can never be sent.
-func unsendable(m *Message, why string) error {
-	return classify.Permanent(fmt.Errorf("delivery: build request for message %q: %s", m.ID, why))
+func unsendable(m *delivery.Message, why string) error {
+	return classify.Permanent(fmt.Errorf("httpdelivery: build request for message %q: %s", m.ID, why))
 }
 
 func hasExplicitClass(err error) bool {
@@ -266,7 +269,7 @@ var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 // readPrefix returns the body prefix the rules need: nothing for a success
 // without a body rule, a snippet for a failure, BodyLimit bytes with a body
 // rule. A read error keeps what was read: the status has already spoken.
-func (d *HTTPDeliverer) readPrefix(resp *http.Response) []byte {
+func (d *Deliverer) readPrefix(resp *http.Response) []byte {
 	limit := d.readLimit
 	if d.rules.Body == nil {
 		if d.rules.StatusClass(resp.StatusCode) == classify.ClassOK {
@@ -282,7 +285,7 @@ func (d *HTTPDeliverer) readPrefix(resp *http.Response) []byte {
 	return out
 }
 
-func (d *HTTPDeliverer) drainAndClose(body io.ReadCloser) {
+func (d *Deliverer) drainAndClose(body io.ReadCloser) {
 	_, _ = io.CopyN(io.Discard, body, d.maxDrain)
 	_ = body.Close()
 }
@@ -319,12 +322,3 @@ type redactedError struct {
 
 func (e *redactedError) Error() string { return e.msg }
 func (e *redactedError) Unwrap() error { return e.err }
-
-// RedactURL returns raw safe to show, store or log: scheme, host, port and
-// path stay, except path segments longer than 16 bytes that look random
-// (webhook secrets such as hooks.slack.com/services/T…/B…/<secret>); user
-// info, the query and the fragment are replaced by "[redacted]". Input
-// that does not parse as an absolute URL is replaced entirely. It applies
-// the same rules as the redaction of stored attempt errors (NewAttempt)
-// and of log lines (health.Redact).
-func RedactURL(raw string) string { return redact.URL(raw) }

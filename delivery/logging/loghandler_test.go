@@ -1,4 +1,4 @@
-package delivery_test
+package logging_test
 
 import (
 	"bytes"
@@ -11,11 +11,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/outbound-go/outbound/delivery"
+	"github.com/outbound-go/outbound/delivery/logging"
 )
 
 func TestLogHandlerAddsTheContextsCorrelationID(t *testing.T) {
 	var out bytes.Buffer
-	logger := slog.New(delivery.LogHandler(slog.NewJSONHandler(&out, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	logger := slog.New(logging.Handler(slog.NewJSONHandler(&out, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	ctx := delivery.WithCorrelationID(context.Background(), "req-1")
 
 	logger.InfoContext(ctx, "saved")
@@ -23,8 +24,8 @@ func TestLogHandlerAddsTheContextsCorrelationID(t *testing.T) {
 	logger.InfoContext(ctx, "own id", "correlation_id", "rec-9")
 	logger.With("svc", "ats").WithGroup("g").InfoContext(ctx, "grouped", "n", 1)
 
-	// The LogObserver's lines keep the record's id, not the run context's.
-	o, err := delivery.NewLogObserver(delivery.LogConfig{Logger: logger})
+	// The Observer's lines keep the record's id, not the run context's.
+	o, err := logging.NewObserver(logging.Config{Logger: logger})
 	require.NoError(t, err)
 	o.ObserveAttempt(ctx, delivery.AttemptEvent{
 		Record: delivery.Record{Message: delivery.Message{ID: "r-5"}}, Action: delivery.ActionDelivered,
@@ -43,7 +44,7 @@ func TestLogHandlerAddsTheContextsCorrelationID(t *testing.T) {
 
 	// Wrapping twice adds it once.
 	out.Reset()
-	twice := slog.New(delivery.LogHandler(delivery.LogHandler(slog.NewJSONHandler(&out, nil))))
+	twice := slog.New(logging.Handler(logging.Handler(slog.NewJSONHandler(&out, nil))))
 	twice.InfoContext(ctx, "x")
 	assert.Equal(t, 1, strings.Count(out.String(), "correlation_id"))
 	assert.False(t, twice.Enabled(ctx, slog.LevelDebug), "levels pass through")

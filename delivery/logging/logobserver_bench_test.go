@@ -1,4 +1,4 @@
-package delivery_test
+package logging_test
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 
 	"github.com/outbound-go/outbound/classify"
 	"github.com/outbound-go/outbound/delivery"
+	"github.com/outbound-go/outbound/delivery/logging"
 )
 
 func benchEvent() delivery.AttemptEvent {
@@ -18,7 +19,7 @@ func benchEvent() delivery.AttemptEvent {
 		}},
 		Attempted: true,
 		Attempt:   delivery.Attempt{StartedAt: time.Now(), Duration: 42 * time.Millisecond, Status: 503, Class: classify.ClassEphemeral},
-		Err:       http503, Cause: "http_503", Action: delivery.ActionRetry, NextAttemptAt: time.Now().Add(time.Minute),
+		Err:       &classify.Error{Class: classify.ClassEphemeral, Status: 503}, Cause: "http_503", Action: delivery.ActionRetry, NextAttemptAt: time.Now().Add(time.Minute),
 	}
 }
 
@@ -29,15 +30,15 @@ func BenchmarkLogObserver(b *testing.B) {
 	for _, bc := range []struct {
 		name  string
 		level slog.Level
-		cfg   delivery.LogConfig
+		cfg   logging.Config
 	}{
-		{"skipped", slog.LevelInfo, delivery.LogConfig{}},
-		{"json", slog.LevelDebug, delivery.LogConfig{}},
-		{"json+payload", slog.LevelDebug, delivery.LogConfig{LogPayloads: true, RedactFields: []string{"email"}}},
+		{"skipped", slog.LevelInfo, logging.Config{}},
+		{"json", slog.LevelDebug, logging.Config{}},
+		{"json+payload", slog.LevelDebug, logging.Config{LogPayloads: true, RedactFields: []string{"email"}}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			bc.cfg.Logger = slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: bc.level}))
-			o, err := delivery.NewLogObserver(bc.cfg)
+			o, err := logging.NewObserver(bc.cfg)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -1,4 +1,4 @@
-package delivery
+package logging
 
 import (
 	"bytes"
@@ -11,8 +11,8 @@ import (
 // RedactedValue replaces the values of redacted payload fields in logs.
 const RedactedValue = "[redacted]"
 
-// DefaultMaxLoggedPayload is how many bytes of a payload a LogObserver logs
-// when LogConfig.MaxPayload is zero.
+// DefaultMaxLoggedPayload is how many bytes of a payload a Observer logs
+// when Config.MaxPayload is zero.
 const DefaultMaxLoggedPayload = 1024
 
 // payloadRedactor renders payloads for log lines with configured JSON fields

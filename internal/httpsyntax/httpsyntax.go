@@ -1,0 +1,53 @@
+// Package httpsyntax checks the RFC 9110 syntax of what goes on the wire
+// (methods, header names and values), so that a request that could never
+// be sent is refused when a message is validated, not retried.
+//
+//	if !httpsyntax.Token(name) || !httpsyntax.HeaderValue(value) { ... }
+package httpsyntax
+
+import "strings"
+
+// Token reports whether s is an RFC 9110 token, the syntax of header
+// names and methods: one or more of the visible ASCII characters other
+// than delimiters.
+func Token(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' {
+			continue
+		}
+		if c < '!' || c > '~' || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// HeaderValue reports whether s can be sent as a header value: no
+// control characters other than horizontal tab (net/http refuses CR, LF,
+// NUL and the rest at send time, and a request refused once is refused on
+// every retry).
+func HeaderValue(s string) bool { return !HasControl(s, true) }
+
+// HasControl reports whether s has a control character: C0 (below U+0020),
+// DEL or C1 (U+0080 to U+009F), tab excepted when allowTab is set. Bytes
+// that are not UTF-8 are not control characters.
+func HasControl(s string, allowTab bool) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '\t':
+			if !allowTab {
+				return true
+			}
+		case c < 0x20 || c == 0x7f:
+			return true
+		case c == 0xc2 && i+1 < len(s) && s[i+1] >= 0x80 && s[i+1] <= 0x9f: // UTF-8 of U+0080..U+009F
+			return true
+		}
+	}
+	return false
+}
