@@ -102,10 +102,15 @@ const MaxErrorText = 2048
 func NewAttempt(start time.Time, err error) Attempt {
 	a := Attempt{StartedAt: start, Duration: time.Since(start), Class: classify.Of(err), Status: classify.Status(err)}
 	if err != nil {
-		a.Error = text.Ellipsis(redact.Text(err.Error()), MaxErrorText)
+		a.Error = RedactedText(err.Error())
 	}
 	return a
 }
+
+// RedactedText returns s as a store keeps error text: credentials redacted
+// as in NewAttempt, one line of valid UTF-8, at most MaxErrorText bytes.
+// Stores apply it to pause and disable reasons too.
+func RedactedText(s string) string { return text.Ellipsis(redact.Text(s), MaxErrorText) }
 
 // Record is a message plus its delivery state, as a Store keeps it.
 type Record struct {
@@ -141,6 +146,9 @@ type Record struct {
 	Duplicate bool
 	// UpdatedAt is when the record last changed state.
 	UpdatedAt time.Time
+	// Probe is set on a record Claim handed out as the one probe of a
+	// destination whose pause has ended. It is not stored.
+	Probe bool
 	// RedrivenAt is when the record was last redriven, or zero if never. A
 	// redrive starts a new delivery effort: the dispatcher counts a
 	// policy's MaxElapsed from the later of CreatedAt and RedrivenAt.

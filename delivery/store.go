@@ -38,16 +38,30 @@ type Store interface {
 	// all of this for a store, message by message.
 	Enqueue(ctx context.Context, msgs ...Message) ([]Enqueued, error)
 
-	// Claim leases up to limit due records for lease, oldest due first
-	// (ties by Seq), and returns them in that order, in flight, with a
-	// fresh LeaseToken. A record is due when it is pending with
-	// NextAttemptAt <= now, or in flight with an expired lease. Per-key
-	// ordering: a record with a non-empty Key is claimable only if it is
-	// the lowest-Seq live (pending or in-flight) record of its Key and no
-	// record of that Key is in flight under an unexpired lease; so a record
-	// waiting to retry holds back the later records of its key. limit <= 0
-	// or lease <= 0 is ErrInvalid. Claim returns an empty slice when
-	// nothing is due.
+	// Claim leases up to limit due records for lease and returns them in
+	// flight, with a fresh LeaseToken. A record is due when it is pending
+	// with NextAttemptAt <= now, or in flight with an expired lease.
+	//
+	// Destinations: Claim never hands out records of a paused or disabled
+	// destination, never lets a destination's records leased at once (over
+	// every unexpired lease in the store, whoever holds it) exceed its
+	// MaxInFlight, and hands out at most one record at a time of a
+	// destination whose pause has ended (the probe, with Probe set). It
+	// spreads one claim across the destinations with due records in
+	// rounds, one record per destination per round (round robin, the
+	// destination served least recently first), so a large backlog for
+	// one destination never delays another's; within a destination,
+	// oldest due first, ties by Seq.
+	//
+	// Per-key ordering is scoped to the destination: a record with a
+	// non-empty Key is claimable only if it is the lowest-Seq live
+	// (pending or in-flight) record of its (Destination, Key) and no
+	// record of that pair is in flight under an unexpired lease; so a
+	// record waiting to retry holds back the later records of its key at
+	// its destination only, never those of another destination.
+	//
+	// limit <= 0 or lease <= 0 is ErrInvalid. Claim returns an empty
+	// slice when nothing is claimable.
 	Claim(ctx context.Context, limit int, lease time.Duration) ([]Record, error)
 
 	// Complete marks a claimed record delivered, recording attempt a
@@ -96,6 +110,56 @@ type Store interface {
 
 	// Stats counts records per state and measures the backlog's age.
 	Stats(ctx context.Context) (Stats, error)
+
+	// Cancel moves pending records to discarded without an attempt, their
+	// LastAttempt.Error saying an operator cancelled them. It is all or
+	// nothing: an unknown id is ErrNotFound and a record that is not
+	// pending (in flight, or finished) is ErrInvalid, and then nothing
+	// changes. It returns how many records it cancelled.
+	Cancel(ctx context.Context, ids ...string) (int, error)
+
+	// RetryNow makes pending records due now, keeping their attempts (a
+	// record waiting for a retry is tried at once; use Redrive for dead
+	// ones). It is all or nothing like Cancel. A record of a paused
+	// destination still waits for the pause to end.
+	RetryNow(ctx context.Context, ids ...string) (int, error)
+
+	// PauseDestination pauses the named destination for every process on
+	// the store until p.Until: Claim hands out none of its records, then
+	// one at a time (probing) until ResumeAfterProbe or ResumeDestination.
+	// A pause never ends earlier than one already recorded (the later
+	// Until wins, with its Cause and Reason); it increments Pauses and
+	// sets PausedSince if zero. A destination that has no records can be
+	// paused. A disabled destination stays disabled. Records in flight are
+	// not touched. An invalid name or pause (ValidateDestinationName,
+	// ValidatePause) is ErrInvalid.
+	PauseDestination(ctx context.Context, name string, p Pause) error
+
+	// ResumeAfterProbe makes a probing destination active again (Pauses,
+	// PausedSince, Cause and Reason cleared) and reports whether it did:
+	// a destination paused again meanwhile (Until still ahead), disabled,
+	// or already active is left as it is.
+	ResumeAfterProbe(ctx context.Context, name string) (bool, error)
+
+	// ResumeDestination makes the named destination active whatever its
+	// status: a person ending a pause or a disable. An unknown destination
+	// (no records, no stored state) is ErrNotFound.
+	ResumeDestination(ctx context.Context, name string) error
+
+	// DisableDestination disables the named destination until
+	// ResumeDestination: Claim never hands out its records. cause is a
+	// short stable name ("gone", "paused_too_long", "operator") and is
+	// required; reason is redacted and bounded like Attempt.Error.
+	DisableDestination(ctx context.Context, name, cause, reason string) error
+
+	// SetDestinationLimits stores the limits Claim enforces for the named
+	// destination, for every process on the store, from the next claim on.
+	SetDestinationLimits(ctx context.Context, name string, l DestinationLimits) error
+
+	// Destinations lists every destination the store knows (with records
+	// pending, in flight or dead, or with stored state: a pause, a disable
+	// or limits) with its figures, by name.
+	Destinations(ctx context.Context) ([]Destination, error)
 
 	// Purge deletes up to limit delivered and discarded records last
 	// updated before before, oldest first, and returns how many it
@@ -152,6 +216,8 @@ type Filter struct {
 type ListOptions struct {
 	// State, if set, lists only records in this state.
 	State State
+	// Destination, if set, lists only records of this destination.
+	Destination string
 	// Key, if set, lists only records of this ordering key.
 	Key string
 	// Limit is the page size. Zero means DefaultPageSize; more than

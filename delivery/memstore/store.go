@@ -31,8 +31,9 @@ type Store struct {
 	seq    int64
 	byID   map[string]*rec
 	byIdem map[string]*rec
-	keys   map[string][]*rec // live records per ordering key, in Seq order
-	ready  readyHeap
+	keys   map[string][]*rec // live records per (destination, key), in Seq order
+	dests  map[string]*dest  // by name: state, claim candidates, figures
+	round  uint64            // claims handed out, for round robin
 	leases leaseHeap
 	order  []orderEntry // every record by Seq, with stale entries skipped
 	stale  int          // stale entries in order
@@ -43,9 +44,13 @@ type Store struct {
 // made before it are recognised as stale.
 type rec struct {
 	delivery.Record
-	gen    uint64
-	purged bool
+	gen     uint64
+	purged  bool
+	expired bool // in flight, and its lease was seen expired
 }
+
+// orderKey is the per-key ordering scope of r: its destination and key.
+func orderKey(r *rec) string { return r.Destination + "\x00" + r.Key }
 
 type orderEntry struct {
 	seq int64
@@ -70,6 +75,7 @@ func New(cfg Config) *Store {
 		byID:   make(map[string]*rec),
 		byIdem: make(map[string]*rec),
 		keys:   make(map[string][]*rec),
+		dests:  make(map[string]*dest),
 	}
 }
 
@@ -158,6 +164,7 @@ func (s *Store) insert(r *rec) {
 	}
 	s.order = append(s.order, orderEntry{seq: r.Seq, rec: r})
 	s.counts[delivery.StatePending]++
+	s.dest(r.Destination).count(delivery.StatePending, 1)
 	s.enqueueLive(r)
 }
 
@@ -165,13 +172,14 @@ func (s *Store) insert(r *rec) {
 // it a claim candidate if nothing of its key is ahead of it.
 func (s *Store) enqueueLive(r *rec) {
 	if r.Key == "" {
-		s.ready.push(r)
+		s.makeReady(r)
 		return
 	}
-	q := s.keys[r.Key]
-	s.keys[r.Key] = append(q, r)
+	k := orderKey(r)
+	q := s.keys[k]
+	s.keys[k] = append(q, r)
 	if len(q) == 0 {
-		s.ready.push(r)
+		s.makeReady(r)
 	}
 }
 
@@ -186,28 +194,39 @@ func (s *Store) Claim(ctx context.Context, limit int, lease time.Duration) ([]de
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
-	// Expired claims become candidates again, in due order.
-	for len(s.leases) > 0 && !s.leases[0].expires.After(now) {
-		e := heap.Pop(&s.leases).(leaseEntry)
-		if e.gen == e.rec.gen && e.rec.State == delivery.StateInFlight {
-			s.ready.push(e.rec)
-		}
-	}
-	token := delivery.NewToken()
-	var out []delivery.Record
-	for len(out) < limit && len(s.ready) > 0 && !s.ready[0].due.After(now) {
-		e := heap.Pop(&s.ready).(readyEntry)
-		r := e.rec
-		if e.gen != r.gen || !claimable(r, now) {
-			continue
-		}
-		s.move(r, delivery.StateInFlight, now)
-		r.LeaseToken = token
-		r.LeaseExpiresAt = now.Add(lease)
-		heap.Push(&s.leases, leaseEntry{expires: r.LeaseExpiresAt, rec: r, gen: r.gen})
-		out = append(out, r.snapshot())
+	s.expireLeases(now)
+	out := s.claimRounds(limit, lease, now)
+	if out == nil {
+		out = []delivery.Record{}
 	}
 	return out, nil
+}
+
+// expireLeases makes records whose lease expired candidates again, in due
+// order, and stops counting them against their destination's MaxInFlight.
+// Callers hold s.mu.
+func (s *Store) expireLeases(now time.Time) {
+	for len(s.leases) > 0 && !s.leases[0].expires.After(now) {
+		e := heap.Pop(&s.leases).(leaseEntry)
+		if r := e.rec; e.gen == r.gen && r.State == delivery.StateInFlight && !r.expired {
+			r.expired = true
+			s.dests[r.Destination].leased--
+			s.makeReady(r)
+		}
+	}
+}
+
+// makeReady makes r a claim candidate of its destination. Callers hold
+// s.mu.
+func (s *Store) makeReady(r *rec) { s.dest(r.Destination).ready.push(r) }
+
+// unlease stops counting r, leaving the in-flight state, against its
+// destination's MaxInFlight. Callers hold s.mu.
+func (s *Store) unlease(r *rec) {
+	if r.State == delivery.StateInFlight && !r.expired {
+		s.dests[r.Destination].leased--
+	}
+	r.expired = false
 }
 
 func claimable(r *rec, now time.Time) bool {
@@ -223,8 +242,14 @@ func claimable(r *rec, now time.Time) bool {
 // move changes a record's state, keeping counts and generation. Callers
 // hold s.mu.
 func (s *Store) move(r *rec, to delivery.State, now time.Time) {
+	if r.State == delivery.StateInFlight && to != delivery.StateInFlight {
+		s.unlease(r)
+	}
 	s.counts[r.State]--
 	s.counts[to]++
+	d := s.dest(r.Destination)
+	d.count(r.State, -1)
+	d.count(to, 1)
 	r.State = to
 	r.UpdatedAt = now
 	r.gen++
@@ -266,19 +291,20 @@ func (s *Store) finish(r *rec, to delivery.State, a delivery.Attempt, now time.T
 	if r.Key == "" {
 		return
 	}
-	q := s.keys[r.Key]
+	k := orderKey(r)
+	q := s.keys[k]
 	i := slices.Index(q, r)
 	if i < 0 {
 		return
 	}
 	q = slices.Delete(q, i, i+1)
 	if len(q) == 0 {
-		delete(s.keys, r.Key)
+		delete(s.keys, k)
 		return
 	}
-	s.keys[r.Key] = q
+	s.keys[k] = q
 	if i == 0 && q[0].State == delivery.StatePending {
-		s.ready.push(q[0])
+		s.makeReady(q[0])
 	}
 }
 
@@ -289,7 +315,7 @@ func (s *Store) toPending(r *rec, next, now time.Time) {
 	r.NextAttemptAt = next
 	r.LeaseToken = ""
 	r.LeaseExpiresAt = time.Time{}
-	s.ready.push(r)
+	s.makeReady(r)
 }
 
 // Complete implements delivery.Store.
@@ -394,28 +420,25 @@ func (s *Store) redrive(recs []*rec) {
 	}
 }
 
-// NextDue implements delivery.NextDuer from the tops of the claim and lease
-// heaps, dropping stale entries on the way: O(log n) amortised.
+// NextDue implements delivery.NextDuer from the top of each destination's
+// claim heap and of the lease heap, dropping stale entries on the way:
+// O(destinations + log n) amortised.
 func (s *Store) NextDue(context.Context) (time.Time, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for len(s.ready) > 0 {
-		e := s.ready[0]
-		if e.gen == e.rec.gen && (e.rec.State == delivery.StatePending || e.rec.State == delivery.StateInFlight) {
-			break
-		}
-		heap.Pop(&s.ready)
-	}
+	now := s.now()
 	for len(s.leases) > 0 {
 		e := s.leases[0]
-		if e.gen == e.rec.gen && e.rec.State == delivery.StateInFlight {
+		if e.gen == e.rec.gen && e.rec.State == delivery.StateInFlight && !e.rec.expired {
 			break
 		}
 		heap.Pop(&s.leases)
 	}
 	var due time.Time
-	if len(s.ready) > 0 {
-		due = s.ready[0].due
+	for _, d := range s.dests {
+		if t, ok := d.nextDue(now); ok && (due.IsZero() || t.Before(due)) {
+			due = t
+		}
 	}
 	if len(s.leases) > 0 && (due.IsZero() || s.leases[0].expires.Before(due)) {
 		due = s.leases[0].expires
@@ -457,7 +480,8 @@ func (s *Store) List(_ context.Context, opts delivery.ListOptions) (delivery.Pag
 		if e.seq != r.Seq || r.purged {
 			continue
 		}
-		if (opts.State != 0 && r.State != opts.State) || (opts.Key != "" && r.Key != opts.Key) {
+		if (opts.State != 0 && r.State != opts.State) || (opts.Key != "" && r.Key != opts.Key) ||
+			(opts.Destination != "" && r.Destination != opts.Destination) {
 			continue
 		}
 		if len(page.Records) == limit {

@@ -40,6 +40,18 @@ func Run(t *testing.T, newStore Factory) {
 		{"NotifyOnInsertOnly", testNotifyOnInsertOnly},
 		{"NextDue", testNextDue},
 		{"ConcurrentClaim", testConcurrentClaim},
+		{"DestinationPause", testDestinationPause},
+		{"DestinationPauseNeverShortens", testDestinationPauseNeverShortens},
+		{"DestinationDisable", testDestinationDisable},
+		{"DestinationBadInput", testDestinationBadInput},
+		{"DestinationMaxInFlight", testDestinationMaxInFlight},
+		{"DestinationMaxInFlightConcurrent", testDestinationMaxInFlightConcurrent},
+		{"DestinationFairClaim", testDestinationFairClaim},
+		{"PerKeyOrderingPerDestination", testPerKeyOrderingPerDestination},
+		{"DestinationFigures", testDestinationFigures},
+		{"CancelAndRetryNow", testCancelAndRetryNow},
+		{"ListByDestination", testListByDestination},
+		{"NextDueSeesPauses", testNextDueSeesPauses},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

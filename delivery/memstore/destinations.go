@@ -1,0 +1,313 @@
+package memstore
+
+import (
+	"cmp"
+	"container/heap"
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/outbound-go/outbound/delivery"
+)
+
+// dest is one destination: its durable state, its claim candidates and
+// its live figures. A dest exists once it has had a record or some state;
+// it is never deleted, so round-robin positions survive idle spells.
+type dest struct {
+	name string
+
+	pausedUntil time.Time
+	pausedSince time.Time
+	pauses      int
+	disabled    bool
+	cause       string
+	reason      string
+	maxInFlight int
+	changedAt   time.Time
+	stateful    bool // has been paused, disabled or limited at least once
+
+	ready   readyHeap // claim candidates of this destination
+	leased  int       // records in flight whose lease was not seen expired
+	served  uint64    // claim round in which it last gave a record
+	pending int64
+	flight  int64
+	dead    int64
+}
+
+// dest returns the destination named name, creating it. Callers hold s.mu.
+func (s *Store) dest(name string) *dest {
+	d := s.dests[name]
+	if d == nil {
+		d = &dest{name: name}
+		s.dests[name] = d
+	}
+	return d
+}
+
+// count adds n to d's figure for records in state st.
+func (d *dest) count(st delivery.State, n int64) {
+	switch st {
+	case delivery.StatePending:
+		d.pending += n
+	case delivery.StateInFlight:
+		d.flight += n
+	case delivery.StateDead:
+		d.dead += n
+	}
+}
+
+// nextDue is when d next has a claimable record by time alone (its head's
+// due time, or the end of its pause if later); ok is false when it has no
+// candidate, is disabled, or is at its MaxInFlight (a lease ending or a
+// settle frees it).
+func (d *dest) nextDue(now time.Time) (time.Time, bool) {
+	e, ok := d.head()
+	if !ok || d.disabled {
+		return time.Time{}, false
+	}
+	due := e.due
+	if d.pausedUntil.After(now) {
+		return maxTime(due, d.pausedUntil), true
+	}
+	if d.room(now) == 0 {
+		return time.Time{}, false
+	}
+	return due, true
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// status is d's status at now.
+func (d *dest) status(now time.Time) delivery.DestinationStatus {
+	switch {
+	case d.disabled:
+		return delivery.DestinationDisabled
+	case d.pausedUntil.IsZero():
+		return delivery.DestinationActive
+	case d.pausedUntil.After(now):
+		return delivery.DestinationPaused
+	default:
+		return delivery.DestinationProbing
+	}
+}
+
+// room is how many more records of d Claim may lease at now.
+func (d *dest) room(now time.Time) int {
+	limit := -1
+	switch d.status(now) {
+	case delivery.DestinationPaused, delivery.DestinationDisabled:
+		return 0
+	case delivery.DestinationProbing:
+		limit = 1
+	}
+	if d.maxInFlight > 0 && (limit < 0 || d.maxInFlight < limit) {
+		limit = d.maxInFlight
+	}
+	if limit < 0 {
+		return int(^uint(0) >> 1)
+	}
+	return max(0, limit-d.leased)
+}
+
+// head returns d's earliest valid claim candidate, dropping stale entries.
+func (d *dest) head() (readyEntry, bool) {
+	for len(d.ready) > 0 {
+		e := d.ready[0]
+		if e.gen == e.rec.gen && (e.rec.State == delivery.StatePending || e.rec.State == delivery.StateInFlight) {
+			return e, true
+		}
+		heap.Pop(&d.ready)
+	}
+	return readyEntry{}, false
+}
+
+// claimFrom leases d's next due record, if any, at now. Callers hold s.mu.
+func (s *Store) claimFrom(d *dest, now time.Time, lease time.Duration, token string) (delivery.Record, bool) {
+	probing := d.status(now) == delivery.DestinationProbing
+	for len(d.ready) > 0 && !d.ready[0].due.After(now) {
+		e := heap.Pop(&d.ready).(readyEntry)
+		r := e.rec
+		if e.gen != r.gen || !claimable(r, now) {
+			continue
+		}
+		s.move(r, delivery.StateInFlight, now)
+		r.expired = false
+		d.leased++
+		r.LeaseToken = token
+		r.LeaseExpiresAt = now.Add(lease)
+		heap.Push(&s.leases, leaseEntry{expires: r.LeaseExpiresAt, rec: r, gen: r.gen})
+		out := r.snapshot()
+		out.Probe = probing
+		return out, true
+	}
+	return delivery.Record{}, false
+}
+
+// claimRounds leases up to limit records, one per destination per round,
+// least recently served destinations first. Callers hold s.mu.
+func (s *Store) claimRounds(limit int, lease time.Duration, now time.Time) []delivery.Record {
+	var cands []*dest
+	for _, d := range s.dests {
+		if e, ok := d.head(); ok && !e.due.After(now) && d.room(now) > 0 {
+			cands = append(cands, d)
+		}
+	}
+	slices.SortFunc(cands, func(a, b *dest) int { return cmp.Or(cmp.Compare(a.served, b.served), cmp.Compare(a.name, b.name)) })
+	token := delivery.NewToken()
+	var out []delivery.Record
+	for len(out) < limit && len(cands) > 0 {
+		next := cands[:0]
+		for _, d := range cands {
+			if len(out) == limit {
+				break
+			}
+			if d.room(now) == 0 {
+				continue
+			}
+			rec, ok := s.claimFrom(d, now, lease, token)
+			if !ok {
+				continue
+			}
+			s.round++
+			d.served = s.round
+			out = append(out, rec)
+			next = append(next, d)
+		}
+		cands = next
+	}
+	return out
+}
+
+// PauseDestination implements delivery.Store.
+func (s *Store) PauseDestination(_ context.Context, name string, p delivery.Pause) error {
+	if err := delivery.ValidateDestinationName(name); err != nil {
+		return fmt.Errorf("memstore: pause: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	if err := delivery.ValidatePause(p, now); err != nil {
+		return fmt.Errorf("memstore: pause %q: %w", name, err)
+	}
+	d := s.dest(name)
+	d.stateful = true
+	if p.Until.After(d.pausedUntil) {
+		d.pausedUntil = p.Until
+		if !d.disabled {
+			d.cause, d.reason = p.Cause, delivery.RedactedText(p.Reason)
+		}
+	}
+	if d.pausedSince.IsZero() {
+		d.pausedSince = now
+	}
+	d.pauses++
+	d.changedAt = now
+	return nil
+}
+
+// ResumeAfterProbe implements delivery.Store.
+func (s *Store) ResumeAfterProbe(_ context.Context, name string) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.dests[name]
+	now := s.now()
+	if d == nil || d.status(now) != delivery.DestinationProbing {
+		return false, nil
+	}
+	d.activate(now)
+	s.signal() // its held-back records are claimable at once
+	return true, nil
+}
+
+// ResumeDestination implements delivery.Store.
+func (s *Store) ResumeDestination(_ context.Context, name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.dests[name]
+	if d == nil {
+		return fmt.Errorf("memstore: resume destination %q: %w", name, delivery.ErrNotFound)
+	}
+	d.activate(s.now())
+	s.signal()
+	return nil
+}
+
+func (d *dest) activate(now time.Time) {
+	d.pausedUntil, d.pausedSince, d.pauses = time.Time{}, time.Time{}, 0
+	d.disabled, d.cause, d.reason = false, "", ""
+	d.changedAt = now
+}
+
+// DisableDestination implements delivery.Store.
+func (s *Store) DisableDestination(_ context.Context, name, cause, reason string) error {
+	if err := delivery.ValidateDestinationName(name); err != nil {
+		return fmt.Errorf("memstore: disable: %w", err)
+	}
+	if cause == "" {
+		return fmt.Errorf("memstore: disable %q: a cause is required: %w", name, delivery.ErrInvalid)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.dest(name)
+	d.stateful = true
+	d.disabled, d.cause, d.reason = true, cause, delivery.RedactedText(reason)
+	d.changedAt = s.now()
+	return nil
+}
+
+// SetDestinationLimits implements delivery.Store.
+func (s *Store) SetDestinationLimits(_ context.Context, name string, l delivery.DestinationLimits) error {
+	if err := delivery.ValidateDestinationName(name); err != nil {
+		return fmt.Errorf("memstore: limits: %w", err)
+	}
+	if l.MaxInFlight < 0 {
+		return fmt.Errorf("memstore: limits of %q: MaxInFlight %d: %w", name, l.MaxInFlight, delivery.ErrInvalid)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.dest(name)
+	if d.maxInFlight != l.MaxInFlight {
+		d.maxInFlight = l.MaxInFlight
+		d.changedAt = s.now()
+	}
+	d.stateful = true
+	return nil
+}
+
+// Destinations implements delivery.Store.
+func (s *Store) Destinations(context.Context) ([]delivery.Destination, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	oldest := make(map[string]time.Time)
+	for _, r := range s.byID {
+		if r.State == delivery.StatePending || r.State == delivery.StateInFlight {
+			if t, ok := oldest[r.Destination]; !ok || r.CreatedAt.Before(t) {
+				oldest[r.Destination] = r.CreatedAt
+			}
+		}
+	}
+	var out []delivery.Destination
+	for _, d := range s.dests {
+		if !d.stateful && d.pending+d.flight+d.dead == 0 {
+			continue
+		}
+		dd := delivery.Destination{
+			Name: d.name, Status: d.status(now), PausedUntil: d.pausedUntil, PausedSince: d.pausedSince,
+			Pauses: d.pauses, Cause: d.cause, Reason: d.reason, MaxInFlight: d.maxInFlight, ChangedAt: d.changedAt,
+			Pending: d.pending, InFlight: d.flight, Dead: d.dead,
+		}
+		if t, ok := oldest[d.name]; ok {
+			dd.OldestPending = now.Sub(t)
+		}
+		out = append(out, dd)
+	}
+	slices.SortFunc(out, func(a, b delivery.Destination) int { return cmp.Compare(a.Name, b.Name) })
+	return out, nil
+}
