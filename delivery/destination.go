@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"fmt"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -120,19 +121,16 @@ type DestinationLimits struct {
 
 // ValidateDestinationName returns an error wrapping ErrInvalid when name
 // cannot name a destination: longer than MaxDestinationName bytes, not
-// valid UTF-8, or holding control characters. The empty name is the
-// default destination and is valid.
+// valid UTF-8, or holding a NUL byte. The empty name is the default
+// destination and is valid.
 func ValidateDestinationName(name string) error {
 	switch {
 	case len(name) > MaxDestinationName:
 		return fmt.Errorf("delivery: destination name of %d bytes exceeds %d: %w", len(name), MaxDestinationName, ErrInvalid)
 	case !utf8.ValidString(name):
 		return fmt.Errorf("delivery: destination name is not valid UTF-8: %w", ErrInvalid)
-	}
-	for _, r := range name {
-		if r < 0x20 || r == 0x7f || (r >= 0x80 && r <= 0x9f) {
-			return fmt.Errorf("delivery: destination name %q has a control character: %w", name, ErrInvalid)
-		}
+	case strings.IndexByte(name, 0) >= 0:
+		return fmt.Errorf("delivery: destination name %q has a NUL byte: %w", name, ErrInvalid)
 	}
 	return nil
 }

@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/outbound-go/outbound/classify"
@@ -23,14 +23,29 @@ const (
 	minDefaultLease       = 2 * time.Minute
 )
 
-// DispatcherConfig configures a Dispatcher. Store and Deliverer are
-// required; every other field's zero value selects a documented default.
+// DispatcherConfig configures a Dispatcher. Store is required, and
+// Deliverer unless Destinations or Resolve configure the destinations;
+// every other field's zero value selects a documented default.
 type DispatcherConfig struct {
 	// Store holds the records. Required.
 	Store Store
-	// Deliverer sends one record's message. Required. Wrap it with
-	// middleware (rate limit, breaker, token auth) as needed.
+	// Deliverer sends one record's message: the default of every
+	// destination without its own. Required unless Destinations or
+	// Resolve is set; then records of a destination neither configures
+	// wait (their destination is paused with cause "unconfigured", visible
+	// in Store.Destinations, the log and the metrics) instead of being
+	// sent blindly. Wrap it with middleware (rate limit, breaker, token
+	// auth) as needed.
 	Deliverer Deliverer
+	// Destinations configures named destinations: their Deliverer, Gate,
+	// MaxInFlight and Policy. See DestinationConfig.
+	Destinations map[string]DestinationConfig
+	// Resolve, if set, configures the destinations Destinations does not
+	// name (thousands of customer endpoints): it is called once per
+	// destination per Dispatcher and the answer kept; ok false means the
+	// destination has no configuration. It must be safe for concurrent
+	// use; a panic counts as ok false.
+	Resolve func(name string) (DestinationConfig, bool)
 	// Policy decides retries of Ephemeral outcomes and the deferral of
 	// Unavailable ones. The zero Policy is retry.DefaultPolicy(): 1m, 3m,
 	// 9m, ... up to 10 attempts, then dead-letter. Its MaxElapsed counts
@@ -63,11 +78,37 @@ type DispatcherConfig struct {
 	// does not signal inserts, and how often it retries after a store
 	// error. Zero means DefaultPollInterval (1s).
 	PollInterval time.Duration
-	// Gate, if set, is asked before each run and before each attempt. When
-	// it refuses, the run claims nothing (or the claimed record is
-	// deferred) and no attempt is consumed: a partner outage of any length
-	// fails no records.
+	// Gate, if set, is the gate of every destination without its own: it
+	// is asked before each attempt, and when it refuses, the destination
+	// is paused in the store for every process (until the refusal's
+	// Retry-After hint, else PauseBackoff) and the record waits without
+	// spending an attempt: a partner outage of any length fails no
+	// records, and other destinations are not held.
 	Gate Gate
+	// DestinationFault decides which outcomes are the destination's, not
+	// the record's: they pause the destination for the fleet (until the
+	// partner's Retry-After, capped by MaxPause, else PauseBackoff) and
+	// the record waits without spending an attempt. Nil means
+	// DestinationFault (unreachable, DNS, TLS, proxy, breaker, 429, 503
+	// with Retry-After).
+	DestinationFault func(err error) bool
+	// PauseBackoff is how long a destination is paused after a fault
+	// without a Retry-After, by the number of pauses since it was last
+	// healthy; when a pause ends, one record across the fleet probes it.
+	// Nil means DefaultPauseBackoff (5s, 15s, 45s, ... up to 5m).
+	PauseBackoff retry.Backoff
+	// MaxPause caps a pause taken from a partner's Retry-After. Zero means
+	// DefaultMaxPause (1h).
+	MaxPause time.Duration
+	// DisableAfter disables a destination that has been paused without a
+	// healthy answer for this long, so a dead endpoint cannot hold records
+	// forever unseen. Zero means DefaultDisableAfter (5 days); negative
+	// never disables.
+	DisableAfter time.Duration
+	// DisableStatuses are HTTP statuses that disable the destination until
+	// a person resumes it (Store.ResumeDestination); the record waits.
+	// Nil means 410 Gone; an empty non-nil slice disables on none.
+	DisableStatuses []int
 	// Observer, if set, sees every outcome and every run.
 	Observer Observer
 	// ShutdownGrace is how long attempts in flight may finish after the
@@ -86,8 +127,27 @@ func (c DispatcherConfig) validated() (DispatcherConfig, error) {
 	if c.Store == nil {
 		errs = append(errs, errors.New("delivery: DispatcherConfig.Store is required"))
 	}
-	if c.Deliverer == nil {
-		errs = append(errs, errors.New("delivery: DispatcherConfig.Deliverer is required"))
+	if c.Deliverer == nil && len(c.Destinations) == 0 && c.Resolve == nil {
+		errs = append(errs, errors.New("delivery: DispatcherConfig.Deliverer is required (or Destinations / Resolve)"))
+	}
+	for name, dc := range c.Destinations {
+		if err := ValidateDestinationName(name); err != nil {
+			errs = append(errs, fmt.Errorf("delivery: DispatcherConfig.Destinations: %w", err))
+		}
+		if dc.MaxInFlight < 0 {
+			errs = append(errs, fmt.Errorf("delivery: DispatcherConfig.Destinations[%q].MaxInFlight must not be negative, got %d", name, dc.MaxInFlight))
+		}
+		if dc.Deliverer == nil && c.Deliverer == nil {
+			errs = append(errs, fmt.Errorf("delivery: DispatcherConfig.Destinations[%q] has no Deliverer and there is no DispatcherConfig.Deliverer", name))
+		}
+		if dc.Policy != nil {
+			if err := dc.Policy.Validate(); err != nil {
+				errs = append(errs, fmt.Errorf("delivery: DispatcherConfig.Destinations[%q].Policy: %w", name, err))
+			}
+		}
+	}
+	if c.MaxPause < 0 {
+		errs = append(errs, fmt.Errorf("delivery: DispatcherConfig.MaxPause must not be negative, got %v", c.MaxPause))
 	}
 	for _, f := range [...]struct {
 		name string
@@ -113,6 +173,17 @@ func (c DispatcherConfig) validated() (DispatcherConfig, error) {
 	defaults.Set(&c.PollInterval, DefaultPollInterval)
 	defaults.Set(&c.ShutdownGrace, DefaultShutdownGrace)
 	defaults.Set(&c.StoreTimeout, DefaultStoreTimeout)
+	defaults.Set(&c.MaxPause, DefaultMaxPause)
+	defaults.Set(&c.DisableAfter, DefaultDisableAfter)
+	if c.PauseBackoff == nil {
+		c.PauseBackoff = DefaultPauseBackoff()
+	}
+	if c.DestinationFault == nil {
+		c.DestinationFault = DestinationFault
+	}
+	if c.DisableStatuses == nil {
+		c.DisableStatuses = []int{http.StatusGone}
+	}
 	if c.AttemptTimeout > 0 {
 		bound := c.leaseNeeded()
 		if c.Lease == 0 {
@@ -151,7 +222,8 @@ func (c *DispatcherConfig) leaseNeeded() time.Duration {
 // with the same Idempotency-Key. A Dispatcher is safe for concurrent use;
 // several dispatchers (in one process or many) may share a Store.
 type Dispatcher struct {
-	cfg DispatcherConfig
+	cfg   DispatcherConfig
+	dests destinations
 }
 
 // NewDispatcher returns a Dispatcher for cfg, or an error naming every
@@ -161,7 +233,11 @@ func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Dispatcher{cfg: cfg}, nil
+	d := &Dispatcher{cfg: cfg}
+	for name := range cfg.Destinations {
+		d.pipeline(name) // resolve now; their limits go to the store on the first run
+	}
+	return d, nil
 }
 
 // RunOnce claims and processes at most MaxPerRun due records with
@@ -229,13 +305,7 @@ const recheckFloor = 10 * time.Millisecond
 // idleWait is how long Run sleeps after a run that found nothing to do.
 func (d *Dispatcher) idleWait(ctx context.Context, rep Report) time.Duration {
 	poll := d.cfg.PollInterval
-	switch {
-	case rep.Err != nil:
-		return poll
-	case rep.GateClosed:
-		if hint, ok := classify.RetryAfter(rep.GateErr); ok {
-			return hint
-		}
+	if rep.Err != nil {
 		return poll
 	}
 	due := rep.NextDue
@@ -262,7 +332,6 @@ type run struct {
 	d      *Dispatcher
 	ctx    context.Context
 	hard   context.Context // ends ShutdownGrace after ctx
-	gated  atomic.Bool     // the gate refused an attempt: stop claiming
 	errs   []error
 	mu     sync.Mutex // guards report and errs
 	report Report
@@ -270,13 +339,11 @@ type run struct {
 
 func (r *run) execute() error {
 	cfg := &r.d.cfg
-	if cfg.Gate != nil {
-		if err := cfg.Gate.Allow(r.ctx); err != nil {
-			r.report.GateClosed = true
-			r.report.GateErr = err
-			return nil
-		}
+	lctx, cancelLimits := context.WithTimeout(context.WithoutCancel(r.ctx), cfg.StoreTimeout)
+	if err := r.d.writeLimits(lctx); err != nil {
+		r.errs = append(r.errs, err)
 	}
+	cancelLimits()
 	hard, cancelHard := context.WithCancel(context.WithoutCancel(r.ctx))
 	defer cancelHard()
 	stopGrace := context.AfterFunc(r.ctx, func() {
@@ -334,7 +401,7 @@ func (r *run) feed(work chan<- claimed, finished <-chan struct{}) error {
 			return false
 		}
 	}
-	for remaining > 0 && r.ctx.Err() == nil && !r.gated.Load() {
+	for remaining > 0 && r.ctx.Err() == nil {
 		for drained := false; !drained; { // collect finished workers without blocking
 			select {
 			case <-finished:
@@ -391,6 +458,8 @@ func (r *run) claim(n int) ([]Record, error) {
 func (r *run) process(rec Record, claimedAt time.Time) {
 	cfg := &r.d.cfg
 	e := AttemptEvent{Record: rec}
+	p, configured := r.d.pipeline(rec.Destination)
+	var v verdict
 	switch {
 	case r.ctx.Err() != nil:
 		releaseUnattempted(&e, r.ctx.Err())
@@ -400,11 +469,19 @@ func (r *run) process(rec Record, claimedAt time.Time) {
 		// write, so another worker could take it over mid-attempt. Give it
 		// back instead; nothing is spent.
 		releaseUnattempted(&e, errLeaseTooShort)
-	case r.gateRefuses(&e):
+	case !configured:
+		v = r.hold(&e, errUnconfigured, "unconfigured")
+	case !rec.Probe && r.d.pausedUntil(rec.Destination).After(time.Now()):
+		// Claimed before this process paused its destination: it waits
+		// with the rest, unattempted.
+		holdUnattempted(&e, errDestinationPaused)
+		e.heldUntil = r.d.pausedUntil(rec.Destination)
+	case r.gateRefuses(p, &e, &v):
 	default:
-		r.attempt(rec, &e)
+		v = r.attempt(p, rec, &e)
 	}
 	e.Cause = classify.Cause(e.Err)
+	r.applyVerdict(rec, &e, v)
 	e.StoreErr = r.settle(rec, &e)
 	r.mu.Lock()
 	r.report.add(&e)
@@ -414,6 +491,52 @@ func (r *run) process(rec Record, claimedAt time.Time) {
 	r.mu.Unlock()
 	if cfg.Observer != nil {
 		cfg.Observer.ObserveAttempt(r.ctx, e)
+	}
+}
+
+// verdict is what an outcome says about the record's destination.
+type verdict struct {
+	pause   bool   // pause the destination for the fleet
+	disable bool   // disable it until a person resumes it
+	resume  bool   // a probe's healthy answer: resume it
+	cause   string // why, for pause and disable
+}
+
+// hold makes e a wait, without an attempt, of a record whose destination
+// is to be paused for err.
+func (r *run) hold(e *AttemptEvent, err error, cause string) verdict {
+	holdUnattempted(e, err)
+	return verdict{pause: true, cause: cause}
+}
+
+// holdUnattempted makes e a deferral, due now, of a record that was not
+// sent because of why: its destination's pause holds it back, and it is
+// claimable the moment the pause ends.
+func holdUnattempted(e *AttemptEvent, why error) {
+	e.Action = ActionDefer
+	e.Attempt.Class = classify.ClassUnavailable
+	e.Err = why
+	e.NextAttemptAt = time.Now()
+}
+
+// errDestinationPaused is the reason a record claimed just before its
+// destination was paused waits unattempted.
+var errDestinationPaused = classify.Unavailable(errors.New("delivery: destination paused; the record waits for the pause to end"))
+
+// applyVerdict writes the verdict to the store before the record is
+// settled, so no claimer takes the record back before its destination is
+// paused.
+func (r *run) applyVerdict(rec Record, e *AttemptEvent, v verdict) {
+	switch {
+	case v.disable:
+		r.disableDestination(rec.Destination, v.cause, e.Err)
+	case v.pause:
+		until := r.pauseDestination(rec.Destination, v.cause, e.Err)
+		if e.Action == ActionDefer {
+			e.heldUntil = until
+		}
+	case v.resume:
+		r.resumeAfterProbe(rec.Destination)
 	}
 }
 
@@ -439,10 +562,10 @@ func (r *run) leaseTooShort(claimedAt time.Time) bool {
 	return time.Since(claimedAt) >= cfg.Lease-cfg.leaseNeeded()
 }
 
-// gateRefuses asks the gate before an attempt and prepares a deferral if it
-// refuses.
-func (r *run) gateRefuses(e *AttemptEvent) bool {
-	g := r.d.cfg.Gate
+// gateRefuses asks the destination's gate before an attempt; when it
+// refuses, the record waits and the destination is paused for the fleet.
+func (r *run) gateRefuses(p *pipeline, e *AttemptEvent, v *verdict) bool {
+	g := p.gate
 	if g == nil {
 		return false
 	}
@@ -456,19 +579,24 @@ func (r *run) gateRefuses(e *AttemptEvent) bool {
 	if err == nil {
 		return false
 	}
-	r.gated.Store(true)
 	r.mu.Lock()
 	r.report.GateClosed = true
 	r.report.GateErr = err
 	r.mu.Unlock()
-	e.Err = classify.Unavailable(err)
-	e.Attempt.Class = classify.ClassUnavailable
-	r.decide(e)
+	if r.ctx.Err() != nil {
+		releaseUnattempted(e, err)
+		return true
+	}
+	cause := classify.Cause(err)
+	if cause == "" || cause == "other" {
+		cause = "gate_closed"
+	}
+	*v = r.hold(e, classify.Unavailable(err), cause)
 	return true
 }
 
 // attempt delivers the record's message and decides what to do next.
-func (r *run) attempt(rec Record, e *AttemptEvent) {
+func (r *run) attempt(p *pipeline, rec Record, e *AttemptEvent) verdict {
 	cfg := &r.d.cfg
 	msg := rec.Message
 	msg.Attempt = rec.Attempts + 1
@@ -482,7 +610,7 @@ func (r *run) attempt(rec Record, e *AttemptEvent) {
 		defer cancel()
 	}
 	start := time.Now()
-	err := deliverRecovering(ctx, cfg.Deliverer, &msg)
+	err := deliverRecovering(ctx, p.deliverer, &msg)
 	e.Attempted = true
 	e.Err = err
 	e.Attempt = NewAttempt(start, err)
@@ -490,9 +618,9 @@ func (r *run) attempt(rec Record, e *AttemptEvent) {
 		// Cut off by shutdown: the partner did not fail.
 		e.Attempt.Class = classify.ClassUnavailable
 		e.Action = ActionRelease
-		return
+		return verdict{}
 	}
-	r.decide(e)
+	return r.decide(p, e)
 }
 
 // deliverRecovering calls d and turns a panic into a Permanent error: the
@@ -508,9 +636,24 @@ func deliverRecovering(ctx context.Context, d Deliverer, m *Message) (err error)
 	return d.Deliver(ctx, m)
 }
 
-// decide picks the action for an outcome.
-func (r *run) decide(e *AttemptEvent) {
+// decide picks the action for an outcome and what it says about the
+// destination. An outcome that is the destination's fault (see
+// DispatcherConfig.DestinationFault) or a status that disables it leaves
+// the record waiting, due now, with no attempt counted: the destination's
+// pause or disable holds it back. Any other outcome of a probe resumes the
+// destination: the partner answered.
+func (r *run) decide(p *pipeline, e *AttemptEvent) verdict {
 	cfg := &r.d.cfg
+	switch {
+	case e.Err == nil:
+	case r.d.disables(classify.Status(e.Err)):
+		holdAttempted(e)
+		return verdict{disable: true, cause: "gone"}
+	case cfg.DestinationFault(e.Err):
+		holdAttempted(e)
+		return verdict{pause: true, cause: classify.Cause(e.Err)}
+	}
+	v := verdict{resume: e.Record.Probe}
 	switch e.Attempt.Class {
 	case classify.ClassOK:
 		e.Action = ActionDelivered
@@ -521,11 +664,13 @@ func (r *run) decide(e *AttemptEvent) {
 	case classify.ClassDiscard:
 		e.Action = ActionDiscard
 	case classify.ClassUnavailable:
+		// Unavailable that DestinationFault does not claim (a custom
+		// rule): deferred on the record's own schedule.
 		if r.ctx.Err() != nil {
 			e.Action = ActionRelease
-			return
+			return verdict{}
 		}
-		delay, _ := cfg.Policy.Next(e.Record.Attempts, time.Since(e.Record.EffortStartedAt()), e.Err)
+		delay, _ := p.policy.Next(e.Record.Attempts, time.Since(e.Record.EffortStartedAt()), e.Err)
 		e.Action = ActionDefer
 		e.NextAttemptAt = time.Now().Add(delay)
 	default: // Ephemeral, or a class this version does not know
@@ -534,14 +679,22 @@ func (r *run) decide(e *AttemptEvent) {
 			err = classify.Ephemeral(err)
 			e.Attempt.Class = classify.ClassEphemeral
 		}
-		delay, again := cfg.Policy.Next(e.Record.Attempts+1, time.Since(e.Record.EffortStartedAt()), err)
+		delay, again := p.policy.Next(e.Record.Attempts+1, time.Since(e.Record.EffortStartedAt()), err)
 		if !again {
 			e.Action = ActionDeadLetter
-			return
+			return v
 		}
 		e.Action = ActionRetry
 		e.NextAttemptAt = time.Now().Add(delay)
 	}
+	return v
+}
+
+// holdAttempted makes e a deferral, due now and without counting the
+// attempt, of a record whose attempt failed for its destination's reasons.
+func holdAttempted(e *AttemptEvent) {
+	e.Action = ActionDefer
+	e.NextAttemptAt = time.Now()
 }
 
 // settle writes the outcome to the store, with a context that shutdown does

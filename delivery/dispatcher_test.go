@@ -110,12 +110,18 @@ func TestDispatcherClassTransitions(t *testing.T) {
 		{name: "ephemeral until max attempts", answers: []error{http503},
 			runs:  []time.Duration{0, time.Minute, 4 * time.Minute, 13 * time.Minute, 40 * time.Minute, 10 * time.Hour},
 			state: delivery.StateDead, attempts: 4, at: []time.Duration{0, time.Minute, 4 * time.Minute, 13 * time.Minute}},
-		{name: "retry-after floors the backoff", answers: []error{http429, nil},
+		// A 429 is the destination's: it pauses the destination until the
+		// Retry-After, spending none of the record's attempts, and the
+		// probe after the pause delivers it.
+		{name: "429 pauses the destination until its Retry-After", answers: []error{http429, nil},
 			runs:  []time.Duration{0, time.Minute, 5 * time.Minute},
-			state: delivery.StateDelivered, attempts: 2, at: []time.Duration{0, 5 * time.Minute}},
+			state: delivery.StateDelivered, attempts: 1, deferrals: 1, at: []time.Duration{0, 5 * time.Minute}},
+		// Unavailable (a breaker open inside the deliverer) pauses the
+		// destination; the record is due again at once, held back only by
+		// the pause, so it goes the moment the pause ends.
 		{name: "unavailable is not an attempt", answers: []error{errUnavailable},
 			runs:  []time.Duration{0},
-			state: delivery.StatePending, attempts: 0, deferrals: 1, next: time.Minute, at: []time.Duration{0}},
+			state: delivery.StatePending, attempts: 0, deferrals: 1, next: 0, at: []time.Duration{0}},
 		{name: "pending retry keeps its time", answers: []error{http503},
 			runs:  []time.Duration{0, 59 * time.Second},
 			state: delivery.StatePending, attempts: 1, next: time.Minute, at: []time.Duration{0}},
@@ -163,7 +169,11 @@ func TestDispatcherAttemptNumbersAndReport(t *testing.T) {
 		var obs recordingObserver
 		d := newDispatcher(t, delivery.DispatcherConfig{Store: store, Deliverer: sc, Observer: &obs, Concurrency: 3})
 		for _, id := range []string{"a", "b", "c", "d", "e", "f"} {
-			enqueue(t, store, delivery.Message{ID: id, Payload: pl(id)})
+			dest := ""
+			if id == "e" {
+				dest = "down" // its breaker is open: only its destination pauses
+			}
+			enqueue(t, store, delivery.Message{ID: id, Destination: dest, Payload: pl(id)})
 		}
 		rep, err := d.RunOnce(context.Background())
 		require.NoError(t, err)
@@ -177,12 +187,12 @@ func TestDispatcherAttemptNumbersAndReport(t *testing.T) {
 		assert.Equal(t, 1, rep.Deferred)
 		assert.Equal(t, 1, rep.Count(classify.ClassEphemeral))
 		assert.Equal(t, 1, rep.Count(classify.ClassUnavailable))
-		assert.Equal(t, time.Now().Add(time.Minute), rep.NextDue)
+		assert.Equal(t, time.Now().Add(5*time.Second), rep.NextDue, "e's destination is paused for 5s (DefaultPauseBackoff)")
 
 		time.Sleep(time.Minute)
 		rep, err = d.RunOnce(context.Background())
 		require.NoError(t, err)
-		assert.Equal(t, 2, rep.Claimed, "a's retry and e's deferral are both due")
+		assert.Equal(t, 2, rep.Claimed, "a's retry and e's probe are both due")
 		assert.Equal(t, []int{1, 2}, sc.attempts["a"], "Message.Attempt counts attempts")
 		assert.Equal(t, []int{1, 1}, sc.attempts["e"], "deferrals do not count")
 
@@ -421,7 +431,7 @@ func TestDispatcherGateClosingMidRunDefers(t *testing.T) {
 		}
 		var calls atomic.Int32
 		gate := delivery.GateFunc(func(context.Context) error {
-			if calls.Add(1) > 3 { // the run check and two attempts pass
+			if calls.Add(1) > 2 { // two attempts pass
 				return classify.Unavailable(errors.New("breaker open"))
 			}
 			return nil
@@ -432,8 +442,9 @@ func TestDispatcherGateClosingMidRunDefers(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, 2, rep.Delivered)
 		// The record refused and any queued behind it (claimed ahead) are
-		// deferred without an attempt, and claiming stops: at most one
-		// record waits in the queue at Concurrency 1.
+		// deferred without an attempt, and the destination is paused, so
+		// nothing more is claimed: at most one record waits in the queue
+		// at Concurrency 1.
 		assert.Contains(t, []int{1, 2}, rep.Deferred, "the claimed records are deferred, and claiming stops")
 		assert.Equal(t, rep.Delivered+rep.Deferred, rep.Claimed)
 		assert.True(t, rep.GateClosed)

@@ -71,6 +71,10 @@ type AttemptEvent struct {
 	// NextAttemptAt is when the record is due again, for ActionRetry and
 	// ActionDefer.
 	NextAttemptAt time.Time
+	// heldUntil is when the pause that holds the record back ends, for a
+	// deferral due now behind its destination's pause: the report's
+	// NextDue.
+	heldUntil time.Time
 	// StoreErr is set when recording the outcome failed; ErrLeaseLost
 	// means another worker had taken the record over and this result was
 	// dropped. The record is then retried after its lease.

@@ -93,7 +93,11 @@ func (r *Report) add(e *AttemptEvent) {
 	case ActionRelease:
 		r.Released++
 	}
-	if !e.NextAttemptAt.IsZero() && (r.NextDue.IsZero() || e.NextAttemptAt.Before(r.NextDue)) {
-		r.NextDue = e.NextAttemptAt
+	next := e.NextAttemptAt
+	if !e.heldUntil.IsZero() {
+		next = e.heldUntil
+	}
+	if !next.IsZero() && (r.NextDue.IsZero() || next.Before(r.NextDue)) {
+		r.NextDue = next
 	}
 }

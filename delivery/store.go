@@ -131,9 +131,10 @@ type Store interface {
 	// Until wins, with its Cause and Reason); it increments Pauses and
 	// sets PausedSince if zero. A destination that has no records can be
 	// paused. A disabled destination stays disabled. Records in flight are
-	// not touched. An invalid name or pause (ValidateDestinationName,
+	// not touched. It returns the destination's state after the pause
+	// (without figures). An invalid name or pause (ValidateDestinationName,
 	// ValidatePause) is ErrInvalid.
-	PauseDestination(ctx context.Context, name string, p Pause) error
+	PauseDestination(ctx context.Context, name string, p Pause) (Destination, error)
 
 	// ResumeAfterProbe makes a probing destination active again (Pauses,
 	// PausedSince, Cause and Reason cleared) and reports whether it did:

@@ -32,7 +32,7 @@ const (
 // Destination valid UTF-8 without NUL bytes and within MaxIDBytes; ID,
 // IdempotencyKey and CorrelationID (which the HTTP deliverer sends as
 // header values) without control characters; headers within MaxHeaders and
-// MaxHeaderBytes, Destination without control characters, each header name an RFC 9110 token ("X-Tenant", not "X Tenant"
+// MaxHeaderBytes, each name an RFC 9110 token ("X-Tenant", not "X Tenant"
 // or "X-Tenant:") and each value valid UTF-8 without control characters
 // other than horizontal tab. A message that breaks these rules would fail
 // every attempt, so it is refused here rather than retried. The error
@@ -61,9 +61,6 @@ func ValidateMessage(m *Message) error {
 		if f.inHeader && httpsyntax.HasControl(f.v, false) {
 			return fmt.Errorf("%w: message %s %q has a control character (it is sent as a header value)", ErrInvalid, f.name, f.v)
 		}
-	}
-	if err := ValidateDestinationName(m.Destination); err != nil {
-		return fmt.Errorf("message %q: %w", m.ID, err)
 	}
 	if len(m.Headers) > MaxHeaders {
 		return fmt.Errorf("%w: message %q has %d headers, limit %d", ErrTooLarge, m.ID, len(m.Headers), MaxHeaders)

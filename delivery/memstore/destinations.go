@@ -185,15 +185,15 @@ func (s *Store) claimRounds(limit int, lease time.Duration, now time.Time) []del
 }
 
 // PauseDestination implements delivery.Store.
-func (s *Store) PauseDestination(_ context.Context, name string, p delivery.Pause) error {
+func (s *Store) PauseDestination(_ context.Context, name string, p delivery.Pause) (delivery.Destination, error) {
 	if err := delivery.ValidateDestinationName(name); err != nil {
-		return fmt.Errorf("memstore: pause: %w", err)
+		return delivery.Destination{}, fmt.Errorf("memstore: pause: %w", err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
 	if err := delivery.ValidatePause(p, now); err != nil {
-		return fmt.Errorf("memstore: pause %q: %w", name, err)
+		return delivery.Destination{}, fmt.Errorf("memstore: pause %q: %w", name, err)
 	}
 	d := s.dest(name)
 	d.stateful = true
@@ -208,7 +208,15 @@ func (s *Store) PauseDestination(_ context.Context, name string, p delivery.Paus
 	}
 	d.pauses++
 	d.changedAt = now
-	return nil
+	return d.state(now), nil
+}
+
+// state is d without its figures.
+func (d *dest) state(now time.Time) delivery.Destination {
+	return delivery.Destination{
+		Name: d.name, Status: d.status(now), PausedUntil: d.pausedUntil, PausedSince: d.pausedSince,
+		Pauses: d.pauses, Cause: d.cause, Reason: d.reason, MaxInFlight: d.maxInFlight, ChangedAt: d.changedAt,
+	}
 }
 
 // ResumeAfterProbe implements delivery.Store.
@@ -298,11 +306,8 @@ func (s *Store) Destinations(context.Context) ([]delivery.Destination, error) {
 		if !d.stateful && d.pending+d.flight+d.dead == 0 {
 			continue
 		}
-		dd := delivery.Destination{
-			Name: d.name, Status: d.status(now), PausedUntil: d.pausedUntil, PausedSince: d.pausedSince,
-			Pauses: d.pauses, Cause: d.cause, Reason: d.reason, MaxInFlight: d.maxInFlight, ChangedAt: d.changedAt,
-			Pending: d.pending, InFlight: d.flight, Dead: d.dead,
-		}
+		dd := d.state(now)
+		dd.Pending, dd.InFlight, dd.Dead = d.pending, d.flight, d.dead
 		if t, ok := oldest[d.name]; ok {
 			dd.OldestPending = now.Sub(t)
 		}

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"sync"
@@ -40,6 +41,14 @@ func (h *harness) destination(name string) delivery.Destination {
 	return delivery.Destination{}
 }
 
+func (h *harness) pause(_ context.Context, name string, p delivery.Pause) delivery.Destination {
+	h.t.Helper()
+	d, err := h.store.PauseDestination(h.ctx, name, p)
+	require.NoError(h.t, err)
+	assert.Equal(h.t, name, d.Name)
+	return d
+}
+
 func (h *harness) complete(recs ...delivery.Record) {
 	h.t.Helper()
 	for _, r := range recs {
@@ -62,7 +71,7 @@ func testDestinationPause(t *testing.T, h *harness) {
 	h.enqueueTo("ats", "", 3)
 	h.enqueueTo("crm", "", 2)
 	start := h.clock.Now()
-	require.NoError(t, h.store.PauseDestination(h.ctx, "ats", delivery.Pause{Until: start.Add(30 * time.Second), Cause: "http_429", Reason: "429 Too Many Requests, Retry-After: 30"}))
+	h.pause(h.ctx, "ats", delivery.Pause{Until: start.Add(30 * time.Second), Cause: "http_429", Reason: "429 Too Many Requests, Retry-After: 30"})
 
 	got := h.claim(10)
 	assert.Equal(t, map[string]int{"crm": 2}, byDestination(got), "a paused destination's records are not claimed")
@@ -104,8 +113,8 @@ func testDestinationPause(t *testing.T, h *harness) {
 func testDestinationPauseNeverShortens(t *testing.T, h *harness) {
 	h.enqueueTo("ats", "", 2)
 	now := h.clock.Now()
-	require.NoError(t, h.store.PauseDestination(h.ctx, "ats", delivery.Pause{Until: now.Add(time.Minute), Cause: "http_503"}))
-	require.NoError(t, h.store.PauseDestination(h.ctx, "ats", delivery.Pause{Until: now.Add(10 * time.Second), Cause: "conn_refused"}))
+	h.pause(h.ctx, "ats", delivery.Pause{Until: now.Add(time.Minute), Cause: "http_503"})
+	h.pause(h.ctx, "ats", delivery.Pause{Until: now.Add(10 * time.Second), Cause: "conn_refused"})
 	d := h.destination("ats")
 	sameTime(t, now.Add(time.Minute), d.PausedUntil, "the later end wins")
 	assert.Equal(t, "http_503", d.Cause, "with its cause")
@@ -116,7 +125,7 @@ func testDestinationPauseNeverShortens(t *testing.T, h *harness) {
 	h.clock.Advance(30 * time.Second)
 	probe := h.claim(10)
 	require.Len(t, probe, 1)
-	require.NoError(t, h.store.PauseDestination(h.ctx, "ats", delivery.Pause{Until: h.clock.Now().Add(time.Minute), Cause: "dns"}))
+	h.pause(h.ctx, "ats", delivery.Pause{Until: h.clock.Now().Add(time.Minute), Cause: "dns"})
 	ok, err := h.store.ResumeAfterProbe(h.ctx, "ats")
 	require.NoError(t, err)
 	assert.False(t, ok, "paused again by another process: the probe does not resume it")
@@ -132,7 +141,7 @@ func testDestinationDisable(t *testing.T, h *harness) {
 	h.enqueueTo("gone", "", 2)
 	h.enqueueTo("ok", "", 1)
 	require.NoError(t, h.store.DisableDestination(h.ctx, "gone", "gone", "410 Gone: endpoint removed"))
-	require.NoError(t, h.store.PauseDestination(h.ctx, "gone", delivery.Pause{Until: h.clock.Now().Add(time.Second), Cause: "http_503"}))
+	h.pause(h.ctx, "gone", delivery.Pause{Until: h.clock.Now().Add(time.Second), Cause: "http_503"})
 	h.clock.Advance(time.Hour)
 	got := h.claim(10)
 	assert.Equal(t, map[string]int{"ok": 1}, byDestination(got))
@@ -160,9 +169,10 @@ func testDestinationBadInput(t *testing.T, h *harness) {
 		{"ats", delivery.Pause{Until: now, Cause: "x"}},
 		{"ats", delivery.Pause{Until: now.Add(time.Second)}},
 		{strings.Repeat("d", delivery.MaxDestinationName+1), delivery.Pause{Until: now.Add(time.Second), Cause: "x"}},
-		{"bad\nname", delivery.Pause{Until: now.Add(time.Second), Cause: "x"}},
+		{"bad\x00name", delivery.Pause{Until: now.Add(time.Second), Cause: "x"}},
 	} {
-		assert.ErrorIs(t, h.store.PauseDestination(h.ctx, tc.name, tc.p), delivery.ErrInvalid, "%q %+v", tc.name, tc.p)
+		_, err := h.store.PauseDestination(h.ctx, tc.name, tc.p)
+		assert.ErrorIs(t, err, delivery.ErrInvalid, "%q %+v", tc.name, tc.p)
 	}
 	assert.ErrorIs(t, h.store.DisableDestination(h.ctx, "ats", "", "why"), delivery.ErrInvalid, "a cause is required")
 	assert.ErrorIs(t, h.store.SetDestinationLimits(h.ctx, "ats", delivery.DestinationLimits{MaxInFlight: -1}), delivery.ErrInvalid)
@@ -170,7 +180,7 @@ func testDestinationBadInput(t *testing.T, h *harness) {
 	require.NoError(t, err)
 	assert.Empty(t, ds, "rejected calls stored nothing")
 
-	require.NoError(t, h.store.PauseDestination(h.ctx, "empty", delivery.Pause{Until: now.Add(time.Minute), Cause: "operator"}))
+	h.pause(h.ctx, "empty", delivery.Pause{Until: now.Add(time.Minute), Cause: "operator"})
 	d := h.destination("empty")
 	assert.Equal(t, delivery.DestinationPaused, d.Status)
 	assert.Zero(t, d.Pending)
@@ -353,7 +363,7 @@ func testNextDueSeesPauses(t *testing.T, h *harness) {
 	}
 	h.enqueueTo("ats", "", 1)
 	until := h.clock.Now().Add(45 * time.Second)
-	require.NoError(t, h.store.PauseDestination(h.ctx, "ats", delivery.Pause{Until: until, Cause: "http_429"}))
+	h.pause(h.ctx, "ats", delivery.Pause{Until: until, Cause: "http_429"})
 	at, found, err := nd.NextDue(h.ctx)
 	require.NoError(t, err)
 	require.True(t, found)

@@ -1,0 +1,360 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/outbound-go/outbound/classify"
+	"github.com/outbound-go/outbound/retry"
+)
+
+// Defaults of the destination settings in DispatcherConfig.
+const (
+	DefaultMaxPause     = time.Hour
+	DefaultDisableAfter = 5 * 24 * time.Hour
+)
+
+// DefaultPauseBackoff is how long a destination is paused after a failure
+// that says nothing about the record, by the number of pauses since it was
+// last healthy: 5s, 15s, 45s, ... capped at 5 minutes.
+func DefaultPauseBackoff() retry.Backoff {
+	return retry.Exponential{Initial: 5 * time.Second, Factor: 3, Max: 5 * time.Minute}
+}
+
+// DestinationConfig is the pipeline of one destination in a Dispatcher.
+// Zero fields take the Dispatcher-wide setting.
+type DestinationConfig struct {
+	// Deliverer sends this destination's records. Nil means
+	// DispatcherConfig.Deliverer.
+	Deliverer Deliverer
+	// Gate is asked before each attempt. Nil means DispatcherConfig.Gate.
+	Gate Gate
+	// MaxInFlight bounds this destination's records leased at once across
+	// every process on the store (Store.SetDestinationLimits): three
+	// dispatchers of Concurrency 16 and a MaxInFlight of 4 put at most 4
+	// requests in flight at the partner. Zero means no bound. The
+	// dispatcher writes it to the store when it first runs (configured
+	// destinations) or first meets the destination (resolved ones); the
+	// last writer wins.
+	MaxInFlight int
+	// Policy decides this destination's retries. Nil means
+	// DispatcherConfig.Policy.
+	Policy *retry.Policy
+}
+
+// DestinationFault reports whether err says nothing about the record and
+// everything about the destination: the partner is unreachable (DNS,
+// connection refused, unreachable network), its certificate or TLS setup is
+// rejected, a proxy refuses, a gate or breaker holds it off (Unavailable),
+// or it asks every caller to slow down (429, or 503 with Retry-After). A
+// Dispatcher pauses the destination on such an outcome instead of spending
+// the record's attempts or dead-lettering it. It is the default of
+// DispatcherConfig.DestinationFault.
+func DestinationFault(err error) bool {
+	if err == nil {
+		return false
+	}
+	switch status := classify.Status(err); {
+	case status == http.StatusTooManyRequests:
+		return true
+	case status == http.StatusServiceUnavailable:
+		_, ok := classify.RetryAfter(err)
+		return ok
+	case status != 0:
+		return false // the partner answered: the answer is about the record
+	}
+	cause := classify.Cause(err)
+	if classify.Of(err) == classify.ClassUnavailable {
+		return cause != "canceled"
+	}
+	switch cause {
+	case "dns", "conn_refused", "unreachable", "tls_cert", "tls":
+		return true
+	}
+	return strings.HasPrefix(cause, "proxy")
+}
+
+// DestinationChange is what happened to a destination.
+type DestinationChange uint8
+
+// Destination changes a Dispatcher reports.
+const (
+	// DestinationPausedChange: paused (or a pause extended) for the fleet.
+	DestinationPausedChange DestinationChange = iota + 1
+	// DestinationResumedChange: a probe succeeded and the destination is
+	// active again.
+	DestinationResumedChange
+	// DestinationDisabledChange: disabled until a person resumes it.
+	DestinationDisabledChange
+)
+
+var destinationChangeNames = [...]string{
+	DestinationPausedChange:   "paused",
+	DestinationResumedChange:  "resumed",
+	DestinationDisabledChange: "disabled",
+}
+
+// String returns "paused", "resumed" or "disabled".
+func (c DestinationChange) String() string {
+	if c >= DestinationPausedChange && int(c) < len(destinationChangeNames) {
+		return destinationChangeNames[c]
+	}
+	return fmt.Sprintf("change(%d)", uint8(c))
+}
+
+// DestinationEvent is a change a Dispatcher made to a destination's state
+// in the store.
+type DestinationEvent struct {
+	// Destination is the destination's name.
+	Destination string
+	// Change is what happened.
+	Change DestinationChange
+	// Until is when a pause ends (DestinationPausedChange).
+	Until time.Time
+	// Cause is a short stable name of why ("http_429", "dns", "gone",
+	// "breaker_open", "unconfigured", ...); empty on resume.
+	Cause string
+	// Err is the outcome that caused the change, nil on resume.
+	Err error
+	// StoreErr is set when the store refused or failed the change.
+	StoreErr error
+}
+
+// DestinationObserver is implemented by Observers that want to see every
+// pause, resume and disable a Dispatcher makes. Observers fans these out to
+// those of its observers that implement it.
+type DestinationObserver interface {
+	ObserveDestination(ctx context.Context, e DestinationEvent)
+}
+
+// ObserveDestination passes e to every observer that implements
+// DestinationObserver.
+func (m multiObserver) ObserveDestination(ctx context.Context, e DestinationEvent) {
+	for _, o := range m {
+		if do, ok := o.(DestinationObserver); ok {
+			do.ObserveDestination(ctx, e)
+		}
+	}
+}
+
+// pipeline is a destination's resolved configuration.
+type pipeline struct {
+	deliverer Deliverer
+	gate      Gate
+	policy    retry.Policy
+}
+
+// destinations is a Dispatcher's view of its destinations: their resolved
+// pipelines and what this process knows of their pauses.
+type destinations struct {
+	mu        sync.Mutex
+	pipelines map[string]*pipeline // nil entry: known to have no configuration
+	limits    map[string]int       // limits still to write to the store
+	pausedTo  map[string]time.Time // pauses this process recorded
+	pauses    map[string]int       // the store's pause count as last seen
+}
+
+// errUnconfigured is the reason records of a destination without a
+// configuration wait.
+var errUnconfigured = classify.Unavailable(errors.New("delivery: this dispatcher has no configuration for the destination (DispatcherConfig.Destinations, Resolve or Deliverer); its records wait"))
+
+// pipeline returns the pipeline for name, resolving it once; ok is false
+// when the dispatcher has none.
+func (d *Dispatcher) pipeline(name string) (*pipeline, bool) {
+	ds := &d.dests
+	ds.mu.Lock()
+	p, seen := ds.pipelines[name]
+	ds.mu.Unlock()
+	if seen {
+		return p, p != nil
+	}
+	cfg := &d.cfg
+	dc, ok := cfg.Destinations[name]
+	if !ok && cfg.Resolve != nil {
+		dc, ok = resolveRecovering(cfg.Resolve, name)
+	}
+	if !ok && cfg.Deliverer == nil {
+		p = nil
+	} else {
+		p = d.newPipeline(dc)
+	}
+	ds.mu.Lock()
+	defer ds.mu.Unlock()
+	if ds.pipelines == nil {
+		ds.pipelines = make(map[string]*pipeline)
+	}
+	if existing, raced := ds.pipelines[name]; raced {
+		return existing, existing != nil
+	}
+	ds.pipelines[name] = p
+	if p != nil && ok {
+		if ds.limits == nil {
+			ds.limits = make(map[string]int)
+		}
+		ds.limits[name] = dc.MaxInFlight
+	}
+	return p, p != nil
+}
+
+func (d *Dispatcher) newPipeline(dc DestinationConfig) *pipeline {
+	p := &pipeline{deliverer: dc.Deliverer, gate: dc.Gate, policy: d.cfg.Policy}
+	if p.deliverer == nil {
+		p.deliverer = d.cfg.Deliverer
+	}
+	if p.gate == nil {
+		p.gate = d.cfg.Gate
+	}
+	if dc.Policy != nil {
+		p.policy = *dc.Policy
+	}
+	return p
+}
+
+// resolveRecovering calls resolve, treating a panic as "no configuration".
+func resolveRecovering(resolve func(string) (DestinationConfig, bool), name string) (dc DestinationConfig, ok bool) {
+	defer func() {
+		if recover() != nil {
+			dc, ok = DestinationConfig{}, false
+		}
+	}()
+	return resolve(name)
+}
+
+// writeLimits writes the MaxInFlight of every destination configured or
+// resolved since the last call to the store; failures are kept for the
+// next call.
+func (d *Dispatcher) writeLimits(ctx context.Context) error {
+	ds := &d.dests
+	ds.mu.Lock()
+	pending := ds.limits
+	ds.limits = nil
+	ds.mu.Unlock()
+	var errs []error
+	failed := map[string]int{}
+	for name, n := range pending {
+		if err := d.cfg.Store.SetDestinationLimits(ctx, name, DestinationLimits{MaxInFlight: n}); err != nil {
+			errs = append(errs, fmt.Errorf("delivery: limits of destination %q: %w", name, err))
+			failed[name] = n
+		}
+	}
+	if len(failed) > 0 {
+		ds.mu.Lock()
+		if ds.limits == nil {
+			ds.limits = failed
+		} else {
+			for k, v := range failed {
+				if _, newer := ds.limits[k]; !newer {
+					ds.limits[k] = v
+				}
+			}
+		}
+		ds.mu.Unlock()
+	}
+	return errors.Join(errs...)
+}
+
+// pausedUntil is the end of the latest pause of name this process
+// recorded, or zero.
+func (d *Dispatcher) pausedUntil(name string) time.Time {
+	ds := &d.dests
+	ds.mu.Lock()
+	defer ds.mu.Unlock()
+	return ds.pausedTo[name]
+}
+
+// pauseLength is how long to pause a destination after err, its
+// pauses-th pause since it was last healthy: the partner's Retry-After
+// (capped by MaxPause), else PauseBackoff.
+func (d *Dispatcher) pauseLength(name string, err error) time.Duration {
+	if ra, ok := classify.RetryAfter(err); ok && ra > 0 {
+		return min(ra, d.cfg.MaxPause)
+	}
+	d.dests.mu.Lock()
+	n := d.dests.pauses[name]
+	d.dests.mu.Unlock()
+	return max(d.cfg.PauseBackoff.Delay(n+1), time.Second)
+}
+
+// pauseDestination pauses name for the fleet after err, disabling it when
+// it has been paused longer than DisableAfter. It returns the pause's end.
+func (r *run) pauseDestination(name, cause string, err error) time.Time {
+	d := r.d
+	until := time.Now().Add(d.pauseLength(name, err))
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), d.cfg.StoreTimeout)
+	defer cancel()
+	st, serr := d.cfg.Store.PauseDestination(ctx, name, Pause{Until: until, Cause: cause, Reason: errText(err)})
+	ds := &d.dests
+	ds.mu.Lock()
+	if ds.pausedTo == nil {
+		ds.pausedTo, ds.pauses = make(map[string]time.Time), make(map[string]int)
+	}
+	if until.After(ds.pausedTo[name]) {
+		ds.pausedTo[name] = until
+	}
+	if serr == nil {
+		ds.pauses[name] = st.Pauses
+		if st.PausedUntil.After(until) {
+			until = st.PausedUntil
+			ds.pausedTo[name] = until
+		}
+	}
+	ds.mu.Unlock()
+	r.observeDestination(DestinationEvent{Destination: name, Change: DestinationPausedChange, Until: until, Cause: cause, Err: err, StoreErr: serr})
+	if serr == nil && d.cfg.DisableAfter > 0 && !st.PausedSince.IsZero() && time.Since(st.PausedSince) >= d.cfg.DisableAfter {
+		r.disableDestination(name, "paused_too_long",
+			fmt.Errorf("delivery: destination paused since %v, longer than DisableAfter (%v); last: %w", st.PausedSince.Format(time.RFC3339), d.cfg.DisableAfter, err))
+	}
+	return until
+}
+
+// disableDestination disables name for the fleet after err.
+func (r *run) disableDestination(name, cause string, err error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), r.d.cfg.StoreTimeout)
+	defer cancel()
+	serr := r.d.cfg.Store.DisableDestination(ctx, name, cause, errText(err))
+	r.observeDestination(DestinationEvent{Destination: name, Change: DestinationDisabledChange, Cause: cause, Err: err, StoreErr: serr})
+}
+
+// resumeAfterProbe reports a probe's healthy answer to the store.
+func (r *run) resumeAfterProbe(name string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), r.d.cfg.StoreTimeout)
+	defer cancel()
+	ok, serr := r.d.cfg.Store.ResumeAfterProbe(ctx, name)
+	ds := &r.d.dests
+	ds.mu.Lock()
+	delete(ds.pausedTo, name)
+	delete(ds.pauses, name)
+	ds.mu.Unlock()
+	if ok || serr != nil {
+		r.observeDestination(DestinationEvent{Destination: name, Change: DestinationResumedChange, StoreErr: serr})
+	}
+}
+
+func (r *run) observeDestination(e DestinationEvent) {
+	if e.StoreErr != nil {
+		r.mu.Lock()
+		r.errs = append(r.errs, fmt.Errorf("delivery: %s destination %q: %w", e.Change, e.Destination, e.StoreErr))
+		r.mu.Unlock()
+	}
+	if do, ok := r.d.cfg.Observer.(DestinationObserver); ok {
+		do.ObserveDestination(r.ctx, e)
+	}
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// disables reports whether status disables a destination.
+func (d *Dispatcher) disables(status int) bool {
+	return status != 0 && slices.Contains(d.cfg.DisableStatuses, status)
+}
