@@ -109,6 +109,11 @@ type Pause struct {
 	// Reason explains the pause to a person (an error text: the store
 	// redacts and bounds it like Attempt.Error).
 	Reason string
+	// Length, if set, makes the pause last at least Length(n) from now,
+	// where n is the destination's pause count including this one (see
+	// Destination.Pauses): a dispatcher grows its probe interval across
+	// the fleet this way, whichever process paused it before.
+	Length func(pauses int) time.Duration
 }
 
 // DestinationLimits are the limits a store enforces for one destination.

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/outbound-go/outbound/classify"
@@ -222,8 +224,10 @@ func (c *DispatcherConfig) leaseNeeded() time.Duration {
 // with the same Idempotency-Key. A Dispatcher is safe for concurrent use;
 // several dispatchers (in one process or many) may share a Store.
 type Dispatcher struct {
-	cfg   DispatcherConfig
-	dests destinations
+	cfg     DispatcherConfig
+	workers chan struct{} // one token per attempt in progress, Concurrency in all
+	dests   destinations
+	claims  atomic.Uint64 // claims asked for, numbering them
 }
 
 // NewDispatcher returns a Dispatcher for cfg, or an error naming every
@@ -233,7 +237,7 @@ func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Dispatcher{cfg: cfg}
+	d := &Dispatcher{cfg: cfg, workers: make(chan struct{}, cfg.Concurrency)}
 	for name := range cfg.Destinations {
 		d.pipeline(name) // resolve now; their limits go to the store on the first run
 	}
@@ -251,7 +255,13 @@ func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 // written; the report is valid either way. A closed gate is not an error:
 // see Report.GateClosed.
 func (d *Dispatcher) RunOnce(ctx context.Context) (Report, error) {
-	r := &run{d: d, ctx: ctx, report: Report{Started: time.Now()}}
+	return d.runOnce(ctx, nil)
+}
+
+// runOnce is RunOnce; full, if not nil, is closed once the run has claimed
+// MaxPerRun records and only their attempts remain.
+func (d *Dispatcher) runOnce(ctx context.Context, full chan<- struct{}) (Report, error) {
+	r := &run{d: d, ctx: ctx, full: full, report: Report{Started: time.Now()}}
 	err := r.execute()
 	r.report.Duration = time.Since(r.report.Started)
 	r.report.Err = err
@@ -267,9 +277,11 @@ func (d *Dispatcher) RunOnce(ctx context.Context) (Report, error) {
 // store when it is a NextDuer, else the earliest retry the last run
 // scheduled), for an insert (when the store is a Notifier), or for
 // PollInterval, whichever comes first. Its own state writes never wake it.
-// While the gate is closed it waits for the gate's Retry-After hint (or
-// PollInterval). Errors from the store are reported to the Observer through
-// each run's Report and retried after PollInterval.
+// A run that has claimed MaxPerRun records does not hold up the next one
+// while its last attempts finish (a slow partner's, say): the next run
+// starts at once, and the two share the Concurrency workers. Errors from
+// the store are reported to the Observer through each run's Report and
+// retried after PollInterval.
 func (d *Dispatcher) Run(ctx context.Context) error {
 	var notify <-chan struct{}
 	if n, ok := d.cfg.Store.(Notifier); ok {
@@ -278,8 +290,37 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
+	type result struct {
+		rep Report
+		err error
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	var earlier []chan result // full runs still finishing their attempts
 	for {
-		rep, err := d.RunOnce(ctx)
+		full, done := make(chan struct{}), make(chan result, 1)
+		wg.Go(func() {
+			rep, err := d.runOnce(ctx, full)
+			done <- result{rep, err}
+		})
+		var res result
+		select {
+		case <-full:
+			// Claimed its bound: start the next run while its attempts
+			// finish. Each run still finishing holds a worker, so at most
+			// Concurrency of them are outstanding.
+			earlier = append(slices.DeleteFunc(earlier, func(c chan result) bool { return len(c) > 0 }), done)
+			if len(earlier) >= d.cfg.Concurrency {
+				<-earlier[0]
+				earlier = earlier[1:]
+			}
+			if ctx.Err() != nil {
+				return nil
+			}
+			continue
+		case res = <-done:
+		}
+		rep, err := res.rep, res.err
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -332,6 +373,7 @@ type run struct {
 	d      *Dispatcher
 	ctx    context.Context
 	hard   context.Context // ends ShutdownGrace after ctx
+	full   chan<- struct{} // closed when MaxPerRun records are claimed; may be nil
 	errs   []error
 	mu     sync.Mutex // guards report and errs
 	report Report
@@ -361,7 +403,9 @@ func (r *run) execute() error {
 	for range cfg.Concurrency {
 		wg.Go(func() {
 			for c := range work {
-				r.process(c.rec, c.at)
+				r.d.workers <- struct{}{} // runs overlapping in Run share the workers
+				r.process(c)
+				<-r.d.workers
 				finished <- struct{}{}
 			}
 		})
@@ -376,10 +420,12 @@ func (r *run) execute() error {
 }
 
 // claimed is a record as handed to a worker, with the time its claim was
-// asked for: its lease runs from then at the latest.
+// asked for (its lease runs from then at the latest) and the claim's
+// number in this Dispatcher (see heldBefore).
 type claimed struct {
 	rec Record
 	at  time.Time
+	seq uint64
 }
 
 // feed claims records and hands them out, keeping up to Concurrency
@@ -417,11 +463,13 @@ func (r *run) feed(work chan<- claimed, finished <-chan struct{}) error {
 			}
 			continue
 		}
-		at := time.Now()
-		recs, err := r.claim(min(idle, remaining))
+		at, seq := time.Now(), r.d.claims.Add(1)
+		skip := r.d.overShare()
+		recs, err := r.claim(min(idle, remaining), skip)
 		if err != nil {
 			return fmt.Errorf("delivery: claim: %w", err)
 		}
+		r.d.took(recs, skip)
 		if len(recs) == 0 {
 			// A record in flight may be the head of a key whose next
 			// record becomes claimable when it finishes.
@@ -435,9 +483,12 @@ func (r *run) feed(work chan<- claimed, finished <-chan struct{}) error {
 		r.mu.Unlock()
 		remaining -= len(recs)
 		for _, rec := range recs {
-			work <- claimed{rec, at} // never blocks: at most 2*Concurrency are out
+			work <- claimed{rec, at, seq} // never blocks: at most 2*Concurrency are out
 			busy++
 		}
+	}
+	if remaining == 0 && r.full != nil {
+		close(r.full)
 	}
 	return nil
 }
@@ -446,16 +497,17 @@ func (r *run) feed(work chan<- claimed, finished <-chan struct{}) error {
 // cancel: a claim cut off mid-statement could have leased records that
 // nobody would then work or release for a whole lease. Records it returns
 // after ctx ended are released by the workers.
-func (r *run) claim(n int) ([]Record, error) {
+func (r *run) claim(n int, skip []string) ([]Record, error) {
 	cfg := &r.d.cfg
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), cfg.StoreTimeout)
 	defer cancel()
-	return cfg.Store.Claim(ctx, n, cfg.Lease)
+	return cfg.Store.Claim(ctx, n, cfg.Lease, skip...)
 }
 
 // process handles one claimed record, claimed at or after claimedAt:
 // gate, attempt, outcome, observer.
-func (r *run) process(rec Record, claimedAt time.Time) {
+func (r *run) process(c claimed) {
+	rec, claimedAt := c.rec, c.at
 	cfg := &r.d.cfg
 	e := AttemptEvent{Record: rec}
 	p, configured := r.d.pipeline(rec.Destination)
@@ -471,11 +523,9 @@ func (r *run) process(rec Record, claimedAt time.Time) {
 		releaseUnattempted(&e, errLeaseTooShort)
 	case !configured:
 		v = r.hold(&e, errUnconfigured, "unconfigured")
-	case !rec.Probe && r.d.pausedUntil(rec.Destination).After(time.Now()):
-		// Claimed before this process paused its destination: it waits
-		// with the rest, unattempted.
-		holdUnattempted(&e, errDestinationPaused)
-		e.heldUntil = r.d.pausedUntil(rec.Destination)
+	case r.heldBefore(rec, c.seq, &e):
+		// Claimed before this process paused or disabled its
+		// destination: it waits with the rest, unattempted.
 	case r.gateRefuses(p, &e, &v):
 	default:
 		v = r.attempt(p, rec, &e)
@@ -483,6 +533,7 @@ func (r *run) process(rec Record, claimedAt time.Time) {
 	e.Cause = classify.Cause(e.Err)
 	r.applyVerdict(rec, &e, v)
 	e.StoreErr = r.settle(rec, &e)
+	r.d.settled(rec.Destination)
 	r.mu.Lock()
 	r.report.add(&e)
 	if e.StoreErr != nil && !isLeaseLost(e.StoreErr) {
@@ -517,6 +568,18 @@ func holdUnattempted(e *AttemptEvent, why error) {
 	e.Attempt.Class = classify.ClassUnavailable
 	e.Err = why
 	e.NextAttemptAt = time.Now()
+}
+
+// heldBefore makes e a wait if this process paused or disabled rec's
+// destination after claim number seq was asked for.
+func (r *run) heldBefore(rec Record, seq uint64, e *AttemptEvent) bool {
+	h, ok := r.d.heldBefore(rec.Destination, seq)
+	if !ok {
+		return false
+	}
+	holdUnattempted(e, errDestinationPaused)
+	e.heldUntil = h.until
+	return true
 }
 
 // errDestinationPaused is the reason a record claimed just before its

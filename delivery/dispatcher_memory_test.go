@@ -29,7 +29,7 @@ type generatedBacklog struct {
 	settled atomic.Int64
 }
 
-func (g *generatedBacklog) Claim(_ context.Context, limit int, lease time.Duration) ([]delivery.Record, error) {
+func (g *generatedBacklog) Claim(_ context.Context, limit int, lease time.Duration, _ ...string) ([]delivery.Record, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	n := min(limit, g.total-g.next)

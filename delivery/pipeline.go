@@ -156,8 +156,9 @@ type destinations struct {
 	mu        sync.Mutex
 	pipelines map[string]*pipeline // nil entry: known to have no configuration
 	limits    map[string]int       // limits still to write to the store
-	pausedTo  map[string]time.Time // pauses this process recorded
-	pauses    map[string]int       // the store's pause count as last seen
+	held      map[string]hold      // pauses and disables this process recorded
+	inHand    map[string]int       // records claimed and not yet settled, by destination
+	active    int                  // destinations seen with due work at the last claim
 }
 
 // errUnconfigured is the reason records of a destination without a
@@ -259,52 +260,64 @@ func (d *Dispatcher) writeLimits(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// pausedUntil is the end of the latest pause of name this process
-// recorded, or zero.
-func (d *Dispatcher) pausedUntil(name string) time.Time {
+// hold is a pause or disable this process recorded for a destination.
+type hold struct {
+	claims uint64    // claims asked for when it was recorded
+	until  time.Time // when the pause ends; zero for a disable
+}
+
+// heldBefore reports whether this process paused or disabled name after
+// claim number seq was asked for, and until when: a record of that claim,
+// already in hand, waits with the rest. Claims asked for later went to a
+// store that already knew of the pause (or of a resume since), so the
+// store decides for them.
+func (d *Dispatcher) heldBefore(name string, seq uint64) (hold, bool) {
 	ds := &d.dests
 	ds.mu.Lock()
 	defer ds.mu.Unlock()
-	return ds.pausedTo[name]
+	h, ok := ds.held[name]
+	return h, ok && seq <= h.claims
 }
 
-// pauseLength is how long to pause a destination after err, its
-// pauses-th pause since it was last healthy: the partner's Retry-After
-// (capped by MaxPause), else PauseBackoff.
-func (d *Dispatcher) pauseLength(name string, err error) time.Duration {
-	if ra, ok := classify.RetryAfter(err); ok && ra > 0 {
-		return min(ra, d.cfg.MaxPause)
+// recordHold notes that this process paused (until non-zero) or disabled
+// name now.
+func (d *Dispatcher) recordHold(name string, until time.Time) {
+	ds := &d.dests
+	ds.mu.Lock()
+	defer ds.mu.Unlock()
+	if ds.held == nil {
+		ds.held = make(map[string]hold)
 	}
-	d.dests.mu.Lock()
-	n := d.dests.pauses[name]
-	d.dests.mu.Unlock()
-	return max(d.cfg.PauseBackoff.Delay(n+1), time.Second)
+	ds.held[name] = hold{claims: d.claims.Load(), until: until}
+}
+
+// pauseFor is the pause to record after err: until the partner's
+// Retry-After (capped by MaxPause), else for PauseBackoff by the number of
+// pauses the store counts.
+func (d *Dispatcher) pauseFor(cause string, err error) Pause {
+	p := Pause{Cause: cause, Reason: errText(err)}
+	if ra, ok := classify.RetryAfter(err); ok && ra > 0 {
+		p.Until = time.Now().Add(min(ra, d.cfg.MaxPause))
+		return p
+	}
+	p.Length = func(n int) time.Duration { return max(d.cfg.PauseBackoff.Delay(n), time.Second) }
+	p.Until = time.Now().Add(p.Length(1))
+	return p
 }
 
 // pauseDestination pauses name for the fleet after err, disabling it when
 // it has been paused longer than DisableAfter. It returns the pause's end.
 func (r *run) pauseDestination(name, cause string, err error) time.Time {
 	d := r.d
-	until := time.Now().Add(d.pauseLength(name, err))
+	p := d.pauseFor(cause, err)
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), d.cfg.StoreTimeout)
 	defer cancel()
-	st, serr := d.cfg.Store.PauseDestination(ctx, name, Pause{Until: until, Cause: cause, Reason: errText(err)})
-	ds := &d.dests
-	ds.mu.Lock()
-	if ds.pausedTo == nil {
-		ds.pausedTo, ds.pauses = make(map[string]time.Time), make(map[string]int)
+	st, serr := d.cfg.Store.PauseDestination(ctx, name, p)
+	until := p.Until
+	if serr == nil && st.PausedUntil.After(until) {
+		until = st.PausedUntil
 	}
-	if until.After(ds.pausedTo[name]) {
-		ds.pausedTo[name] = until
-	}
-	if serr == nil {
-		ds.pauses[name] = st.Pauses
-		if st.PausedUntil.After(until) {
-			until = st.PausedUntil
-			ds.pausedTo[name] = until
-		}
-	}
-	ds.mu.Unlock()
+	d.recordHold(name, until)
 	r.observeDestination(DestinationEvent{Destination: name, Change: DestinationPausedChange, Until: until, Cause: cause, Err: err, StoreErr: serr})
 	if serr == nil && d.cfg.DisableAfter > 0 && !st.PausedSince.IsZero() && time.Since(st.PausedSince) >= d.cfg.DisableAfter {
 		r.disableDestination(name, "paused_too_long",
@@ -318,6 +331,7 @@ func (r *run) disableDestination(name, cause string, err error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), r.d.cfg.StoreTimeout)
 	defer cancel()
 	serr := r.d.cfg.Store.DisableDestination(ctx, name, cause, errText(err))
+	r.d.recordHold(name, time.Time{})
 	r.observeDestination(DestinationEvent{Destination: name, Change: DestinationDisabledChange, Cause: cause, Err: err, StoreErr: serr})
 }
 
@@ -328,8 +342,7 @@ func (r *run) resumeAfterProbe(name string) {
 	ok, serr := r.d.cfg.Store.ResumeAfterProbe(ctx, name)
 	ds := &r.d.dests
 	ds.mu.Lock()
-	delete(ds.pausedTo, name)
-	delete(ds.pauses, name)
+	delete(ds.held, name)
 	ds.mu.Unlock()
 	if ok || serr != nil {
 		r.observeDestination(DestinationEvent{Destination: name, Change: DestinationResumedChange, StoreErr: serr})
@@ -357,4 +370,64 @@ func errText(err error) string {
 // disables reports whether status disables a destination.
 func (d *Dispatcher) disables(status int) bool {
 	return status != 0 && slices.Contains(d.cfg.DisableStatuses, status)
+}
+
+// share is how many of a Dispatcher's claimed records one destination may
+// hold (in workers or queued for them) while others have due work: its
+// Concurrency workers split evenly over the destinations seen with due
+// work (in hand, or in the last claim), at least one; alone, a destination
+// may have all 2*Concurrency. A slow partner then holds
+// its share of workers, not all of them. Callers hold ds.mu.
+func (d *Dispatcher) share() int {
+	if d.dests.active <= 1 {
+		return 2 * d.cfg.Concurrency
+	}
+	return max(1, (d.cfg.Concurrency+d.dests.active-1)/d.dests.active)
+}
+
+// overShare lists the destinations that hold their share of this
+// Dispatcher's claimed records: the next claim skips them.
+func (d *Dispatcher) overShare() []string {
+	ds := &d.dests
+	ds.mu.Lock()
+	defer ds.mu.Unlock()
+	share := d.share()
+	var skip []string
+	for name, n := range ds.inHand {
+		if n >= share {
+			skip = append(skip, name)
+		}
+	}
+	return skip
+}
+
+// took counts the records of a claim that skipped skip.
+func (d *Dispatcher) took(recs []Record, skip []string) {
+	ds := &d.dests
+	ds.mu.Lock()
+	defer ds.mu.Unlock()
+	if ds.inHand == nil {
+		ds.inHand = make(map[string]int)
+	}
+	seen := make(map[string]bool, len(recs)+len(skip))
+	for _, name := range skip {
+		seen[name] = true
+	}
+	for _, r := range recs {
+		ds.inHand[r.Destination]++
+		seen[r.Destination] = true
+	}
+	if len(recs) > 0 || len(skip) > 0 {
+		ds.active = max(len(seen), len(ds.inHand))
+	}
+}
+
+// settled stops counting a claimed record of name.
+func (d *Dispatcher) settled(name string) {
+	ds := &d.dests
+	ds.mu.Lock()
+	defer ds.mu.Unlock()
+	if ds.inHand[name]--; ds.inHand[name] <= 0 {
+		delete(ds.inHand, name)
+	}
 }

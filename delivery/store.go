@@ -60,9 +60,13 @@ type Store interface {
 	// record waiting to retry holds back the later records of its key at
 	// its destination only, never those of another destination.
 	//
+	// Records of the destinations named in skip are not claimed: a
+	// dispatcher skips the destinations that already hold their share of
+	// its workers, so a slow partner cannot take them all.
+	//
 	// limit <= 0 or lease <= 0 is ErrInvalid. Claim returns an empty
 	// slice when nothing is claimable.
-	Claim(ctx context.Context, limit int, lease time.Duration) ([]Record, error)
+	Claim(ctx context.Context, limit int, lease time.Duration, skip ...string) ([]Record, error)
 
 	// Complete marks a claimed record delivered, recording attempt a
 	// (which counts) and whether the destination said it was a duplicate.
@@ -128,8 +132,9 @@ type Store interface {
 	// the store until p.Until: Claim hands out none of its records, then
 	// one at a time (probing) until ResumeAfterProbe or ResumeDestination.
 	// A pause never ends earlier than one already recorded (the later
-	// Until wins, with its Cause and Reason); it increments Pauses and
-	// sets PausedSince if zero. A destination that has no records can be
+	// end wins, with its Cause and Reason); it increments Pauses, sets
+	// PausedSince if zero, and lasts at least p.Length(Pauses) when
+	// Length is set. A destination that has no records can be
 	// paused. A disabled destination stays disabled. Records in flight are
 	// not touched. It returns the destination's state after the pause
 	// (without figures). An invalid name or pause (ValidateDestinationName,

@@ -150,11 +150,12 @@ func (s *Store) claimFrom(d *dest, now time.Time, lease time.Duration, token str
 }
 
 // claimRounds leases up to limit records, one per destination per round,
-// least recently served destinations first. Callers hold s.mu.
-func (s *Store) claimRounds(limit int, lease time.Duration, now time.Time) []delivery.Record {
+// least recently served destinations first, none of the destinations in
+// skip. Callers hold s.mu.
+func (s *Store) claimRounds(limit int, lease time.Duration, now time.Time, skip []string) []delivery.Record {
 	var cands []*dest
 	for _, d := range s.dests {
-		if e, ok := d.head(); ok && !e.due.After(now) && d.room(now) > 0 {
+		if e, ok := d.head(); ok && !e.due.After(now) && d.room(now) > 0 && !slices.Contains(skip, d.name) {
 			cands = append(cands, d)
 		}
 	}
@@ -197,8 +198,13 @@ func (s *Store) PauseDestination(_ context.Context, name string, p delivery.Paus
 	}
 	d := s.dest(name)
 	d.stateful = true
-	if p.Until.After(d.pausedUntil) {
-		d.pausedUntil = p.Until
+	d.pauses++
+	until := p.Until
+	if p.Length != nil {
+		until = maxTime(until, now.Add(p.Length(d.pauses)))
+	}
+	if until.After(d.pausedUntil) {
+		d.pausedUntil = until
 		if !d.disabled {
 			d.cause, d.reason = p.Cause, delivery.RedactedText(p.Reason)
 		}
@@ -206,7 +212,6 @@ func (s *Store) PauseDestination(_ context.Context, name string, p delivery.Paus
 	if d.pausedSince.IsZero() {
 		d.pausedSince = now
 	}
-	d.pauses++
 	d.changedAt = now
 	return d.state(now), nil
 }

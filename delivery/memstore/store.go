@@ -184,7 +184,7 @@ func (s *Store) enqueueLive(r *rec) {
 }
 
 // Claim implements delivery.Store.
-func (s *Store) Claim(ctx context.Context, limit int, lease time.Duration) ([]delivery.Record, error) {
+func (s *Store) Claim(ctx context.Context, limit int, lease time.Duration, skip ...string) ([]delivery.Record, error) {
 	if limit <= 0 || lease <= 0 {
 		return nil, fmt.Errorf("memstore: claim limit %d, lease %v: %w", limit, lease, delivery.ErrInvalid)
 	}
@@ -195,7 +195,7 @@ func (s *Store) Claim(ctx context.Context, limit int, lease time.Duration) ([]de
 	defer s.mu.Unlock()
 	now := s.now()
 	s.expireLeases(now)
-	out := s.claimRounds(limit, lease, now)
+	out := s.claimRounds(limit, lease, now, skip)
 	if out == nil {
 		out = []delivery.Record{}
 	}

@@ -135,6 +135,20 @@ func testDestinationPauseNeverShortens(t *testing.T, h *harness) {
 	assert.False(t, ok, "an unknown destination is not resumed")
 }
 
+// Pause.Length grows a pause with the destination's pause count, whichever
+// caller paused it before.
+func testDestinationPauseLength(t *testing.T, h *harness) {
+	length := func(n int) time.Duration { return time.Duration(n) * 10 * time.Second }
+	now := h.clock.Now()
+	d := h.pause(h.ctx, "ats", delivery.Pause{Until: now.Add(time.Second), Cause: "dns", Length: length})
+	sameTime(t, now.Add(10*time.Second), d.PausedUntil, "first pause: Length(1)")
+	d = h.pause(h.ctx, "ats", delivery.Pause{Until: now.Add(time.Second), Cause: "dns", Length: length})
+	sameTime(t, now.Add(20*time.Second), d.PausedUntil, "second pause: Length(2)")
+	assert.Equal(t, 2, d.Pauses)
+	d = h.pause(h.ctx, "ats", delivery.Pause{Until: now.Add(time.Hour), Cause: "http_429", Length: length})
+	sameTime(t, now.Add(time.Hour), d.PausedUntil, "Until wins when later")
+}
+
 // A disabled destination is never claimed until a person resumes it; a
 // pause does not lift a disable.
 func testDestinationDisable(t *testing.T, h *harness) {
@@ -250,6 +264,11 @@ func testDestinationFairClaim(t *testing.T, h *harness) {
 	assert.Equal(t, map[string]int{"big": 3, "small": 2}, byDestination(got), "the rest of small within the next claim")
 	h.complete(got...)
 	assert.Equal(t, map[string]int{"big": 4}, byDestination(h.claim(4)), "big alone keeps the whole claim")
+
+	h.enqueueTo("late", "", 2)
+	got, err := h.store.Claim(h.ctx, 10, time.Minute, "big")
+	require.NoError(t, err)
+	assert.Equal(t, map[string]int{"late": 2}, byDestination(got), "skipped destinations are not claimed")
 }
 
 // Per-key ordering is scoped to the destination: one event fanned out to

@@ -42,6 +42,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"ConcurrentClaim", testConcurrentClaim},
 		{"DestinationPause", testDestinationPause},
 		{"DestinationPauseNeverShortens", testDestinationPauseNeverShortens},
+		{"DestinationPauseLength", testDestinationPauseLength},
 		{"DestinationDisable", testDestinationDisable},
 		{"DestinationBadInput", testDestinationBadInput},
 		{"DestinationMaxInFlight", testDestinationMaxInFlight},

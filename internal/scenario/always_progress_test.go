@@ -138,11 +138,11 @@ func (s *crashableStore) alive() error {
 	return nil
 }
 
-func (s *crashableStore) Claim(ctx context.Context, limit int, lease time.Duration) ([]delivery.Record, error) {
+func (s *crashableStore) Claim(ctx context.Context, limit int, lease time.Duration, skip ...string) ([]delivery.Record, error) {
 	if err := s.alive(); err != nil {
 		return nil, err
 	}
-	return s.Store.Claim(ctx, limit, lease)
+	return s.Store.Claim(ctx, limit, lease, skip...)
 }
 
 func (s *crashableStore) Complete(ctx context.Context, l delivery.Lease, a delivery.Attempt, dup bool) error {

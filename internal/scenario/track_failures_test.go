@@ -49,7 +49,7 @@ func TestEphemeralErrorsCountedNotAlerted(t *testing.T) {
 			Rules: []deliverytest.Rule{
 				once(func(i int) bool { return degraded.Load() && i%3 == 0 }, deliverytest.Hang()),
 				once(func(i int) bool { return i%10 == 1 }, deliverytest.Status(503)),
-				once(func(i int) bool { return i%10 == 2 }, deliverytest.TooManyRequests(2*time.Minute)),
+				once(func(i int) bool { return i%10 == 2 }, deliverytest.TooManyRequests(5*time.Second)), // pauses the destination for 5s
 				once(func(i int) bool { return i%10 == 4 }, deliverytest.Cut()),
 			},
 		})
