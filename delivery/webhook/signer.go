@@ -98,6 +98,9 @@ func NewSigner(cfg SignerConfig) (*Signer, error) {
 // wrapping ErrInvalidID for an id that is empty, too long, or holds a full
 // stop, a space or a control character.
 func (s *Signer) Sign(id string, timestamp time.Time, body []byte) (string, error) {
+	if err := s.check(); err != nil {
+		return "", err
+	}
 	if err := checkID(id); err != nil {
 		return "", err
 	}
@@ -119,7 +122,15 @@ func (s *Signer) Sign(id string, timestamp time.Time, body []byte) (string, erro
 // returns ErrBodyNotReplayable for a body without GetBody, an error
 // wrapping ErrInvalidID when there is no usable id, and GetBody's own
 // error if it fails; on error req is left unchanged.
+//
+// A webhook-id must be printable ASCII without spaces or full stops, at
+// most MaxIDLength bytes (see ErrInvalidID). The ids delivery.NewID
+// assigns qualify; for messages with other ids, set an IdempotencyKey that
+// qualifies, or a webhook-id header of the message's own.
 func (s *Signer) SignRequest(req *http.Request) error {
+	if err := s.check(); err != nil {
+		return err
+	}
 	if req == nil {
 		return errors.New("webhook: SignRequest given a nil request")
 	}
@@ -176,9 +187,22 @@ func readBody(req *http.Request) ([]byte, bool, error) {
 	return body, true, nil
 }
 
+// check refuses a nil or zero Signer, which has no key to sign with.
+func (s *Signer) check() error {
+	if s == nil || len(s.keys) == 0 {
+		return errors.New("webhook: Signer has no keys; build it with NewSigner")
+	}
+	return nil
+}
+
 // String describes the Signer without key material, for example
 // "webhook.Signer(v1, v1a)".
-func (s *Signer) String() string { return "webhook.Signer(" + schemes(s.keys) + ")" }
+func (s *Signer) String() string {
+	if s == nil {
+		return "webhook.Signer(nil)"
+	}
+	return "webhook.Signer(" + schemes(s.keys) + ")"
+}
 
 // GoString is String, so %#v redacts too.
 func (s *Signer) GoString() string { return s.String() }

@@ -150,3 +150,20 @@ func TestSignRefusesInvalidIDs(t *testing.T) {
 	_, err := s.Sign(strings.Repeat("x", 256), time.Now(), nil)
 	require.NoError(t, err)
 }
+
+// A zero or nil Signer or Verifier (not built with its constructor) refuses
+// with an error instead of panicking or signing with nothing.
+func TestZeroSignerAndVerifierRefuse(t *testing.T) {
+	for _, s := range []*webhook.Signer{nil, {}} {
+		_, err := s.Sign("m", time.Now(), nil)
+		require.ErrorContains(t, err, "build it with NewSigner")
+		req, _ := http.NewRequest(http.MethodPost, "http://p.test/", nil)
+		req.Header.Set("Idempotency-Key", "k")
+		require.ErrorContains(t, s.SignRequest(req), "build it with NewSigner")
+	}
+	for _, v := range []*webhook.Verifier{nil, {}} {
+		require.ErrorContains(t, v.VerifyParts("m", "1", "v1,x", nil), "build it with NewVerifier")
+		_, err := v.VerifyRequest(&http.Request{Header: http.Header{}})
+		require.ErrorContains(t, err, "build it with NewVerifier")
+	}
+}

@@ -22,9 +22,10 @@ import (
 // Transport, so connections are pooled across destinations), or give each
 // destination its own client around the same Base.
 //
-// A request that cannot be signed (no id, a body without GetBody, no
-// signer for its destination) is not sent: RoundTrip returns a
-// classify.Permanent error, since resending it would fail the same way.
+// A request that cannot be signed (no id, an id the specification does not
+// allow such as one with a full stop, a body without GetBody, no signer for
+// its destination; see Signer.SignRequest) is not sent: RoundTrip returns
+// a classify.Permanent error, since resending it would fail the same way.
 // The original request is never modified; a clone is signed. Transport is
 // safe for concurrent use.
 type Transport struct {

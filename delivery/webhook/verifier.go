@@ -137,6 +137,9 @@ func (v *Verifier) Verify(h http.Header, body []byte) error {
 // VerifyParts is Verify with the three header values given directly, for
 // receivers whose framework does not hand over an http.Header.
 func (v *Verifier) VerifyParts(id, timestamp, signatures string, body []byte) error {
+	if err := v.check(); err != nil {
+		return err
+	}
 	switch {
 	case id == "":
 		return missing(HeaderID)
@@ -190,6 +193,9 @@ func (v *Verifier) VerifyParts(id, timestamp, signatures string, body []byte) er
 // can read it again. It returns the body, or an error as Verify does, or
 // one wrapping ErrBodyTooLarge, or the read error.
 func (v *Verifier) VerifyRequest(r *http.Request) ([]byte, error) {
+	if err := v.check(); err != nil {
+		return nil, err
+	}
 	var body []byte
 	if r.Body != nil {
 		var err error
@@ -241,9 +247,20 @@ func (v *Verifier) checkTolerance(ts time.Time) error {
 	return nil
 }
 
+// check refuses a nil or zero Verifier, which trusts no key.
+func (v *Verifier) check() error {
+	if v == nil || len(v.keys) == 0 {
+		return errors.New("webhook: Verifier has no keys; build it with NewVerifier")
+	}
+	return nil
+}
+
 // String describes the Verifier without key material, for example
 // "webhook.Verifier(v1, v1a; tolerance 5m0s)".
 func (v *Verifier) String() string {
+	if v == nil {
+		return "webhook.Verifier(nil)"
+	}
 	return "webhook.Verifier(" + schemes(v.keys) + "; tolerance " + v.tolerance.String() + ")"
 }
 
