@@ -61,7 +61,8 @@ type PartnerConfig struct {
 	Default Response
 
 	// Latency holds back every API answer this long (outage answers and
-	// 401s excepted), like a partner's processing time.
+	// 401s for a missing or invalid token excepted), like a partner's
+	// processing time.
 	Latency time.Duration
 	// Idempotent makes the partner honour Idempotency-Key: a request whose
 	// key it already holds is answered with AlreadyProcessed() and not
