@@ -142,6 +142,11 @@ func (p *Partner) decide(req *Request, down, tooLarge bool) (resp Response, outa
 	case p.cfg.Issuer != nil && !req.Auth.Valid:
 		return unauthorized, false, true
 	}
+	if p.cfg.Webhooks != nil {
+		if resp, refused := p.checkSignature(req); refused {
+			return resp, false, false
+		}
+	}
 	key := req.IdempotencyKey
 	if p.cfg.Idempotent && key != "" && p.Holds(key) {
 		return AlreadyProcessed(), false, false
@@ -224,6 +229,9 @@ func (p *Partner) settle(req *Request, resp Response, outage, unauth, flapped, g
 	}
 	key := req.IdempotencyKey
 	if resp.processes() {
+		if p.cfg.Webhooks != nil {
+			p.signed[signedKey(req.Header)] = true
+		}
 		req.Processed = true
 		p.stats.Processed++
 		if key != "" {
