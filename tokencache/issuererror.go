@@ -52,16 +52,31 @@ func safeIssuerError(err error, clientID, secret string) error {
 	clean := func(s string) string { return redact.Bounded(scrub(s, clientID, secret), MaxErrorText) }
 	var re *oauth2.RetrieveError
 	if !errors.As(err, &re) {
-		return &issuerError{msg: clean(err.Error()), err: err}
+		return &issuerError{msg: clean(errorText(err)), err: err}
 	}
 	safe := safeRetrieveError(re, clean)
-	msg := err.Error()
-	if direct, ok := err.(*oauth2.RetrieveError); ok && direct.ErrorCode == "" {
+	if _, direct := err.(*oauth2.RetrieveError); !direct {
+		return &issuerError{msg: clean(errorText(err)), err: safe}
+	}
+	msg := safe.Error()
+	if safe.ErrorCode == "" {
 		// oauth2 writes "cannot fetch token: 500 ...", which a redactor
 		// reads as a credential pair (token: 500); say it another way.
 		msg = fmt.Sprintf("oauth2: cannot fetch token (HTTP %s): %s", safe.Response.Status, safe.Body)
 	}
 	return &issuerError{msg: clean(msg), err: safe}
+}
+
+// errorText returns err.Error(), or a description of err if its Error
+// method panics (an *oauth2.RetrieveError without a Response does), so that
+// a Source's odd error cannot crash the refresh.
+func errorText(err error) (s string) {
+	defer func() {
+		if recover() != nil {
+			s = fmt.Sprintf("tokencache: the source's error (%T) cannot be printed", err)
+		}
+	}()
+	return err.Error()
 }
 
 // safeRetrieveError returns a copy of re made of cleaned parts.

@@ -157,3 +157,18 @@ func TestEventLogValueRedacts(t *testing.T) {
 	assert.Contains(t, logged.String(), "password=[redacted]")
 	assert.Less(t, logged.Len(), 2*tokencache.MaxErrorText)
 }
+
+// TestMintErrorThatCannotPrint: a Source returning an error whose Error
+// method panics (an *oauth2.RetrieveError built without a response) gets a
+// plain error from the cache, not a crashed refresh.
+func TestMintErrorThatCannotPrint(t *testing.T) {
+	c := newCache(t, tokencache.SourceFunc(func(context.Context) (tokencache.Token, error) {
+		return tokencache.Token{}, fmt.Errorf("wrapped: %w", &oauth2.RetrieveError{Body: []byte("client_secret=" + echoedSecret)})
+	}), tokencache.Config{})
+	_, err := c.Token(t.Context())
+	require.Error(t, err)
+	requireNoSecret(t, err.Error(), "the cache's error")
+	var re *oauth2.RetrieveError
+	require.ErrorAs(t, err, &re)
+	requireNoSecret(t, re.Error(), "the RetrieveError")
+}
