@@ -429,7 +429,7 @@ func (c *Cache) mint(ctx context.Context) (Token, error) {
 	start := time.Now()
 	tok, err := c.src.Token(mctx)
 	if err != nil {
-		err = fmt.Errorf("tokencache: mint: %w", err)
+		err = safeIssuerError(fmt.Errorf("tokencache: mint: %w", err), "", "")
 	} else {
 		tok, err = c.complete(tok, start)
 	}

@@ -271,7 +271,7 @@ var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 // rule. A read error keeps what was read: the status has already spoken.
 func (d *Deliverer) readPrefix(resp *http.Response) []byte {
 	limit := d.readLimit
-	if d.rules.Body == nil {
+	if !d.rules.HasBodyRule(resp.StatusCode) {
 		if d.rules.StatusClass(resp.StatusCode) == classify.ClassOK {
 			return nil
 		}
