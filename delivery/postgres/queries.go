@@ -31,9 +31,13 @@ func buildQueries(n names) queries {
 	return queries{
 		// Two index probes, not an OR a cached generic plan might turn
 		// into a scan.
+		// Idempotency is scoped to (destination, idempotency_key): the
+		// second probe reads the unique index on that pair.
 		existing: q(`SELECT {COLS} FROM {T} WHERE id = ANY($1::text[])
 UNION ALL
-SELECT {COLS} FROM {T} WHERE idempotency_key = ANY($2::text[]) AND NOT id = ANY($1::text[])`),
+SELECT ` + tcols + ` FROM unnest($2::text[], $3::text[]) AS u(dest, idem)
+JOIN {T} AS t ON t.destination = u.dest AND t.idempotency_key = u.idem
+WHERE NOT t.id = ANY($1::text[])`),
 
 		// Locks the rows of the given distinct, sorted keys (creating them
 		// at zero) and returns how many records of each are live.
