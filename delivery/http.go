@@ -173,8 +173,9 @@ func (d *HTTPDeliverer) Deliver(ctx context.Context, m *Message) error {
 	if err != nil {
 		return redactTransportError(err)
 	}
-	body := d.readPrefix(resp)
+	body := d.readPrefix(ctx, resp)
 	d.drainAndClose(resp.Body)
+	ReportResponse(ctx, resp.StatusCode, body)
 	return d.rules.Classify(resp, body)
 }
 
@@ -263,16 +264,22 @@ func hasExplicitClass(err error) bool {
 
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
-// readPrefix returns the body prefix the rules need: nothing for a success
-// without a body rule, a snippet for a failure, BodyLimit bytes with a body
-// rule. A read error keeps what was read: the status has already spoken.
-func (d *HTTPDeliverer) readPrefix(resp *http.Response) []byte {
+// readPrefix returns the body prefix the rules need: for a success
+// without a body rule, nothing, or MaxResponseText bytes when the attempt
+// records the response (ReportResponse); a snippet for a failure;
+// BodyLimit bytes with a body rule. A read error keeps what was read: the
+// status has already spoken.
+func (d *HTTPDeliverer) readPrefix(ctx context.Context, resp *http.Response) []byte {
 	limit := d.readLimit
 	if d.rules.Body == nil {
 		if d.rules.StatusClass(resp.StatusCode) == classify.ClassOK {
-			return nil
+			if !reportsResponse(ctx) {
+				return nil
+			}
+			limit = MaxResponseText
+		} else {
+			limit = min(limit, classify.MaxBodySnippet)
 		}
-		limit = min(limit, classify.MaxBodySnippet)
 	}
 	buf := bufPool.Get().(*bytes.Buffer)
 	buf.Reset()

@@ -96,7 +96,7 @@ RETURNING ` + tcols),
 		// its key's live count (locking the key's row).
 		settleTerminal: q(`WITH s AS (
 	UPDATE {T} SET state = $3, attempts = attempts + 1, last_started_at = $4, last_duration_ns = $5,
-		last_status = $6, last_class = $7, last_error = $8, duplicate = $9,
+		last_status = $6, last_class = $7, last_error = $8, duplicate = $9, last_response = $11,
 		lease_token = NULL, lease_expires_at = NULL, is_head = false, updated_at = $10
 	WHERE id = $1 AND lease_token = $2 AND state = 2
 	RETURNING key
@@ -122,7 +122,7 @@ UPDATE {T} AS t SET is_head = true FROM h WHERE t.id = h.id AND NOT t.is_head`),
 
 		rescheduleAttempt: q(`WITH s AS (
 	UPDATE {T} SET state = 1, next_attempt_at = $3, attempts = attempts + 1, last_started_at = $4,
-		last_duration_ns = $5, last_status = $6, last_class = $7, last_error = $8,
+		last_duration_ns = $5, last_status = $6, last_class = $7, last_error = $8, last_response = $10,
 		lease_token = NULL, lease_expires_at = NULL, updated_at = $9
 	WHERE id = $1 AND lease_token = $2 AND state = 2
 	RETURNING 1
