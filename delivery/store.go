@@ -14,10 +14,18 @@ import (
 // Dispatcher: package memstore and package postgres implement it, and
 // package storetest checks any implementation against this contract.
 //
-// Times: stores take "now" from their own configured clock (time.Now by
-// default) for every time they write or compare, never from a database
-// server's clock, so that a dispatcher's computed next-attempt times and the
-// store agree.
+// Times: a store compares leases and due times on one clock that every
+// instance sharing it reads alike: memstore, in one process, reads its
+// configured clock (time.Now by default); the PostgreSQL store reads the
+// database server's clock, so that an instance whose clock is off can
+// neither take over a live lease nor claim a retry early. The times a
+// caller hands in (Reschedule's next, Purge's before,
+// Filter.UpdatedBefore) are on the caller's clock, time.Now: a store whose
+// clock is another takes them as their distance from the caller's now, and
+// NextDuer's answer is on the caller's clock too. The times on the records
+// a store returns are on the store's clock. A store built with an explicit
+// clock (memstore.Config.Now, postgres.Config.Now; package storetest drives
+// stores with a manual one) reads it for everything.
 //
 // Errors: a call with bad input returns an error wrapping ErrInvalid (or
 // ErrTooLarge) and changes nothing; settling a record with a stale lease

@@ -72,19 +72,16 @@ func (s *Store) EnqueueTx(ctx context.Context, tx pgx.Tx, msgs ...delivery.Messa
 	return s.enqueue(ctx, tx, prepared)
 }
 
-// prepare validates msgs and returns the copies to store, with IDs,
-// CorrelationIDs (from ctx) and CreatedAt filled in (see
-// delivery.PrepareMessage). It touches no database.
+// prepare validates msgs and returns the copies to store, with IDs and
+// CorrelationIDs (from ctx) filled in (see delivery.PrepareMessage). A zero
+// CreatedAt stays zero: the insert sets it to the statement's now. It
+// touches no database.
 func (s *Store) prepare(ctx context.Context, msgs []delivery.Message) ([]delivery.Message, error) {
-	now := ts(s.now())
 	out := make([]delivery.Message, len(msgs))
 	for i := range msgs {
 		m, err := delivery.PrepareMessage(ctx, msgs[i])
 		if err != nil {
 			return nil, fmt.Errorf("postgres: enqueue message %d: %w", i, err)
-		}
-		if m.CreatedAt.IsZero() {
-			m.CreatedAt = now
 		}
 		m.CreatedAt = ts(m.CreatedAt)
 		out[i] = m
@@ -95,7 +92,7 @@ func (s *Store) prepare(ctx context.Context, msgs []delivery.Message) ([]deliver
 // enqueue does the work of Enqueue and EnqueueTx in q, which must be a
 // transaction.
 func (s *Store) enqueue(ctx context.Context, q querier, msgs []delivery.Message) ([]delivery.Enqueued, error) {
-	now := ts(s.now())
+	now := s.stamp().now
 
 	// Round trip 1: records that already exist, and the rows of every key
 	// in the call, locked in sorted order (so two calls cannot deadlock)
@@ -230,13 +227,18 @@ func (s *Store) enqueue(ctx context.Context, q querier, msgs []delivery.Message)
 	// records another transaction committed since round trip 1) and count
 	// them into their keys; drop key rows this call created for nothing.
 	heads := make([]bool, len(msgs))
-	inserted := map[string]int64{} // id -> seq
+	// The seq, creation and due times of each inserted record, by id.
+	type insertedRow struct {
+		seq          int64
+		created, due time.Time
+	}
+	inserted := map[string]insertedRow{}
 	if len(fresh) > 0 {
 		var (
 			fids, fkeys, fdests, fcorrs []string
 			fpayloads                   [][]byte
 			fheaders, fidems            []*string
-			fcreated                    = make([]time.Time, 0, len(fresh))
+			fcreated                    = make([]*time.Time, 0, len(fresh))
 			fheads                      []bool
 		)
 		for _, i := range fresh {
@@ -266,7 +268,7 @@ func (s *Store) enqueue(ctx context.Context, q querier, msgs []delivery.Message)
 			fheaders = append(fheaders, hdr)
 			fidems = append(fidems, idem)
 			fcorrs = append(fcorrs, m.CorrelationID)
-			fcreated = append(fcreated, m.CreatedAt)
+			fcreated = append(fcreated, nullTS(m.CreatedAt))
 			fheads = append(fheads, head)
 		}
 		b := &pgx.Batch{}
@@ -279,11 +281,11 @@ func (s *Store) enqueue(ctx context.Context, q querier, msgs []delivery.Message)
 		if err == nil {
 			for rows.Next() {
 				var id string
-				var seq int64
-				if err = rows.Scan(&id, &seq); err != nil {
+				var row insertedRow
+				if err = rows.Scan(&id, &row.seq, &row.created, &row.due); err != nil {
 					break
 				}
-				inserted[id] = seq
+				inserted[id] = row
 			}
 			rows.Close()
 			if err == nil {
@@ -361,13 +363,15 @@ func (s *Store) enqueue(ctx context.Context, q querier, msgs []delivery.Message)
 		case isEarlier:
 			out[i] = delivery.Enqueued{Record: out[ref[i]].Record, Existing: true}
 		default:
-			seq, ok := inserted[msgs[i].ID]
+			row, ok := inserted[msgs[i].ID]
 			if !ok {
 				return nil, errors.New("postgres: enqueue: internal error: fresh message not inserted")
 			}
+			m := msgs[i]
+			m.CreatedAt = row.created
 			out[i] = delivery.Enqueued{Record: delivery.Record{
-				Message: msgs[i], Seq: seq, State: delivery.StatePending,
-				NextAttemptAt: now, UpdatedAt: now,
+				Message: m, Seq: row.seq, State: delivery.StatePending,
+				NextAttemptAt: row.due, UpdatedAt: row.due,
 			}}
 		}
 	}
