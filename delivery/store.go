@@ -28,7 +28,7 @@ import (
 // stores with a manual one) reads it for everything.
 //
 // Errors: a call with bad input returns an error wrapping ErrInvalid (or
-// ErrTooLarge) and changes nothing; settling a record with a stale lease
+// ErrTooLarge, or ErrConflict) and changes nothing; settling a record with a stale lease
 // returns ErrLeaseLost; an unknown id returns ErrNotFound. Implementations
 // must be safe for concurrent use by many goroutines and processes.
 type Store interface {
@@ -48,13 +48,13 @@ type Store interface {
 	// ErrConflict (and ErrInvalid) and stores nothing of the call, since
 	// keeping the old record would drop the new data without a word.
 	//
-	// A message without a
-	// CorrelationID takes the one carried by ctx, so a record enqueued
-	// while handling a request keeps that request's id; a message's own id
-	// wins, with neither it stays empty (the dispatcher then uses the
-	// record id), and an existing record is never changed by it. Messages
-	// are validated with ValidateMessage after that. PrepareMessage does
-	// all of this for a store, message by message.
+	// A message without a CorrelationID takes the one carried by ctx, so
+	// a record enqueued while handling a request keeps that request's id;
+	// a message's own id wins, with neither it stays empty (the dispatcher
+	// then uses the record id), and an existing record is never changed by
+	// it. Messages are validated with ValidateMessage after that.
+	// PrepareMessage does all of this for a store, message by message, and
+	// CheckMatch tells a match from a conflict.
 	Enqueue(ctx context.Context, msgs ...Message) ([]Enqueued, error)
 
 	// Claim leases up to limit due records for lease, oldest due first
