@@ -481,11 +481,13 @@ func (r *run) attempt(rec Record, e *AttemptEvent) {
 		ctx, cancel = context.WithTimeout(ctx, cfg.AttemptTimeout)
 		defer cancel()
 	}
+	ctx, response := withResponseRecorder(ctx)
 	start := time.Now()
 	err := deliverRecovering(ctx, cfg.Deliverer, &msg)
 	e.Attempted = true
 	e.Err = err
 	e.Attempt = NewAttempt(start, err)
+	response.fill(&e.Attempt) // the partner's status and words, on success too
 	if err != nil && r.hard.Err() != nil {
 		// Cut off by shutdown: the partner did not fail.
 		e.Attempt.Class = classify.ClassUnavailable

@@ -176,8 +176,9 @@ func (d *Deliverer) Deliver(ctx context.Context, m *delivery.Message) error {
 	if err != nil {
 		return redactTransportError(err)
 	}
-	body := d.readPrefix(resp)
+	body := d.readPrefix(ctx, resp)
 	d.drainAndClose(resp.Body)
+	delivery.ReportResponse(ctx, resp.StatusCode, body)
 	return d.rules.Classify(resp, body)
 }
 
@@ -266,16 +267,22 @@ func hasExplicitClass(err error) bool {
 
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
-// readPrefix returns the body prefix the rules need: nothing for a success
-// without a body rule, a snippet for a failure, BodyLimit bytes with a body
-// rule. A read error keeps what was read: the status has already spoken.
-func (d *Deliverer) readPrefix(resp *http.Response) []byte {
+// readPrefix returns the body prefix the rules need: for a success
+// without a body rule, nothing, or delivery.MaxResponseText bytes when the attempt
+// records the response (ReportResponse); a snippet for a failure;
+// BodyLimit bytes with a body rule. A read error keeps what was read: the
+// status has already spoken.
+func (d *Deliverer) readPrefix(ctx context.Context, resp *http.Response) []byte {
 	limit := d.readLimit
 	if !d.rules.HasBodyRule(resp.StatusCode) {
 		if d.rules.StatusClass(resp.StatusCode) == classify.ClassOK {
-			return nil
+			if !delivery.RecordsResponse(ctx) {
+				return nil
+			}
+			limit = delivery.MaxResponseText
+		} else {
+			limit = min(limit, classify.MaxBodySnippet)
 		}
-		limit = min(limit, classify.MaxBodySnippet)
 	}
 	buf := bufPool.Get().(*bytes.Buffer)
 	buf.Reset()
