@@ -10,9 +10,11 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/outbound-go/outbound/classify"
 	"github.com/outbound-go/outbound/internal/redact"
+	"github.com/outbound-go/outbound/internal/text"
 )
 
 // Defaults of HTTPConfig.
@@ -23,6 +25,11 @@ const (
 	// so the connection can be reused. Bodies larger than this are closed
 	// unread and the transport drops the connection instead.
 	DefaultMaxDrain = 256 << 10
+	// DefaultMaxDrainTime bounds how long the unread rest of a response
+	// body is drained once the outcome is known. A body still arriving
+	// after it (a partner trickling bytes) is abandoned with its
+	// connection, so it cannot hold a worker until the attempt times out.
+	DefaultMaxDrainTime = time.Second
 )
 
 // RequestBuilder turns a message into the HTTP request that delivers it. It
@@ -63,7 +70,10 @@ func PostTo(rawURL, contentType string) RequestBuilder {
 type HTTPConfig struct {
 	// Client sends the requests. Share one client across deliverers. Nil
 	// means a client from NewClient(ClientConfig{}), created once per
-	// deliverer.
+	// deliverer. The deliverer keeps a shallow copy of it (same transport,
+	// so the same connections) whose CheckRedirect applies this package's
+	// CheckRedirect before the client's own: changes made to the client's
+	// fields after NewHTTPDeliverer are not seen.
 	Client *http.Client
 	// Build turns a message into a request. Required.
 	Build RequestBuilder
@@ -80,14 +90,39 @@ type HTTPConfig struct {
 	// MaxDrain bounds how much unread body is discarded to keep the
 	// connection reusable. Zero means DefaultMaxDrain.
 	MaxDrain int64
+	// MaxDrainTime bounds how long that discarding may take; the request
+	// is then cancelled, which closes its connection. Zero means
+	// DefaultMaxDrainTime.
+	MaxDrainTime time.Duration
 }
 
 // HTTPDeliverer delivers messages as HTTP requests through one shared
 // client. It sets the Idempotency-Key and correlation headers, reads a
 // bounded prefix of the response for classification, always drains (within
-// a bound) and closes the body so the connection is reused, and returns nil
-// or a classified error carrying the status, Retry-After and a body snippet.
-// It is safe for concurrent use.
+// MaxDrain bytes and MaxDrainTime) and closes the body so the connection
+// is reused, and returns nil or a classified error carrying the status,
+// Retry-After and a body snippet. It is safe for concurrent use.
+//
+// Redirects: whatever client it is given, the deliverer follows a redirect
+// only as CheckRedirect allows: a 307 or 308 that resends the same method
+// and a replayable body to the same origin (scheme, host and port), at
+// most MaxRedirects deep, through the client's transport (and so its dial
+// guard). Any other redirect, a 301, 302 or 303 to a POST, a 307 or 308
+// whose body cannot be replayed or that points to another origin, is not
+// followed: the attempt is a Permanent failure whose cause is a
+// *RedirectError carrying the status and the redacted Location ("the
+// partner moved its API to …"), so a record is never marked delivered by an
+// answer from a location that did not receive its body, and no header
+// (credentials included) reaches another host. To accept a redirect status
+// as an answer, map it in HTTPConfig.Rules.Statuses.
+//
+// Proxies: a proxy that refuses the request (a CONNECT answered with a
+// status other than 200 through a transport from NewTransport, see
+// CheckProxyConnect, or a 407 Proxy Authentication Required on plain
+// http, which only proxies send) did not let the request reach the
+// partner. The attempt is then Unavailable, caused by a *ProxyError whose
+// cause name is "proxy_<status>", rather than classified as the partner's
+// answer.
 type HTTPDeliverer struct {
 	client     *http.Client
 	build      RequestBuilder
@@ -95,6 +130,7 @@ type HTTPDeliverer struct {
 	idemHeader string
 	corrHeader string
 	maxDrain   int64
+	drainTime  time.Duration
 	readLimit  int
 }
 
@@ -107,6 +143,9 @@ func NewHTTPDeliverer(cfg HTTPConfig) (*HTTPDeliverer, error) {
 	}
 	if cfg.MaxDrain < 0 {
 		return nil, fmt.Errorf("delivery: HTTPConfig.MaxDrain must not be negative, got %d", cfg.MaxDrain)
+	}
+	if cfg.MaxDrainTime < 0 {
+		return nil, fmt.Errorf("delivery: HTTPConfig.MaxDrainTime must not be negative, got %v", cfg.MaxDrainTime)
 	}
 	if cfg.Rules.MaxBody < 0 {
 		return nil, fmt.Errorf("delivery: HTTPConfig.Rules.MaxBody must not be negative, got %d", cfg.Rules.MaxBody)
@@ -125,10 +164,14 @@ func NewHTTPDeliverer(cfg HTTPConfig) (*HTTPDeliverer, error) {
 		idemHeader: headerName(cfg.IdempotencyHeader, DefaultIdempotencyHeader),
 		corrHeader: headerName(cfg.CorrelationHeader, DefaultCorrelationHeader),
 		maxDrain:   cfg.MaxDrain,
+		drainTime:  cfg.MaxDrainTime,
 		readLimit:  cfg.Rules.BodyLimit(),
 	}
 	if d.maxDrain == 0 {
 		d.maxDrain = DefaultMaxDrain
+	}
+	if d.drainTime == 0 {
+		d.drainTime = DefaultMaxDrainTime
 	}
 	if d.client == nil {
 		c, err := NewClient(ClientConfig{})
@@ -137,6 +180,11 @@ func NewHTTPDeliverer(cfg HTTPConfig) (*HTTPDeliverer, error) {
 		}
 		d.client = c
 	}
+	// A copy whose redirect policy is this package's, whoever built the
+	// client: a user's client follows 302s to a POST as a GET otherwise.
+	own := *d.client
+	own.CheckRedirect = redirectPolicy(d.client.CheckRedirect)
+	d.client = &own
 	return d, nil
 }
 
@@ -164,7 +212,13 @@ func headerName(v, def string) string {
 // every error Deliver returns is redacted (URL user info, queries and
 // secret path segments, credentials; see RedactURL), because it is stored
 // on records and logged.
+//
+// A redirect that was not followed is a Permanent *RedirectError, and a
+// proxy's refusal an Unavailable *ProxyError (see HTTPDeliverer).
 func (d *HTTPDeliverer) Deliver(ctx context.Context, m *Message) error {
+	// Cancelling the request is how a drain that takes too long ends.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	req, err := d.request(ctx, m)
 	if err != nil {
 		return err
@@ -174,7 +228,26 @@ func (d *HTTPDeliverer) Deliver(ctx context.Context, m *Message) error {
 		return redactTransportError(err)
 	}
 	body := d.readPrefix(resp)
-	d.drainAndClose(resp.Body)
+	d.drainAndClose(resp.Body, cancel)
+	return d.classify(resp, body)
+}
+
+// classify returns the outcome of a response: a proxy's refusal and an
+// unfollowed redirect first, then the rules.
+func (d *HTTPDeliverer) classify(resp *http.Response, body []byte) error {
+	if resp.StatusCode == http.StatusProxyAuthRequired {
+		return classify.Unavailable(&ProxyError{Status: resp.StatusCode})
+	}
+	if isRedirect(resp.StatusCode) {
+		if _, mapped := d.rules.Statuses[resp.StatusCode]; !mapped {
+			return &classify.Error{
+				Class:  classify.ClassPermanent,
+				Status: resp.StatusCode,
+				Body:   text.Snippet(string(body), classify.MaxBodySnippet),
+				Err:    newRedirectError(resp),
+			}
+		}
+	}
 	return d.rules.Classify(resp, body)
 }
 
@@ -199,6 +272,9 @@ func (d *HTTPDeliverer) request(ctx context.Context, m *Message) (*http.Request,
 		req.Header = make(http.Header)
 	}
 	for k, v := range m.Headers {
+		if transportHeader(k, v) { // a record stored before ValidateMessage refused these
+			return nil, unsendable(m, fmt.Sprintf("message header %q is set by the HTTP transport, not by a message", k))
+		}
 		req.Header.Set(k, v)
 	}
 	// The names are canonical (headerName), so the map is indexed directly:
@@ -282,8 +358,12 @@ func (d *HTTPDeliverer) readPrefix(resp *http.Response) []byte {
 	return out
 }
 
-func (d *HTTPDeliverer) drainAndClose(body io.ReadCloser) {
+// drainAndClose discards up to maxDrain bytes of body, for at most
+// drainTime (then cancel, the request's, aborts the read), and closes it.
+func (d *HTTPDeliverer) drainAndClose(body io.ReadCloser, cancel context.CancelFunc) {
+	stop := time.AfterFunc(d.drainTime, cancel)
 	_, _ = io.CopyN(io.Discard, body, d.maxDrain)
+	stop.Stop()
 	_ = body.Close()
 }
 

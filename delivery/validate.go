@@ -33,7 +33,11 @@ const (
 // header values) without control characters; headers within MaxHeaders and
 // MaxHeaderBytes, each name an RFC 9110 token ("X-Tenant", not "X Tenant"
 // or "X-Tenant:") and each value valid UTF-8 without control characters
-// other than horizontal tab. A message that breaks these rules would fail
+// other than horizontal tab, and no header the HTTP transport owns (see
+// transportHeader: Connection, Keep-Alive, Proxy-Connection,
+// Transfer-Encoding, Upgrade, TE other than "trailers", Host,
+// Content-Length, Trailer), which an HTTP/2 request cannot carry or which
+// the transport sets itself. A message that breaks these rules would fail
 // every attempt, so it is refused here rather than retried. The error
 // wraps ErrInvalid (ErrTooLarge for size limits) and names the field; it
 // never quotes a header value, which may be a credential.
@@ -75,6 +79,8 @@ func ValidateMessage(m *Message) error {
 			return fmt.Errorf("%w: message %q header %q value is not valid text", ErrInvalid, m.ID, k)
 		case !validHeaderValue(v):
 			return fmt.Errorf("%w: message %q header %q value has a control character", ErrInvalid, m.ID, k)
+		case transportHeader(k, v):
+			return fmt.Errorf("%w: message %q header %q is set by the HTTP transport, not by a message", ErrInvalid, m.ID, k)
 		}
 		size += len(k) + len(v)
 	}
@@ -82,6 +88,26 @@ func ValidateMessage(m *Message) error {
 		return fmt.Errorf("%w: message %q headers are %d bytes, limit %d", ErrTooLarge, m.ID, size, MaxHeaderBytes)
 	}
 	return nil
+}
+
+// transportHeader reports whether a request header named name with value v
+// belongs to the HTTP transport rather than to a message: the
+// connection-specific headers of RFC 9110 §7.6.1, which HTTP/2 and HTTP/3
+// forbid (net/http refuses an HTTP/2 request that carries Connection,
+// Upgrade or Transfer-Encoding, and would do so on every retry), TE other
+// than "trailers", and the framing and routing headers it sets itself
+// from the request (Host, Content-Length, Trailer).
+func transportHeader(name, v string) bool {
+	switch {
+	case strings.EqualFold(name, "TE"):
+		return !strings.EqualFold(strings.TrimSpace(v), "trailers")
+	case strings.EqualFold(name, "Connection"), strings.EqualFold(name, "Keep-Alive"),
+		strings.EqualFold(name, "Proxy-Connection"), strings.EqualFold(name, "Transfer-Encoding"),
+		strings.EqualFold(name, "Upgrade"), strings.EqualFold(name, "Host"),
+		strings.EqualFold(name, "Content-Length"), strings.EqualFold(name, "Trailer"):
+		return true
+	}
+	return false
 }
 
 func containsNUL(s string) bool {

@@ -1,0 +1,105 @@
+package delivery
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/outbound-go/outbound/internal/origin"
+	"github.com/outbound-go/outbound/internal/redact"
+)
+
+// MaxRedirects bounds how many redirects CheckRedirect follows for one
+// request. A longer chain is not followed: the last redirect is answered
+// as a RedirectError.
+const MaxRedirects = 3
+
+// CheckRedirect is the redirect policy of the clients NewClient builds and
+// of every HTTPDeliverer, whatever client it is given; it has the
+// signature of http.Client.CheckRedirect. A redirect is followed only if
+// the partner gets the same request at the new location:
+//
+//   - the method is unchanged, and a request with a body is redirected by
+//     307 or 308, which resend it (301, 302 and 303 turn a POST into a GET
+//     without its body; net/http itself does not follow a 307 or 308 whose
+//     body it cannot replay, one without Request.GetBody);
+//   - the new location has the origin (scheme, host and port) of the first
+//     request, so no header reaches a host it was not meant for: neither an
+//     Authorization header, nor a key in a custom header, nor a cookie
+//     (net/http would forward them to the same host name on another port,
+//     and to subdomains);
+//   - fewer than MaxRedirects redirects have been followed.
+//
+// Otherwise it returns http.ErrUseLastResponse, so the client returns the
+// 3xx response itself; HTTPDeliverer classifies it as a Permanent
+// RedirectError naming the redacted Location. Every connection a followed
+// redirect opens still goes through the client's transport, and so through
+// its dial guard (ClientConfig.BlockPrivateAddresses).
+func CheckRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) == 0 || len(via) > MaxRedirects || req.Response == nil {
+		return http.ErrUseLastResponse
+	}
+	first := via[0]
+	hadBody := first.Body != nil && first.Body != http.NoBody
+	keepsBody := req.Response.StatusCode == http.StatusTemporaryRedirect ||
+		req.Response.StatusCode == http.StatusPermanentRedirect
+	if req.Method != first.Method || hadBody && !keepsBody || !origin.Same(first.URL, req.URL) {
+		return http.ErrUseLastResponse
+	}
+	return nil
+}
+
+// redirectPolicy returns a CheckRedirect func that applies CheckRedirect
+// and then, for a redirect it would follow, the client's own policy (nil
+// for none).
+func redirectPolicy(own func(*http.Request, []*http.Request) error) func(*http.Request, []*http.Request) error {
+	return func(req *http.Request, via []*http.Request) error {
+		if err := CheckRedirect(req, via); err != nil || own == nil {
+			return err
+		}
+		return own(req, via)
+	}
+}
+
+// RedirectError is the cause of the Permanent error HTTPDeliverer returns
+// for a redirect it did not follow (see CheckRedirect): the partner
+// answered 301, 302, 303, 307 or 308, and sending the record to the new
+// location would have lost its body or method, or its headers would have
+// reached another origin. The record was not delivered; a person should
+// update the partner's URL. A status mapped explicitly in
+// HTTPConfig.Rules.Statuses is classified by that mapping instead (a
+// partner that answers a POST with 303 See Other once it has the record).
+type RedirectError struct {
+	// Status is the redirect status.
+	Status int
+	// Location is the redacted absolute URL the partner pointed to (see
+	// RedactURL), or "" if the response had no usable Location header.
+	Location string
+}
+
+// Error says that the partner moved its API and where to, redacted.
+func (e *RedirectError) Error() string {
+	if e.Location == "" {
+		return fmt.Sprintf("delivery: the partner answered %d %s without a usable Location; the redirect was not followed", e.Status, http.StatusText(e.Status))
+	}
+	return fmt.Sprintf("delivery: the partner moved its API to %s (%d %s); the redirect was not followed: it would have changed the method, dropped the body or sent the request to another origin",
+		e.Location, e.Status, http.StatusText(e.Status))
+}
+
+// isRedirect reports whether status is one net/http follows.
+func isRedirect(status int) bool {
+	switch status {
+	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther,
+		http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+		return true
+	}
+	return false
+}
+
+// newRedirectError describes resp, an unfollowed redirect.
+func newRedirectError(resp *http.Response) *RedirectError {
+	e := &RedirectError{Status: resp.StatusCode}
+	if loc, err := resp.Location(); err == nil {
+		e.Location = redact.URL(loc.String())
+	}
+	return e
+}
