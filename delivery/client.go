@@ -92,7 +92,10 @@ type ClientConfig struct {
 	// *BlockedAddressError. It cannot be combined with Proxy, and the
 	// guarded transport cannot be given one later: once its Proxy field is
 	// set, every dial fails with a Permanent error, so a proxy can never
-	// carry a request to an address the guard would refuse.
+	// carry a request to an address the guard would refuse. (A copy made
+	// with Transport.Clone shares the guard, which watches the original's
+	// Proxy field: give a clone no Proxy either; build another transport
+	// with NewTransport instead.)
 	BlockPrivateAddresses bool
 }
 
