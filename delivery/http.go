@@ -229,12 +229,12 @@ func (d *HTTPDeliverer) Deliver(ctx context.Context, m *Message) error {
 	}
 	body := d.readPrefix(resp)
 	d.drainAndClose(resp.Body, cancel)
-	return d.classify(resp, body)
+	return d.classify(req, resp, body)
 }
 
-// classify returns the outcome of a response: a proxy's refusal and an
-// unfollowed redirect first, then the rules.
-func (d *HTTPDeliverer) classify(resp *http.Response, body []byte) error {
+// classify returns the outcome of a response to req: a proxy's refusal and
+// an unfollowed redirect first, then the rules.
+func (d *HTTPDeliverer) classify(req *http.Request, resp *http.Response, body []byte) error {
 	if resp.StatusCode == http.StatusProxyAuthRequired {
 		return classify.Unavailable(&ProxyError{Status: resp.StatusCode})
 	}
@@ -244,7 +244,7 @@ func (d *HTTPDeliverer) classify(resp *http.Response, body []byte) error {
 				Class:  classify.ClassPermanent,
 				Status: resp.StatusCode,
 				Body:   text.Snippet(string(body), classify.MaxBodySnippet),
-				Err:    newRedirectError(resp),
+				Err:    newRedirectError(req, resp),
 			}
 		}
 	}

@@ -3,6 +3,7 @@ package delivery
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 
 	"github.com/outbound-go/outbound/internal/origin"
 	"github.com/outbound-go/outbound/internal/redact"
@@ -35,17 +36,35 @@ const MaxRedirects = 3
 // redirect opens still goes through the client's transport, and so through
 // its dial guard (ClientConfig.BlockPrivateAddresses).
 func CheckRedirect(req *http.Request, via []*http.Request) error {
-	if len(via) == 0 || len(via) > MaxRedirects || req.Response == nil {
-		return http.ErrUseLastResponse
-	}
-	first := via[0]
-	hadBody := first.Body != nil && first.Body != http.NoBody
-	keepsBody := req.Response.StatusCode == http.StatusTemporaryRedirect ||
-		req.Response.StatusCode == http.StatusPermanentRedirect
-	if req.Method != first.Method || hadBody && !keepsBody || !origin.Same(first.URL, req.URL) {
+	if len(via) == 0 || req.Response == nil ||
+		refusal(via[0], req.Response.StatusCode, req.URL, len(via)-1) != "" {
 		return http.ErrUseLastResponse
 	}
 	return nil
+}
+
+// refusal says why a redirect is not followed, or returns "" if it is:
+// first is the first request of the chain, status the redirect's status,
+// next its resolved location (nil if it has none), followed how many
+// redirects of the chain were followed before it.
+func refusal(first *http.Request, status int, next *url.URL, followed int) string {
+	hadBody := first.Body != nil && first.Body != http.NoBody
+	keepsBody := status == http.StatusTemporaryRedirect || status == http.StatusPermanentRedirect
+	switch {
+	case next == nil:
+		return "it has no usable Location"
+	case followed >= MaxRedirects:
+		return fmt.Sprintf("%d redirects were followed already, the most this library follows", followed)
+	case !keepsBody && first.Method != http.MethodGet && first.Method != http.MethodHead:
+		return fmt.Sprintf("a %d turns the %s into a GET without its body", status, first.Method)
+	case !keepsBody && hadBody:
+		return fmt.Sprintf("a %d drops the body", status)
+	case hadBody && first.GetBody == nil:
+		return "the request's body cannot be replayed"
+	case !origin.Same(first.URL, next):
+		return "the new location is another origin (scheme, host or port), and the request's headers may hold credentials"
+	}
+	return ""
 }
 
 // redirectPolicy returns a CheckRedirect func that applies CheckRedirect
@@ -74,15 +93,17 @@ type RedirectError struct {
 	// Location is the redacted absolute URL the partner pointed to (see
 	// RedactURL), or "" if the response had no usable Location header.
 	Location string
+	// Reason says why the redirect was not followed.
+	Reason string
 }
 
-// Error says that the partner moved its API and where to, redacted.
+// Error says that the partner moved its API, where to (redacted), and why
+// the redirect was not followed.
 func (e *RedirectError) Error() string {
 	if e.Location == "" {
 		return fmt.Sprintf("delivery: the partner answered %d %s without a usable Location; the redirect was not followed", e.Status, http.StatusText(e.Status))
 	}
-	return fmt.Sprintf("delivery: the partner moved its API to %s (%d %s); the redirect was not followed: it would have changed the method, dropped the body or sent the request to another origin",
-		e.Location, e.Status, http.StatusText(e.Status))
+	return fmt.Sprintf("delivery: the partner moved its API to %s; the redirect was not followed: %s", e.Location, e.Reason)
 }
 
 // isRedirect reports whether status is one net/http follows.
@@ -95,11 +116,21 @@ func isRedirect(status int) bool {
 	return false
 }
 
-// newRedirectError describes resp, an unfollowed redirect.
-func newRedirectError(resp *http.Response) *RedirectError {
+// newRedirectError describes resp, a redirect that was not followed, of a
+// chain that began with first.
+func newRedirectError(first *http.Request, resp *http.Response) *RedirectError {
 	e := &RedirectError{Status: resp.StatusCode}
-	if loc, err := resp.Location(); err == nil {
-		e.Location = redact.URL(loc.String())
+	next, err := resp.Location()
+	if err != nil {
+		return e
+	}
+	e.Location = redact.URL(next.String())
+	followed := 0
+	for r := resp.Request; r != nil && r.Response != nil; r = r.Response.Request {
+		followed++
+	}
+	if e.Reason = refusal(first, resp.StatusCode, next, followed); e.Reason == "" {
+		e.Reason = "the client's own redirect policy stopped it"
 	}
 	return e
 }

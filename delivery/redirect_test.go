@@ -183,6 +183,17 @@ func TestRedirectsNeverLoseARecordOrLeakCredentials(t *testing.T) {
 						var moved *delivery.RedirectError
 						require.True(t, errors.As(err, &moved), "err: %v", err)
 						assert.Equal(t, status, moved.Status)
+						switch {
+						case status < 307:
+							assert.Equal(t, "a "+strconv.Itoa(status)+" turns the POST into a GET without its body", moved.Reason)
+						case !replayable:
+							assert.Equal(t, "the request's body cannot be replayed", moved.Reason)
+						case !target.sameOrigin:
+							assert.Contains(t, moved.Reason, "another origin")
+						default:
+							assert.Equal(t, "the client's own redirect policy stopped it", moved.Reason)
+						}
+						assert.Contains(t, err.Error(), moved.Reason)
 						assert.Contains(t, err.Error(), "moved its API to ")
 						wantHost, _ := url.Parse(target.url)
 						assert.Contains(t, moved.Location, wantHost.Host+wantHost.Path, "the Location names where the API went")
@@ -218,6 +229,7 @@ func TestRedirectChainsAreBounded(t *testing.T) {
 	var moved *delivery.RedirectError
 	require.ErrorAs(t, err, &moved)
 	assert.Equal(t, classify.ClassPermanent, classify.Of(err))
+	assert.Contains(t, moved.Reason, strconv.Itoa(delivery.MaxRedirects)+" redirects were followed already")
 	mu.Lock()
 	defer mu.Unlock()
 	assert.Equal(t, delivery.MaxRedirects+1, hits)
