@@ -60,10 +60,15 @@ var (
 )
 
 // BlockedReason reports why the dial guard refuses addr, or "" if it allows
-// it. IPv4-mapped IPv6 addresses are judged as the IPv4 address they carry,
-// and so are NAT64 (64:ff9b::/96, 64:ff9b:1::/48) and 6to4 (2002::/16)
-// addresses, which a gateway turns into a connection to that IPv4 address:
-// 64:ff9b::7f00:1 is refused as "loopback".
+// it: the class of a loopback, private, link-local, unspecified, multicast
+// or shared address, and "reserved" for every other special-purpose range
+// of the IANA IPv4 and IPv6 registries (fec0::/10, 100::/64, Teredo
+// 2001::/32, 198.18.0.0/15, the documentation ranges, …) and for IPv6
+// outside global unicast (2000::/3). IPv4-mapped IPv6 addresses are judged
+// as the IPv4 address they carry, and so are NAT64 (64:ff9b::/96,
+// 64:ff9b:1::/48) and 6to4 (2002::/16) addresses, which a gateway turns
+// into a connection to that IPv4 address: 64:ff9b::7f00:1 is refused as
+// "loopback", 2002:808:808:: (8.8.8.8) is allowed.
 func BlockedReason(addr netip.Addr) string {
 	reason, _ := judge(addr)
 	return reason
