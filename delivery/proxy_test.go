@@ -79,6 +79,17 @@ func TestDialGuardRefusesAProxySetAfterConstruction(t *testing.T) {
 			})
 		}
 	}
+
+	// The same through the public constructor, to cloud metadata.
+	tr, err := delivery.NewTransport(delivery.ClientConfig{BlockPrivateAddresses: true})
+	require.NoError(t, err)
+	defer tr.CloseIdleConnections()
+	tr.Proxy = http.ProxyURL(proxyURL)
+	d := newDeliverer(t, delivery.HTTPConfig{Client: &http.Client{Transport: tr}, Build: delivery.PostTo("http://169.254.169.254/latest/meta-data/", "text/plain")})
+	err = d.Deliver(t.Context(), msg("m"))
+	assert.Equal(t, classify.ClassPermanent, classify.Of(err), "err: %v", err)
+	assert.ErrorContains(t, err, "Proxy was set after NewTransport")
+
 	assert.Zero(t, relayed.Load(), "the proxy was used")
 	assert.Zero(t, partnerHits.Load(), "a guarded client reached loopback")
 }
