@@ -3,6 +3,7 @@ module github.com/outbound-go/outbound
 go 1.25.0
 
 require (
+	code.dny.dev/ssrf v0.3.0
 	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/prometheus/client_golang v1.24.1
