@@ -8,6 +8,7 @@ require (
 	github.com/hashicorp/go-retryablehttp v0.7.8
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/outbound-go/outbound v0.0.0
+	github.com/outbound-go/outbound/delivery/postgres v0.0.0
 	github.com/riverqueue/river v0.51.1
 	github.com/riverqueue/river/riverdriver/riverpgxv5 v0.51.1
 	github.com/riverqueue/river/rivertype v0.51.1
@@ -38,3 +39,5 @@ require (
 )
 
 replace github.com/outbound-go/outbound => ../..
+
+replace github.com/outbound-go/outbound/delivery/postgres => ../../delivery/postgres
