@@ -1,0 +1,15 @@
+module github.com/outbound-go/outbound/internal/modcheck/coreonly
+
+go 1.25.0
+
+require github.com/outbound-go/outbound v0.0.0
+
+require (
+	github.com/golang-jwt/jwt/v5 v5.3.1 // indirect
+	github.com/sony/gobreaker/v2 v2.4.0 // indirect
+	golang.org/x/oauth2 v0.36.0 // indirect
+	golang.org/x/sync v0.22.0 // indirect
+	golang.org/x/time v0.15.0 // indirect
+)
+
+replace github.com/outbound-go/outbound => ../../..
