@@ -135,13 +135,16 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return resp, nil
 	case err == nil:
 		return nil, c.withLastStatus(c.refused)
-	case resp != nil && req.Context().Err() == nil:
+	case req.Context().Err() != nil:
+		if resp != nil {
+			t.drain(resp)
+		}
+		return nil, c.contextEnded(req.Context().Err())
+	case resp != nil:
 		// Retries are exhausted (attempts, elapsed time, or a wait that would
 		// outlast the context's deadline) on a retryable status: the last
 		// response is the answer, for the caller to read.
 		return resp, nil
-	case resp != nil:
-		t.drain(resp)
 	}
 	return nil, c.withLastStatus(err)
 }
@@ -172,8 +175,8 @@ type call struct {
 func (c *call) try(ctx context.Context) (*http.Response, error) {
 	c.attempts++
 	r := c.req
-	if c.attempts > 1 {
-		body, err := c.req.GetBody()
+	if c.attempts > 1 && c.req.Body != nil && c.req.Body != http.NoBody {
+		body, err := c.req.GetBody() // not nil: see retrySafe
 		if err != nil {
 			c.refused = classify.Permanent(fmt.Errorf("resilient: request body cannot be replayed: %w", err))
 			return nil, nil
@@ -210,6 +213,18 @@ func (c *call) withLastStatus(err error) error {
 	}
 	ra, _ := classify.RetryAfter(err)
 	return &classify.Error{Class: classify.Of(err), Status: c.lastStatus, RetryAfter: ra, Err: err}
+}
+
+// contextEnded is the error of a call whose context ended: it matches
+// ctxErr with errors.Is and has its class (ClassUnavailable for a
+// cancellation, ClassEphemeral for a deadline), with the latest response's
+// status if there was one.
+func (c *call) contextEnded(ctxErr error) error {
+	return &classify.Error{
+		Class:  classify.Of(ctxErr),
+		Status: c.lastStatus,
+		Err:    fmt.Errorf("resilient: request context ended after %d attempts: %w", c.attempts, ctxErr),
+	}
 }
 
 // retrying is the Policy's OnRetry: it drains and closes the response that
