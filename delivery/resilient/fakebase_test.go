@@ -40,6 +40,7 @@ type fakeBase struct {
 	start  time.Time
 	at     []time.Duration // when each request arrived, since start
 	bodies []string        // what each request's body held
+	auths  []string        // each request's Authorization header
 	resps  []*trackedBody  // the body of each response handed out
 }
 
@@ -59,6 +60,7 @@ func (f *fakeBase) RoundTrip(req *http.Request) (*http.Response, error) {
 	n := len(f.at)
 	f.at = append(f.at, time.Since(f.start))
 	f.bodies = append(f.bodies, body)
+	f.auths = append(f.auths, req.Header.Get("Authorization"))
 	s := f.script[min(n, len(f.script)-1)]
 	if s.err != nil {
 		return nil, s.err
@@ -70,6 +72,18 @@ func (f *fakeBase) RoundTrip(req *http.Request) (*http.Response, error) {
 		h.Set("Retry-After", s.retryAfter)
 	}
 	return &http.Response{StatusCode: s.status, Status: strconv.Itoa(s.status), Header: h, Body: tb, Request: req}, nil
+}
+
+func (f *fakeBase) response(i int) *trackedBody {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.resps[i]
+}
+
+func (f *fakeBase) responses() []*trackedBody {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]*trackedBody(nil), f.resps...)
 }
 
 func (f *fakeBase) calls() int {

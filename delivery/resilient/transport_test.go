@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"testing/synctest"
@@ -21,6 +23,7 @@ import (
 	"github.com/outbound-go/outbound/delivery/resilient"
 	"github.com/outbound-go/outbound/health"
 	"github.com/outbound-go/outbound/retry"
+	"github.com/outbound-go/outbound/tokencache"
 )
 
 const partnerURL = "https://partner.example/v1/candidates"
@@ -210,11 +213,11 @@ func TestRetriedResponsesAreDrainedAndClosedBeforeTheWait(t *testing.T) {
 		}()
 		synctest.Wait() // in the first wait
 		require.Equal(t, 1, base.calls())
-		assert.True(t, base.resps[0].drained.Load(), "drained before the wait")
-		assert.True(t, base.resps[0].closed.Load(), "closed before the wait")
+		assert.True(t, base.response(0).drained.Load(), "drained before the wait")
+		assert.True(t, base.response(0).closed.Load(), "closed before the wait")
 		resp := <-done
-		assert.True(t, base.resps[1].closed.Load())
-		assert.False(t, base.resps[2].closed.Load(), "the last response is the caller's to read")
+		assert.True(t, base.response(1).closed.Load())
+		assert.False(t, base.response(2).closed.Load(), "the last response is the caller's to read")
 		assert.Equal(t, "last", readAll(t, resp))
 	})
 }
@@ -250,7 +253,7 @@ func TestContextEndsEveryWaitAtOnce(t *testing.T) {
 				assert.ErrorIs(t, err, context.Canceled)
 				assert.Equal(t, classify.ClassUnavailable, classify.Of(err))
 				assert.Equal(t, tt.status, classify.Status(err))
-				for _, b := range base.resps {
+				for _, b := range base.responses() {
 					assert.True(t, b.closed.Load())
 				}
 			})
@@ -400,7 +403,7 @@ func TestARefusalBetweenRetriesCarriesTheLastStatus(t *testing.T) {
 		assert.Equal(t, 503, classify.Status(err))
 		assert.ErrorIs(t, err, health.ErrDown)
 		assert.Equal(t, 1, base.calls())
-		assert.True(t, base.resps[0].closed.Load())
+		assert.True(t, base.response(0).closed.Load())
 	})
 }
 
@@ -510,4 +513,27 @@ func TestTheZeroPolicyIsShortAndJittered(t *testing.T) {
 			assert.LessOrEqual(t, gap, base)
 		}
 	})
+}
+
+func TestTokensAuthenticateEveryAttempt(t *testing.T) {
+	var minted atomic.Int32
+	cache, err := tokencache.New(tokencache.SourceFunc(func(context.Context) (tokencache.Token, error) {
+		n := minted.Add(1)
+		return tokencache.Token{Value: fmt.Sprintf("tok-%d", n), Type: "Bearer", Expiry: time.Now().Add(time.Hour)}, nil
+	}), tokencache.Config{})
+	require.NoError(t, err)
+	defer cache.Close()
+	base := newFakeBase(step{status: 401}, step{status: 503}, step{status: 200})
+	rt := newTransport(t, base, resilient.Config{
+		Tokens:    cache,
+		Policy:    retry.Policy{Backoff: retry.Constant(time.Millisecond), MaxAttempts: 3},
+		NoBreaker: true,
+	})
+	resp, err := rt.RoundTrip(newRequest(t, t.Context(), http.MethodGet, nil))
+	require.NoError(t, err)
+	assert.Equal(t, 200, resp.StatusCode)
+	readAll(t, resp)
+	// The token transport replays the 401 once with a fresh token; the 503
+	// is then retried here, with that token.
+	assert.Equal(t, []string{"Bearer tok-1", "Bearer tok-2", "Bearer tok-2"}, base.auths)
 }
