@@ -22,6 +22,7 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/outbound-go/outbound/classify"
+	"github.com/outbound-go/outbound/delivery/httpclient"
 	"github.com/outbound-go/outbound/delivery/resilient"
 	"github.com/outbound-go/outbound/health"
 	"github.com/outbound-go/outbound/retry"
@@ -433,4 +434,17 @@ func TestAPartnerThatNeverAnswersExhaustsRetriesWithAClassifiedError(t *testing.
 	assert.ErrorIs(t, err, retry.ErrMaxAttempts)
 	assert.False(t, errors.Is(err, health.ErrBreakerOpen))
 	assert.NotEmpty(t, p.requests())
+}
+
+func TestTheClientTimeoutBoundsRetries(t *testing.T) {
+	p := newPartner(t, "429:3", "200")
+	sdk := newSDK(t, p, resilient.Config{
+		Policy: quick,
+		HTTP:   httpclient.Config{Timeout: 2 * time.Second},
+	})
+	_, err := sdk.Get(t.Context(), "cand-42")
+	var ae *APIError
+	require.ErrorAs(t, err, &ae, "a wait past the client's deadline is not started: the 429 is the answer")
+	assert.Equal(t, http.StatusTooManyRequests, ae.Status)
+	assert.Len(t, p.requests(), 1)
 }
