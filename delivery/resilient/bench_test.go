@@ -66,3 +66,30 @@ func BenchmarkRoundTrip(b *testing.B) {
 		run(b, &http.Client{Transport: rt})
 	})
 }
+
+// okBase answers 200 with no body, without I/O.
+type okBase struct{}
+
+func (okBase) RoundTrip(req *http.Request) (*http.Response, error) {
+	return &http.Response{StatusCode: http.StatusOK, Body: http.NoBody, Request: req}, nil
+}
+
+// BenchmarkOverhead measures what the transport adds to one successful
+// request, without I/O: the retry-safety check, the breaker, the retry
+// loop and classification.
+func BenchmarkOverhead(b *testing.B) {
+	rt, err := resilient.NewTransport(okBase{}, resilient.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	req, err := http.NewRequest(http.MethodGet, "https://partner.example/v1/candidates/cand-42", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := rt.RoundTrip(req); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
