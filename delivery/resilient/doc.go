@@ -8,8 +8,10 @@
 // bearer tokens from a tokencache.Cache.
 //
 //	client, err := resilient.NewClient(resilient.Config{
-//		Rules: classify.HTTPRules{Statuses: map[int]classify.Class{409: classify.ClassDuplicate}},
-//		HTTP:  httpclient.Config{MaxConnsPerHost: 8},
+//		Rules: classify.HTTPRules{Statuses: map[int]classify.Class{
+//			http.StatusLocked: classify.ClassEphemeral, // this partner's "busy, try again"
+//		}},
+//		HTTP: httpclient.Config{MaxConnsPerHost: 8},
 //	})
 //	if err != nil {
 //		return err

@@ -448,3 +448,20 @@ func TestTheClientTimeoutBoundsRetries(t *testing.T) {
 	assert.Equal(t, http.StatusTooManyRequests, ae.Status)
 	assert.Len(t, p.requests(), 1)
 }
+
+func TestTheDialGuardRefusesPrivateAddressesWithoutRetrying(t *testing.T) {
+	p := newPartner(t, "200")
+	retries := 0
+	policy := quick
+	policy.OnRetry = func(int, time.Duration, error) { retries++ }
+	client, err := resilient.NewClient(resilient.Config{Policy: policy, HTTP: httpclient.Config{BlockPrivateAddresses: true}})
+	require.NoError(t, err)
+	t.Cleanup(client.CloseIdleConnections)
+	sdk := &candidates{http: client, base: p.srv.URL}
+	_, err = sdk.Get(t.Context(), "cand-42")
+	var blocked *httpclient.BlockedAddressError
+	require.ErrorAs(t, err, &blocked)
+	assert.Equal(t, classify.ClassPermanent, classify.Of(err))
+	assert.Zero(t, retries, "a refused address is not retried")
+	assert.Equal(t, 0, p.connections())
+}
