@@ -537,3 +537,30 @@ func TestTokensAuthenticateEveryAttempt(t *testing.T) {
 	// is then retried here, with that token.
 	assert.Equal(t, []string{"Bearer tok-1", "Bearer tok-2", "Bearer tok-2"}, base.auths)
 }
+
+func TestAnUnavailableTransportErrorIsNotRetriedInProcess(t *testing.T) {
+	noToken := classify.Unavailable(errors.New("tokencache: issuer is down"))
+	base := newFakeBase(step{err: noToken}, step{status: 200})
+	rt := newTransport(t, base, resilient.Config{Policy: everySecond, NoBreaker: true})
+	resp, err := rt.RoundTrip(newRequest(t, t.Context(), http.MethodGet, nil))
+	assert.Nil(t, resp)
+	assert.ErrorIs(t, err, noToken)
+	assert.Equal(t, classify.ClassUnavailable, classify.Of(err))
+	assert.Equal(t, 1, base.calls())
+}
+
+func TestABodyThatFailsToReplayEndsTheCall(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		base := newFakeBase(step{status: 503}, step{status: 200})
+		rt := newTransport(t, base, resilient.Config{Policy: everySecond, NoBreaker: true})
+		req := newRequest(t, t.Context(), http.MethodPut, strings.NewReader("x"))
+		req.GetBody = func() (io.ReadCloser, error) { return nil, errors.New("spool file is gone") }
+		resp, err := rt.RoundTrip(req)
+		assert.Nil(t, resp)
+		assert.ErrorContains(t, err, "resilient: request body cannot be replayed: spool file is gone")
+		assert.Equal(t, classify.ClassPermanent, classify.Of(err))
+		assert.Equal(t, 503, classify.Status(err))
+		assert.Equal(t, 1, base.calls())
+		assert.True(t, base.response(0).closed.Load())
+	})
+}
