@@ -46,10 +46,12 @@ type Config struct {
 	Rules classify.HTTPRules
 
 	// Policy schedules the in-process retries: the backoff, MaxAttempts,
-	// MaxElapsed, and the cap on a partner's Retry-After. The zero Policy
-	// means DefaultPolicy(), not retry.DefaultPolicy(), whose minutes-long
-	// waits suit a durable dispatcher and not a caller blocked in
-	// http.Client.Do. Set MaxAttempts to 1 to never retry.
+	// MaxElapsed, and MaxRetryAfter, the longest Retry-After waited for (a
+	// response asking for longer is returned at once rather than retried
+	// early). Its OnRetry, if set, sees each retried attempt's error. The
+	// zero Policy means DefaultPolicy(), not retry.DefaultPolicy(), whose
+	// minutes-long waits suit a durable dispatcher and not a caller blocked
+	// in http.Client.Do. Set MaxAttempts to 1 to never retry.
 	Policy retry.Policy
 
 	// Breakers holds one circuit breaker per destination. Nil means a set of
@@ -61,7 +63,9 @@ type Config struct {
 	NoBreaker bool
 
 	// Gates, if set, returns the gate for a destination (nil for none). A
-	// closed gate refuses the request before anything is sent.
+	// closed gate refuses the request before anything is sent. It is
+	// called before every attempt, from many goroutines, so it should be a
+	// cheap lookup; so should Limiters and Destination.
 	Gates func(destination string) Gate
 
 	// Limiter, if set, paces the attempts to every destination together.
