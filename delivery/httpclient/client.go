@@ -77,6 +77,12 @@ type Config struct {
 	// come from users (webhook endpoints). Refusals are Permanent errors of
 	// type *BlockedAddressError. It cannot be combined with Proxy.
 	BlockPrivateAddresses bool
+	// Resolver, if set, resolves host names for the dialer instead of the
+	// system resolver: answers cached for their TTL and served stale while
+	// upstream fails (see CachingResolver). The dial guard still judges
+	// every address dialled. Nil means the system resolver. The client
+	// does not own it: Close it when no client uses it any more.
+	Resolver *CachingResolver
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -146,9 +152,13 @@ func newTransport(cfg Config) *http.Transport {
 	if cfg.BlockPrivateAddresses {
 		dialer.Control = guardControl
 	}
+	dial := dialer.DialContext
+	if cfg.Resolver != nil {
+		dial = (&resolvingDialer{dialer: dialer, resolver: cfg.Resolver}).DialContext
+	}
 	t := &http.Transport{
 		Proxy:                 cfg.Proxy,
-		DialContext:           dialer.DialContext,
+		DialContext:           dial,
 		ForceAttemptHTTP2:     true,
 		MaxConnsPerHost:       cfg.MaxConnsPerHost,
 		MaxIdleConnsPerHost:   cfg.MaxIdleConnsPerHost,
