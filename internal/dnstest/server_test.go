@@ -35,8 +35,8 @@ func startUpstream(t *testing.T, records map[string][]netip.Addr) *upstream {
 	t.Helper()
 	u := &upstream{mode: answer, records: records, queries: map[string]int{}}
 	var (
-		pc net.PacketConn
-		ln net.Listener
+		pc  net.PacketConn
+		ln  net.Listener
 		err error
 	)
 	for range 20 { // UDP and TCP on the same port
