@@ -14,11 +14,6 @@ import (
 	"golang.org/x/net/dns/dnsmessage"
 )
 
-// maxUDPAnswer is the classic DNS limit for answers over UDP: the resolver
-// sends no EDNS option, so a longer answer comes back truncated and is
-// asked again over TCP, as a resolver must (RFC 7766).
-const maxUDPAnswer = 512
-
 // answer is what one upstream query for one type said.
 type answer struct {
 	addrs []netip.Addr
@@ -30,7 +25,10 @@ type answer struct {
 var errTruncated = errors.New("truncated answer")
 
 // exchange asks server for name's records of type qtype, over UDP and,
-// when the answer is truncated, again over TCP.
+// when the answer is truncated, again over TCP. The query carries no EDNS
+// option, so the classic 512-byte limit holds over UDP: a longer answer
+// (40 A records) comes back truncated and is asked again over TCP, as a
+// resolver must (RFC 7766).
 func exchange(ctx context.Context, server string, name dnsmessage.Name, qtype dnsmessage.Type) (answer, error) {
 	id, query, err := buildQuery(name, qtype)
 	if err != nil {

@@ -107,10 +107,13 @@ func (c ResolverConfig) withDefaults() (ResolverConfig, error) {
 //
 //   - A positive answer is fresh for its TTL, bounded by MinTTL and
 //     MaxTTL.
-//   - Past its TTL it is served stale, for up to MaxStale, while one
-//     background query at a time, at most one per RefreshInterval,
-//     refreshes it: NXDOMAIN for a name that resolved before, SERVFAIL
-//     and timeouts leave the stale answer in use (RFC 8767).
+//   - Past its TTL it is served stale, for up to MaxStale, while a
+//     background query refreshes it: the first lookup after the TTL
+//     starts one, and while upstream fails, one more per RefreshInterval
+//     at most. NXDOMAIN for a name that resolved before, SERVFAIL and
+//     timeouts leave the stale answer in use (RFC 8767). A lookup never
+//     waits for a refresh: the first one after the TTL gets the expired
+//     answer.
 //   - Past MaxStale, or for a name never resolved, the lookup asks
 //     upstream and waits (concurrent lookups of one name share one query);
 //     failures are returned as *net.DNSError, which classify calls
@@ -120,6 +123,8 @@ func (c ResolverConfig) withDefaults() (ResolverConfig, error) {
 // It is safe for concurrent use. Close stops its background queries.
 type CachingResolver struct {
 	cfg ResolverConfig
+	// exchange asks one server one question; tests replace it.
+	exchange func(ctx context.Context, server string, name dnsmessage.Name, qtype dnsmessage.Type) (answer, error)
 
 	ctx    context.Context // ends on Close; bounds every query
 	cancel context.CancelFunc
@@ -156,7 +161,7 @@ func NewCachingResolver(cfg ResolverConfig) (*CachingResolver, error) {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &CachingResolver{cfg: cfg, ctx: ctx, cancel: cancel,
+	return &CachingResolver{cfg: cfg, exchange: exchange, ctx: ctx, cancel: cancel,
 		names: make(map[string]*entry), flights: make(map[string]*flight)}, nil
 }
 
@@ -191,8 +196,11 @@ func (r *CachingResolver) LookupNetIP(ctx context.Context, host string) ([]netip
 	}
 	e := r.names[name]
 	if e != nil && e.addrs != nil && now.Before(e.expires.Add(r.cfg.MaxStale)) {
-		if !now.Before(e.expires) && now.Sub(e.lastAsked) >= r.cfg.RefreshInterval {
-			r.startLocked(name, now) // serve stale, refresh in the background
+		// Expired: serve it stale and refresh in the background, at once
+		// if nobody asked upstream since it expired, else at most once per
+		// RefreshInterval.
+		if !now.Before(e.expires) && (e.lastAsked.Before(e.expires) || now.Sub(e.lastAsked) >= r.cfg.RefreshInterval) {
+			r.startLocked(name, now)
 		}
 		addrs := slices.Clone(e.addrs)
 		r.mu.Unlock()
@@ -358,7 +366,7 @@ func (r *CachingResolver) ask(name dnsmessage.Name, qtype dnsmessage.Type) (answ
 	)
 	for _, server := range r.cfg.Servers {
 		ctx, cancel := context.WithTimeout(r.ctx, r.cfg.Timeout)
-		a, err := exchange(ctx, server, name, qtype)
+		a, err := r.exchange(ctx, server, name, qtype)
 		cancel()
 		lastServer = server
 		switch {
