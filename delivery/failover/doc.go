@@ -62,7 +62,8 @@
 // Observer, and [ChannelOf] reads the name back. A success has no error to
 // carry a name, so Config.OnSend reports every send with its channel and
 // outcome, and Config.OnSwitch every switch with its cause, for metrics
-// and logs.
+// and logs: package delivery/metrics counts both when its Collector's
+// FailoverSwitched and FailoverSent are passed as the hooks.
 //
 // A Failover is just a Deliverer: a destination's Deliverer can be a
 // failover set, and its channels can be any Deliverers, middleware
