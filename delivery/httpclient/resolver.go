@@ -120,7 +120,10 @@ func (c ResolverConfig) withDefaults() (ResolverConfig, error) {
 //     Ephemeral with cause "dns". "No such host" and "no addresses" are
 //     cached for NegativeTTL, other failures for RefreshInterval.
 //
-// It is safe for concurrent use. Close stops its background queries.
+// Names are looked up as given, fully qualified: /etc/hosts and the search
+// domains of resolv.conf are not consulted, so use it for partners' public
+// names. It is safe for concurrent use. Close stops its background
+// queries.
 type CachingResolver struct {
 	cfg ResolverConfig
 	// exchange asks one server one question; tests replace it.
