@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"strings"
 	"time"
 
 	"golang.org/x/net/dns/dnsmessage"
@@ -34,9 +35,10 @@ func exchange(ctx context.Context, server string, name dnsmessage.Name, qtype dn
 	if err != nil {
 		return answer{}, err
 	}
-	a, err := exchangeOver(ctx, "udp", server, id, query)
+	q := dnsmessage.Question{Name: name, Type: qtype, Class: dnsmessage.ClassINET}
+	a, err := exchangeOver(ctx, "udp", server, id, q, query)
 	if errors.Is(err, errTruncated) {
-		a, err = exchangeOver(ctx, "tcp", server, id, query)
+		a, err = exchangeOver(ctx, "tcp", server, id, q, query)
 	}
 	return a, err
 }
@@ -57,7 +59,7 @@ func buildQuery(name dnsmessage.Name, qtype dnsmessage.Type) (uint16, []byte, er
 
 // exchangeOver sends query over network ("udp" or "tcp") and parses the
 // answer with the matching id.
-func exchangeOver(ctx context.Context, network, server string, id uint16, query []byte) (answer, error) {
+func exchangeOver(ctx context.Context, network, server string, id uint16, q dnsmessage.Question, query []byte) (answer, error) {
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, network, server)
 	if err != nil {
@@ -83,7 +85,7 @@ func exchangeOver(ctx context.Context, network, server string, id uint16, query 
 		if _, err := io.ReadFull(conn, buf); err != nil {
 			return answer{}, ctxErr(ctx, err)
 		}
-		return parseAnswer(id, buf, false)
+		return parseAnswer(id, q, buf, false)
 	}
 	if _, err := conn.Write(query); err != nil {
 		return answer{}, ctxErr(ctx, err)
@@ -94,7 +96,7 @@ func exchangeOver(ctx context.Context, network, server string, id uint16, query 
 		if err != nil {
 			return answer{}, ctxErr(ctx, err)
 		}
-		a, err := parseAnswer(id, buf[:n], true)
+		a, err := parseAnswer(id, q, buf[:n], true)
 		if errors.Is(err, errWrongID) {
 			continue // a late answer to an earlier query, or spoofing
 		}
@@ -111,10 +113,13 @@ func ctxErr(ctx context.Context, err error) error {
 	return err
 }
 
+// errWrongID marks a datagram that answers another query (a late answer,
+// or spoofing): its id or question differs. It is skipped.
 var errWrongID = errors.New("answer to another query")
 
-// parseAnswer reads the A and AAAA records of an answer to query id.
-func parseAnswer(id uint16, msg []byte, udp bool) (answer, error) {
+// parseAnswer reads the A and AAAA records of an answer to query id for
+// question q.
+func parseAnswer(id uint16, q dnsmessage.Question, msg []byte, udp bool) (answer, error) {
 	var p dnsmessage.Parser
 	h, err := p.Start(msg)
 	if err != nil {
@@ -128,6 +133,13 @@ func parseAnswer(id uint16, msg []byte, udp bool) (answer, error) {
 			return answer{}, errTruncated
 		}
 		return answer{}, errors.New("truncated answer over TCP")
+	}
+	got, err := p.Question()
+	if err != nil && !errors.Is(err, dnsmessage.ErrSectionDone) {
+		return answer{}, fmt.Errorf("malformed answer: %w", err)
+	}
+	if err == nil && (got.Type != q.Type || !strings.EqualFold(got.Name.String(), q.Name.String())) {
+		return answer{}, errWrongID
 	}
 	a := answer{rcode: h.RCode}
 	if err := p.SkipAllQuestions(); err != nil {
