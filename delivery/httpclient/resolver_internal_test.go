@@ -54,10 +54,13 @@ func (u *scriptedUpstream) exchange(ctx context.Context, _ string, _ dnsmessage.
 		<-ctx.Done()
 		return answer{}, ctx.Err()
 	}
-	if qtype != dnsmessage.TypeA {
-		return answer{rcode: dnsmessage.RCodeSuccess}, nil
+	a := answer{ttl: ttl, rcode: dnsmessage.RCodeSuccess}
+	for _, addr := range addrs {
+		if addr.Is4() == (qtype == dnsmessage.TypeA) {
+			a.addrs = append(a.addrs, addr)
+		}
 	}
-	return answer{addrs: addrs, ttl: ttl, rcode: dnsmessage.RCodeSuccess}, nil
+	return a, nil
 }
 
 func scriptedResolver(t *testing.T, cfg ResolverConfig, u *scriptedUpstream) *CachingResolver {
