@@ -107,6 +107,12 @@ type Config struct {
 	// server on loopback. Only exact matches are let through; it has no
 	// effect without BlockPrivateAddresses.
 	AllowedAddresses []netip.AddrPort
+	// Resolver, if set, resolves host names for the dialer instead of the
+	// system resolver: answers cached for their TTL and served stale while
+	// upstream fails (see CachingResolver). The dial guard still judges
+	// every address dialled. Nil means the system resolver. The client
+	// does not own it: Close it when no client uses it any more.
+	Resolver *CachingResolver
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -178,9 +184,13 @@ func New(cfg Config) (*http.Client, error) {
 
 func newTransport(cfg Config) *http.Transport {
 	dialer := &net.Dialer{Timeout: cfg.DialTimeout, KeepAlive: cfg.KeepAlive}
+	dial := dialer.DialContext
+	if cfg.Resolver != nil {
+		dial = (&resolvingDialer{dialer: dialer, resolver: cfg.Resolver}).DialContext
+	}
 	t := &http.Transport{
 		Proxy:                  cfg.Proxy,
-		DialContext:            dialer.DialContext,
+		DialContext:            dial,
 		OnProxyConnectResponse: CheckProxyConnect,
 		MaxResponseHeaderBytes: cfg.MaxResponseHeaderBytes,
 		ForceAttemptHTTP2:      true,
@@ -197,8 +207,8 @@ func newTransport(cfg Config) *http.Transport {
 	}
 	if cfg.BlockPrivateAddresses {
 		g := &dialGuard{transport: t, exempt: slices.Clone(cfg.AllowedAddresses)}
-		dialer.Control = g.control
-		t.DialContext = g.dialContext(dialer.DialContext)
+		dialer.Control = g.control // the resolving dialer dials through dialer too
+		t.DialContext = g.dialContext(dial)
 	}
 	return t
 }

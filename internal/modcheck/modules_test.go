@@ -32,6 +32,7 @@ var coreModules = map[string]bool{
 	"github.com/golang-jwt/jwt/v5": true,
 	"golang.org/x/oauth2":          true, // tokencache adapts oauth2.TokenSource; delivery imports tokencache
 	"code.dny.dev/ssrf":            true, // the dial guard's IANA special-purpose ranges: data only, no dependencies
+	"golang.org/x/net":             true, // dns/dnsmessage for httpclient's caching resolver; the Go project's own
 	"github.com/stretchr/testify":  true, // tests only
 	"go.uber.org/goleak":           true, // tests only
 }
