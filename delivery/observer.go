@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/outbound-go/outbound/classify"
+	"github.com/outbound-go/outbound/internal/nilcheck"
 )
 
 // Action is what the dispatcher did with a record after an attempt (or
@@ -83,7 +84,9 @@ func (e *AttemptEvent) Class() classify.Class { return e.Attempt.Class }
 // Observer receives what a Dispatcher does, for logs and metrics. Methods
 // are called synchronously from the dispatcher's workers, concurrently, so
 // they must be safe for concurrent use and quick. A nil Observer in
-// DispatcherConfig costs nothing.
+// DispatcherConfig costs nothing. A panic in a method is recovered and
+// logged through slog.Default, never allowed to end the process: see
+// Report.ObserverPanics.
 type Observer interface {
 	// ObserveAttempt is called once per claimed record, after its outcome
 	// has been written to the store.
@@ -92,11 +95,12 @@ type Observer interface {
 	ObserveRun(ctx context.Context, r Report)
 }
 
-// Observers fans events out to every non-nil observer, in order.
+// Observers fans events out to every non-nil observer, in order. A typed
+// nil (a nil *LogObserver, say) counts as nil and is left out.
 func Observers(obs ...Observer) Observer {
 	var list multiObserver
 	for _, o := range obs {
-		if o != nil {
+		if !nilcheck.IsNil(o) {
 			list = append(list, o)
 		}
 	}
