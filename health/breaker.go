@@ -12,6 +12,7 @@ import (
 	"github.com/sony/gobreaker/v2"
 
 	"github.com/outbound-go/outbound/classify"
+	"github.com/outbound-go/outbound/internal/saturate"
 )
 
 // Breaker guards calls to one destination with a circuit breaker, in two
@@ -331,7 +332,7 @@ func outcome(ctx context.Context, err error) error {
 // while calling it, so it only records; flush calls the user's hook.
 func (b *CircuitBreaker) changed(_ string, from, to gobreaker.State) {
 	if to == gobreaker.StateOpen {
-		b.openUntil.Store(int64(time.Since(b.epoch) + b.openTimeout))
+		b.openUntil.Store(int64(saturate.Add(time.Since(b.epoch), b.openTimeout)))
 	}
 	b.state.Store(uint32(fromGobreaker(to)))
 	if b.hook == nil {
