@@ -107,6 +107,9 @@ func TestMalformedStoredToken(t *testing.T) {
 func TestNewValidates(t *testing.T) {
 	_, err := tokenredis.New(nil, tokenredis.Config{})
 	require.ErrorContains(t, err, "client is nil")
+	// A nil *redis.Client passed the nil check and panicked on first use.
+	_, err = tokenredis.New((*goredis.Client)(nil), tokenredis.Config{})
+	require.ErrorContains(t, err, "client is nil")
 	client := goredis.NewClient(&goredis.Options{Addr: "127.0.0.1:1"}) // never dialled
 	defer client.Close()
 	_, err = tokenredis.New(client, tokenredis.Config{Prefix: "app:{x}:"})
