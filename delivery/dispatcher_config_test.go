@@ -171,3 +171,24 @@ func TestLargestTimeoutsStillLeaseEnough(t *testing.T) {
 		})
 	}
 }
+
+// A nil *health.Monitor or GateFunc(nil) in WithGate, or a nil
+// *health.CircuitBreaker in WithBreaker, panicked in every attempt, and
+// the dispatcher dead-lettered every record as a panicking message.
+func TestGuardMiddlewaresIgnoreTypedNils(t *testing.T) {
+	for name, mw := range map[string]delivery.Middleware{
+		"WithGate nil monitor":    delivery.WithGate((*health.Monitor)(nil)),
+		"WithGate nil func":       delivery.WithGate(delivery.GateFunc(nil)),
+		"WithBreaker nil breaker": delivery.WithBreaker((*health.CircuitBreaker)(nil)),
+	} {
+		t.Run(name, func(t *testing.T) {
+			store := memstore.New(memstore.Config{})
+			enqueue(t, store, delivery.Message{ID: "a", Payload: pl("a")})
+			d := newDispatcher(t, delivery.DispatcherConfig{Store: store, Deliverer: delivery.Chain(newScript(), mw)})
+			rep, err := d.RunOnce(context.Background())
+			require.NoError(t, err)
+			assert.Equal(t, 1, rep.Delivered)
+			assert.Equal(t, delivery.StateDelivered, get(t, store, "a").State)
+		})
+	}
+}
