@@ -94,3 +94,19 @@ func TestHTTPCheckerBoundsMaxBody(t *testing.T) {
 	_, err := health.NewHTTPChecker(health.HTTPCheckerConfig{URL: "https://partner.example/health", MaxBody: health.MaxCheckBody})
 	assert.NoError(t, err)
 }
+
+// A Window near the largest Duration overflowed the rolling counter's
+// bucket arithmetic and the breaker panicked on its first call (found by
+// FuzzBreakerConfig).
+func TestBreakerWindowIsBounded(t *testing.T) {
+	for _, w := range []time.Duration{math.MaxInt64, math.MaxInt64 - 5, health.MaxBreakerWindow + 1} {
+		var err error
+		require.NotPanics(t, func() { _, err = health.NewCircuitBreaker(health.BreakerConfig{Name: "p", Window: w}) })
+		assert.ErrorContains(t, err, "BreakerConfig.Window")
+	}
+	b, err := health.NewCircuitBreaker(health.BreakerConfig{Name: "p", Window: health.MaxBreakerWindow})
+	require.NoError(t, err)
+	done, err := b.Allow(context.Background())
+	require.NoError(t, err)
+	done(nil)
+}
