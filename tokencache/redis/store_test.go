@@ -15,7 +15,10 @@ import (
 	"github.com/outbound-go/outbound/tokencache/tokentest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	testenv.AnnounceSkips(testenv.Redis)
+	goleak.VerifyTestMain(m)
+}
 
 func newClient(t *testing.T) *goredis.Client {
 	t.Helper()
