@@ -68,6 +68,7 @@ func TestWriteSkipsPrintsTheRealCommand(t *testing.T) {
 	t.Chdir(pkg)
 	t.Setenv("CI", "")
 	t.Setenv(testenv.PostgresEnv, "")
+	t.Setenv(testenv.RedisEnv, "")
 
 	var out strings.Builder
 	testenv.WriteSkips(&out, testenv.Server{Name: "PostgreSQL", Env: testenv.PostgresEnv, Addr: addr, Example: "postgres://x"})
