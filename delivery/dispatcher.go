@@ -87,7 +87,9 @@ type DispatcherConfig struct {
 	// deferred) and no attempt is consumed: a partner outage of any length
 	// fails no records (seed 000 §5).
 	Gate Gate
-	// Observer, if set, sees every outcome and every run.
+	// Observer, if set, sees every outcome and every run. A panic in it is
+	// recovered and logged, never allowed to end the process (see
+	// Report.ObserverPanics).
 	Observer Observer
 	// ShutdownGrace is how long attempts in flight may finish after the
 	// context passed to Run or RunOnce ends; then they are cancelled and
@@ -196,7 +198,10 @@ type Dispatcher struct {
 }
 
 // NewDispatcher returns a Dispatcher for cfg, or an error naming every
-// invalid field.
+// invalid field: a missing Store or Deliverer, an interface field holding
+// a nil pointer or func (which would panic mid-run), a negative setting, a
+// timeout or Concurrency beyond its Max bound, or a Lease too short for
+// the attempt it covers.
 func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 	cfg, err := cfg.validated()
 	if err != nil {
