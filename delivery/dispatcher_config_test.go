@@ -192,3 +192,19 @@ func TestGuardMiddlewaresIgnoreTypedNils(t *testing.T) {
 		})
 	}
 }
+
+// One panicking observer in Observers used to keep every event from the
+// observers after it.
+func TestPanickingObserverDoesNotSilenceTheOthers(t *testing.T) {
+	captureDefaultLog(t)
+	store := memstore.New(memstore.Config{})
+	enqueue(t, store, delivery.Message{ID: "a", Payload: pl("a")}, delivery.Message{ID: "b", Payload: pl("b")})
+	rec := &recordingObserver{}
+	d := newDispatcher(t, delivery.DispatcherConfig{Store: store, Deliverer: newScript(),
+		Observer: delivery.Observers(panickingObserver{}, rec)})
+	rep, err := d.RunOnce(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, 2, rep.ObserverPanics)
+	assert.Len(t, rec.events(), 2)
+	assert.Len(t, rec.runs(), 1)
+}

@@ -96,7 +96,8 @@ type Observer interface {
 }
 
 // Observers fans events out to every non-nil observer, in order. A typed
-// nil (a nil *LogObserver, say) counts as nil and is left out.
+// nil (a nil *LogObserver, say) counts as nil and is left out. An observer
+// that panics does not keep the event from the ones after it.
 func Observers(obs ...Observer) Observer {
 	var list multiObserver
 	for _, o := range obs {
@@ -109,14 +110,36 @@ func Observers(obs ...Observer) Observer {
 
 type multiObserver []Observer
 
+// A panic in one observer does not keep the event from the others: the
+// first panic is raised again once every observer had the event, for the
+// dispatcher to recover and report.
 func (m multiObserver) ObserveAttempt(ctx context.Context, e AttemptEvent) {
+	var first any
 	for _, o := range m {
-		o.ObserveAttempt(ctx, e)
+		if p := catchPanic(func() { o.ObserveAttempt(ctx, e) }); p != nil && first == nil {
+			first = p
+		}
+	}
+	if first != nil {
+		panic(first)
 	}
 }
 
 func (m multiObserver) ObserveRun(ctx context.Context, r Report) {
+	var first any
 	for _, o := range m {
-		o.ObserveRun(ctx, r)
+		if p := catchPanic(func() { o.ObserveRun(ctx, r) }); p != nil && first == nil {
+			first = p
+		}
 	}
+	if first != nil {
+		panic(first)
+	}
+}
+
+// catchPanic calls call and returns what it panicked with, or nil.
+func catchPanic(call func()) (p any) {
+	defer func() { p = recover() }()
+	call()
+	return nil
 }
