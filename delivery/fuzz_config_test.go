@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -148,4 +149,48 @@ func FuzzLogConfig(f *testing.F) {
 			Action: delivery.ActionDeadLetter, Attempt: delivery.Attempt{Class: classify.ClassPermanent},
 		})
 	})
+}
+
+// fuzzRoundTripper answers requests without a network.
+type fuzzRoundTripper func(*http.Request) (*http.Response, error)
+
+func (f fuzzRoundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// FuzzHTTPConfig: NewHTTPDeliverer returns an error naming an HTTPConfig
+// field, or a deliverer that classifies an answer of any status and body
+// without panicking, whatever the drain and body limits.
+func FuzzHTTPConfig(f *testing.F) {
+	for _, v := range extremes {
+		f.Add(v, int(v), "Idempotency-Key", 200, "ok")
+		f.Add(v, int(v), "-", 503, "already exists")
+		f.Add(int64(0), 0, "Bad Header", 201, "")
+	}
+	f.Fuzz(func(t *testing.T, maxDrain int64, maxBody int, idemHeader string, status int, body string) {
+		status = 100 + abs(status%500)
+		if status < 200 {
+			status += 100 // a 1xx is not a final answer
+		}
+		client := &http.Client{Transport: fuzzRoundTripper(func(r *http.Request) (*http.Response, error) {
+			return &http.Response{StatusCode: status, Header: http.Header{}, Body: io.NopCloser(strings.NewReader(body)), Request: r}, nil
+		})}
+		d, err := delivery.NewHTTPDeliverer(delivery.HTTPConfig{Client: client, Build: delivery.PostTo("https://partner.example/records", "application/json"),
+			MaxDrain: maxDrain, Rules: classify.HTTPRules{MaxBody: maxBody}, IdempotencyHeader: idemHeader})
+		if err != nil {
+			assert.Contains(t, err.Error(), "delivery: HTTPConfig.")
+			return
+		}
+		err = d.Deliver(context.Background(), &delivery.Message{ID: "a", Payload: []byte(`{}`)})
+		if status < 300 {
+			assert.NoError(t, err, "status %d", status)
+		} else {
+			assert.Error(t, err, "status %d", status)
+		}
+	})
+}
+
+func abs(n int) int {
+	if n < 0 {
+		return -n
+	}
+	return n
 }
