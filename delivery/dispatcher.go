@@ -10,6 +10,7 @@ import (
 
 	"github.com/outbound-go/outbound/classify"
 	"github.com/outbound-go/outbound/internal/defaults"
+	"github.com/outbound-go/outbound/internal/nilcheck"
 	"github.com/outbound-go/outbound/retry"
 )
 
@@ -21,6 +22,24 @@ const (
 	DefaultShutdownGrace  = 10 * time.Second
 	DefaultStoreTimeout   = 10 * time.Second
 	minDefaultLease       = 2 * time.Minute
+)
+
+// Bounds of DispatcherConfig. They keep the lease arithmetic (twice
+// AttemptTimeout plus StoreTimeout, plus AttemptTimeout for the default
+// lease) far from overflowing a time.Duration, which would otherwise wrap
+// to a negative lease and let another worker send a record that is still
+// being sent.
+const (
+	// MaxAttemptTimeout is the largest AttemptTimeout NewDispatcher
+	// accepts: a week. A negative AttemptTimeout means no limit at all.
+	MaxAttemptTimeout = 7 * 24 * time.Hour
+	// MaxStoreTimeout is the largest StoreTimeout NewDispatcher accepts:
+	// a day.
+	MaxStoreTimeout = 24 * time.Hour
+	// MaxConcurrency is the largest Concurrency NewDispatcher accepts:
+	// each unit is a worker goroutine and a queue slot, started by every
+	// RunOnce.
+	MaxConcurrency = 10_000
 )
 
 // DispatcherConfig configures a Dispatcher. Store and Deliverer are
@@ -42,13 +61,14 @@ type DispatcherConfig struct {
 	// Concurrency more are claimed ahead and wait for a free worker, so
 	// the next claim's round trip overlaps the attempts in flight. A
 	// queued record whose lease ran too low for an attempt (see Lease) is
-	// released, not attempted.
+	// released, not attempted. At most MaxConcurrency.
 	Concurrency int
 	// MaxPerRun bounds how many records one RunOnce claims. Zero means
 	// DefaultMaxPerRun (100).
 	MaxPerRun int
 	// AttemptTimeout bounds each attempt. Zero means
-	// DefaultAttemptTimeout (30s); negative means no per-attempt limit.
+	// DefaultAttemptTimeout (30s); negative means no per-attempt limit. At
+	// most MaxAttemptTimeout.
 	AttemptTimeout time.Duration
 	// Lease is how long a claimed record stays reserved for this worker.
 	// A worker that dies loses its records for this long, then another
@@ -68,7 +88,9 @@ type DispatcherConfig struct {
 	// deferred) and no attempt is consumed: a partner outage of any length
 	// fails no records.
 	Gate Gate
-	// Observer, if set, sees every outcome and every run.
+	// Observer, if set, sees every outcome and every run. A panic in it is
+	// recovered and logged, never allowed to end the process (see
+	// Report.ObserverPanics).
 	Observer Observer
 	// ShutdownGrace is how long attempts in flight may finish after the
 	// context passed to Run or RunOnce ends; then they are cancelled and
@@ -77,7 +99,7 @@ type DispatcherConfig struct {
 	ShutdownGrace time.Duration
 	// StoreTimeout bounds each write of an outcome to the store. Writes
 	// are not cancelled by shutdown, so no record is left in flight. Zero
-	// means DefaultStoreTimeout (10s).
+	// means DefaultStoreTimeout (10s). At most MaxStoreTimeout.
 	StoreTimeout time.Duration
 }
 
@@ -88,6 +110,19 @@ func (c DispatcherConfig) validated() (DispatcherConfig, error) {
 	}
 	if c.Deliverer == nil {
 		errs = append(errs, errors.New("delivery: DispatcherConfig.Deliverer is required"))
+	}
+	// A nil pointer, func or map inside an interface passes the checks
+	// above and then panics on the first call, in a worker goroutine
+	// where the caller cannot recover it.
+	for _, f := range [...]struct {
+		name string
+		v    any
+	}{
+		{"Store", c.Store}, {"Deliverer", c.Deliverer}, {"Gate", c.Gate}, {"Observer", c.Observer},
+	} {
+		if nilcheck.Typed(f.v) {
+			errs = append(errs, fmt.Errorf("delivery: DispatcherConfig.%s is a nil %T: set it to a usable value or leave it unset", f.name, f.v))
+		}
 	}
 	for _, f := range [...]struct {
 		name string
@@ -113,7 +148,16 @@ func (c DispatcherConfig) validated() (DispatcherConfig, error) {
 	defaults.Set(&c.PollInterval, DefaultPollInterval)
 	defaults.Set(&c.ShutdownGrace, DefaultShutdownGrace)
 	defaults.Set(&c.StoreTimeout, DefaultStoreTimeout)
-	if c.AttemptTimeout > 0 {
+	if c.AttemptTimeout > MaxAttemptTimeout {
+		errs = append(errs, fmt.Errorf("delivery: DispatcherConfig.AttemptTimeout (%v) must be at most %v; set it negative for no per-attempt limit", c.AttemptTimeout, MaxAttemptTimeout))
+	}
+	if c.Concurrency > MaxConcurrency {
+		errs = append(errs, fmt.Errorf("delivery: DispatcherConfig.Concurrency (%d) must be at most %d", c.Concurrency, MaxConcurrency))
+	}
+	if c.StoreTimeout > MaxStoreTimeout {
+		errs = append(errs, fmt.Errorf("delivery: DispatcherConfig.StoreTimeout (%v) must be at most %v", c.StoreTimeout, MaxStoreTimeout))
+	}
+	if c.AttemptTimeout > 0 && c.AttemptTimeout <= MaxAttemptTimeout && c.StoreTimeout <= MaxStoreTimeout {
 		bound := c.leaseNeeded()
 		if c.Lease == 0 {
 			c.Lease = max(minDefaultLease, bound+c.AttemptTimeout)
@@ -155,7 +199,10 @@ type Dispatcher struct {
 }
 
 // NewDispatcher returns a Dispatcher for cfg, or an error naming every
-// invalid field.
+// invalid field: a missing Store or Deliverer, an interface field holding
+// a nil pointer or func (which would panic mid-run), a negative setting, a
+// timeout or Concurrency beyond its Max bound, or a Lease too short for
+// the attempt it covers.
 func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 	cfg, err := cfg.validated()
 	if err != nil {
@@ -179,9 +226,7 @@ func (d *Dispatcher) RunOnce(ctx context.Context) (Report, error) {
 	err := r.execute()
 	r.report.Duration = time.Since(r.report.Started)
 	r.report.Err = err
-	if o := d.cfg.Observer; o != nil {
-		o.ObserveRun(ctx, r.report)
-	}
+	d.observeRun(ctx, r.report)
 	return r.report, err
 }
 
@@ -389,7 +434,6 @@ func (r *run) claim(n int) ([]Record, error) {
 // process handles one claimed record, claimed at or after claimedAt:
 // gate, attempt, outcome, observer.
 func (r *run) process(rec Record, claimedAt time.Time) {
-	cfg := &r.d.cfg
 	e := AttemptEvent{Record: rec}
 	switch {
 	case r.ctx.Err() != nil:
@@ -412,9 +456,7 @@ func (r *run) process(rec Record, claimedAt time.Time) {
 		r.errs = append(r.errs, fmt.Errorf("delivery: record %q: %w", rec.ID, e.StoreErr))
 	}
 	r.mu.Unlock()
-	if cfg.Observer != nil {
-		cfg.Observer.ObserveAttempt(r.ctx, e)
-	}
+	r.observeAttempt(e)
 }
 
 // releaseUnattempted makes e the release, without an attempt, of a record

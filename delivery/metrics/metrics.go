@@ -3,7 +3,9 @@ package metrics
 import (
 	"errors"
 	"fmt"
+	"math"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -11,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/outbound-go/outbound/delivery"
+	"github.com/outbound-go/outbound/internal/nilcheck"
 )
 
 // Defaults of Config.
@@ -137,6 +140,12 @@ func New(cfg Config) (*Collector, error) {
 	}
 	if cfg.LatencyBuckets != nil && len(cfg.LatencyBuckets) == 0 {
 		errs = append(errs, errors.New("metrics: Config.LatencyBuckets must not be empty; nil means the default"))
+	}
+	if slices.ContainsFunc(cfg.LatencyBuckets, math.IsNaN) {
+		errs = append(errs, fmt.Errorf("metrics: Config.LatencyBuckets must not hold NaN, got %v", cfg.LatencyBuckets))
+	}
+	if nilcheck.Typed(cfg.Store) {
+		errs = append(errs, fmt.Errorf("metrics: Config.Store is a nil %T: set a usable store or leave it unset", cfg.Store))
 	}
 	for i := 1; i < len(cfg.LatencyBuckets); i++ {
 		if cfg.LatencyBuckets[i] <= cfg.LatencyBuckets[i-1] {
