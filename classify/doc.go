@@ -34,13 +34,27 @@
 //			409: classify.ClassDuplicate, // "we already have this record"
 //			422: classify.ClassDiscard,   // "this record is invalid, never resend"
 //		},
-//		Body: classify.BodyContains("already processed", classify.ClassDuplicate),
+//		Body: classify.BodyContains("invalid record", classify.ClassDiscard),
+//		BodyByStatus: map[int]classify.BodyRule{
+//			// this partner answers 500 for a record it already holds
+//			500: classify.BodyContains("already processed", classify.ClassDuplicate),
+//		},
 //	}
 //	err := rules.Classify(resp, bodyPrefix) // nil for OK, *Error otherwise
 //	switch classify.Of(err) {
 //	case classify.ClassEphemeral:
 //		// retry later, no sooner than classify.RetryAfter(err)
 //	}
+//
+// A body rule never turns an outage into a delivered record by accident. A
+// rule in HTTPRules.Body sees every response, so it may not mark delivered
+// (ClassOK or ClassDuplicate) a response whose status says the partner did
+// not process the request: 408, 425, 429 and every 5xx (and any status that
+// is neither 2xx nor 4xx). A 503 error page that happens to contain
+// "already exists" stays Ephemeral and is retried. Only a rule the user
+// scoped to a status, in HTTPRules.BodyByStatus, may mark such a response
+// delivered. Body rules may always mark a response Discard, Permanent or
+// Ephemeral.
 //
 // The package depends only on the standard library.
 package classify

@@ -32,9 +32,17 @@ func FuzzHTTPClassify(f *testing.F) {
 	f.Add(503, "Wed, 21 Oct 2015 07:28:00 GMT", []byte("\xff\xfe invalid utf8"))
 	f.Add(409, "-1", []byte("already processed"))
 	f.Add(-7, "1e400", []byte{})
+	f.Add(503, "", []byte("<html>already processed</html>"))
+	f.Add(500, "", []byte("already processed"))
 	rules := classify.HTTPRules{
 		Statuses: map[int]classify.Class{409: classify.ClassDuplicate},
-		Body:     classify.BodyContains("already processed", classify.ClassDuplicate),
+		Body: classify.FirstMatch(
+			classify.BodyContains("already processed", classify.ClassDuplicate),
+			classify.BodyContains("ok", classify.ClassOK),
+		),
+		BodyByStatus: map[int]classify.BodyRule{
+			500: classify.BodyContains("already processed", classify.ClassDuplicate),
+		},
 	}
 	f.Fuzz(func(t *testing.T, status int, retryAfter string, body []byte) {
 		resp := &http.Response{StatusCode: status, Header: http.Header{"Retry-After": {retryAfter}}}
@@ -42,6 +50,13 @@ func FuzzHTTPClassify(f *testing.F) {
 		c := classify.Of(err)
 		if !c.Valid() {
 			t.Fatalf("invalid class %v", c)
+		}
+		// Only a 2xx, a 4xx other than 408, 425 and 429, the 409 override
+		// and the rule scoped to 500 may end delivered.
+		processed := status >= 200 && status <= 299 ||
+			status >= 400 && status <= 499 && status != 408 && status != 425 && status != 429
+		if c.Delivered() && !processed && status != 500 {
+			t.Fatalf("status %d with body %q classified %v", status, body, c)
 		}
 		if (err == nil) != (c == classify.ClassOK) {
 			t.Fatalf("nil error must mean OK, got %v for %v", c, err)

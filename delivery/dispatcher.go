@@ -12,6 +12,7 @@ import (
 
 	"github.com/outbound-go/outbound/classify"
 	"github.com/outbound-go/outbound/internal/defaults"
+	"github.com/outbound-go/outbound/internal/nilcheck"
 	"github.com/outbound-go/outbound/retry"
 )
 
@@ -23,6 +24,24 @@ const (
 	DefaultShutdownGrace  = 10 * time.Second
 	DefaultStoreTimeout   = 10 * time.Second
 	minDefaultLease       = 2 * time.Minute
+)
+
+// Bounds of DispatcherConfig. They keep the lease arithmetic (twice
+// AttemptTimeout plus StoreTimeout, plus AttemptTimeout for the default
+// lease) far from overflowing a time.Duration, which would otherwise wrap
+// to a negative lease and let another worker send a record that is still
+// being sent.
+const (
+	// MaxAttemptTimeout is the largest AttemptTimeout NewDispatcher
+	// accepts: a week. A negative AttemptTimeout means no limit at all.
+	MaxAttemptTimeout = 7 * 24 * time.Hour
+	// MaxStoreTimeout is the largest StoreTimeout NewDispatcher accepts:
+	// a day.
+	MaxStoreTimeout = 24 * time.Hour
+	// MaxConcurrency is the largest Concurrency NewDispatcher accepts:
+	// each unit is a worker goroutine and a queue slot, started by every
+	// RunOnce.
+	MaxConcurrency = 10_000
 )
 
 // DispatcherConfig configures a Dispatcher. Store is required, and
@@ -59,13 +78,14 @@ type DispatcherConfig struct {
 	// Concurrency more are claimed ahead and wait for a free worker, so
 	// the next claim's round trip overlaps the attempts in flight. A
 	// queued record whose lease ran too low for an attempt (see Lease) is
-	// released, not attempted.
+	// released, not attempted. At most MaxConcurrency.
 	Concurrency int
 	// MaxPerRun bounds how many records one RunOnce claims. Zero means
 	// DefaultMaxPerRun (100).
 	MaxPerRun int
 	// AttemptTimeout bounds each attempt. Zero means
-	// DefaultAttemptTimeout (30s); negative means no per-attempt limit.
+	// DefaultAttemptTimeout (30s); negative means no per-attempt limit. At
+	// most MaxAttemptTimeout.
 	AttemptTimeout time.Duration
 	// Lease is how long a claimed record stays reserved for this worker.
 	// A worker that dies loses its records for this long, then another
@@ -111,7 +131,9 @@ type DispatcherConfig struct {
 	// a person resumes it (Store.ResumeDestination); the record waits.
 	// Nil means 410 Gone; an empty non-nil slice disables on none.
 	DisableStatuses []int
-	// Observer, if set, sees every outcome and every run.
+	// Observer, if set, sees every outcome and every run. A panic in it is
+	// recovered and logged, never allowed to end the process (see
+	// Report.ObserverPanics).
 	Observer Observer
 	// ShutdownGrace is how long attempts in flight may finish after the
 	// context passed to Run or RunOnce ends; then they are cancelled and
@@ -120,7 +142,7 @@ type DispatcherConfig struct {
 	ShutdownGrace time.Duration
 	// StoreTimeout bounds each write of an outcome to the store. Writes
 	// are not cancelled by shutdown, so no record is left in flight. Zero
-	// means DefaultStoreTimeout (10s).
+	// means DefaultStoreTimeout (10s). At most MaxStoreTimeout.
 	StoreTimeout time.Duration
 }
 
@@ -142,6 +164,14 @@ func (c DispatcherConfig) validated() (DispatcherConfig, error) {
 		if dc.Deliverer == nil && c.Deliverer == nil {
 			errs = append(errs, fmt.Errorf("delivery: DispatcherConfig.Destinations[%q] has no Deliverer and there is no DispatcherConfig.Deliverer", name))
 		}
+		for _, f := range [...]struct {
+			name string
+			v    any
+		}{{"Deliverer", dc.Deliverer}, {"Gate", dc.Gate}} {
+			if nilcheck.Typed(f.v) {
+				errs = append(errs, fmt.Errorf("delivery: DispatcherConfig.Destinations[%q].%s is a nil %T: set it to a usable value or leave it unset", name, f.name, f.v))
+			}
+		}
 		if dc.Policy != nil {
 			if err := dc.Policy.Validate(); err != nil {
 				errs = append(errs, fmt.Errorf("delivery: DispatcherConfig.Destinations[%q].Policy: %w", name, err))
@@ -150,6 +180,20 @@ func (c DispatcherConfig) validated() (DispatcherConfig, error) {
 	}
 	if c.MaxPause < 0 {
 		errs = append(errs, fmt.Errorf("delivery: DispatcherConfig.MaxPause must not be negative, got %v", c.MaxPause))
+	}
+	// A nil pointer, func or map inside an interface passes the checks
+	// above and then panics on the first call, in a worker goroutine
+	// where the caller cannot recover it.
+	for _, f := range [...]struct {
+		name string
+		v    any
+	}{
+		{"Store", c.Store}, {"Deliverer", c.Deliverer}, {"Gate", c.Gate}, {"Observer", c.Observer},
+		{"PauseBackoff", c.PauseBackoff},
+	} {
+		if nilcheck.Typed(f.v) {
+			errs = append(errs, fmt.Errorf("delivery: DispatcherConfig.%s is a nil %T: set it to a usable value or leave it unset", f.name, f.v))
+		}
 	}
 	for _, f := range [...]struct {
 		name string
@@ -186,7 +230,16 @@ func (c DispatcherConfig) validated() (DispatcherConfig, error) {
 	if c.DisableStatuses == nil {
 		c.DisableStatuses = []int{http.StatusGone}
 	}
-	if c.AttemptTimeout > 0 {
+	if c.AttemptTimeout > MaxAttemptTimeout {
+		errs = append(errs, fmt.Errorf("delivery: DispatcherConfig.AttemptTimeout (%v) must be at most %v; set it negative for no per-attempt limit", c.AttemptTimeout, MaxAttemptTimeout))
+	}
+	if c.Concurrency > MaxConcurrency {
+		errs = append(errs, fmt.Errorf("delivery: DispatcherConfig.Concurrency (%d) must be at most %d", c.Concurrency, MaxConcurrency))
+	}
+	if c.StoreTimeout > MaxStoreTimeout {
+		errs = append(errs, fmt.Errorf("delivery: DispatcherConfig.StoreTimeout (%v) must be at most %v", c.StoreTimeout, MaxStoreTimeout))
+	}
+	if c.AttemptTimeout > 0 && c.AttemptTimeout <= MaxAttemptTimeout && c.StoreTimeout <= MaxStoreTimeout {
 		bound := c.leaseNeeded()
 		if c.Lease == 0 {
 			c.Lease = max(minDefaultLease, bound+c.AttemptTimeout)
@@ -231,7 +284,10 @@ type Dispatcher struct {
 }
 
 // NewDispatcher returns a Dispatcher for cfg, or an error naming every
-// invalid field.
+// invalid field: a missing Store or Deliverer, an interface field holding
+// a nil pointer or func (which would panic mid-run), a negative setting, a
+// timeout or Concurrency beyond its Max bound, or a Lease too short for
+// the attempt it covers.
 func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 	cfg, err := cfg.validated()
 	if err != nil {
@@ -265,9 +321,7 @@ func (d *Dispatcher) runOnce(ctx context.Context, full chan<- struct{}) (Report,
 	err := r.execute()
 	r.report.Duration = time.Since(r.report.Started)
 	r.report.Err = err
-	if o := d.cfg.Observer; o != nil {
-		o.ObserveRun(ctx, r.report)
-	}
+	d.observeRun(ctx, r.report)
 	return r.report, err
 }
 
@@ -508,7 +562,6 @@ func (r *run) claim(n int, skip []string) ([]Record, error) {
 // gate, attempt, outcome, observer.
 func (r *run) process(c claimed) {
 	rec, claimedAt := c.rec, c.at
-	cfg := &r.d.cfg
 	e := AttemptEvent{Record: rec}
 	p, configured := r.d.pipeline(rec.Destination)
 	var v verdict
@@ -540,9 +593,7 @@ func (r *run) process(c claimed) {
 		r.errs = append(r.errs, fmt.Errorf("delivery: record %q: %w", rec.ID, e.StoreErr))
 	}
 	r.mu.Unlock()
-	if cfg.Observer != nil {
-		cfg.Observer.ObserveAttempt(r.ctx, e)
-	}
+	r.observeAttempt(e)
 }
 
 // verdict is what an outcome says about the record's destination.
@@ -672,11 +723,13 @@ func (r *run) attempt(p *pipeline, rec Record, e *AttemptEvent) verdict {
 		ctx, cancel = context.WithTimeout(ctx, cfg.AttemptTimeout)
 		defer cancel()
 	}
+	ctx, response := withResponseRecorder(ctx)
 	start := time.Now()
 	err := deliverRecovering(ctx, p.deliverer, &msg)
 	e.Attempted = true
 	e.Err = err
 	e.Attempt = NewAttempt(start, err)
+	response.fill(&e.Attempt) // the partner's status and words, on success too
 	if err != nil && r.hard.Err() != nil {
 		// Cut off by shutdown: the partner did not fail.
 		e.Attempt.Class = classify.ClassUnavailable

@@ -66,6 +66,8 @@
 //	delivery/logging       the log/slog Observer and correlation-id handler
 //	delivery/failures      in-memory failure counts and surges
 //	delivery/webhook       Standard Webhooks signing and verification (a leaf)
+//	delivery/resilient     a RoundTripper and *http.Client for SDKs and
+//	                       generated clients (a leaf: no delivery)
 //	delivery/failover      a Deliverer over prioritised channels
 //	delivery/memstore      the in-memory Store
 //	delivery/storetest     the Store conformance suite

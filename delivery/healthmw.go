@@ -6,6 +6,7 @@ import (
 
 	"github.com/outbound-go/outbound/classify"
 	"github.com/outbound-go/outbound/health"
+	"github.com/outbound-go/outbound/internal/nilcheck"
 )
 
 // WithGate asks g before every attempt and returns its refusal (an
@@ -13,10 +14,10 @@ import (
 // destination is down. The Dispatcher's own Gate setting does the same for
 // whole runs; use this middleware when the Deliverer is used directly or
 // when different messages go to different destinations with their own
-// gates.
+// gates. A nil g, or a nil pointer or func in g, adds no gate.
 func WithGate(g Gate) Middleware {
 	return func(next Deliverer) Deliverer {
-		if g == nil {
+		if nilcheck.IsNil(g) { // a nil *health.Monitor too: it would panic in every attempt
 			return next
 		}
 		return DelivererFunc(func(ctx context.Context, m *Message) error {
@@ -31,10 +32,11 @@ func WithGate(g Gate) Middleware {
 // WithBreaker guards every attempt with circuit breaker b: while it is open,
 // attempts are refused with an Unavailable error (no attempt counted, the
 // record waits) instead of adding load to a failing partner. Every outcome
-// is reported to b, which counts only Ephemeral failures.
+// is reported to b, which counts only Ephemeral failures. A nil b, or a nil
+// pointer in b, adds no breaker.
 func WithBreaker(b health.Breaker) Middleware {
 	return func(next Deliverer) Deliverer {
-		if b == nil {
+		if nilcheck.IsNil(b) { // a nil *health.CircuitBreaker too
 			return next
 		}
 		return DelivererFunc(func(ctx context.Context, m *Message) error {

@@ -40,8 +40,13 @@ type Message struct {
 	// A message's String, Format and LogValue hide the values of
 	// credential-looking headers, but the store does not.
 	Headers map[string]string
-	// IdempotencyKey lets the receiver recognise a resend. Stores enqueue at
-	// most one record per non-empty IdempotencyKey.
+	// IdempotencyKey lets the receiver recognise a resend. A receiver
+	// recognises resends of its own messages, so the key is scoped to the
+	// destination: stores enqueue at most one record per Destination and
+	// non-empty IdempotencyKey, and one key shared by the messages of one
+	// event for several destinations gives each destination its record.
+	// Enqueueing another payload under a destination and key already
+	// stored is an error (ErrConflict).
 	IdempotencyKey string
 	// CorrelationID ties the message to the request or event that produced
 	// it, across logs and services. When empty at enqueue, stores take the

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/outbound-go/outbound/classify"
+	"github.com/outbound-go/outbound/internal/nilcheck"
 )
 
 // Action is what the dispatcher did with a record after an attempt (or
@@ -87,7 +88,9 @@ func (e *AttemptEvent) Class() classify.Class { return e.Attempt.Class }
 // Observer receives what a Dispatcher does, for logs and metrics. Methods
 // are called synchronously from the dispatcher's workers, concurrently, so
 // they must be safe for concurrent use and quick. A nil Observer in
-// DispatcherConfig costs nothing.
+// DispatcherConfig costs nothing. A panic in a method is recovered and
+// logged through slog.Default, never allowed to end the process: see
+// Report.ObserverPanics.
 type Observer interface {
 	// ObserveAttempt is called once per claimed record, after its outcome
 	// has been written to the store.
@@ -96,11 +99,13 @@ type Observer interface {
 	ObserveRun(ctx context.Context, r Report)
 }
 
-// Observers fans events out to every non-nil observer, in order.
+// Observers fans events out to every non-nil observer, in order. A typed
+// nil (a nil *LogObserver, say) counts as nil and is left out. An observer
+// that panics does not keep the event from the ones after it.
 func Observers(obs ...Observer) Observer {
 	var list multiObserver
 	for _, o := range obs {
-		if o != nil {
+		if !nilcheck.IsNil(o) {
 			list = append(list, o)
 		}
 	}
@@ -109,14 +114,36 @@ func Observers(obs ...Observer) Observer {
 
 type multiObserver []Observer
 
+// A panic in one observer does not keep the event from the others: the
+// first panic is raised again once every observer had the event, for the
+// dispatcher to recover and report.
 func (m multiObserver) ObserveAttempt(ctx context.Context, e AttemptEvent) {
+	var first any
 	for _, o := range m {
-		o.ObserveAttempt(ctx, e)
+		if p := catchPanic(func() { o.ObserveAttempt(ctx, e) }); p != nil && first == nil {
+			first = p
+		}
+	}
+	if first != nil {
+		panic(first)
 	}
 }
 
 func (m multiObserver) ObserveRun(ctx context.Context, r Report) {
+	var first any
 	for _, o := range m {
-		o.ObserveRun(ctx, r)
+		if p := catchPanic(func() { o.ObserveRun(ctx, r) }); p != nil && first == nil {
+			first = p
+		}
 	}
+	if first != nil {
+		panic(first)
+	}
+}
+
+// catchPanic calls call and returns what it panicked with, or nil.
+func catchPanic(call func()) (p any) {
+	defer func() { p = recover() }()
+	call()
+	return nil
 }

@@ -1,7 +1,9 @@
 package delivery
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"maps"
 	"slices"
 )
@@ -18,8 +20,9 @@ import (
 //
 // Both stores in this module call it for every message, and a third-party
 // Store should too: storetest checks the outcome. An existing record
-// matched by ID or IdempotencyKey is returned as stored, never changed by
-// what PrepareMessage filled in.
+// matched by ID or by Destination and IdempotencyKey is returned as stored,
+// never changed by what PrepareMessage filled in; CheckMatch says whether
+// the match is the same message or a conflict.
 func PrepareMessage(ctx context.Context, m Message) (Message, error) {
 	if m.ID == "" {
 		m.ID = NewID()
@@ -34,4 +37,26 @@ func PrepareMessage(ctx context.Context, m Message) (Message, error) {
 	m.Headers = maps.Clone(m.Headers)
 	m.Attempt = 0
 	return m, nil
+}
+
+// CheckMatch returns nil when m, a prepared message, is the same message as
+// stored, the record (or earlier message of the call) it matched on
+// enqueue (see Store.Enqueue): the same payload, and when it matched by ID
+// also the same destination and idempotency key. Otherwise it returns an
+// error wrapping ErrConflict that names the matched record, never the
+// payloads. Stores call it for every
+// match, so a reused key cannot drop new data silently.
+func CheckMatch(m, stored *Message) error {
+	switch {
+	case m.ID == stored.ID && m.Destination != stored.Destination:
+		return fmt.Errorf("id %q is taken by a record for destination %q, not %q: %w",
+			m.ID, stored.Destination, m.Destination, ErrConflict)
+	case m.ID == stored.ID && m.IdempotencyKey != stored.IdempotencyKey:
+		return fmt.Errorf("id %q is taken by a record with idempotency key %q, not %q: %w",
+			m.ID, stored.IdempotencyKey, m.IdempotencyKey, ErrConflict)
+	case !bytes.Equal(m.Payload, stored.Payload):
+		return fmt.Errorf("record %q (destination %q, idempotency key %q) holds a different payload: %w",
+			stored.ID, stored.Destination, stored.IdempotencyKey, ErrConflict)
+	}
+	return nil
 }

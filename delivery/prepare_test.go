@@ -38,3 +38,34 @@ func TestPrepareMessage(t *testing.T) {
 	_, err = delivery.PrepareMessage(ctx, delivery.Message{})
 	require.ErrorIs(t, err, delivery.ErrInvalid, "empty payload")
 }
+
+// CheckMatch tells a resend of the same message from another message that
+// reuses its ID or its destination and idempotency key.
+func TestCheckMatch(t *testing.T) {
+	stored := delivery.Message{ID: "r-1", Destination: "ats", IdempotencyKey: "k", Key: "cand-1", Payload: []byte("v1"),
+		CorrelationID: "req-1", Headers: map[string]string{"X-Tenant": "a"}}
+	for _, tc := range []struct {
+		name     string
+		m        delivery.Message
+		conflict string
+	}{
+		{"same message", stored, ""},
+		{"same key, new id, other correlation and headers", delivery.Message{ID: "r-2", Destination: "ats", IdempotencyKey: "k", Payload: []byte("v1"), CorrelationID: "req-2"}, ""},
+		{"same key, other payload", delivery.Message{ID: "r-2", Destination: "ats", IdempotencyKey: "k", Payload: []byte("v2")}, "different payload"},
+		{"same id, other payload", delivery.Message{ID: "r-1", Destination: "ats", IdempotencyKey: "k", Payload: []byte("v2")}, "different payload"},
+		{"same id, other destination", delivery.Message{ID: "r-1", Destination: "crm", IdempotencyKey: "k", Payload: []byte("v1")}, `destination "ats", not "crm"`},
+		{"same id, other idempotency key", delivery.Message{ID: "r-1", Destination: "ats", IdempotencyKey: "k2", Payload: []byte("v1")}, `idempotency key "k", not "k2"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := delivery.CheckMatch(&tc.m, &stored)
+			if tc.conflict == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorIs(t, err, delivery.ErrConflict)
+			require.ErrorIs(t, err, delivery.ErrInvalid)
+			assert.Contains(t, err.Error(), tc.conflict)
+			assert.NotContains(t, err.Error(), "v1", "payloads are never quoted")
+		})
+	}
+}

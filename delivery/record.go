@@ -76,7 +76,10 @@ type Attempt struct {
 	StartedAt time.Time
 	// Duration is how long it took.
 	Duration time.Duration
-	// Status is the HTTP status, or 0 if there was no response.
+	// Status is the HTTP status, or 0 if there was no response. It is kept
+	// for every answered attempt, successful ones included: from the
+	// attempt's error, or else from what the Deliverer reported with
+	// ReportResponse (the HTTP deliverer always does).
 	Status int
 	// Class is the outcome class.
 	Class classify.Class
@@ -85,11 +88,26 @@ type Attempt struct {
 	// tokens, JWTs, credential key=value pairs) and at most MaxErrorText
 	// bytes.
 	Error string
+	// Response is the start of what the partner answered to this attempt,
+	// as its Deliverer reported it with ReportResponse: for the HTTP
+	// deliverer, the first bytes of the response body, of successes too,
+	// where a partner says the id it gave the resource it created (an ATS
+	// or CRM integration keeps that id). It is redacted and bounded like
+	// Error (credentials replaced by "[redacted]", one line of valid
+	// UTF-8) to at most MaxResponseText bytes, and empty when nothing was
+	// reported. Stores keep it with the record (Record.LastAttempt);
+	// observers see it on AttemptEvent.Attempt as the attempt settles.
+	Response string
 }
 
 // MaxErrorText bounds Attempt.Error so a chatty partner cannot bloat the
 // store.
 const MaxErrorText = 2048
+
+// MaxResponseText bounds Attempt.Response: enough for the JSON a partner
+// answers a create with, small enough that a partner answering with a whole
+// page cannot bloat the store.
+const MaxResponseText = 4096
 
 // NewAttempt describes an attempt that started at start and ended with err
 // now. It fills Status and Class from err and keeps err's text redacted

@@ -35,6 +35,10 @@ type Report struct {
 	// outcome.
 	LeaseLost   int
 	StoreErrors int
+	// ObserverPanics counts calls of the Observer's ObserveAttempt that
+	// panicked. Each panic was recovered and logged through
+	// slog.Default; the record's outcome had been stored before.
+	ObserverPanics int
 	// NextDue is the earliest next-attempt time this run scheduled, or
 	// zero.
 	NextDue time.Time

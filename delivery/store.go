@@ -14,28 +14,47 @@ import (
 // Dispatcher: package memstore and package postgres implement it, and
 // package storetest checks any implementation against this contract.
 //
-// Times: stores take "now" from their own configured clock (time.Now by
-// default) for every time they write or compare, never from a database
-// server's clock, so that a dispatcher's computed next-attempt times and the
-// store agree.
+// Times: a store compares leases and due times on one clock that every
+// instance sharing it reads alike: memstore, in one process, reads its
+// configured clock (time.Now by default); the PostgreSQL store reads the
+// database server's clock, so that an instance whose clock is off can
+// neither take over a live lease nor claim a retry early. The times a
+// caller hands in (Reschedule's next, Purge's before,
+// Filter.UpdatedBefore) are on the caller's clock, time.Now: a store whose
+// clock is another takes them as their distance from the caller's now, and
+// NextDuer's answer is on the caller's clock too. The times on the records
+// a store returns are on the store's clock. A store built with an explicit
+// clock (memstore.Config.Now, postgres.Config.Now; package storetest drives
+// stores with a manual one) reads it for everything.
 //
 // Errors: a call with bad input returns an error wrapping ErrInvalid (or
-// ErrTooLarge) and changes nothing; settling a record with a stale lease
+// ErrTooLarge, or ErrConflict) and changes nothing; settling a record with a stale lease
 // returns ErrLeaseLost; an unknown id returns ErrNotFound. Implementations
 // must be safe for concurrent use by many goroutines and processes.
 type Store interface {
 	// Enqueue adds messages as pending records due now, atomically: either
 	// all are stored or, on error, none. It assigns an ID to a message
-	// without one and sets CreatedAt when zero. Enqueue is idempotent: a
-	// message whose ID or non-empty IdempotencyKey matches an existing
-	// record (or an earlier message of the same call) changes nothing and
-	// returns that record with Existing set. A message without a
-	// CorrelationID takes the one carried by ctx, so a record enqueued
-	// while handling a request keeps that request's id; a message's own id
-	// wins, with neither it stays empty (the dispatcher then uses the
-	// record id), and an existing record is never changed by it. Messages
-	// are validated with ValidateMessage after that. PrepareMessage does
-	// all of this for a store, message by message.
+	// without one and sets CreatedAt when zero.
+	//
+	// Enqueue is idempotent on ID, and on (Destination, IdempotencyKey)
+	// for a non-empty IdempotencyKey: a message whose ID, or whose
+	// Destination and IdempotencyKey together, match an existing record
+	// (or an earlier message of the same call) changes nothing and returns
+	// that record with Existing set. One IdempotencyKey shared by messages
+	// for different destinations (one event for several partners) gives
+	// one record per destination. A match must be the same message: the
+	// same Payload, and for a match by ID the same Destination and
+	// IdempotencyKey too; otherwise Enqueue returns an error wrapping
+	// ErrConflict (and ErrInvalid) and stores nothing of the call, since
+	// keeping the old record would drop the new data without a word.
+	//
+	// A message without a CorrelationID takes the one carried by ctx, so
+	// a record enqueued while handling a request keeps that request's id;
+	// a message's own id wins, with neither it stays empty (the dispatcher
+	// then uses the record id), and an existing record is never changed by
+	// it. Messages are validated with ValidateMessage after that.
+	// PrepareMessage does all of this for a store, message by message, and
+	// CheckMatch tells a match from a conflict.
 	Enqueue(ctx context.Context, msgs ...Message) ([]Enqueued, error)
 
 	// Claim leases up to limit due records for lease and returns them in
@@ -200,8 +219,9 @@ type NextDuer interface {
 type Enqueued struct {
 	// Record is the stored record: the new one, or the existing one.
 	Record Record
-	// Existing reports that a record with the same ID or IdempotencyKey was
-	// already stored and nothing changed.
+	// Existing reports that a record with the same ID, or the same
+	// Destination and IdempotencyKey, was already stored (or came earlier
+	// in the same call) and nothing changed.
 	Existing bool
 }
 
@@ -304,9 +324,22 @@ var (
 	// ErrTooLarge means a message exceeds a documented size limit;
 	// nothing changed. It wraps ErrInvalid.
 	ErrTooLarge = &tooLargeError{}
+	// ErrConflict means an enqueued message matches a stored record (or
+	// an earlier message of the same call) by ID or by Destination and
+	// IdempotencyKey but is not the same message: its payload differs, or,
+	// matched by ID, its destination or idempotency key does. Nothing
+	// changed. It wraps ErrInvalid.
+	ErrConflict = &conflictError{}
 )
 
 type tooLargeError struct{}
 
 func (*tooLargeError) Error() string { return "delivery: message too large" }
 func (*tooLargeError) Unwrap() error { return ErrInvalid }
+
+type conflictError struct{}
+
+func (*conflictError) Error() string {
+	return "delivery: message conflicts with a stored record of the same id or destination and idempotency key"
+}
+func (*conflictError) Unwrap() error { return ErrInvalid }

@@ -34,7 +34,11 @@ const (
 // header values) without control characters; headers within MaxHeaders and
 // MaxHeaderBytes, each name an RFC 9110 token ("X-Tenant", not "X Tenant"
 // or "X-Tenant:") and each value valid UTF-8 without control characters
-// other than horizontal tab. A message that breaks these rules would fail
+// other than horizontal tab, and no header the HTTP transport owns
+// (Connection, Keep-Alive, Proxy-Connection, Transfer-Encoding, Upgrade,
+// TE other than "trailers", Host, Content-Length, Trailer), which an
+// HTTP/2 request cannot carry or which the transport sets itself from the
+// request. A message that breaks these rules would fail
 // every attempt, so it is refused here rather than retried. The error
 // wraps ErrInvalid (ErrTooLarge for size limits) and names the field; it
 // never quotes a header value, which may be a credential.
@@ -76,6 +80,8 @@ func ValidateMessage(m *Message) error {
 			return fmt.Errorf("%w: message %q header %q value is not valid text", ErrInvalid, m.ID, k)
 		case !httpsyntax.HeaderValue(v):
 			return fmt.Errorf("%w: message %q header %q value has a control character", ErrInvalid, m.ID, k)
+		case httpsyntax.TransportHeader(k, v):
+			return fmt.Errorf("%w: message %q header %q is set by the HTTP transport, not by a message", ErrInvalid, m.ID, k)
 		}
 		size += len(k) + len(v)
 	}

@@ -5,14 +5,17 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/outbound-go/outbound/classify"
 	"github.com/outbound-go/outbound/delivery"
 	"github.com/outbound-go/outbound/delivery/httpdelivery"
+	"github.com/outbound-go/outbound/delivery/memstore"
 )
 
 func TestValidateMessageAcceptsSendableMessages(t *testing.T) {
@@ -105,4 +108,49 @@ func FuzzValidateMessageAgreesWithNetHTTP(f *testing.F) {
 			t.Fatalf("accepted at enqueue but not sendable: headers %q, key %q: %v", m.Headers, idem, err)
 		}
 	})
+}
+
+// Headers the transport owns used to pass validation and then fail every
+// attempt over HTTP/2 (Connection, Upgrade, Transfer-Encoding), retried as
+// Ephemeral until dead-lettered, or be dropped or overridden silently
+// (Host, Content-Length). Enqueue refuses them; a record stored before is
+// refused by the HTTP deliverer as Permanent, before anything is sent.
+func TestTransportHeadersAreRefused(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Errorf("a request with a transport header was sent: %v", r.Header)
+	}))
+	defer srv.Close()
+	d, err := httpdelivery.New(httpdelivery.Config{Client: srv.Client(), Build: httpdelivery.PostTo(srv.URL, "text/plain")})
+	require.NoError(t, err)
+	store := memstore.New(memstore.Config{})
+
+	for _, h := range []struct{ name, value string }{
+		{"Connection", "close"},
+		{"connection", "upgrade"},
+		{"Keep-Alive", "timeout=5"},
+		{"Proxy-Connection", "keep-alive"},
+		{"Transfer-Encoding", "chunked"},
+		{"Upgrade", "websocket"},
+		{"TE", "gzip"},
+		{"Host", "internal.example"},
+		{"Content-Length", "12"},
+		{"Trailer", "X-Checksum"},
+	} {
+		t.Run(h.name, func(t *testing.T) {
+			m := delivery.Message{ID: "m-" + h.name, Payload: []byte("x"), Headers: map[string]string{h.name: h.value}}
+			err := delivery.ValidateMessage(&m)
+			require.ErrorIs(t, err, delivery.ErrInvalid)
+			assert.Contains(t, err.Error(), "set by the HTTP transport")
+
+			_, err = store.Enqueue(t.Context(), m)
+			require.ErrorIs(t, err, delivery.ErrInvalid, "Enqueue must refuse it")
+
+			err = d.Deliver(t.Context(), &m)
+			require.Error(t, err)
+			assert.Equal(t, classify.ClassPermanent, classify.Of(err), "err: %v", err)
+		})
+	}
+	// TE: trailers is the one TE value HTTP/2 allows.
+	ok := delivery.Message{ID: "te", Payload: []byte("x"), Headers: map[string]string{"TE": "trailers"}}
+	assert.NoError(t, delivery.ValidateMessage(&ok))
 }

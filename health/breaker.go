@@ -12,6 +12,7 @@ import (
 	"github.com/sony/gobreaker/v2"
 
 	"github.com/outbound-go/outbound/classify"
+	"github.com/outbound-go/outbound/internal/saturate"
 )
 
 // Breaker guards calls to one destination with a circuit breaker, in two
@@ -82,6 +83,11 @@ const (
 // split into: the window forgets old outcomes a sixth at a time.
 const windowBuckets = 6
 
+// MaxBreakerWindow is the longest BreakerConfig.Window NewCircuitBreaker
+// accepts: a year. Longer windows overflowed the rolling counter's
+// arithmetic, and the breaker panicked on its first call.
+const MaxBreakerWindow = 365 * 24 * time.Hour
+
 // BreakerConfig configures a [CircuitBreaker]. Every field has a default
 // for its zero value.
 //
@@ -108,7 +114,7 @@ type BreakerConfig struct {
 	// FailureRatio applies. Zero means DefaultMinRequests.
 	MinRequests int
 	// Window is the rolling period over which the closed breaker counts
-	// outcomes. Zero means DefaultWindow.
+	// outcomes. Zero means DefaultWindow; at most MaxBreakerWindow.
 	Window time.Duration
 	// OpenTimeout is how long the breaker stays open before it lets probe
 	// calls through (half-open). Zero means DefaultOpenTimeout.
@@ -182,6 +188,8 @@ func (cfg BreakerConfig) withDefaults() (BreakerConfig, error) {
 		return bad("MinRequests must be between 0 and 2^32-1, got %d", cfg.MinRequests)
 	case cfg.Window < 0:
 		return bad("Window must not be negative, got %v", cfg.Window)
+	case cfg.Window > MaxBreakerWindow:
+		return bad("Window must be at most %v (MaxBreakerWindow), got %v", MaxBreakerWindow, cfg.Window)
 	case cfg.OpenTimeout < 0:
 		return bad("OpenTimeout must not be negative, got %v", cfg.OpenTimeout)
 	case cfg.HalfOpenRequests < 0 || int64(cfg.HalfOpenRequests) > math.MaxUint32:
@@ -331,7 +339,7 @@ func outcome(ctx context.Context, err error) error {
 // while calling it, so it only records; flush calls the user's hook.
 func (b *CircuitBreaker) changed(_ string, from, to gobreaker.State) {
 	if to == gobreaker.StateOpen {
-		b.openUntil.Store(int64(time.Since(b.epoch) + b.openTimeout))
+		b.openUntil.Store(int64(saturate.Add(time.Since(b.epoch), b.openTimeout)))
 	}
 	b.state.Store(uint32(fromGobreaker(to)))
 	if b.hook == nil {

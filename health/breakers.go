@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/outbound-go/outbound/internal/nilcheck"
 )
 
 // DefaultMaxKeys is the default bound of a [Breakers] set.
@@ -140,7 +142,7 @@ func (s *Breakers) build(key string) (Breaker, error) {
 	switch {
 	case err != nil:
 		return nil, fmt.Errorf("health: breaker %q cannot be built, refusing calls: %w (%w)", key, err, ErrBreakerOpen)
-	case b == nil:
+	case nilcheck.IsNil(b):
 		return nil, fmt.Errorf("health: breaker %q cannot be built, refusing calls: BreakersConfig.New returned nil (%w)", key, ErrBreakerOpen)
 	}
 	return b, nil

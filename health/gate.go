@@ -3,6 +3,9 @@ package health
 import (
 	"context"
 	"errors"
+	"fmt"
+
+	"github.com/outbound-go/outbound/internal/nilcheck"
 )
 
 // GateConfig configures a [Gate]. At least one field must be set.
@@ -26,10 +29,13 @@ type Gate struct {
 }
 
 // NewGate returns a gate for cfg. It returns an error when cfg sets
-// neither Monitor nor Breaker.
+// neither Monitor nor Breaker, or sets Breaker to a nil pointer.
 func NewGate(cfg GateConfig) (*Gate, error) {
 	if cfg.Monitor == nil && cfg.Breaker == nil {
 		return nil, errors.New("health: GateConfig needs a Monitor, a Breaker or both")
+	}
+	if nilcheck.Typed(cfg.Breaker) {
+		return nil, fmt.Errorf("health: GateConfig.Breaker is a nil %T", cfg.Breaker)
 	}
 	return &Gate{monitor: cfg.Monitor, breaker: cfg.Breaker}, nil
 }

@@ -22,6 +22,10 @@ const DefaultMaxBody = 64 << 10
 // connection can be reused; beyond it the connection is closed instead.
 const drainLimit = 64 << 10
 
+// MaxCheckBody is the largest HTTPCheckerConfig.MaxBody NewHTTPChecker
+// accepts (64 MiB): a health check reads at most this much of a body.
+const MaxCheckBody = 64 << 20
+
 // HTTPCheckerConfig configures an [HTTPChecker]. Only URL is required.
 type HTTPCheckerConfig struct {
 	// URL is the absolute http or https URL to request. Required. Errors
@@ -42,7 +46,7 @@ type HTTPCheckerConfig struct {
 	// classify.Of (ClassEphemeral unless marked).
 	Validate func(body []byte) error
 	// MaxBody bounds the body given to Validate; a longer body fails the
-	// check. Zero means DefaultMaxBody.
+	// check. Zero means DefaultMaxBody; at most MaxCheckBody.
 	MaxBody int
 	// Timeout bounds each check. Zero means DefaultTimeout.
 	Timeout time.Duration
@@ -102,6 +106,8 @@ func NewHTTPChecker(cfg HTTPCheckerConfig) (*HTTPChecker, error) {
 	switch {
 	case cfg.MaxBody < 0:
 		return nil, fmt.Errorf("health: HTTPCheckerConfig.MaxBody must not be negative, got %d", cfg.MaxBody)
+	case cfg.MaxBody > MaxCheckBody:
+		return nil, fmt.Errorf("health: HTTPCheckerConfig.MaxBody must be at most %d (MaxCheckBody), got %d", MaxCheckBody, cfg.MaxBody)
 	case cfg.Timeout < 0:
 		return nil, fmt.Errorf("health: HTTPCheckerConfig.Timeout must not be negative, got %v", cfg.Timeout)
 	}

@@ -7,6 +7,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/outbound-go/outbound/internal/nilcheck"
+	"github.com/outbound-go/outbound/internal/saturate"
 )
 
 // Defaults of [MonitorConfig].
@@ -153,6 +156,8 @@ func NewMonitor(cfg MonitorConfig) (*Monitor, error) {
 		return nil, errors.New("health: MonitorConfig.Name is required")
 	case cfg.Checker == nil:
 		return nil, fmt.Errorf("health: monitor %q: MonitorConfig.Checker is required", cfg.Name)
+	case nilcheck.Typed(cfg.Checker):
+		return nil, fmt.Errorf("health: monitor %q: MonitorConfig.Checker is a nil %T", cfg.Name, cfg.Checker)
 	case cfg.Interval < 0:
 		return nil, fmt.Errorf("health: monitor %q: MonitorConfig.Interval must not be negative, got %v", cfg.Name, cfg.Interval)
 	case cfg.Timeout < 0:
@@ -173,7 +178,7 @@ func NewMonitor(cfg MonitorConfig) (*Monitor, error) {
 		succeedAt: orDefault(cfg.SuccessThreshold, DefaultSuccessThreshold),
 		onChange:  cfg.OnChange,
 	}
-	m.ttl = orDefault(cfg.TTL, m.interval+m.timeout)
+	m.ttl = orDefault(cfg.TTL, saturate.Add(m.interval, m.timeout))
 	m.epoch = time.Now()
 	m.snap = Snapshot{Name: m.name, Since: m.epoch}
 	m.view.Store(&view{})
@@ -322,10 +327,10 @@ func (m *Monitor) record(err error, at time.Time) (Change, bool) {
 	if next != s.State {
 		s.State, s.Since = next, at
 	}
-	v := &view{state: s.State, freshUntil: at.Sub(m.epoch) + m.ttl}
+	v := &view{state: s.State, freshUntil: saturate.Add(at.Sub(m.epoch), m.ttl)}
 	v.nextLook = v.freshUntil
 	if m.background.Load() {
-		v.nextLook = min(v.freshUntil, at.Sub(m.epoch)+m.interval) // the loop probes again then
+		v.nextLook = min(v.freshUntil, saturate.Add(at.Sub(m.epoch), m.interval)) // the loop probes again then
 	}
 	if s.State == StateDown {
 		v.down = &DownError{Name: m.name, Since: s.Since, Cause: err}

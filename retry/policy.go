@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"strconv"
 	"time"
+
+	"github.com/outbound-go/outbound/internal/nilcheck"
 )
 
 // Defaults for the zero fields of a [Policy].
@@ -98,8 +100,8 @@ func (p Policy) Validate() error {
 	if p.Backoff == nil {
 		return nil
 	}
-	if v := reflect.ValueOf(p.Backoff); nilable(v.Kind()) && v.IsNil() {
-		return invalid("Policy.Backoff", "is a nil "+v.Type().String())
+	if nilcheck.Typed(p.Backoff) {
+		return invalid("Policy.Backoff", "is a nil "+reflect.TypeOf(p.Backoff).String())
 	}
 	if c, ok := p.Backoff.(checker); ok {
 		return validateChecker("Policy.Backoff", c)
@@ -110,14 +112,6 @@ func (p Policy) Validate() error {
 		}
 	}
 	return nil
-}
-
-func nilable(k reflect.Kind) bool {
-	switch k {
-	case reflect.Pointer, reflect.Func, reflect.Map, reflect.Slice, reflect.Chan, reflect.Interface, reflect.UnsafePointer:
-		return true
-	}
-	return false
 }
 
 // Next decides whether and when to try again after attempts attempts have

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/outbound-go/outbound/classify"
+	"github.com/outbound-go/outbound/internal/nilcheck"
 )
 
 // ErrClosed is wrapped by the error Token and Invalidate return after
@@ -100,6 +101,9 @@ type Cache struct {
 func New(src Source, cfg Config) (*Cache, error) {
 	if src == nil {
 		return nil, errors.New("tokencache: New: source is nil")
+	}
+	if nilcheck.Typed(src) {
+		return nil, fmt.Errorf("tokencache: New: source is a nil %T", src)
 	}
 	cfg, err := cfg.withDefaults()
 	if err != nil {
@@ -429,7 +433,7 @@ func (c *Cache) mint(ctx context.Context) (Token, error) {
 	start := time.Now()
 	tok, err := c.src.Token(mctx)
 	if err != nil {
-		err = fmt.Errorf("tokencache: mint: %w", err)
+		err = safeIssuerError(fmt.Errorf("tokencache: mint: %w", err), "", "")
 	} else {
 		tok, err = c.complete(tok, start)
 	}

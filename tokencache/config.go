@@ -4,6 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/outbound-go/outbound/internal/nilcheck"
+	"github.com/outbound-go/outbound/internal/saturate"
 )
 
 // Defaults for the zero fields of Config.
@@ -123,6 +126,9 @@ func (cfg Config) withDefaults() (Config, error) {
 			return cfg, fmt.Errorf("tokencache: Config.%s must not be negative (got %v)", f.name, f.v)
 		}
 	}
+	if nilcheck.Typed(cfg.Store) {
+		return cfg, fmt.Errorf("tokencache: Config.Store is a nil %T: set a usable store or leave it unset for a MemoryStore", cfg.Store)
+	}
 	if cfg.Store == nil {
 		cfg.Store = &MemoryStore{}
 	}
@@ -158,7 +164,7 @@ func setDefault(d *time.Duration, def time.Duration) {
 // LockTTL, and the waiter that takes it over holds it for at most another
 // LockTTL, minting within MintTimeout.
 func (cfg *Config) lockWait() time.Duration {
-	return 2*cfg.LockTTL + cfg.MintTimeout
+	return saturate.Add(saturate.Add(cfg.LockTTL, cfg.LockTTL), cfg.MintTimeout)
 }
 
 // skewFor returns how long before tok's expiry it is refreshed: Skew capped

@@ -62,5 +62,9 @@
 // conformance suite.
 //
 // Token values never appear in errors, events or printed output: [Token]
-// redacts its value in every fmt verb, JSON and slog.
+// redacts its value in every fmt verb, JSON and slog. What a token issuer
+// answers is treated as untrusted text: the error of a failed mint has the
+// client's secret and anything shaped like a credential redacted and is cut
+// to [MaxErrorText] bytes at its source, before any log, event or stored
+// record sees it, and [Event.LogValue] redacts again.
 package tokencache

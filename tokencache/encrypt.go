@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/outbound-go/outbound/internal/nilcheck"
 )
 
 // ErrDecrypt is returned (wrapped) by EncryptedStore.Load when the stored
@@ -42,7 +44,7 @@ type EncryptedStore struct {
 // rotation; new tokens are always written with key. It returns an error if
 // inner is nil or a key has the wrong length.
 func NewEncryptedStore(inner Store, key []byte, oldKeys ...[]byte) (*EncryptedStore, error) {
-	if inner == nil {
+	if nilcheck.IsNil(inner) {
 		return nil, errors.New("tokencache: NewEncryptedStore: inner store is nil")
 	}
 	s := &EncryptedStore{inner: inner}

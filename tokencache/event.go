@@ -3,6 +3,8 @@ package tokencache
 import (
 	"log/slog"
 	"time"
+
+	"github.com/outbound-go/outbound/internal/redact"
 )
 
 // EventKind says what happened in an Event.
@@ -65,12 +67,18 @@ type Event struct {
 	// Duration is how long the step took: the mint for EventMinted and
 	// EventMintFailed, the wait for the lock for EventLockTimeout.
 	Duration time.Duration
-	// Err is the failure, for EventMintFailed and EventStoreError.
+	// Err is the failure, for EventMintFailed and EventStoreError. For a
+	// failed mint its text is already redacted and bounded (see
+	// MaxErrorText); a store's error is redacted when the Event is logged
+	// through LogValue.
 	Err error
 }
 
 // LogValue implements slog.LogValuer, so an Event can be logged as one
-// attribute: slog.Any("token_event", e).
+// attribute: slog.Any("token_event", e). The error's text is redacted
+// (credentials such as client_secret=…, Authorization values, tokens and
+// URL queries become "[redacted]") and cut to MaxErrorText bytes, so the
+// Event is safe to log as it is.
 func (e Event) LogValue() slog.Value {
 	attrs := []slog.Attr{slog.String("kind", e.Kind.String()), slog.String("key", e.Key)}
 	if e.Op != "" {
@@ -83,7 +91,7 @@ func (e Event) LogValue() slog.Value {
 		attrs = append(attrs, slog.Duration("duration", e.Duration))
 	}
 	if e.Err != nil {
-		attrs = append(attrs, slog.String("error", e.Err.Error()))
+		attrs = append(attrs, slog.String("error", redact.Bounded(e.Err.Error(), MaxErrorText)))
 	}
 	return slog.GroupValue(attrs...)
 }

@@ -18,6 +18,13 @@ import (
 // oauth2.ReuseTokenSource would hand back a token the partner has just
 // rejected. For the client-credentials grant prefer [ClientCredentials],
 // which does honour the context.
+//
+// An error from ts has its text redacted (anything shaped like a
+// credential: client_secret=…, Authorization values, tokens) and cut to
+// MaxErrorText bytes; an *oauth2.RetrieveError in it is replaced by a copy
+// made of redacted parts, without the issuer's headers. The adapter does
+// not know the client's secret: a secret the issuer echoes as plain words
+// is removed only by ClientCredentials.
 func FromOAuth2(ts oauth2.TokenSource) Source {
 	return SourceFunc(func(ctx context.Context) (Token, error) {
 		if ts == nil {
@@ -28,7 +35,7 @@ func FromOAuth2(ts oauth2.TokenSource) Source {
 		}
 		tok, err := ts.Token()
 		if err != nil {
-			return Token{}, err // oauth2's errors name their package
+			return Token{}, safeIssuerError(err, "", "") // oauth2's errors name their package
 		}
 		return fromOAuth2Token(tok)
 	})
@@ -39,6 +46,14 @@ func FromOAuth2(ts oauth2.TokenSource) Source {
 // secret, scopes), one token request per call. client is the HTTP client
 // used for the token request; nil means http.DefaultClient. The request is
 // bound to the context passed to Token.
+//
+// An issuer's refusal is returned as an error whose text is safe to log and
+// store: cfg.ClientSecret, wherever the issuer echoes it (its body, an
+// error_description, a Basic credential), and anything shaped like a
+// credential are replaced by "[redacted]", and the text is cut to
+// MaxErrorText bytes however large the issuer's answer. errors.As still
+// finds an *oauth2.RetrieveError with the issuer's error code; it is a copy
+// made of the same redacted parts, without the issuer's headers.
 func ClientCredentials(cfg *clientcredentials.Config, client *http.Client) Source {
 	return SourceFunc(func(ctx context.Context) (Token, error) {
 		if cfg == nil {
@@ -49,7 +64,7 @@ func ClientCredentials(cfg *clientcredentials.Config, client *http.Client) Sourc
 		}
 		tok, err := cfg.Token(ctx)
 		if err != nil {
-			return Token{}, err // oauth2's errors name their package
+			return Token{}, safeIssuerError(err, cfg.ClientID, cfg.ClientSecret) // oauth2's errors name their package
 		}
 		return fromOAuth2Token(tok)
 	})

@@ -3,7 +3,9 @@ package tokencache_test
 import (
 	"context"
 	"errors"
+	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -89,4 +91,33 @@ func TestFromOAuth2(t *testing.T) {
 	cancel()
 	_, err = src.Token(ctx)
 	require.ErrorIs(t, err, context.Canceled)
+}
+
+// TestFromOAuth2RedactsIssuerErrors: the adapter does not know the
+// client's secret, but it redacts what is shaped like a credential in the
+// source's error and bounds it, also for a hand-built RetrieveError with no
+// response, and keeps the error code for errors.As.
+func TestFromOAuth2RedactsIssuerErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		err  *oauth2.RetrieveError
+		code string
+	}{
+		{"no response, no code", &oauth2.RetrieveError{Body: []byte("client_secret=s3cr3t " + strings.Repeat("z", 1<<20))}, ""},
+		{"code and description", &oauth2.RetrieveError{ErrorCode: "invalid_client",
+			ErrorDescription: "Authorization: Basic c3ZjOnMzY3IzdA== rejected", Response: &http.Response{StatusCode: 401, Status: "401 Unauthorized"}}, "invalid_client"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := tokencache.FromOAuth2(tokenSourceFunc(func() (*oauth2.Token, error) { return nil, tc.err })).Token(t.Context())
+			require.Error(t, err)
+			require.NotContains(t, err.Error(), "s3cr3t")
+			require.NotContains(t, err.Error(), "c3ZjOnMzY3IzdA")
+			require.LessOrEqual(t, len(err.Error()), tokencache.MaxErrorText)
+			var re *oauth2.RetrieveError
+			require.ErrorAs(t, err, &re)
+			require.Equal(t, tc.code, re.ErrorCode)
+			require.NotContains(t, re.Error(), "s3cr3t")
+			require.NotContains(t, string(re.Body), "s3cr3t")
+		})
+	}
 }

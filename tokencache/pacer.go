@@ -98,6 +98,9 @@ func (p *pacer) pause(now time.Time, d time.Duration, cause error) {
 func (p *pacer) delay(n int) time.Duration {
 	d := p.base
 	for i := 1; i < n && d < p.max; i++ {
+		if d > p.max/2 {
+			return p.max // doubling would pass max, or wrap past the largest Duration
+		}
 		d *= 2
 	}
 	return min(d, p.max)

@@ -10,7 +10,12 @@ import "context"
 // the cache asks for a new one and must get one.
 type Source interface {
 	// Token mints a token. It returns an error if the issuer could not be
-	// reached or refused; the error must not contain credentials.
+	// reached or refused; the error must not contain credentials. The
+	// Cache redacts the text of a Source's error (what is shaped like a
+	// credential) and cuts it to MaxErrorText bytes before reporting it,
+	// as a safety net; only the Source knows its own secret, so it must
+	// remove a secret the issuer echoes as plain words (ClientCredentials
+	// does).
 	Token(ctx context.Context) (Token, error)
 }
 

@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/outbound-go/outbound/classify"
+	"github.com/outbound-go/outbound/internal/origin"
 )
 
 // errNilCache is RoundTrip's error for a Transport without a Cache.
@@ -43,6 +44,18 @@ const maxDrain = 4 << 10
 //     response; the rejected token is still invalidated, so the next
 //     request carries a fresh one.
 //
+// Redirects: the token goes only to the origin (scheme, host and port) of
+// the first request of a redirect chain, the one it was issued for. A
+// request the client sends because of a redirect carries the redirect
+// response in req.Response; RoundTrip follows req.Response.Request back
+// to the first request, and sends a request to any other origin (another
+// host, another port on the same host, http instead of https) without the
+// token, and without the replay after a 401. If that chain cannot be
+// followed (a response without its Request), the token is not sent either.
+// This holds in any client, whatever its CheckRedirect: net/http itself
+// forwards headers to the same host name on another port and to
+// subdomains.
+//
 // The request passed in is not modified. Errors never include the token.
 type Transport struct {
 	// Base carries the requests. Nil means http.DefaultTransport.
@@ -61,6 +74,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if t.Cache == nil {
 		closeBody(req)
 		return nil, errNilCache
+	}
+	if !firstOrigin(req) {
+		return t.base().RoundTrip(req)
 	}
 	ctx := req.Context()
 	tok, err := t.Cache.Token(ctx)
@@ -106,6 +122,19 @@ func (t *Transport) CloseIdleConnections() {
 	if c, ok := t.base().(interface{ CloseIdleConnections() }); ok {
 		c.CloseIdleConnections()
 	}
+}
+
+// firstOrigin reports whether req goes to the origin of the first request
+// of its redirect chain (true for a request that is not a redirect).
+func firstOrigin(req *http.Request) bool {
+	first := req
+	for first.Response != nil {
+		if first.Response.Request == nil {
+			return false
+		}
+		first = first.Response.Request
+	}
+	return first == req || origin.Same(first.URL, req.URL)
 }
 
 func (t *Transport) base() http.RoundTripper {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/outbound-go/outbound/delivery/httpdelivery"
+	"github.com/outbound-go/outbound/delivery/webhook"
 	"github.com/outbound-go/outbound/tokencache/tokentest"
 )
 
@@ -30,10 +31,12 @@ const (
 //
 //  1. during an outage, the Outage answer (503 by default);
 //  2. with an Issuer, 401 for a missing or invalid bearer token;
-//  3. with Idempotent, AlreadyProcessed() for a key it already holds;
-//  4. the first Rule that answers;
-//  5. Respond, if set and it answers;
-//  6. Default.
+//  3. with Webhooks, 401 for a webhook whose signature does not verify or
+//     that replays one it processed;
+//  4. with Idempotent, AlreadyProcessed() for a key it already holds;
+//  5. the first Rule that answers;
+//  6. Respond, if set and it answers;
+//  7. Default.
 //
 // Then Latency and the answer's Delay hold it back, flapping may cut the
 // connection, and the answer (or its Fault) is given.
@@ -58,7 +61,8 @@ type PartnerConfig struct {
 	Default Response
 
 	// Latency holds back every API answer this long (outage answers and
-	// 401s excepted), like a partner's processing time.
+	// 401s for a missing or invalid token excepted), like a partner's
+	// processing time.
 	Latency time.Duration
 	// Idempotent makes the partner honour Idempotency-Key: a request whose
 	// key it already holds is answered with AlreadyProcessed() and not
@@ -81,6 +85,20 @@ type PartnerConfig struct {
 	// TokenPath is where the Issuer is served. Empty means
 	// DefaultTokenPath.
 	TokenPath string
+	// Webhooks, if set, makes the partner a Standard Webhooks receiver that
+	// checks every API request with this Verifier (package
+	// delivery/webhook), so a test proves its sender signs correctly. A
+	// request that does not verify (no or a wrong signature, a changed
+	// body, id or timestamp, a timestamp outside the Verifier's tolerance)
+	// is answered 401 invalid_signature and not processed; so is a replay:
+	// a request with the same webhook-id, webhook-timestamp and
+	// webhook-signature as one the partner already processed (answered
+	// 2xx). A retry of a request that was answered with a failure is not a
+	// replay, even within the same second, where its signature is the
+	// same: it was never acted on. Request.SignatureError says why a
+	// request was refused; Stats.InvalidSignatures and Stats.Replays count
+	// the refusals.
+	Webhooks *webhook.Verifier
 	// HealthPath is the health endpoint: 200 {"status":"ok"}, or 503
 	// {"status":"down"} during an outage. Empty means DefaultHealthPath.
 	HealthPath string

@@ -10,7 +10,9 @@
 // bodies), records every request, keeps the books (which records it holds,
 // which it processed twice) and measures the load (peak connections and
 // requests in flight). It can serve an OAuth2 token endpoint with a
-// tokencache/tokentest Issuer and then require its tokens.
+// tokencache/tokentest Issuer and then require its tokens, and it can
+// require Standard Webhooks signatures (a delivery/webhook Verifier) and
+// refuse replays, so a test proves its webhooks are signed correctly.
 //
 //	func TestSendCandidates(t *testing.T) {
 //		partner := deliverytest.StartPartner(t, deliverytest.PartnerConfig{

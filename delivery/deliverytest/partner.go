@@ -45,6 +45,7 @@ type Partner struct {
 	held       map[string]bool
 	heldOrder  []string
 	processed  map[string]int
+	signed     map[string]bool // webhook-id, timestamp and signature of processed webhooks
 	stats      Stats
 	open       int
 	inflight   int
@@ -69,8 +70,12 @@ type Stats struct {
 	Duplicates int
 	// OutageAnswers counts requests answered with the outage answer.
 	OutageAnswers int
-	// Unauthorized counts requests refused with 401.
+	// Unauthorized counts requests refused with 401 for their token.
 	Unauthorized int
+	// InvalidSignatures counts webhooks refused because their signature
+	// did not verify (PartnerConfig.Webhooks), Replays those refused as
+	// replays of a webhook already processed.
+	InvalidSignatures, Replays int
 	// Faults counts requests answered with a fault (hang, reset, cut),
 	// flapping included; Flapped counts those cut by flapping.
 	Faults, Flapped int
@@ -102,6 +107,7 @@ func NewPartner(cfg PartnerConfig) (*Partner, error) {
 		flapEvery: cfg.FlapEvery,
 		held:      make(map[string]bool),
 		processed: make(map[string]int),
+		signed:    make(map[string]bool),
 	}
 	p.rules = make([]ruleState, len(cfg.Rules))
 	for i := range cfg.Rules {

@@ -48,6 +48,11 @@ type Request struct {
 	// Unauthorized reports that the request was refused with 401 for a
 	// missing or invalid token.
 	Unauthorized bool
+	// SignatureError says why PartnerConfig.Webhooks refused the request
+	// with 401: the Verifier's error, or that it replays a webhook the
+	// partner already processed. It is "" for a request that verified or
+	// was not checked.
+	SignatureError string
 	// GaveUp reports that the client went away before the answer was given
 	// (during Latency or Delay, or a FaultHang).
 	GaveUp bool

@@ -3,10 +3,13 @@ package deliverytest
 import (
 	"context"
 	"io"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/outbound-go/outbound/internal/saturate"
 )
 
 // unauthorized is the answer to a request without a valid token.
@@ -53,7 +56,7 @@ func (p *Partner) serveHealth(w http.ResponseWriter) {
 
 // serveAPI records an API request, decides its answer, and gives it.
 func (p *Partner) serveAPI(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, p.cfg.MaxBody+1))
+	body, err := io.ReadAll(io.LimitReader(r.Body, saturateInc(p.cfg.MaxBody)))
 	if err != nil {
 		return // the client went away while sending
 	}
@@ -96,7 +99,7 @@ func (p *Partner) serveAPI(w http.ResponseWriter, r *http.Request) {
 	resp, outage, unauth := p.decide(req, down, int64(len(body)) > p.cfg.MaxBody)
 	wait := resp.Delay
 	if !outage && !unauth {
-		wait += p.cfg.Latency
+		wait = saturate.Add(wait, p.cfg.Latency)
 	}
 	p.mu.Lock()
 	flapped := p.flapLocked(&p.flapAPI)
@@ -141,6 +144,11 @@ func (p *Partner) decide(req *Request, down, tooLarge bool) (resp Response, outa
 		return Response{Status: http.StatusRequestEntityTooLarge}, false, false
 	case p.cfg.Issuer != nil && !req.Auth.Valid:
 		return unauthorized, false, true
+	}
+	if p.cfg.Webhooks != nil {
+		if resp, refused := p.checkSignature(req); refused {
+			return resp, false, false
+		}
 	}
 	key := req.IdempotencyKey
 	if p.cfg.Idempotent && key != "" && p.Holds(key) {
@@ -224,6 +232,9 @@ func (p *Partner) settle(req *Request, resp Response, outage, unauth, flapped, g
 	}
 	key := req.IdempotencyKey
 	if resp.processes() {
+		if p.cfg.Webhooks != nil {
+			p.signed[signedKey(req.Header)] = true
+		}
 		req.Processed = true
 		p.stats.Processed++
 		if key != "" {
@@ -251,7 +262,10 @@ func write(w http.ResponseWriter, resp Response) {
 		}
 	}
 	if resp.RetryAfter > 0 {
-		secs := (resp.RetryAfter + time.Second - 1) / time.Second
+		secs := resp.RetryAfter / time.Second // rounded up, without overflow
+		if resp.RetryAfter%time.Second != 0 {
+			secs++
+		}
 		h.Set("Retry-After", strconv.FormatInt(int64(secs), 10))
 	}
 	for k, v := range resp.Header {
@@ -285,4 +299,13 @@ func cut(w http.ResponseWriter, status int) {
 	_, _ = buf.WriteString("HTTP/1.1 " + strconv.Itoa(status) + " " + http.StatusText(status) + "\r\nContent-Type: appl")
 	_ = buf.Flush()
 	_ = conn.Close()
+}
+
+// saturateInc returns n+1, or n when n+1 would overflow: one byte more
+// than MaxBody tells an over-long body from one of exactly MaxBody.
+func saturateInc(n int64) int64 {
+	if n == math.MaxInt64 {
+		return n
+	}
+	return n + 1
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"sync"
 	"time"
@@ -108,7 +109,7 @@ func New(cfg Config) (*Tracker, error) {
 	if cfg.History < cfg.Resolution {
 		return nil, fmt.Errorf("failures: Config.History (%v) must be at least Resolution (%v)", cfg.History, cfg.Resolution)
 	}
-	slots := int64((cfg.History + cfg.Resolution - 1) / cfg.Resolution)
+	slots := ceilDiv(cfg.History, cfg.Resolution)
 	if slots > maxFailureBuckets {
 		return nil, fmt.Errorf("failures: Config.History (%v) must be at most %d Resolutions (%v)", cfg.History, maxFailureBuckets, cfg.Resolution)
 	}
@@ -223,7 +224,17 @@ func (f *Tracker) bucketsIn(d time.Duration) int64 {
 	if d <= 0 {
 		return 1
 	}
-	return min(int64((d+f.res-1)/f.res), f.slots)
+	return min(ceilDiv(d, f.res), f.slots)
+}
+
+// ceilDiv returns d/res rounded up, for positive d and res, without the
+// overflow of (d+res-1)/res near the largest Duration.
+func ceilDiv(d, res time.Duration) int64 {
+	n := int64(d / res)
+	if d%res != 0 {
+		n++
+	}
+	return n
 }
 
 // sumLocked adds up buckets from through to (inclusive); until is the end
@@ -301,6 +312,9 @@ func (f *Tracker) Surges(rule SurgeRule) ([]Surge, error) {
 			return nil, fmt.Errorf("failures: SurgeRule.%s must not be negative", fld.name)
 		}
 	}
+	if math.IsNaN(rule.Factor) || math.IsInf(rule.Factor, 0) {
+		return nil, fmt.Errorf("failures: SurgeRule.Factor must be a finite number, got %v", rule.Factor)
+	}
 	defaults.Set(&rule.Recent, 5*time.Minute)
 	if rule.Factor == 0 {
 		rule.Factor = 3
@@ -325,7 +339,7 @@ func (f *Tracker) Surges(rule SurgeRule) ([]Surge, error) {
 	nRecent := f.bucketsIn(rule.Recent)
 	nBase := f.slots - nRecent
 	if rule.Baseline > 0 {
-		nBase = min(nBase, int64((rule.Baseline+f.res-1)/f.res))
+		nBase = min(nBase, ceilDiv(rule.Baseline, f.res))
 	}
 	f.mu.Lock()
 	recent := f.sumLocked(b-nRecent+1, b, now)

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/outbound-go/outbound/internal/defaults"
@@ -25,6 +27,10 @@ const (
 	DefaultTLSHandshakeTimeout   = 10 * time.Second
 	DefaultResponseHeaderTimeout = 30 * time.Second
 	DefaultClientTimeout         = 60 * time.Second
+	// DefaultMaxResponseHeaderBytes bounds a response's header block
+	// (1 MiB). net/http's own bound is 10 MiB, which lets a few dozen
+	// concurrent answers with huge headers take hundreds of MiB of heap.
+	DefaultMaxResponseHeaderBytes = 1 << 20
 )
 
 // Config configures the shared HTTP client built by New. Every
@@ -53,6 +59,12 @@ type Config struct {
 	// ResponseHeaderTimeout bounds the wait for response headers after the
 	// request is written. Zero means DefaultResponseHeaderTimeout (30s).
 	ResponseHeaderTimeout time.Duration
+	// MaxResponseHeaderBytes bounds the size of a response's header block.
+	// Zero means DefaultMaxResponseHeaderBytes (1 MiB). A response whose
+	// headers are larger fails the attempt with net/http's "server
+	// response headers exceeded" error, which classify.Of treats as
+	// Ephemeral (retried, then dead-lettered).
+	MaxResponseHeaderBytes int64
 	// Timeout bounds a whole request including reading the body. Zero means
 	// DefaultClientTimeout (60s); negative means no overall limit (use a
 	// per-attempt WithTimeout instead).
@@ -65,7 +77,9 @@ type Config struct {
 	// http.ProxyFromEnvironment, except with BlockPrivateAddresses, where
 	// it means no proxy. Setting Proxy together with BlockPrivateAddresses
 	// is a configuration error: the guard would judge the proxy's address,
-	// not the partner's, and so guard nothing.
+	// not the partner's, and so guard nothing. For the same reason the
+	// guard refuses every dial of a transport whose Proxy field was set
+	// after NewTransport returned it (see BlockPrivateAddresses).
 	Proxy func(*http.Request) (*url.URL, error)
 	// BlockPrivateAddresses turns on the dial guard: connections to
 	// loopback, private, link-local (including cloud metadata at
@@ -73,10 +87,32 @@ type Config struct {
 	// reserved (192.0.0.0/24, 198.18.0.0/15, 240.0.0.0/4) addresses, and
 	// to NAT64 (64:ff9b::/96, 64:ff9b:1::/48) and 6to4 (2002::/16)
 	// addresses that embed one of those, are refused after DNS resolution,
-	// at dial time, so DNS rebinding cannot slip past. Use it when URLs
-	// come from users (webhook endpoints). Refusals are Permanent errors of
-	// type *BlockedAddressError. It cannot be combined with Proxy.
+	// at dial time, so DNS rebinding cannot slip past. So are the other
+	// special-purpose ranges of the IANA IPv4 and IPv6 registries
+	// (documentation, benchmarking, Teredo, ORCHID, discard-only, IPv6
+	// outside global unicast such as fec0::/10) as listed by
+	// code.dny.dev/ssrf, reported as "reserved". Use it when URLs come
+	// from users (webhook endpoints). Refusals are Permanent errors of type
+	// *BlockedAddressError. It cannot be combined with Proxy, and the
+	// guarded transport cannot be given one later: once its Proxy field is
+	// set, every dial fails with a Permanent error, so a proxy can never
+	// carry a request to an address the guard would refuse. (A copy made
+	// with Transport.Clone shares the guard, which watches the original's
+	// Proxy field: give a clone no Proxy either; build another transport
+	// with NewTransport instead.)
 	BlockPrivateAddresses bool
+	// AllowedAddresses are addresses (IP and port) the dial guard lets
+	// through although BlockPrivateAddresses would refuse them: an
+	// internal service the partner list may name on purpose, or a test
+	// server on loopback. Only exact matches are let through; it has no
+	// effect without BlockPrivateAddresses.
+	AllowedAddresses []netip.AddrPort
+	// Resolver, if set, resolves host names for the dialer instead of the
+	// system resolver: answers cached for their TTL and served stale while
+	// upstream fails (see CachingResolver). The dial guard still judges
+	// every address dialled. Nil means the system resolver. The client
+	// does not own it: Close it when no client uses it any more.
+	Resolver *CachingResolver
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -93,6 +129,7 @@ func (c Config) withDefaults() (Config, error) {
 	neg("KeepAlive", int64(c.KeepAlive))
 	neg("TLSHandshakeTimeout", int64(c.TLSHandshakeTimeout))
 	neg("ResponseHeaderTimeout", int64(c.ResponseHeaderTimeout))
+	neg("MaxResponseHeaderBytes", c.MaxResponseHeaderBytes)
 	if c.Proxy != nil && c.BlockPrivateAddresses {
 		errs = append(errs, errors.New("httpclient: Config.Proxy cannot be combined with BlockPrivateAddresses: "+
 			"the dial guard would judge the proxy's address, not the partner's"))
@@ -107,6 +144,7 @@ func (c Config) withDefaults() (Config, error) {
 	defaults.Set(&c.KeepAlive, DefaultKeepAlive)
 	defaults.Set(&c.TLSHandshakeTimeout, DefaultTLSHandshakeTimeout)
 	defaults.Set(&c.ResponseHeaderTimeout, DefaultResponseHeaderTimeout)
+	defaults.Set(&c.MaxResponseHeaderBytes, DefaultMaxResponseHeaderBytes)
 	defaults.Set(&c.Timeout, DefaultClientTimeout)
 	if c.Timeout < 0 {
 		c.Timeout = 0
@@ -118,9 +156,11 @@ func (c Config) withDefaults() (Config, error) {
 }
 
 // NewTransport returns an *http.Transport configured by cfg: keep-alive on,
-// connections per host bounded, an idle pool sized to match, and dial, TLS
-// and response-header timeouts. It returns an error naming the field when a
-// setting is negative or Proxy is set with BlockPrivateAddresses.
+// connections per host bounded, an idle pool sized to match, dial, TLS and
+// response-header timeouts, response headers bounded, a proxy's refusal of
+// a CONNECT reported as a *ProxyError (CheckProxyConnect), and the dial
+// guard if asked for. It returns an error naming the field when a setting
+// is negative or Proxy is set with BlockPrivateAddresses.
 func NewTransport(cfg Config) (*http.Transport, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
@@ -129,37 +169,46 @@ func NewTransport(cfg Config) (*http.Transport, error) {
 	return newTransport(cfg), nil
 }
 
-// New returns an *http.Client over NewTransport(cfg), meant to be
-// created once and shared by every deliverer that talks to the same
-// partners. It returns an error naming the field when a setting is
-// negative or Proxy is set with BlockPrivateAddresses.
+// New returns an *http.Client over NewTransport(cfg) whose redirect
+// policy is CheckRedirect, meant to be created once and shared by every
+// deliverer that talks to the same partners. It returns an error naming
+// the field when a setting is negative or Proxy is set with
+// BlockPrivateAddresses.
 func New(cfg Config) (*http.Client, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
 	}
-	return &http.Client{Transport: newTransport(cfg), Timeout: cfg.Timeout}, nil
+	return &http.Client{Transport: newTransport(cfg), Timeout: cfg.Timeout, CheckRedirect: CheckRedirect}, nil
 }
 
 func newTransport(cfg Config) *http.Transport {
 	dialer := &net.Dialer{Timeout: cfg.DialTimeout, KeepAlive: cfg.KeepAlive}
-	if cfg.BlockPrivateAddresses {
-		dialer.Control = guardControl
+	dial := dialer.DialContext
+	if cfg.Resolver != nil {
+		dial = (&resolvingDialer{dialer: dialer, resolver: cfg.Resolver}).DialContext
 	}
 	t := &http.Transport{
-		Proxy:                 cfg.Proxy,
-		DialContext:           dialer.DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxConnsPerHost:       cfg.MaxConnsPerHost,
-		MaxIdleConnsPerHost:   cfg.MaxIdleConnsPerHost,
-		MaxIdleConns:          max(100, cfg.MaxIdleConnsPerHost),
-		IdleConnTimeout:       cfg.IdleConnTimeout,
-		TLSHandshakeTimeout:   cfg.TLSHandshakeTimeout,
-		ResponseHeaderTimeout: cfg.ResponseHeaderTimeout,
-		ExpectContinueTimeout: time.Second,
+		Proxy:                  cfg.Proxy,
+		DialContext:            dial,
+		OnProxyConnectResponse: CheckProxyConnect,
+		MaxResponseHeaderBytes: cfg.MaxResponseHeaderBytes,
+		ForceAttemptHTTP2:      true,
+		MaxConnsPerHost:        cfg.MaxConnsPerHost,
+		MaxIdleConnsPerHost:    cfg.MaxIdleConnsPerHost,
+		MaxIdleConns:           max(100, cfg.MaxIdleConnsPerHost),
+		IdleConnTimeout:        cfg.IdleConnTimeout,
+		TLSHandshakeTimeout:    cfg.TLSHandshakeTimeout,
+		ResponseHeaderTimeout:  cfg.ResponseHeaderTimeout,
+		ExpectContinueTimeout:  time.Second,
 	}
 	if cfg.TLSConfig != nil {
 		t.TLSClientConfig = cfg.TLSConfig.Clone()
+	}
+	if cfg.BlockPrivateAddresses {
+		g := &dialGuard{transport: t, exempt: slices.Clone(cfg.AllowedAddresses)}
+		dialer.Control = g.control // the resolving dialer dials through dialer too
+		t.DialContext = g.dialContext(dial)
 	}
 	return t
 }

@@ -1,10 +1,16 @@
 package httpclient
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/netip"
+	"slices"
 	"syscall"
+
+	"code.dny.dev/ssrf"
 
 	"github.com/outbound-go/outbound/classify"
 )
@@ -17,7 +23,7 @@ type BlockedAddressError struct {
 	Addr netip.Addr
 	// Reason names the class of the judged address: "loopback",
 	// "private", "link-local", "unspecified", "multicast", "shared" or
-	// "reserved". For an address that embeds an IPv4 address (NAT64,
+	// "reserved" (every other special-purpose range). For an address that embeds an IPv4 address (NAT64,
 	// 6to4), it is the class of the embedded address.
 	Reason string
 	// Embedded is the IPv4 address carried inside Addr that was judged
@@ -38,13 +44,14 @@ func (e *BlockedAddressError) Error() string {
 var (
 	sharedAddressSpace = netip.MustParsePrefix("100.64.0.0/10") // RFC 6598, carrier-grade NAT
 	thisNetwork        = netip.MustParsePrefix("0.0.0.0/8")     // RFC 1122 "this network"
-	// reservedIPv4 are special-purpose ranges no partner is reachable at,
-	// which some networks route internally.
-	reservedIPv4 = [...]netip.Prefix{
-		netip.MustParsePrefix("192.0.0.0/24"),  // RFC 6890 IETF protocol assignments
-		netip.MustParsePrefix("198.18.0.0/15"), // RFC 2544 benchmarking
-		netip.MustParsePrefix("240.0.0.0/4"),   // RFC 1112 reserved, and the broadcast address
-	}
+	// The special-purpose ranges of the IANA IPv4 and IPv6 registries, as
+	// generated from them by code.dny.dev/ssrf (copied here, at start-up,
+	// so nothing can change them afterwards): no partner is reachable at
+	// them, and some networks route them internally. IPv6 outside global
+	// unicast (2000::/3) is reserved as a whole.
+	reservedIPv4      = slices.Clone(ssrf.IPv4DeniedPrefixes)
+	reservedIPv6      = slices.Clone(ssrf.IPv6DeniedPrefixes)
+	ipv6GlobalUnicast = ssrf.IPv6GlobalUnicast
 	// IPv6 prefixes whose addresses carry an IPv4 address that a gateway
 	// on the path may connect to.
 	nat64WellKnown = netip.MustParsePrefix("64:ff9b::/96")   // RFC 6052
@@ -53,31 +60,66 @@ var (
 )
 
 // BlockedReason reports why the dial guard refuses addr, or "" if it allows
-// it. IPv4-mapped IPv6 addresses are judged as the IPv4 address they carry,
-// and so are NAT64 (64:ff9b::/96, 64:ff9b:1::/48) and 6to4 (2002::/16)
-// addresses, which a gateway turns into a connection to that IPv4 address:
-// 64:ff9b::7f00:1 is refused as "loopback".
+// it: the class of a loopback, private, link-local, unspecified, multicast
+// or shared address, and "reserved" for every other special-purpose range
+// of the IANA IPv4 and IPv6 registries (fec0::/10, 100::/64, Teredo
+// 2001::/32, 198.18.0.0/15, the documentation ranges, …) and for IPv6
+// outside global unicast (2000::/3). IPv4-mapped IPv6 addresses are judged
+// as the IPv4 address they carry, and so are NAT64 (64:ff9b::/96,
+// 64:ff9b:1::/48) and 6to4 (2002::/16) addresses, which a gateway turns
+// into a connection to that IPv4 address: 64:ff9b::7f00:1 is refused as
+// "loopback", 2002:808:808:: (8.8.8.8) is allowed.
 func BlockedReason(addr netip.Addr) string {
 	reason, _ := judge(addr)
 	return reason
 }
 
 // judge returns why addr is refused, and the embedded IPv4 address that
-// was judged when that is why.
+// was judged when that is why. A NAT64 or 6to4 address is judged only by
+// the IPv4 address it carries (the registries list their prefixes as
+// special-purpose, but a gateway connects to the embedded address, which
+// may be a partner's).
 func judge(addr netip.Addr) (reason string, embedded netip.Addr) {
 	a := addr.Unmap()
 	if reason := addressClass(a); reason != "" {
 		return reason, netip.Addr{}
 	}
-	for _, v4 := range embeddedIPv4(a) {
-		if reason := addressClass(v4); reason != "" {
-			return reason, v4
+	if carried := embeddedIPv4(a); carried != nil {
+		for _, v4 := range carried {
+			if reason := addressClass(v4); reason != "" {
+				return reason, v4
+			}
+			if reserved(v4) {
+				return "reserved", v4
+			}
 		}
+		return "", netip.Addr{}
+	}
+	if reserved(a) {
+		return "reserved", netip.Addr{}
 	}
 	return "", netip.Addr{}
 }
 
-// addressClass returns the class of a refused address, or "".
+// reserved reports whether a is in a special-purpose range other than the
+// named classes of addressClass.
+func reserved(a netip.Addr) bool {
+	if a.Is4() {
+		return containsAddr(reservedIPv4, a)
+	}
+	return !ipv6GlobalUnicast.Contains(a) || containsAddr(reservedIPv6, a)
+}
+
+func containsAddr(prefixes []netip.Prefix, a netip.Addr) bool {
+	for _, p := range prefixes {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// addressClass returns the named class of a refused address, or "".
 func addressClass(a netip.Addr) string {
 	switch {
 	case !a.IsValid():
@@ -94,11 +136,6 @@ func addressClass(a netip.Addr) string {
 		return "multicast"
 	case sharedAddressSpace.Contains(a):
 		return "shared"
-	}
-	for _, p := range reservedIPv4 {
-		if p.Contains(a) {
-			return "reserved"
-		}
 	}
 	return ""
 }
@@ -128,16 +165,47 @@ func embeddedIPv4(a netip.Addr) []netip.Addr {
 	return nil
 }
 
-// guardControl is a net.Dialer.Control function: it runs after DNS
-// resolution with the concrete address about to be dialled.
-func guardControl(network, address string, _ syscall.RawConn) error {
-	host, _, err := net.SplitHostPort(address)
+// errGuardedTransportHasProxy is the dial guard's answer once the Proxy
+// field of the transport it guards has been set: the guard would judge the
+// proxy's address, and the proxy would connect to any partner address.
+var errGuardedTransportHasProxy = classify.Permanent(errors.New("httpclient: dial guard refuses to dial: " +
+	"the guarded transport's Proxy was set after NewTransport, and a proxy would reach addresses the guard refuses"))
+
+// dialGuard is the dial guard of one transport (see
+// Config.BlockPrivateAddresses).
+type dialGuard struct {
+	// transport is the guarded transport, whose Proxy must stay nil.
+	transport *http.Transport
+	// exempt lists addresses let through (Config.AllowedAddresses).
+	exempt []netip.AddrPort
+}
+
+// dialContext wraps dial so it refuses to dial at all once the guarded
+// transport has a Proxy.
+func (g *dialGuard) dialContext(dial func(ctx context.Context, network, address string) (net.Conn, error)) func(ctx context.Context, network, address string) (net.Conn, error) {
+	return func(ctx context.Context, network, address string) (net.Conn, error) {
+		if g.transport.Proxy != nil {
+			return nil, errGuardedTransportHasProxy
+		}
+		return dial(ctx, network, address)
+	}
+}
+
+// control is a net.Dialer.Control function: it runs after DNS resolution
+// with the concrete address about to be dialled.
+func (g *dialGuard) control(network, address string, _ syscall.RawConn) error {
+	host, port, err := net.SplitHostPort(address)
 	if err != nil {
 		return classify.Permanent(fmt.Errorf("httpclient: dial guard cannot parse %q: %w", address, err))
 	}
 	addr, err := netip.ParseAddr(host)
 	if err != nil {
 		return classify.Permanent(fmt.Errorf("httpclient: dial guard cannot parse %q: %w", address, err))
+	}
+	if len(g.exempt) > 0 {
+		if ap, err := netip.ParseAddrPort(net.JoinHostPort(addr.Unmap().String(), port)); err == nil && slices.Contains(g.exempt, ap) {
+			return nil
+		}
 	}
 	if reason, embedded := judge(addr); reason != "" {
 		return classify.Permanent(&BlockedAddressError{Addr: addr.Unmap(), Reason: reason, Embedded: embedded})

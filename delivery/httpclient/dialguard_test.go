@@ -63,12 +63,49 @@ func TestBlockedReason(t *testing.T) {
 		"64:ff9b:1:808:8:800:7f00:1":  "loopback",    // 127.0.0.1 in the /96 reading
 		"2002:7f00:1::1":              "loopback",    // 6to4 of 127.0.0.1
 		"2002:a9fe:a9fe::":            "link-local",
-		"2002:c0a8:101::1":            "private", // 192.168.1.1
-		"2002:808:808::1":             "",        // 8.8.8.8
-		"64:ff9c::7f00:1":             "",        // outside the NAT64 prefix
+		"2002:c0a8:101::1":            "private",  // 192.168.1.1
+		"2002:808:808::1":             "",         // 8.8.8.8
+		"64:ff9c::7f00:1":             "reserved", // outside the NAT64 prefix, so not read as 127.0.0.1, and outside global unicast
 	}
 	for in, want := range cases {
 		assert.Equal(t, want, httpclient.BlockedReason(netip.MustParseAddr(in)), in)
+	}
+}
+
+// TestBlockedReasonSpecialPurposeRanges covers the special-purpose ranges of
+// the IANA registries that a hand-kept list missed (site-local, discard-only,
+// Teredo, benchmarking, documentation, ORCHID, …), and global addresses
+// next to them that stay allowed.
+func TestBlockedReasonSpecialPurposeRanges(t *testing.T) {
+	for _, tc := range []struct{ addr, want string }{
+		{"fec0::1", "reserved"},                  // site-local, deprecated but routed by some networks
+		{"feff::1", "reserved"},                  // the rest of fe80::/9's neighbourhood
+		{"100::1", "reserved"},                   // discard-only
+		{"100::ffff:ffff:ffff:ffff", "reserved"}, // last of 100::/64
+		{"2001::1", "reserved"},                  // Teredo
+		{"2001:0:4136:e378:8000:63bf:3fff:fdd2", "reserved"},
+		{"2001:2::1", "reserved"},         // benchmarking
+		{"2001:db8::1", "reserved"},       // documentation
+		{"2001:10::1", "reserved"},        // ORCHID
+		{"3fff::1", "reserved"},           // documentation (RFC 9637)
+		{"::ffff:198.18.0.1", "reserved"}, // mapped benchmarking address
+		{"::127.0.0.1", "reserved"},       // IPv4-compatible, outside global unicast
+		{"198.18.0.1", "reserved"},
+		{"192.0.2.1", "reserved"},    // TEST-NET-1
+		{"198.51.100.7", "reserved"}, // TEST-NET-2
+		{"203.0.113.9", "reserved"},  // TEST-NET-3
+		{"192.88.99.1", "reserved"},  // former 6to4 relay anycast
+		{"64:ff9b::198.18.0.1", "reserved"},
+		{"2002:c000:201::1", "reserved"}, // 6to4 of 192.0.2.1
+		// Global unicast next to them stays allowed.
+		{"2001:4860:4860::8888", ""},
+		{"2a00:1450:4001::1", ""},
+		{"2600::1", ""},
+		{"1.1.1.1", ""},
+		{"198.20.0.1", ""},
+		{"64:ff9b::1.1.1.1", ""},
+	} {
+		assert.Equal(t, tc.want, httpclient.BlockedReason(netip.MustParseAddr(tc.addr)), tc.addr)
 	}
 }
 

@@ -11,6 +11,10 @@
 //	}
 //	send, err := httpdelivery.New(httpdelivery.Config{Client: client, Build: ...})
 //
+// Config.Resolver puts a [CachingResolver] under the dialer: DNS answers
+// cached for their TTL and served stale while the upstream resolver fails
+// or lies, so a resolver's bad minute does not fail every request.
+//
 // It is a leaf: it never imports package delivery, so any code that takes
 // an *http.Client (a generated API client, a vendor SDK) can use it.
 package httpclient

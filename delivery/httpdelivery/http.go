@@ -10,12 +10,14 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/outbound-go/outbound/classify"
 	"github.com/outbound-go/outbound/delivery"
 	"github.com/outbound-go/outbound/delivery/httpclient"
 	"github.com/outbound-go/outbound/internal/httpsyntax"
 	"github.com/outbound-go/outbound/internal/redact"
+	"github.com/outbound-go/outbound/internal/text"
 )
 
 // Defaults of Config.
@@ -26,6 +28,11 @@ const (
 	// so the connection can be reused. Bodies larger than this are closed
 	// unread and the transport drops the connection instead.
 	DefaultMaxDrain = 256 << 10
+	// DefaultMaxDrainTime bounds how long the unread rest of a response
+	// body is drained once the outcome is known. A body still arriving
+	// after it (a partner trickling bytes) is abandoned with its
+	// connection, so it cannot hold a worker until the attempt times out.
+	DefaultMaxDrainTime = time.Second
 )
 
 // RequestBuilder turns a message into the HTTP request that delivers it. It
@@ -66,7 +73,10 @@ func PostTo(rawURL, contentType string) RequestBuilder {
 type Config struct {
 	// Client sends the requests. Share one client across deliverers. Nil
 	// means a client from httpclient.New(httpclient.Config{}), created once per
-	// deliverer.
+	// deliverer. The deliverer keeps a shallow copy of it (same transport,
+	// so the same connections) whose CheckRedirect applies
+	// httpclient.CheckRedirect before the client's own: changes made to the client's
+	// fields after New are not seen.
 	Client *http.Client
 	// Build turns a message into a request. Required.
 	Build RequestBuilder
@@ -83,14 +93,39 @@ type Config struct {
 	// MaxDrain bounds how much unread body is discarded to keep the
 	// connection reusable. Zero means DefaultMaxDrain.
 	MaxDrain int64
+	// MaxDrainTime bounds how long that discarding may take; the request
+	// is then cancelled, which closes its connection. Zero means
+	// DefaultMaxDrainTime.
+	MaxDrainTime time.Duration
 }
 
 // Deliverer delivers messages as HTTP requests through one shared
 // client. It sets the Idempotency-Key and correlation headers, reads a
 // bounded prefix of the response for classification, always drains (within
-// a bound) and closes the body so the connection is reused, and returns nil
-// or a classified error carrying the status, Retry-After and a body snippet.
-// It is safe for concurrent use.
+// MaxDrain bytes and MaxDrainTime) and closes the body so the connection
+// is reused, and returns nil or a classified error carrying the status,
+// Retry-After and a body snippet. It is safe for concurrent use.
+//
+// Redirects: whatever client it is given, the deliverer follows a redirect
+// only as httpclient.CheckRedirect allows: a 307 or 308 that resends the same method
+// and a replayable body to the same origin (scheme, host and port), at
+// most MaxRedirects deep, through the client's transport (and so its dial
+// guard). Any other redirect, a 301, 302 or 303 to a POST, a 307 or 308
+// whose body cannot be replayed or that points to another origin, is not
+// followed: the attempt is a Permanent failure whose cause is a
+// *httpclient.RedirectError carrying the status and the redacted Location ("the
+// partner moved its API to …"), so a record is never marked delivered by an
+// answer from a location that did not receive its body, and no header
+// (credentials included) reaches another host. To accept a redirect status
+// as an answer, map it in Config.Rules.Statuses.
+//
+// Proxies: a proxy that refuses the request (a CONNECT answered with a
+// status other than 200 through a transport from NewTransport, see
+// httpclient.CheckProxyConnect, or a 407 Proxy Authentication Required on plain
+// http, which only proxies send) did not let the request reach the
+// partner. The attempt is then Unavailable, caused by a *httpclient.ProxyError whose
+// cause name is "proxy_<status>", rather than classified as the partner's
+// answer.
 type Deliverer struct {
 	client     *http.Client
 	build      RequestBuilder
@@ -98,6 +133,7 @@ type Deliverer struct {
 	idemHeader string
 	corrHeader string
 	maxDrain   int64
+	drainTime  time.Duration
 	readLimit  int
 }
 
@@ -110,6 +146,9 @@ func New(cfg Config) (*Deliverer, error) {
 	}
 	if cfg.MaxDrain < 0 {
 		return nil, fmt.Errorf("httpdelivery: Config.MaxDrain must not be negative, got %d", cfg.MaxDrain)
+	}
+	if cfg.MaxDrainTime < 0 {
+		return nil, fmt.Errorf("httpdelivery: Config.MaxDrainTime must not be negative, got %v", cfg.MaxDrainTime)
 	}
 	if cfg.Rules.MaxBody < 0 {
 		return nil, fmt.Errorf("httpdelivery: Config.Rules.MaxBody must not be negative, got %d", cfg.Rules.MaxBody)
@@ -128,10 +167,14 @@ func New(cfg Config) (*Deliverer, error) {
 		idemHeader: headerName(cfg.IdempotencyHeader, DefaultIdempotencyHeader),
 		corrHeader: headerName(cfg.CorrelationHeader, DefaultCorrelationHeader),
 		maxDrain:   cfg.MaxDrain,
+		drainTime:  cfg.MaxDrainTime,
 		readLimit:  cfg.Rules.BodyLimit(),
 	}
 	if d.maxDrain == 0 {
 		d.maxDrain = DefaultMaxDrain
+	}
+	if d.drainTime == 0 {
+		d.drainTime = DefaultMaxDrainTime
 	}
 	if d.client == nil {
 		c, err := httpclient.New(httpclient.Config{})
@@ -140,6 +183,11 @@ func New(cfg Config) (*Deliverer, error) {
 		}
 		d.client = c
 	}
+	// A copy whose redirect policy is this package's, whoever built the
+	// client: a user's client follows 302s to a POST as a GET otherwise.
+	own := *d.client
+	own.CheckRedirect = httpclient.RedirectPolicy(d.client.CheckRedirect)
+	d.client = &own
 	return d, nil
 }
 
@@ -167,7 +215,14 @@ func headerName(v, def string) string {
 // every error Deliver returns is redacted (URL user info, queries and
 // secret path segments, credentials; see RedactURL), because it is stored
 // on records and logged.
+//
+// A redirect that was not followed is a Permanent
+// *httpclient.RedirectError, and a
+// proxy's refusal an Unavailable *httpclient.ProxyError (see Deliverer).
 func (d *Deliverer) Deliver(ctx context.Context, m *delivery.Message) error {
+	// Cancelling the request is how a drain that takes too long ends.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	req, err := d.request(ctx, m)
 	if err != nil {
 		return err
@@ -176,8 +231,28 @@ func (d *Deliverer) Deliver(ctx context.Context, m *delivery.Message) error {
 	if err != nil {
 		return redactTransportError(err)
 	}
-	body := d.readPrefix(resp)
-	d.drainAndClose(resp.Body)
+	body := d.readPrefix(ctx, resp)
+	d.drainAndClose(resp.Body, cancel)
+	delivery.ReportResponse(ctx, resp.StatusCode, body)
+	return d.classify(req, resp, body)
+}
+
+// classify returns the outcome of a response to req: a proxy's refusal and
+// an unfollowed redirect first, then the rules.
+func (d *Deliverer) classify(req *http.Request, resp *http.Response, body []byte) error {
+	if resp.StatusCode == http.StatusProxyAuthRequired {
+		return classify.Unavailable(&httpclient.ProxyError{Status: resp.StatusCode})
+	}
+	if httpclient.IsRedirect(resp.StatusCode) {
+		if _, mapped := d.rules.Statuses[resp.StatusCode]; !mapped {
+			return &classify.Error{
+				Class:  classify.ClassPermanent,
+				Status: resp.StatusCode,
+				Body:   text.Snippet(string(body), classify.MaxBodySnippet),
+				Err:    httpclient.NewRedirectError(req, resp),
+			}
+		}
+	}
 	return d.rules.Classify(resp, body)
 }
 
@@ -202,6 +277,9 @@ func (d *Deliverer) request(ctx context.Context, m *delivery.Message) (*http.Req
 		req.Header = make(http.Header)
 	}
 	for k, v := range m.Headers {
+		if httpsyntax.TransportHeader(k, v) { // a record stored before ValidateMessage refused these
+			return nil, unsendable(m, fmt.Sprintf("message header %q is set by the HTTP transport, not by a message", k))
+		}
 		req.Header.Set(k, v)
 	}
 	// The names are canonical (headerName), so the map is indexed directly:
@@ -266,16 +344,22 @@ func hasExplicitClass(err error) bool {
 
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
-// readPrefix returns the body prefix the rules need: nothing for a success
-// without a body rule, a snippet for a failure, BodyLimit bytes with a body
-// rule. A read error keeps what was read: the status has already spoken.
-func (d *Deliverer) readPrefix(resp *http.Response) []byte {
+// readPrefix returns the body prefix the rules need: for a success
+// without a body rule, nothing, or delivery.MaxResponseText bytes when the attempt
+// records the response (ReportResponse); a snippet for a failure;
+// BodyLimit bytes with a body rule. A read error keeps what was read: the
+// status has already spoken.
+func (d *Deliverer) readPrefix(ctx context.Context, resp *http.Response) []byte {
 	limit := d.readLimit
-	if d.rules.Body == nil {
+	if !d.rules.HasBodyRule(resp.StatusCode) {
 		if d.rules.StatusClass(resp.StatusCode) == classify.ClassOK {
-			return nil
+			if !delivery.RecordsResponse(ctx) {
+				return nil
+			}
+			limit = delivery.MaxResponseText
+		} else {
+			limit = min(limit, classify.MaxBodySnippet)
 		}
-		limit = min(limit, classify.MaxBodySnippet)
 	}
 	buf := bufPool.Get().(*bytes.Buffer)
 	buf.Reset()
@@ -285,8 +369,12 @@ func (d *Deliverer) readPrefix(resp *http.Response) []byte {
 	return out
 }
 
-func (d *Deliverer) drainAndClose(body io.ReadCloser) {
+// drainAndClose discards up to maxDrain bytes of body, for at most
+// drainTime (then cancel, the request's, aborts the read), and closes it.
+func (d *Deliverer) drainAndClose(body io.ReadCloser, cancel context.CancelFunc) {
+	stop := time.AfterFunc(d.drainTime, cancel)
 	_, _ = io.CopyN(io.Discard, body, d.maxDrain)
+	stop.Stop()
 	_ = body.Close()
 }
 

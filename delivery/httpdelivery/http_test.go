@@ -107,7 +107,9 @@ func TestHTTPDelivererBodyBasedDuplicate(t *testing.T) {
 	d := newDeliverer(t, httpdelivery.Config{
 		Client: srv.Client(),
 		Build:  httpdelivery.PostTo(srv.URL, "application/json"),
-		Rules:  classify.HTTPRules{Body: classify.BodyContains("already processed", classify.ClassDuplicate)},
+		Rules: classify.HTTPRules{BodyByStatus: map[int]classify.BodyRule{
+			http.StatusInternalServerError: classify.BodyContains("already processed", classify.ClassDuplicate),
+		}},
 	})
 	err := d.Deliver(context.Background(), msg("dup"))
 	assert.Equal(t, classify.ClassDuplicate, classify.Of(err))
@@ -517,9 +519,11 @@ func TestHTTPDelivererBodyRuleSeesABoundedPrefix(t *testing.T) {
 			d := newDeliverer(t, httpdelivery.Config{
 				Client: client,
 				Build:  httpdelivery.PostTo(fmt.Sprintf("%s/?at=%d", srv.URL, tc.at), "application/json"),
-				Rules: classify.HTTPRules{MaxBody: tc.maxBody, Body: func(status int, body []byte) (classify.Class, bool) {
-					seen = len(body)
-					return contains(status, body)
+				Rules: classify.HTTPRules{MaxBody: tc.maxBody, BodyByStatus: map[int]classify.BodyRule{
+					http.StatusInternalServerError: func(status int, body []byte) (classify.Class, bool) {
+						seen = len(body)
+						return contains(status, body)
+					},
 				}},
 			})
 			err := d.Deliver(context.Background(), msg("m"))

@@ -30,7 +30,7 @@ type Store struct {
 	mu     sync.Mutex
 	seq    int64
 	byID   map[string]*rec
-	byIdem map[string]*rec
+	byIdem map[idemKey]*rec
 	keys   map[string][]*rec // live records per (destination, key), in Seq order
 	dests  map[string]*dest  // by name: state, claim candidates, figures
 	round  uint64            // claims handed out, for round robin
@@ -73,7 +73,7 @@ func New(cfg Config) *Store {
 		now:    now,
 		notify: make(chan struct{}, 1),
 		byID:   make(map[string]*rec),
-		byIdem: make(map[string]*rec),
+		byIdem: make(map[idemKey]*rec),
 		keys:   make(map[string][]*rec),
 		dests:  make(map[string]*dest),
 	}
@@ -101,36 +101,57 @@ func (s *Store) Enqueue(ctx context.Context, msgs ...delivery.Message) ([]delive
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
-	out := make([]delivery.Enqueued, len(prepared))
-	batch := make(map[string]*rec, len(prepared)) // ids and idempotency keys seen in this call
-	created := 0
+	// Resolve every message before storing any, so a conflict stores
+	// nothing of the call.
+	recs := make([]*rec, len(prepared))
+	existing := make([]bool, len(prepared))
+	batchID := make(map[string]*rec, len(prepared))
+	batchIdem := make(map[idemKey]*rec, len(prepared))
 	for i := range prepared {
 		m := prepared[i]
-		if r := s.existing(batch, &m); r != nil {
-			out[i] = delivery.Enqueued{Record: r.snapshot(), Existing: true}
+		if r := s.existing(batchID, batchIdem, &m); r != nil {
+			if err := delivery.CheckMatch(&m, &r.Message); err != nil {
+				return nil, fmt.Errorf("memstore: enqueue message %d: %w", i, err)
+			}
+			recs[i], existing[i] = r, true
 			continue
 		}
 		if m.CreatedAt.IsZero() {
 			m.CreatedAt = now
 		}
-		s.seq++
 		r := &rec{Record: delivery.Record{
-			Message: m, Seq: s.seq, State: delivery.StatePending,
+			Message: m, State: delivery.StatePending,
 			NextAttemptAt: now, UpdatedAt: now,
 		}}
-		batch["id:"+m.ID] = r
+		batchID[m.ID] = r
 		if m.IdempotencyKey != "" {
-			batch["idem:"+m.IdempotencyKey] = r
+			batchIdem[idemOf(&m)] = r
 		}
-		s.insert(r)
-		created++
-		out[i] = delivery.Enqueued{Record: r.snapshot()}
+		recs[i] = r
+	}
+	out := make([]delivery.Enqueued, len(prepared))
+	created := 0
+	for i, r := range recs {
+		if !existing[i] {
+			s.seq++
+			r.Seq = s.seq
+			s.insert(r)
+			created++
+		}
+		out[i] = delivery.Enqueued{Record: r.snapshot(), Existing: existing[i]}
 	}
 	if created > 0 {
 		s.signal()
 	}
 	return out, nil
 }
+
+// idemKey is what idempotency is scoped to: a receiver recognises resends
+// of its own messages, so one key may stand for one record per
+// destination.
+type idemKey struct{ destination, key string }
+
+func idemOf(m *delivery.Message) idemKey { return idemKey{m.Destination, m.IdempotencyKey} }
 
 // signal wakes a waiting dispatcher without blocking.
 func (s *Store) signal() {
@@ -140,27 +161,29 @@ func (s *Store) signal() {
 	}
 }
 
-func (s *Store) existing(batch map[string]*rec, m *delivery.Message) *rec {
+// existing returns the stored record or earlier message of the call that m
+// matches: by ID first, then by destination and idempotency key.
+func (s *Store) existing(batchID map[string]*rec, batchIdem map[idemKey]*rec, m *delivery.Message) *rec {
 	if r := s.byID[m.ID]; r != nil {
 		return r
 	}
-	if r := batch["id:"+m.ID]; r != nil {
+	if r := batchID[m.ID]; r != nil {
 		return r
 	}
 	if m.IdempotencyKey == "" {
 		return nil
 	}
-	if r := s.byIdem[m.IdempotencyKey]; r != nil {
+	if r := s.byIdem[idemOf(m)]; r != nil {
 		return r
 	}
-	return batch["idem:"+m.IdempotencyKey]
+	return batchIdem[idemOf(m)]
 }
 
 // insert adds a new pending record to every index. Callers hold s.mu.
 func (s *Store) insert(r *rec) {
 	s.byID[r.ID] = r
 	if r.IdempotencyKey != "" {
-		s.byIdem[r.IdempotencyKey] = r
+		s.byIdem[idemOf(&r.Message)] = r
 	}
 	s.order = append(s.order, orderEntry{seq: r.Seq, rec: r})
 	s.counts[delivery.StatePending]++
@@ -532,8 +555,8 @@ func (s *Store) Purge(_ context.Context, before time.Time, limit int) (int, erro
 	victims = victims[:min(limit, len(victims))]
 	for _, r := range victims {
 		delete(s.byID, r.ID)
-		if r.IdempotencyKey != "" && s.byIdem[r.IdempotencyKey] == r {
-			delete(s.byIdem, r.IdempotencyKey)
+		if r.IdempotencyKey != "" && s.byIdem[idemOf(&r.Message)] == r {
+			delete(s.byIdem, idemOf(&r.Message))
 		}
 		s.counts[r.State]--
 		r.purged = true

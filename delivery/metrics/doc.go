@@ -40,6 +40,8 @@
 //	outbound_health_transitions_total{monitor,to}             counter    health state changes
 //	outbound_token_events_total{cache,event}                  counter    minted, mint_failed, shared, ...
 //	outbound_token_mint_duration_seconds{cache}               histogram  mint latency
+//	outbound_failover_switches_total{set,from,to,cause}       counter    failover switches (OnSwitch)
+//	outbound_failover_sends_total{set,channel,class}          counter    sends per failover channel (OnSend)
 //
 // The attempt counter and histogram carry the record's correlation id as an
 // exemplar (the message's CorrelationID, or the record id the dispatcher
@@ -50,7 +52,7 @@
 //
 // Cardinality is bounded: no label carries a record id, key or
 // correlation id, class and action take a fixed set of values, and
-// destination, cause, breaker, monitor and cache take at most
+// destination, cause, breaker, monitor, cache, set and channel take at most
 // Config.MaxLabelValues values each, the rest being reported as [Other].
 // Message.Destination should name a partner ("ats-acme"), not a URL.
 //

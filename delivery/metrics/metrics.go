@@ -3,7 +3,9 @@ package metrics
 import (
 	"errors"
 	"fmt"
+	"math"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -11,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/outbound-go/outbound/delivery"
+	"github.com/outbound-go/outbound/internal/nilcheck"
 )
 
 // Defaults of Config.
@@ -41,7 +44,7 @@ type Config struct {
 	// to tell two Collectors apart in one registry. Names must match
 	// [a-zA-Z_][a-zA-Z0-9_]* and must not clash with the variable labels
 	// (destination, class, cause, action, reason, result, breaker,
-	// monitor, cache, event, to, state).
+	// monitor, cache, event, to, state, set, from, channel).
 	ConstLabels prometheus.Labels
 	// LatencyBuckets are the upper bounds, in seconds, of the attempt
 	// latency histogram. Nil means DefaultLatencyBuckets.
@@ -97,6 +100,8 @@ type Collector struct {
 	breakers *labelValues
 	monitors *labelValues
 	caches   *labelValues
+	sets     *labelValues
+	channels *labelValues
 
 	attempts       *prometheus.CounterVec
 	latency        *prometheus.HistogramVec
@@ -111,6 +116,8 @@ type Collector struct {
 	healthChanges  *prometheus.CounterVec
 	tokenEvents    *prometheus.CounterVec
 	mintDuration   *prometheus.HistogramVec
+	switches       *prometheus.CounterVec
+	channelSends   *prometheus.CounterVec
 
 	queue *queueCollector // nil without Config.Store
 }
@@ -133,6 +140,12 @@ func New(cfg Config) (*Collector, error) {
 	}
 	if cfg.LatencyBuckets != nil && len(cfg.LatencyBuckets) == 0 {
 		errs = append(errs, errors.New("metrics: Config.LatencyBuckets must not be empty; nil means the default"))
+	}
+	if slices.ContainsFunc(cfg.LatencyBuckets, math.IsNaN) {
+		errs = append(errs, fmt.Errorf("metrics: Config.LatencyBuckets must not hold NaN, got %v", cfg.LatencyBuckets))
+	}
+	if nilcheck.Typed(cfg.Store) {
+		errs = append(errs, fmt.Errorf("metrics: Config.Store is a nil %T: set a usable store or leave it unset", cfg.Store))
 	}
 	for i := 1; i < len(cfg.LatencyBuckets); i++ {
 		if cfg.LatencyBuckets[i] <= cfg.LatencyBuckets[i-1] {
@@ -187,6 +200,8 @@ func New(cfg Config) (*Collector, error) {
 		breakers:         newLabelValues(cfg.MaxLabelValues),
 		monitors:         newLabelValues(cfg.MaxLabelValues),
 		caches:           newLabelValues(cfg.MaxLabelValues),
+		sets:             newLabelValues(cfg.MaxLabelValues),
+		channels:         newLabelValues(cfg.MaxLabelValues),
 
 		attempts: counter("attempts_total",
 			"Delivery attempts (calls of the Deliverer) by destination, outcome class and cause.",
@@ -226,6 +241,12 @@ func New(cfg Config) (*Collector, error) {
 			Namespace: ns, Name: "token_mint_duration_seconds", ConstLabels: cl, Buckets: cfg.LatencyBuckets,
 			Help: "Duration of token mints, successful or not.",
 		}, []string{"cache"}),
+		switches: counter("failover_switches_total",
+			"Changes of a failover set's active channel, by set, channel left, channel entered and cause (recovered for a return).",
+			"set", "from", "to", "cause"),
+		channelSends: counter("failover_sends_total",
+			"Sends on the channels of failover sets, by set, channel and outcome class.",
+			"set", "channel", "class"),
 	}
 	if cfg.Store != nil {
 		m.queue = newQueueCollector(cfg.Store, ns, cl, cfg.StatsInterval, cfg.StatsTimeout)
@@ -251,6 +272,7 @@ func (m *Collector) collectors() []prometheus.Collector {
 	return []prometheus.Collector{
 		m.attempts, m.latency, m.actions, m.settleErrors, m.runs, m.runDuration, m.lastRun,
 		m.breakerState, m.breakerChanges, m.healthState, m.healthChanges, m.tokenEvents, m.mintDuration,
+		m.switches, m.channelSends,
 	}
 }
 

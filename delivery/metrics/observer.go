@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/outbound-go/outbound/delivery"
+	"github.com/outbound-go/outbound/internal/saturate"
 )
 
 // exemplarLabel names the exemplar label that carries a correlation id.
@@ -84,7 +85,7 @@ func (m *Collector) ObserveAttempt(_ context.Context, e delivery.AttemptEvent) {
 			now = time.Now()
 		}
 		next := s.nextExemplar.Load()
-		if now.UnixNano() >= next && s.nextExemplar.CompareAndSwap(next, now.UnixNano()+int64(m.exemplarInterval)) {
+		if now.UnixNano() >= next && s.nextExemplar.CompareAndSwap(next, int64(saturate.Add(time.Duration(now.UnixNano()), m.exemplarInterval))) {
 			if ex := exemplar(&e.Record); ex != nil {
 				s.attempts.(prometheus.ExemplarAdder).AddWithExemplar(1, ex)
 				s.latency.(prometheus.ExemplarObserver).ObserveWithExemplar(secs, ex)

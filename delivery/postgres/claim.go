@@ -21,8 +21,7 @@ func (s *Store) Claim(ctx context.Context, limit int, lease time.Duration) ([]de
 	if limit <= 0 || lease <= 0 {
 		return nil, fmt.Errorf("postgres: claim limit %d, lease %v: %w", limit, lease, delivery.ErrInvalid)
 	}
-	now := ts(s.now())
-	rows, err := s.pool.Query(ctx, s.q.claim, now, limit, delivery.NewToken(), ts(now.Add(lease)))
+	rows, err := s.pool.Query(ctx, s.q.claim, s.stamp().now, limit, delivery.NewToken(), lease.Truncate(time.Microsecond))
 	if err != nil {
 		return nil, fmt.Errorf("postgres: claim: %w", err)
 	}

@@ -35,11 +35,16 @@ type Config struct {
 	// names), so it must match ^[a-z_][a-z0-9_]{0,47}$.
 	Table string
 
-	// Now is the clock the store reads for every time it writes or
-	// compares; the database server's clock is never used. Nil means
-	// time.Now. Leases and due times written by one instance are compared
-	// with the clocks of the others, so instances sharing an outbox need
-	// synchronised clocks (NTP); the package doc says what skew does.
+	// Now, when set, is the clock the store reads for every time it writes
+	// or compares, and the database server's clock is never used: for
+	// tests that drive the store with a manual clock (package storetest
+	// does). Instances sharing an outbox then need synchronised clocks.
+	// Nil (the default) means the server's clock: leases and due times
+	// are written and compared on it, and the times a caller hands in
+	// (Reschedule's next, Purge's before, Filter.UpdatedBefore) are taken
+	// as their distance from time.Now, so an instance whose clock is off
+	// cannot take over live leases or claim retries early. The package
+	// doc's Clocks section says more.
 	Now func() time.Time
 
 	// PollInterval is how often Notify is signalled while the listening

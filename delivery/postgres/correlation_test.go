@@ -44,7 +44,7 @@ func TestEnqueueTxCorrelationFromContext(t *testing.T) {
 	require.NoError(t, err)
 	defer func() { _ = tx.Rollback(ctx) }()
 	res, err = store.EnqueueTx(delivery.WithCorrelationID(ctx, "req-43"), tx,
-		delivery.Message{ID: "dup", IdempotencyKey: "k-1", Payload: []byte("3")})
+		delivery.Message{ID: "dup", IdempotencyKey: "k-1", Payload: []byte("1")})
 	require.NoError(t, err)
 	require.True(t, res[0].Existing)
 	assert.Equal(t, "from-ctx", res[0].Record.ID)

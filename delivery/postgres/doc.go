@@ -28,7 +28,11 @@
 // delivery.Record.RedrivenAt), a catalog-only change; version 3 builds two
 // partial indexes for Stats, which reads the table once and holds writes
 // back meanwhile (about a second per million rows each; the migration file
-// says how to build them beforehand with CREATE INDEX CONCURRENTLY).
+// says how to build them beforehand with CREATE INDEX CONCURRENTLY);
+// version 4 scopes idempotency to the destination, replacing the unique
+// index on idempotency_key by one on (destination, idempotency_key) (an
+// index build, like version 3's), and adds last_response (for
+// delivery.Attempt.Response), a catalog-only change.
 // Schema and table names are validated as lower-case identifiers and
 // quoted; every value travels as a query parameter.
 //
@@ -86,26 +90,35 @@
 //
 // # Clocks
 //
-// Every time the store writes or compares comes from the clock of the host
-// that makes the call (Config.Now, time.Now by default), never from the
-// server's now(), truncated to microseconds (the precision of timestamptz).
-// A claim writes its lease expiry as its own now plus the lease, and takes
-// over an in-flight record whose expiry is at or before its own now; a
-// retry's due time is the rescheduling host's now plus the backoff, and
-// claims compare it with theirs. So instances that share an outbox need
-// synchronised clocks (NTP or chrony: the usual offset is milliseconds).
-// The database server's clock does not matter.
+// Leases and due times are compared on the database server's clock, so
+// instances whose clocks disagree share one outbox safely. Every statement
+// that writes or compares a time takes its "now" from the server's now()
+// (the start of its transaction): a claim's lease runs until that now plus
+// the lease, and it takes over an in-flight record whose lease ended at or
+// before it; a record is due when its next_attempt_at is at or before it;
+// enqueue, settle and redrive stamp their rows with it. The times a caller
+// hands in are on the caller's clock (time.Now): Reschedule's next, Purge's
+// before and Filter.UpdatedBefore are turned into their distance from the
+// caller's now, which is added to the server's now, so a retry due "in one
+// minute" is due one minute later by the server's clock whichever host
+// scheduled it. NextDue turns the server's time back into the caller's
+// clock the same way, and Stats measures ages on the server's clock.
 //
-// What a skew of d does: a host whose clock runs d ahead of the others
-// sees their leases expire d early, so once d exceeds the margin a lease
-// leaves beyond the longest attempt (delivery.DispatcherConfig requires
-// Lease > 2*AttemptTimeout + StoreTimeout), it takes over records still
-// being sent and delivers them twice (with the same IdempotencyKey); it
-// also claims retries up to d early, sooner than the backoff or a
-// partner's Retry-After asked. A host running d behind sends retries d
-// late and recovers crashed leases d late, and others see its own leases
-// run out d early. NextDue and Stats' ages are measured on the reading
-// host's clock and are off by its skew.
+// So a host whose clock is off by d, even by minutes, neither takes over
+// live leases nor claims retries early (without this, a host three minutes
+// ahead took over another's two-minute lease at once, and the record was
+// sent twice). What it still gets wrong is its own reading of the times it
+// is given: the record times the store returns (NextAttemptAt,
+// LeaseExpiresAt, UpdatedAt, RedrivenAt, and CreatedAt when the store set
+// it) are the server's, so a dispatcher on that host measures a policy's
+// MaxElapsed off by d. The server's clock needs no agreement with the
+// hosts'; only a jump in it (someone setting it by hand) moves every lease
+// and due time at once.
+//
+// Config.Now opts out: when it is set, that clock is read for every time
+// the store writes or compares and the server's is never used; every
+// instance sharing the outbox then needs a synchronised clock. It is meant
+// for tests that drive a store with a manual clock (package storetest).
 //
 // # Redrive
 //

@@ -43,10 +43,13 @@ func (s *Store) Enqueue(ctx context.Context, msgs ...delivery.Message) ([]delive
 // outbox). Semantics are those of delivery.Store.Enqueue: a message
 // without a CorrelationID takes the one carried by ctx, messages are
 // validated first (an error wraps delivery.ErrInvalid and nothing is
-// written), a message whose ID or non-empty IdempotencyKey matches a
-// stored record or an earlier message of the call is returned with
-// Existing set, and new records are pending and due now. Dispatchers are
-// woken when tx commits, not before.
+// written), a message whose ID, or whose Destination and non-empty
+// IdempotencyKey, match a stored record or an earlier message of the call
+// is returned with Existing set (or, when it is not the same message, is an
+// error wrapping delivery.ErrConflict), and new records are pending and due
+// now. Dispatchers are woken when tx commits, not before. After an error
+// the caller must roll tx back: a conflict with a record that another
+// transaction committed meanwhile is found after this call's inserts.
 //
 // Records with a Key lock that key's row in the keys table until tx ends,
 // so other enqueues and settles of the same key wait for the caller's
@@ -69,19 +72,16 @@ func (s *Store) EnqueueTx(ctx context.Context, tx pgx.Tx, msgs ...delivery.Messa
 	return s.enqueue(ctx, tx, prepared)
 }
 
-// prepare validates msgs and returns the copies to store, with IDs,
-// CorrelationIDs (from ctx) and CreatedAt filled in (see
-// delivery.PrepareMessage). It touches no database.
+// prepare validates msgs and returns the copies to store, with IDs and
+// CorrelationIDs (from ctx) filled in (see delivery.PrepareMessage). A zero
+// CreatedAt stays zero: the insert sets it to the statement's now. It
+// touches no database.
 func (s *Store) prepare(ctx context.Context, msgs []delivery.Message) ([]delivery.Message, error) {
-	now := ts(s.now())
 	out := make([]delivery.Message, len(msgs))
 	for i := range msgs {
 		m, err := delivery.PrepareMessage(ctx, msgs[i])
 		if err != nil {
 			return nil, fmt.Errorf("postgres: enqueue message %d: %w", i, err)
-		}
-		if m.CreatedAt.IsZero() {
-			m.CreatedAt = now
 		}
 		m.CreatedAt = ts(m.CreatedAt)
 		out[i] = m
@@ -92,16 +92,17 @@ func (s *Store) prepare(ctx context.Context, msgs []delivery.Message) ([]deliver
 // enqueue does the work of Enqueue and EnqueueTx in q, which must be a
 // transaction.
 func (s *Store) enqueue(ctx context.Context, q querier, msgs []delivery.Message) ([]delivery.Enqueued, error) {
-	now := ts(s.now())
+	now := s.stamp().now
 
 	// Round trip 1: records that already exist, and the rows of every key
 	// in the call, locked in sorted order (so two calls cannot deadlock)
 	// and read under the lock.
 	ids := make([]string, 0, len(msgs))
-	var idems, keys []string
+	var idemDests, idems, keys []string
 	for i := range msgs {
 		ids = append(ids, msgs[i].ID)
 		if msgs[i].IdempotencyKey != "" {
+			idemDests = append(idemDests, msgs[i].Destination)
 			idems = append(idems, msgs[i].IdempotencyKey)
 		}
 		if msgs[i].Key != "" {
@@ -113,7 +114,7 @@ func (s *Store) enqueue(ctx context.Context, q querier, msgs []delivery.Message)
 
 	b := &pgx.Batch{}
 	b.Queue(forceCustomPlans) // see plan.go
-	b.Queue(s.q.existing, ids, idems)
+	b.Queue(s.q.existing, ids, idemDests, idems)
 	b.Queue(restorePlans)
 	if len(keys) > 0 {
 		b.Queue(s.q.lockKeys, keys)
@@ -163,19 +164,20 @@ func (s *Store) enqueue(ctx context.Context, q querier, msgs []delivery.Message)
 	}
 
 	byID := make(map[string]int, len(stored))
-	byIdem := make(map[string]int, len(stored))
-	for i, r := range stored {
-		byID[r.ID] = i
-		if r.IdempotencyKey != "" {
-			byIdem[r.IdempotencyKey] = i
+	byIdem := make(map[idemKey]int, len(stored))
+	for i := range stored {
+		byID[stored[i].ID] = i
+		if stored[i].IdempotencyKey != "" {
+			byIdem[idemOf(&stored[i].Message)] = i
 		}
 	}
 
 	// Resolve each message, in order, exactly as the contract says: a
 	// stored record by id, an earlier message of this call by id, a stored
-	// record by idempotency key, an earlier message by idempotency key;
-	// else it is new. The first new message of a key with no live record
-	// heads that key.
+	// record by destination and idempotency key, an earlier message by
+	// destination and idempotency key; else it is new. A match that is not
+	// the same message is a conflict, found before anything is written.
+	// The first new message of a key with no live record heads that key.
 	out := make([]delivery.Enqueued, len(msgs))
 	const (
 		isNew = iota
@@ -185,29 +187,37 @@ func (s *Store) enqueue(ctx context.Context, q querier, msgs []delivery.Message)
 	kind := make([]int, len(msgs))
 	ref := make([]int, len(msgs))
 	batchID := map[string]int{}
-	batchIdem := map[string]int{}
+	batchIdem := map[idemKey]int{}
 	headTaken := map[string]bool{}
 	var fresh []int
 	for i := range msgs {
 		m := &msgs[i]
+		kind[i] = isNew
 		if j, ok := byID[m.ID]; ok {
 			kind[i], ref[i] = isStored, j
-			continue
-		}
-		if j, ok := batchID[m.ID]; ok {
+		} else if j, ok := batchID[m.ID]; ok {
 			kind[i], ref[i] = isEarlier, j
+		} else if m.IdempotencyKey != "" {
+			if j, ok := byIdem[idemOf(m)]; ok {
+				kind[i], ref[i] = isStored, j
+			} else if j, ok := batchIdem[idemOf(m)]; ok {
+				kind[i], ref[i] = isEarlier, j
+			}
+		}
+		switch kind[i] {
+		case isStored:
+			if err := delivery.CheckMatch(m, &stored[ref[i]].Message); err != nil {
+				return nil, fmt.Errorf("postgres: enqueue message %d: %w", i, err)
+			}
+			continue
+		case isEarlier:
+			if err := delivery.CheckMatch(m, &msgs[ref[i]]); err != nil {
+				return nil, fmt.Errorf("postgres: enqueue message %d: %w", i, err)
+			}
 			continue
 		}
 		if m.IdempotencyKey != "" {
-			if j, ok := byIdem[m.IdempotencyKey]; ok {
-				kind[i], ref[i] = isStored, j
-				continue
-			}
-			if j, ok := batchIdem[m.IdempotencyKey]; ok {
-				kind[i], ref[i] = isEarlier, j
-				continue
-			}
-			batchIdem[m.IdempotencyKey] = i
+			batchIdem[idemOf(m)] = i
 		}
 		batchID[m.ID] = i
 		fresh = append(fresh, i)
@@ -217,13 +227,18 @@ func (s *Store) enqueue(ctx context.Context, q querier, msgs []delivery.Message)
 	// records another transaction committed since round trip 1) and count
 	// them into their keys; drop key rows this call created for nothing.
 	heads := make([]bool, len(msgs))
-	inserted := map[string]int64{} // id -> seq
+	// The seq, creation and due times of each inserted record, by id.
+	type insertedRow struct {
+		seq          int64
+		created, due time.Time
+	}
+	inserted := map[string]insertedRow{}
 	if len(fresh) > 0 {
 		var (
 			fids, fkeys, fdests, fcorrs []string
 			fpayloads                   [][]byte
 			fheaders, fidems            []*string
-			fcreated                    = make([]time.Time, 0, len(fresh))
+			fcreated                    = make([]*time.Time, 0, len(fresh))
 			fheads                      []bool
 		)
 		for _, i := range fresh {
@@ -253,7 +268,7 @@ func (s *Store) enqueue(ctx context.Context, q querier, msgs []delivery.Message)
 			fheaders = append(fheaders, hdr)
 			fidems = append(fidems, idem)
 			fcorrs = append(fcorrs, m.CorrelationID)
-			fcreated = append(fcreated, m.CreatedAt)
+			fcreated = append(fcreated, nullTS(m.CreatedAt))
 			fheads = append(fheads, head)
 		}
 		b := &pgx.Batch{}
@@ -266,11 +281,11 @@ func (s *Store) enqueue(ctx context.Context, q querier, msgs []delivery.Message)
 		if err == nil {
 			for rows.Next() {
 				var id string
-				var seq int64
-				if err = rows.Scan(&id, &seq); err != nil {
+				var row insertedRow
+				if err = rows.Scan(&id, &row.seq, &row.created, &row.due); err != nil {
 					break
 				}
-				inserted[id] = seq
+				inserted[id] = row
 			}
 			rows.Close()
 			if err == nil {
@@ -292,20 +307,21 @@ func (s *Store) enqueue(ctx context.Context, q querier, msgs []delivery.Message)
 	// was not inserted and is reported as existing. If it was meant to
 	// head its key, the key's next record takes its place.
 	if len(inserted) < len(fresh) {
-		var lostIDs, lostIdems, lostKeys []string
+		var lostIDs, lostDests, lostIdems, lostKeys []string
 		for _, i := range fresh {
 			if _, ok := inserted[msgs[i].ID]; ok {
 				continue
 			}
 			lostIDs = append(lostIDs, msgs[i].ID)
 			if msgs[i].IdempotencyKey != "" {
+				lostDests = append(lostDests, msgs[i].Destination)
 				lostIdems = append(lostIdems, msgs[i].IdempotencyKey)
 			}
 			if heads[i] && msgs[i].Key != "" {
 				lostKeys = append(lostKeys, msgs[i].Key)
 			}
 		}
-		more, err := s.lookupLost(ctx, q, lostIDs, lostIdems, lostKeys)
+		more, err := s.lookupLost(ctx, q, lostIDs, lostDests, lostIdems, lostKeys)
 		if err != nil {
 			return nil, err
 		}
@@ -316,7 +332,7 @@ func (s *Store) enqueue(ctx context.Context, q querier, msgs []delivery.Message)
 			stored = append(stored, r)
 			byID[r.ID] = len(stored) - 1
 			if r.IdempotencyKey != "" {
-				byIdem[r.IdempotencyKey] = len(stored) - 1
+				byIdem[idemOf(&r.Message)] = len(stored) - 1
 			}
 		}
 		for _, i := range fresh {
@@ -325,10 +341,16 @@ func (s *Store) enqueue(ctx context.Context, q querier, msgs []delivery.Message)
 			}
 			j, ok := byID[msgs[i].ID]
 			if !ok && msgs[i].IdempotencyKey != "" {
-				j, ok = byIdem[msgs[i].IdempotencyKey]
+				j, ok = byIdem[idemOf(&msgs[i])]
 			}
 			if !ok {
 				return nil, fmt.Errorf("postgres: enqueue: message %q was neither inserted nor found", msgs[i].ID)
+			}
+			// The other transaction's record may be another message: a
+			// conflict. This call's inserts are in q, which the caller
+			// rolls back on error (Enqueue does).
+			if err := delivery.CheckMatch(&msgs[i], &stored[j].Message); err != nil {
+				return nil, fmt.Errorf("postgres: enqueue message %d: %w", i, err)
 			}
 			kind[i], ref[i] = isStored, j
 		}
@@ -341,13 +363,15 @@ func (s *Store) enqueue(ctx context.Context, q querier, msgs []delivery.Message)
 		case isEarlier:
 			out[i] = delivery.Enqueued{Record: out[ref[i]].Record, Existing: true}
 		default:
-			seq, ok := inserted[msgs[i].ID]
+			row, ok := inserted[msgs[i].ID]
 			if !ok {
 				return nil, errors.New("postgres: enqueue: internal error: fresh message not inserted")
 			}
+			m := msgs[i]
+			m.CreatedAt = row.created
 			out[i] = delivery.Enqueued{Record: delivery.Record{
-				Message: msgs[i], Seq: seq, State: delivery.StatePending,
-				NextAttemptAt: now, UpdatedAt: now,
+				Message: m, Seq: row.seq, State: delivery.StatePending,
+				NextAttemptAt: row.due, UpdatedAt: row.due,
 			}}
 		}
 	}
@@ -355,13 +379,14 @@ func (s *Store) enqueue(ctx context.Context, q querier, msgs []delivery.Message)
 }
 
 // lookupLost reads the records that concurrent transactions committed with
-// the ids or idempotency keys of messages this call could not insert, and
+// the ids or (destination, idempotency key) pairs of messages this call
+// could not insert, and
 // gives the keys whose designated head was among them their next head.
 // Callers hold the keys' rows locked.
-func (s *Store) lookupLost(ctx context.Context, q querier, ids, idems, keys []string) ([]delivery.Record, error) {
+func (s *Store) lookupLost(ctx context.Context, q querier, ids, dests, idems, keys []string) ([]delivery.Record, error) {
 	b := &pgx.Batch{}
 	b.Queue(forceCustomPlans)
-	b.Queue(s.q.existing, ids, idems)
+	b.Queue(s.q.existing, ids, dests, idems)
 	b.Queue(restorePlans)
 	if len(keys) > 0 {
 		b.Queue(s.q.promoteKeys, keys)
@@ -384,3 +409,10 @@ func (s *Store) lookupLost(ctx context.Context, q querier, ids, idems, keys []st
 	}
 	return recs, nil
 }
+
+// idemKey is what idempotency is scoped to: a receiver recognises resends
+// of its own messages, so one key may stand for one record per
+// destination (the unique index on destination and idempotency_key).
+type idemKey struct{ destination, key string }
+
+func idemOf(m *delivery.Message) idemKey { return idemKey{m.Destination, m.IdempotencyKey} }

@@ -31,12 +31,18 @@ func TestClaimPlanUsesIndexes(t *testing.T) {
 	tx, err := pool.Begin(ctx)
 	require.NoError(t, err)
 	defer func() { _ = tx.Rollback(ctx) }()
-	plan := explain(t, tx, store.ClaimSQLForTest(), base, 10, "token", base.Add(time.Minute))
+	plan := explain(t, tx, store.ClaimSQLForTest(), base, 10, "token", time.Minute)
 	t.Logf("claim of 10 with %d pending (%d behind %d busy keys), %d delivered:\n%s", pending, pending/2, hotKeys, delivered, plan)
 	assert.Contains(t, plan, "_claim_idx", "pending heads come from the claim index")
 	assert.Contains(t, plan, "_lease_idx", "expired leases come from the lease index")
 	assert.NotContains(t, plan, "Seq Scan")
 	assert.NotContains(t, plan, "Rows Removed by Filter", "no row is read and thrown away")
+	// With the database's clock (Config.Now unset) the statement's now is
+	// NULL and it reads now(): the same indexes.
+	plan = explain(t, tx, store.ClaimSQLForTest(), nil, 10, "token", time.Minute)
+	assert.Contains(t, plan, "_claim_idx", "database clock: pending heads come from the claim index")
+	assert.Contains(t, plan, "_lease_idx", "database clock: expired leases come from the lease index")
+	assert.NotContains(t, plan, "Seq Scan")
 	require.NoError(t, tx.Rollback(ctx))
 
 	// Settling the head of a busy key promotes its next record through the
@@ -90,7 +96,7 @@ func TestClaimPlanUsesIndexes(t *testing.T) {
 	assert.Equal(t, 2*time.Hour, st.OldestDue, "records blocked behind busy keys have been due for two hours")
 
 	plan = explain(t, tx, store.SettleSQLForTest(), recs[0].ID, recs[0].LeaseToken, int16(delivery.StateDelivered),
-		base, int64(0), int32(200), int16(classify.ClassOK), "", false, base)
+		base, int64(0), int32(200), int16(classify.ClassOK), "", false, base, "")
 	plan += explain(t, tx, store.PromoteSQLForTest(), recs[0].ID)
 	t.Logf("settle and promote in a key with %d records behind it:\n%s", pending/2/hotKeys, plan)
 	assert.Contains(t, plan, "_live_key_idx")

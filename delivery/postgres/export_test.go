@@ -1,6 +1,9 @@
 package postgres
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Test hooks: the SQL of the hot paths, for EXPLAIN.
 
@@ -57,3 +60,8 @@ func (s *Store) QueuedForTest() int {
 	defer s.gc.mu.Unlock()
 	return len(s.gc.queue)
 }
+
+// SetCallerClockForTest replaces the clock the store reads as its caller's
+// (time.Now when Config.Now is unset): a host whose clock is off. Call it
+// before the store is used.
+func (s *Store) SetCallerClockForTest(now func() time.Time) { s.now = now }

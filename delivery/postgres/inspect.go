@@ -93,8 +93,9 @@ func (s *Store) List(ctx context.Context, opts delivery.ListOptions) (delivery.P
 // It is meant for a metrics-scrape interval (package metrics calls it at
 // most once per StatsInterval) and for operators, not per record.
 func (s *Store) Stats(ctx context.Context) (delivery.Stats, error) {
-	now := ts(s.now())
+	stamp := s.stamp()
 	var (
+		dbNow                         time.Time
 		st                            delivery.Stats
 		oldestCreated, oldestDue      *time.Time
 		settled                       int64
@@ -104,10 +105,10 @@ func (s *Store) Stats(ctx context.Context) (delivery.Stats, error) {
 	)
 	b := &pgx.Batch{}
 	b.Queue(serialPlans)
-	b.Queue(s.q.stats, now, s.n.schema, s.n.table, s.n.Table).QueryRow(func(row pgx.Row) error {
+	b.Queue(s.q.stats, stamp.now, s.n.schema, s.n.table, s.n.Table).QueryRow(func(row pgx.Row) error {
 		return row.Scan(
 			&st.Counts[delivery.StatePending], &st.Counts[delivery.StateInFlight], &st.Counts[delivery.StateDead],
-			&oldestCreated, &oldestDue, &settled, &settledDelivered, &liveTuples, &relTuples, &fDelivered, &fDiscd)
+			&oldestCreated, &oldestDue, &settled, &settledDelivered, &liveTuples, &relTuples, &fDelivered, &fDiscd, &dbNow)
 	})
 	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
 		return delivery.Stats{}, fmt.Errorf("postgres: stats: %w", err)
@@ -135,10 +136,10 @@ func (s *Store) Stats(ctx context.Context) (delivery.Stats, error) {
 		st.Counts[delivery.StateDelivered] = est - discarded
 	}
 	if oldestCreated != nil {
-		st.OldestPending = max(0, now.Sub(*oldestCreated))
+		st.OldestPending = max(0, dbNow.Sub(*oldestCreated))
 	}
 	if oldestDue != nil {
-		st.OldestDue = max(0, now.Sub(*oldestDue))
+		st.OldestDue = max(0, dbNow.Sub(*oldestDue))
 	}
 	return st, nil
 }
@@ -151,7 +152,8 @@ func (s *Store) Purge(ctx context.Context, before time.Time, limit int) (int, er
 	if limit <= 0 {
 		return 0, fmt.Errorf("postgres: purge limit %d: %w", limit, delivery.ErrInvalid)
 	}
-	tag, err := exec(ctx, s.pool, s.q.purge, ts(before), limit)
+	st := s.stamp()
+	tag, err := exec(ctx, s.pool, s.q.purge, st.offset(before), limit, st.now)
 	if err != nil {
 		return 0, fmt.Errorf("postgres: purge: %w", err)
 	}

@@ -22,6 +22,7 @@ func TestMain(m *testing.M) {
 	if os.Getenv(childEnv) != "" {
 		os.Exit(runChild())
 	}
+	testenv.AnnounceSkips(testenv.Postgres)
 	goleak.VerifyTestMain(m)
 }
 

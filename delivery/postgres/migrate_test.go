@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -181,4 +182,47 @@ VALUES ('dead-1', nextval('`+tbl+`_seq'), 'K1', 'x', $1, 4, false, $1, $1, 3, 'g
 	assert.Equal(t, time.Hour, st.OldestPending)
 
 	require.NoError(t, s.Migrate(ctx), "migrating an upgraded outbox again changes nothing")
+}
+
+// An outbox from before version 4 held one record per idempotency key
+// across destinations. Migrate moves the unique index to (destination,
+// idempotency_key) in place: the rows stay, each keeps its key, and the
+// other destinations of an event already stored can now be enqueued.
+func TestMigrateVersion4ScopesIdempotencyToDestination(t *testing.T) {
+	ctx := context.Background()
+	pool := newPool(t)
+	schema := newSchema(t, pool)
+	s, err := postgres.New(postgres.Config{Pool: pool, Schema: schema})
+	require.NoError(t, err)
+	defer func() { _ = s.Close() }()
+	require.NoError(t, s.MigrateToForTest(ctx, 3))
+	tbl := s.Name()
+	_, err = pool.Exec(ctx, `INSERT INTO `+tbl+` (id, seq, destination, idempotency_key, payload, created_at, state, is_head, next_attempt_at, updated_at)
+VALUES ('old-ats', nextval('`+tbl+`_seq'), 'ats', 'assessment-9001', 'event', now(), 3, false, now(), now())`)
+	require.NoError(t, err)
+	_, err = pool.Exec(ctx, `INSERT INTO `+tbl+` (id, seq, destination, idempotency_key, payload, created_at, state, is_head, next_attempt_at, updated_at)
+VALUES ('old-crm', nextval('`+tbl+`_seq'), 'crm', 'assessment-9001', 'event', now(), 1, true, now(), now())`)
+	require.Error(t, err, "version 3 refuses a second destination under one key")
+
+	require.NoError(t, s.Migrate(ctx))
+	rows, err := pool.Query(ctx, `SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND tablename = 'outbox' AND indexdef LIKE '%idempotency_key%'`, schema)
+	require.NoError(t, err)
+	indexes, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	require.NoError(t, err)
+	assert.Equal(t, []string{"outbox_dest_idem_key"}, indexes, "the key-only unique index is gone")
+
+	event := []byte("event")
+	res, err := s.Enqueue(ctx,
+		delivery.Message{Destination: "ats", IdempotencyKey: "assessment-9001", Payload: event},
+		delivery.Message{Destination: "crm", IdempotencyKey: "assessment-9001", Payload: event},
+		delivery.Message{Destination: "webhook", IdempotencyKey: "assessment-9001", Payload: event})
+	require.NoError(t, err)
+	require.Len(t, res, 3)
+	assert.True(t, res[0].Existing, "the stored ATS record")
+	assert.Equal(t, "old-ats", res[0].Record.ID)
+	assert.False(t, res[1].Existing, "the CRM gets its record")
+	assert.False(t, res[2].Existing, "the webhook gets its record")
+	r, err := s.Get(ctx, "old-ats")
+	require.NoError(t, err)
+	assert.Empty(t, r.LastAttempt.Response, "rows from before the upgrade have no stored answer")
 }

@@ -24,7 +24,7 @@ type names struct {
 	// Index names, quoted, unqualified (CREATE INDEX puts them in the
 	// table's schema).
 	ClaimIdx, LeaseIdx, KeyIdx, IdemIdx, PurgeIdx, DeadIdx, SeqIdx string
-	PendingIdx, LiveAgeIdx                                         string
+	PendingIdx, LiveAgeIdx, DestIdemIdx                            string
 
 	schema, table string // unquoted, as the catalogs spell them
 
@@ -35,26 +35,27 @@ func newNames(schema, table string) names {
 	q := func(parts ...string) string { return pgx.Identifier(parts).Sanitize() }
 	sum := sha256.Sum256([]byte(schema + "." + table))
 	return names{
-		Schema:     q(schema),
-		Table:      q(schema, table),
-		Keys:       q(schema, table+"_keys"),
-		Seq:        q(schema, table+"_seq"),
-		SeqName:    q(schema, table+"_seq"),
-		Migrations: q(schema, table+"_migrations"),
-		NotifyFunc: q(schema, table+"_notify"),
-		Trigger:    q(table + "_notify"),
-		Channel:    "outbound_" + hex.EncodeToString(sum[:12]),
-		ClaimIdx:   q(table + "_claim_idx"),
-		LeaseIdx:   q(table + "_lease_idx"),
-		KeyIdx:     q(table + "_live_key_idx"),
-		IdemIdx:    q(table + "_idem_key"),
-		PurgeIdx:   q(table + "_purge_idx"),
-		DeadIdx:    q(table + "_dead_idx"),
-		SeqIdx:     q(table + "_seq_key"),
-		PendingIdx: q(table + "_pending_idx"),
-		LiveAgeIdx: q(table + "_live_age_idx"),
-		schema:     schema,
-		table:      table,
-		raw:        schema + "." + table,
+		Schema:      q(schema),
+		Table:       q(schema, table),
+		Keys:        q(schema, table+"_keys"),
+		Seq:         q(schema, table+"_seq"),
+		SeqName:     q(schema, table+"_seq"),
+		Migrations:  q(schema, table+"_migrations"),
+		NotifyFunc:  q(schema, table+"_notify"),
+		Trigger:     q(table + "_notify"),
+		Channel:     "outbound_" + hex.EncodeToString(sum[:12]),
+		ClaimIdx:    q(table + "_claim_idx"),
+		LeaseIdx:    q(table + "_lease_idx"),
+		KeyIdx:      q(table + "_live_key_idx"),
+		IdemIdx:     q(table + "_idem_key"),
+		PurgeIdx:    q(table + "_purge_idx"),
+		DeadIdx:     q(table + "_dead_idx"),
+		SeqIdx:      q(table + "_seq_key"),
+		PendingIdx:  q(table + "_pending_idx"),
+		LiveAgeIdx:  q(table + "_live_age_idx"),
+		DestIdemIdx: q(table + "_dest_idem_key"),
+		schema:      schema,
+		table:       table,
+		raw:         schema + "." + table,
 	}
 }

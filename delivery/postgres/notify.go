@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/outbound-go/outbound/internal/saturate"
 )
 
 // Notify implements delivery.Notifier. The first call starts a listener: a
@@ -79,8 +80,15 @@ func (l *listener) run(ctx context.Context) {
 		if !l.pollFor(ctx, delay) {
 			return
 		}
-		delay = min(delay*2, l.s.cfg.MaxReconnectDelay)
+		delay = nextReconnectDelay(delay, l.s.cfg.MaxReconnectDelay)
 	}
+}
+
+// nextReconnectDelay doubles delay up to maxDelay, saturating: doubling
+// towards a MaxReconnectDelay near the largest Duration must not wrap to a
+// negative wait that reconnects in a tight loop.
+func nextReconnectDelay(delay, maxDelay time.Duration) time.Duration {
+	return min(saturate.Add(delay, delay), maxDelay)
 }
 
 // pollFor signals every PollInterval for d, and reports false if ctx ended.

@@ -24,16 +24,27 @@ type queries struct {
 	nextDue string
 }
 
+// nowParam is a statement's "now": parameter $i, or the database's now()
+// when it is NULL (see clock.go). Times later or earlier than now travel as
+// intervals added to it.
+func nowParam(i int) string { return "coalesce($" + strconv.Itoa(i) + "::timestamptz, now())" }
+
 func buildQueries(n names) queries {
-	r := strings.NewReplacer("{T}", n.Table, "{K}", n.Keys, "{SEQ}", "'"+n.SeqName+"'", "{COLS}", recordColumns)
+	r := strings.NewReplacer("{T}", n.Table, "{K}", n.Keys, "{SEQ}", "'"+n.SeqName+"'", "{COLS}", recordColumns,
+		"{NOW1}", nowParam(1), "{NOW3}", nowParam(3), "{NOW4}", nowParam(4), "{NOW8}", nowParam(8),
+		"{NOW9}", nowParam(9), "{NOW10}", nowParam(10))
 	q := func(s string) string { return r.Replace(s) }
 	tcols := "t." + strings.ReplaceAll(strings.Join(strings.Fields(recordColumns), " "), ", ", ", t.")
 	return queries{
 		// Two index probes, not an OR a cached generic plan might turn
 		// into a scan.
+		// Idempotency is scoped to (destination, idempotency_key): the
+		// second probe reads the unique index on that pair.
 		existing: q(`SELECT {COLS} FROM {T} WHERE id = ANY($1::text[])
 UNION ALL
-SELECT {COLS} FROM {T} WHERE idempotency_key = ANY($2::text[]) AND NOT id = ANY($1::text[])`),
+SELECT ` + tcols + ` FROM unnest($2::text[], $3::text[]) AS u(dest, idem)
+JOIN {T} AS t ON t.destination = u.dest AND t.idempotency_key = u.idem
+WHERE NOT t.id = ANY($1::text[])`),
 
 		// Locks the rows of the given distinct, sorted keys (creating them
 		// at zero) and returns how many records of each are live.
@@ -46,18 +57,18 @@ RETURNING k.key, k.live`),
 	INSERT INTO {T} (id, seq, key, destination, payload, headers, idempotency_key, correlation_id,
 		created_at, state, is_head, next_attempt_at, updated_at)
 	SELECT u.id, nextval({SEQ}), u.key, u.dest, u.payload, u.headers::jsonb, u.idem, u.corr,
-		u.created, 1, u.head, $10, $10
+		coalesce(u.created, {NOW10}), 1, u.head, {NOW10}, {NOW10}
 	FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::text[], $6::text[], $7::text[],
 		$8::timestamptz[], $9::boolean[]) WITH ORDINALITY AS u(id, key, dest, payload, headers, idem, corr, created, head, ord)
 	ORDER BY u.ord
 	ON CONFLICT DO NOTHING
-	RETURNING id, key, seq
+	RETURNING id, key, seq, created_at, next_attempt_at
 ), cnt AS (
 	SELECT key, count(*) AS c FROM ins WHERE key <> '' GROUP BY key
 ), upd AS (
 	UPDATE {K} AS k SET live = k.live + cnt.c FROM cnt WHERE k.key = cnt.key
 )
-SELECT id, seq FROM ins`),
+SELECT id, seq, created_at, next_attempt_at FROM ins`),
 
 		dropIdleKeys: q(`DELETE FROM {K} WHERE key = ANY($1::text[]) AND live = 0`),
 
@@ -72,19 +83,19 @@ WHERE t.id = h.id AND NOT t.is_head`),
 
 		claim: q(`WITH pend AS MATERIALIZED (
 	SELECT id, next_attempt_at, seq FROM {T}
-	WHERE state = 1 AND is_head AND next_attempt_at <= $1
+	WHERE state = 1 AND is_head AND next_attempt_at <= {NOW1}
 	ORDER BY next_attempt_at, seq LIMIT $2
 	FOR UPDATE SKIP LOCKED
 ), expired AS MATERIALIZED (
 	SELECT id, next_attempt_at, seq FROM {T}
-	WHERE state = 2 AND lease_expires_at <= $1
+	WHERE state = 2 AND lease_expires_at <= {NOW1}
 	ORDER BY next_attempt_at, seq LIMIT $2
 	FOR UPDATE SKIP LOCKED
 ), pick AS (
 	SELECT c.id FROM (SELECT * FROM pend UNION ALL SELECT * FROM expired) AS c
 	ORDER BY c.next_attempt_at, c.seq LIMIT $2
 )
-UPDATE {T} AS t SET state = 2, lease_token = $3, lease_expires_at = $4, updated_at = $1
+UPDATE {T} AS t SET state = 2, lease_token = $3, lease_expires_at = {NOW1} + $4::interval, updated_at = {NOW1}
 FROM pick WHERE t.id = pick.id
 RETURNING ` + tcols),
 
@@ -92,8 +103,8 @@ RETURNING ` + tcols),
 		// its key's live count (locking the key's row).
 		settleTerminal: q(`WITH s AS (
 	UPDATE {T} SET state = $3, attempts = attempts + 1, last_started_at = $4, last_duration_ns = $5,
-		last_status = $6, last_class = $7, last_error = $8, duplicate = $9,
-		lease_token = NULL, lease_expires_at = NULL, is_head = false, updated_at = $10
+		last_status = $6, last_class = $7, last_error = $8, duplicate = $9, last_response = $11,
+		lease_token = NULL, lease_expires_at = NULL, is_head = false, updated_at = {NOW10}
 	WHERE id = $1 AND lease_token = $2 AND state = 2
 	RETURNING key
 ), k AS (
@@ -117,24 +128,24 @@ SELECT (SELECT count(*) FROM s), EXISTS (SELECT 1 FROM {T} WHERE id = $1)`),
 UPDATE {T} AS t SET is_head = true FROM h WHERE t.id = h.id AND NOT t.is_head`),
 
 		rescheduleAttempt: q(`WITH s AS (
-	UPDATE {T} SET state = 1, next_attempt_at = $3, attempts = attempts + 1, last_started_at = $4,
-		last_duration_ns = $5, last_status = $6, last_class = $7, last_error = $8,
-		lease_token = NULL, lease_expires_at = NULL, updated_at = $9
+	UPDATE {T} SET state = 1, next_attempt_at = {NOW9} + $3::interval, attempts = attempts + 1, last_started_at = $4,
+		last_duration_ns = $5, last_status = $6, last_class = $7, last_error = $8, last_response = $10,
+		lease_token = NULL, lease_expires_at = NULL, updated_at = {NOW9}
 	WHERE id = $1 AND lease_token = $2 AND state = 2
 	RETURNING 1
 )
 SELECT (SELECT count(*) FROM s), EXISTS (SELECT 1 FROM {T} WHERE id = $1)`),
 
 		rescheduleDeferral: q(`WITH s AS (
-	UPDATE {T} SET state = 1, next_attempt_at = $3, deferrals = deferrals + 1,
-		lease_token = NULL, lease_expires_at = NULL, updated_at = $4
+	UPDATE {T} SET state = 1, next_attempt_at = {NOW4} + $3::interval, deferrals = deferrals + 1,
+		lease_token = NULL, lease_expires_at = NULL, updated_at = {NOW4}
 	WHERE id = $1 AND lease_token = $2 AND state = 2
 	RETURNING 1
 )
 SELECT (SELECT count(*) FROM s), EXISTS (SELECT 1 FROM {T} WHERE id = $1)`),
 
 		release: q(`WITH s AS (
-	UPDATE {T} SET state = 1, next_attempt_at = $3, lease_token = NULL, lease_expires_at = NULL, updated_at = $3
+	UPDATE {T} SET state = 1, next_attempt_at = {NOW3}, lease_token = NULL, lease_expires_at = NULL, updated_at = {NOW3}
 	WHERE id = $1 AND lease_token = $2 AND state = 2
 	RETURNING 1
 )
@@ -150,7 +161,7 @@ WHERE state = 4 AND seq > $5 AND seq <= $6
 	AND ($1::text = '' OR key = $1)
 	AND ($2::text = '' OR destination = $2)
 	AND (cardinality($3::smallint[]) = 0 OR last_class = ANY($3::smallint[]))
-	AND ($4::timestamptz IS NULL OR updated_at < $4)
+	AND ($4::interval IS NULL OR updated_at < {NOW8} + $4::interval)
 ORDER BY seq LIMIT $7
 FOR UPDATE SKIP LOCKED`),
 
@@ -158,7 +169,7 @@ FOR UPDATE SKIP LOCKED`),
 
 		nextSeqs: q(`SELECT nextval({SEQ}) FROM generate_series(1, $1::integer)`),
 
-		redrive: q(`UPDATE {T} AS t SET state = 1, attempts = 0, next_attempt_at = $1, updated_at = $1, redriven_at = $1,
+		redrive: q(`UPDATE {T} AS t SET state = 1, attempts = 0, next_attempt_at = {NOW1}, updated_at = {NOW1}, redriven_at = {NOW1},
 	seq = u.seq, is_head = u.head, lease_token = NULL, lease_expires_at = NULL
 FROM unnest($2::text[], $3::bigint[], $4::boolean[]) AS u(id, seq, head)
 WHERE t.id = u.id AND t.state = 4`),
@@ -175,7 +186,8 @@ FROM unnest($1::text[], $2::integer[]) AS u(key, c) WHERE k.key = u.key`),
 		// until it is not).
 		nextDue: q(`SELECT
 	(SELECT next_attempt_at FROM {T} WHERE state = 1 AND is_head ORDER BY next_attempt_at, seq LIMIT 1),
-	(SELECT lease_expires_at FROM {T} WHERE state = 2 ORDER BY lease_expires_at LIMIT 1)`),
+	(SELECT lease_expires_at FROM {T} WHERE state = 2 ORDER BY lease_expires_at LIMIT 1),
+	now()`),
 
 		get: q(`SELECT {COLS} FROM {T} WHERE id = $1`),
 
@@ -187,7 +199,7 @@ ORDER BY seq LIMIT $4`),
 
 		purge: q(`WITH v AS (
 	SELECT id FROM {T}
-	WHERE state IN (3, 5) AND updated_at < $1
+	WHERE state IN (3, 5) AND updated_at < {NOW3} + $1::interval
 	ORDER BY updated_at, seq LIMIT $2
 	FOR UPDATE SKIP LOCKED
 )
@@ -224,7 +236,7 @@ const exactSettledMax = 10_000
 //     state column ($2 schema and $3 table as the catalogs spell them, $4
 //     the quoted qualified name).
 func statsQuery(n names, exactMax int) string {
-	r := strings.NewReplacer("{T}", n.Table, "{MAX}", strconv.Itoa(exactMax), "{LIMIT}", strconv.Itoa(exactMax+1))
+	r := strings.NewReplacer("{T}", n.Table, "{MAX}", strconv.Itoa(exactMax), "{LIMIT}", strconv.Itoa(exactMax+1), "{NOW1}", nowParam(1))
 	return r.Replace(`WITH settled AS (
 	SELECT count(*) AS n FROM (
 		SELECT 1 FROM {T} WHERE state IN (3, 5) ORDER BY updated_at, seq LIMIT {LIMIT}
@@ -240,7 +252,7 @@ SELECT
 	(SELECT count(*) FROM {T} WHERE state = 2),
 	(SELECT count(*) FROM {T} WHERE state = 4),
 	(SELECT created_at FROM {T} WHERE state IN (1, 2) ORDER BY created_at LIMIT 1),
-	(SELECT next_attempt_at FROM {T} WHERE state = 1 AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT 1),
+	(SELECT next_attempt_at FROM {T} WHERE state = 1 AND next_attempt_at <= {NOW1} ORDER BY next_attempt_at LIMIT 1),
 	settled.n,
 	CASE WHEN settled.n <= {MAX} OR freq.delivered + freq.discarded = 0 THEN (
 		SELECT count(*) FROM (
@@ -248,7 +260,7 @@ SELECT
 		) AS s WHERE s.state = 3
 	) END,
 	pg_stat_get_live_tuples(c.oid), greatest(c.reltuples, 0)::float8,
-	freq.delivered, freq.discarded
+	freq.delivered, freq.discarded, {NOW1}
 FROM pg_class c CROSS JOIN settled CROSS JOIN freq
 WHERE c.oid = to_regclass($4)`)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -83,7 +84,12 @@ func (s *Store) RedriveMatching(ctx context.Context, f delivery.Filter) (int, er
 		}
 		classes = append(classes, int16(c))
 	}
-	before := nullTS(f.UpdatedBefore)
+	st := s.stamp()
+	var before *time.Duration // NULL: no bound
+	if !f.UpdatedBefore.IsZero() {
+		d := st.offset(f.UpdatedBefore)
+		before = &d
+	}
 	var ceiling int64
 	if err := s.pool.QueryRow(ctx, s.q.maxSeq).Scan(&ceiling); err != nil {
 		return 0, fmt.Errorf("postgres: redrive matching: %w", err)
@@ -93,7 +99,7 @@ func (s *Store) RedriveMatching(ctx context.Context, f delivery.Filter) (int, er
 	total := 0
 	for {
 		n, err := s.redriveTx(ctx, "redrive matching", func(tx pgx.Tx) ([]deadRef, error) {
-			rows, err := tx.Query(ctx, s.q.matchDead, f.Key, f.Destination, classes, before, after, ceiling, batch)
+			rows, err := tx.Query(ctx, s.q.matchDead, f.Key, f.Destination, classes, before, after, ceiling, batch, st.now)
 			if err != nil {
 				return nil, err
 			}
@@ -198,9 +204,8 @@ func (s *Store) redriveTx(ctx context.Context, op string, pick func(pgx.Tx) ([]d
 		heads[i] = live[r.key]+added[r.key] == 0
 		added[r.key]++
 	}
-	now := ts(s.now())
 	b := &pgx.Batch{}
-	b.Queue(s.q.redrive, now, ids, seqs, heads)
+	b.Queue(s.q.redrive, s.stamp().now, ids, seqs, heads)
 	if len(keys) > 0 {
 		counts := make([]int32, len(keys))
 		for i, k := range keys {

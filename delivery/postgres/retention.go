@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/outbound-go/outbound/delivery"
+	"github.com/outbound-go/outbound/internal/nilcheck"
 )
 
 // Defaults for the zero values of RetentionConfig.
@@ -53,6 +54,8 @@ func NewRetention(cfg RetentionConfig) (*Retention, error) {
 	switch {
 	case cfg.Store == nil:
 		return nil, fmt.Errorf("%w: RetentionConfig.Store is required", ErrConfig)
+	case nilcheck.Typed(cfg.Store):
+		return nil, fmt.Errorf("%w: RetentionConfig.Store is a nil %T", ErrConfig, cfg.Store)
 	case cfg.MaxAge <= 0:
 		return nil, fmt.Errorf("%w: RetentionConfig.MaxAge %v must be positive", ErrConfig, cfg.MaxAge)
 	case cfg.Interval < 0:

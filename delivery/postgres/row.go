@@ -14,7 +14,8 @@ import (
 // recordColumns lists the columns scanRecord reads, in its order.
 const recordColumns = `id, seq, key, destination, payload, headers, idempotency_key, correlation_id,
 	created_at, state, attempts, deferrals, next_attempt_at, lease_token, lease_expires_at,
-	last_started_at, last_duration_ns, last_status, last_class, last_error, duplicate, updated_at, redriven_at`
+	last_started_at, last_duration_ns, last_status, last_class, last_error, duplicate, updated_at, redriven_at,
+	last_response`
 
 // scanRecord reads one row of recordColumns.
 func scanRecord(row pgx.Row) (delivery.Record, error) {
@@ -30,7 +31,8 @@ func scanRecord(row pgx.Row) (delivery.Record, error) {
 	)
 	err := row.Scan(&r.ID, &r.Seq, &r.Key, &r.Destination, &r.Payload, &headers, &idem, &r.CorrelationID,
 		&r.CreatedAt, &state, &attempts, &deferrals, &r.NextAttemptAt, &token, &leaseExp,
-		&lastStart, &durNS, &sts, &lastClass, &r.LastAttempt.Error, &r.Duplicate, &r.UpdatedAt, &redriven)
+		&lastStart, &durNS, &sts, &lastClass, &r.LastAttempt.Error, &r.Duplicate, &r.UpdatedAt, &redriven,
+		&r.LastAttempt.Response)
 	if err != nil {
 		return delivery.Record{}, err
 	}

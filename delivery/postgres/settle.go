@@ -42,7 +42,8 @@ func (s *Store) finish(ctx context.Context, op string, l delivery.Lease, to deli
 	}
 	return s.settle(ctx, &settleReq{op: op, id: l.ID, sql: s.q.settleTerminal, promote: true,
 		args: []any{l.ID, l.Token, int16(to), nullTS(a.StartedAt), int64(a.Duration),
-			int32(a.Status), int16(a.Class), storableText(a.Error), duplicate, ts(s.now())}})
+			int32(a.Status), int16(a.Class), storableText(a.Error, delivery.MaxErrorText), duplicate, s.stamp().now,
+			storableText(a.Response, delivery.MaxResponseText)}})
 }
 
 // Reschedule implements delivery.Store.
@@ -50,12 +51,13 @@ func (s *Store) Reschedule(ctx context.Context, l delivery.Lease, next time.Time
 	if err := checkLease("reschedule", &l); err != nil {
 		return err
 	}
-	now := ts(s.now())
-	r := &settleReq{op: "reschedule", id: l.ID, sql: s.q.rescheduleDeferral, args: []any{l.ID, l.Token, ts(next), now}}
+	st := s.stamp()
+	r := &settleReq{op: "reschedule", id: l.ID, sql: s.q.rescheduleDeferral, args: []any{l.ID, l.Token, st.offset(next), st.now}}
 	if a != nil {
 		r.sql = s.q.rescheduleAttempt
-		r.args = []any{l.ID, l.Token, ts(next), nullTS(a.StartedAt),
-			int64(a.Duration), int32(a.Status), int16(a.Class), storableText(a.Error), now}
+		r.args = []any{l.ID, l.Token, st.offset(next), nullTS(a.StartedAt),
+			int64(a.Duration), int32(a.Status), int16(a.Class), storableText(a.Error, delivery.MaxErrorText), st.now,
+			storableText(a.Response, delivery.MaxResponseText)}
 	}
 	return s.settle(ctx, r)
 }
@@ -65,7 +67,7 @@ func (s *Store) Release(ctx context.Context, l delivery.Lease) error {
 	if err := checkLease("release", &l); err != nil {
 		return err
 	}
-	return s.settle(ctx, &settleReq{op: "release", id: l.ID, sql: s.q.release, args: []any{l.ID, l.Token, ts(s.now())}})
+	return s.settle(ctx, &settleReq{op: "release", id: l.ID, sql: s.q.release, args: []any{l.ID, l.Token, s.stamp().now}})
 }
 
 // checkLease answers a lease whose id is not storable text (no record can
@@ -92,9 +94,10 @@ func settled(op, id string, n int64, exists bool) error {
 	}
 }
 
-// storableText makes an attempt's error text storable: valid UTF-8 without
-// NUL bytes (PostgreSQL text holds neither), at most delivery.MaxErrorText
-// bytes, never cut inside a UTF-8 sequence.
-func storableText(s string) string {
-	return text.Snippet(strings.ReplaceAll(s, "\x00", ""), delivery.MaxErrorText)
+// storableText makes an attempt's error or response text storable: valid
+// UTF-8 without NUL bytes (PostgreSQL text holds neither), at most
+// limit bytes (delivery.MaxErrorText, delivery.MaxResponseText), never cut inside
+// a UTF-8 sequence.
+func storableText(s string, limit int) string {
+	return text.Snippet(strings.ReplaceAll(s, "\x00", ""), limit)
 }

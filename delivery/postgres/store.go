@@ -19,7 +19,8 @@ import (
 type Store struct {
 	cfg        Config
 	pool       *pgxpool.Pool
-	now        func() time.Time
+	now        func() time.Time // the caller's clock: Config.Now, or time.Now
+	dbClock    bool             // compare and write times on the database's clock (Config.Now unset)
 	n          names
 	q          queries
 	migrations []migration
@@ -66,6 +67,7 @@ const redriveBatch = 1000
 // and names the field) but does not touch the database: call Migrate
 // before first use.
 func New(cfg Config) (*Store, error) {
+	dbClock := cfg.Now == nil
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
@@ -79,6 +81,7 @@ func New(cfg Config) (*Store, error) {
 		cfg:             cfg,
 		pool:            cfg.Pool,
 		now:             cfg.Now,
+		dbClock:         dbClock,
 		n:               n,
 		q:               buildQueries(n),
 		migrations:      ms,

@@ -60,23 +60,25 @@ func testEnqueueIdempotent(t *testing.T, h *harness) {
 	h.clock.Advance(time.Second)
 
 	res, err := h.store.Enqueue(h.ctx,
-		delivery.Message{ID: "b", IdempotencyKey: "k1", Payload: []byte("second")}, // same key
-		delivery.Message{ID: "a", Payload: []byte("third")},                        // same id
-		delivery.Message{ID: "c", IdempotencyKey: "k2", Payload: []byte("fourth")}, // new
-		delivery.Message{ID: "d", IdempotencyKey: "k2", Payload: []byte("fifth")},  // same key as the previous one in this call
+		delivery.Message{ID: "b", IdempotencyKey: "k1", Payload: []byte("first")}, // same key, same payload
+		delivery.Message{ID: "a", IdempotencyKey: "k1", Payload: []byte("first")}, // same id
+		delivery.Message{ID: "c", IdempotencyKey: "k2", Payload: []byte("third")}, // new
+		delivery.Message{ID: "d", IdempotencyKey: "k2", Payload: []byte("third")}, // same key as the previous one in this call
+		delivery.Message{ID: "c", IdempotencyKey: "k2", Payload: []byte("third")}, // same id as an earlier one in this call
 	)
 	require.NoError(t, err)
-	require.Len(t, res, 4)
+	require.Len(t, res, 5)
 	for i, want := range []struct {
 		id       string
 		existing bool
-	}{{"a", true}, {"a", true}, {"c", false}, {"c", true}} {
+	}{{"a", true}, {"a", true}, {"c", false}, {"c", true}, {"c", true}} {
 		assert.Equal(t, want.id, res[i].Record.ID, "result %d", i)
 		assert.Equal(t, want.existing, res[i].Existing, "result %d", i)
 	}
 	got := h.get("a")
 	assert.Equal(t, []byte("first"), got.Payload, "a duplicate enqueue changes nothing")
 	assert.Equal(t, first.Seq, got.Seq)
+	sameTime(t, first.UpdatedAt, got.UpdatedAt, "a duplicate enqueue does not touch the record")
 	_, err = h.store.Get(h.ctx, "b")
 	assert.ErrorIs(t, err, delivery.ErrNotFound)
 	_, err = h.store.Get(h.ctx, "d")
@@ -89,10 +91,115 @@ func testEnqueueIdempotent(t *testing.T, h *harness) {
 	for _, r := range recs {
 		require.NoError(t, h.store.Complete(h.ctx, r.Lease(), h.attempt(0, 200, ""), false))
 	}
-	res, err = h.store.Enqueue(h.ctx, delivery.Message{ID: "z", IdempotencyKey: "k1", Payload: []byte("again")})
+	res, err = h.store.Enqueue(h.ctx, delivery.Message{ID: "z", IdempotencyKey: "k1", Payload: []byte("first")})
 	require.NoError(t, err)
 	assert.True(t, res[0].Existing)
+	assert.Equal(t, "a", res[0].Record.ID)
 	assert.Equal(t, delivery.StateDelivered, res[0].Record.State)
+}
+
+// One event for several partners under one IdempotencyKey is one record
+// per destination: a receiver recognises a resend per partner, so the
+// key is scoped to (Destination, IdempotencyKey). Before, the second and
+// third partner's records came back Existing, pointing at the first's,
+// and those partners never got the event.
+func testEnqueueIdempotentPerDestination(t *testing.T, h *harness) {
+	event := []byte(`{"assessment":9001,"state":"completed"}`)
+	msgs := []delivery.Message{
+		{Destination: "ats", IdempotencyKey: "assessment-9001", Payload: event},
+		{Destination: "crm", IdempotencyKey: "assessment-9001", Payload: event},
+		{Destination: "webhook", IdempotencyKey: "assessment-9001", Payload: event},
+		{IdempotencyKey: "assessment-9001", Payload: event}, // no destination is a destination of its own
+	}
+	res, err := h.store.Enqueue(h.ctx, msgs...)
+	require.NoError(t, err)
+	require.Len(t, res, len(msgs))
+	seen := map[string]bool{}
+	for i, r := range res {
+		assert.False(t, r.Existing, "message %d (destination %q) is new", i, msgs[i].Destination)
+		assert.Equal(t, msgs[i].Destination, r.Record.Destination, "message %d", i)
+		assert.False(t, seen[r.Record.ID], "message %d got a record of its own", i)
+		seen[r.Record.ID] = true
+		assert.Equal(t, msgs[i].Destination, h.get(r.Record.ID).Destination)
+	}
+	assert.EqualValues(t, len(msgs), h.stats().Count(delivery.StatePending), "one record per destination")
+
+	// The same destination and key again, in a later call and twice within
+	// one call, is the existing record of that destination.
+	h.clock.Advance(time.Second)
+	again, err := h.store.Enqueue(h.ctx, msgs[1], msgs[2], msgs[2],
+		delivery.Message{Destination: "billing", IdempotencyKey: "assessment-9001", Payload: event})
+	require.NoError(t, err)
+	require.Len(t, again, 4)
+	for i, want := range []struct {
+		id       string
+		existing bool
+	}{{res[1].Record.ID, true}, {res[2].Record.ID, true}, {res[2].Record.ID, true}, {"", false}} {
+		assert.Equal(t, want.existing, again[i].Existing, "result %d", i)
+		if want.id != "" {
+			assert.Equal(t, want.id, again[i].Record.ID, "result %d", i)
+		}
+	}
+	assert.Equal(t, "billing", again[3].Record.Destination)
+	assert.EqualValues(t, len(msgs)+1, h.stats().Count(delivery.StatePending))
+
+	// Every destination's record is claimed and delivered on its own.
+	recs := h.claim(10)
+	require.Len(t, recs, len(msgs)+1)
+	dests := make([]string, len(recs))
+	for i, r := range recs {
+		dests[i] = r.Destination
+	}
+	assert.ElementsMatch(t, []string{"ats", "crm", "webhook", "", "billing"}, dests)
+}
+
+// An enqueue that matches a stored record, or an earlier message of the
+// same call, but is not the same message is refused with ErrConflict
+// (which wraps ErrInvalid), and nothing of the call is stored: the same
+// destination and idempotency key with another payload, or the same ID
+// with another destination, idempotency key or payload. Reusing a key for
+// different data would otherwise drop that data without a word.
+func testEnqueueConflict(t *testing.T, h *harness) {
+	stored := h.enqueue(delivery.Message{ID: "s-1", Destination: "ats", IdempotencyKey: "k1", Payload: []byte(`{"v":1}`)})[0]
+	h.clock.Advance(time.Second)
+	fresh := delivery.Message{ID: "fresh", Payload: payload("fresh")}
+	for _, tc := range []struct {
+		name string
+		msgs []delivery.Message
+	}{
+		{"same destination and key, other payload", []delivery.Message{fresh,
+			{Destination: "ats", IdempotencyKey: "k1", Payload: []byte(`{"v":2}`)}}},
+		{"same id, other payload", []delivery.Message{fresh,
+			{ID: "s-1", Destination: "ats", IdempotencyKey: "k1", Payload: []byte(`{"v":2}`)}}},
+		{"same id, other destination", []delivery.Message{fresh,
+			{ID: "s-1", Destination: "crm", IdempotencyKey: "k1", Payload: []byte(`{"v":1}`)}}},
+		{"same id, other idempotency key", []delivery.Message{fresh,
+			{ID: "s-1", Destination: "ats", IdempotencyKey: "k2", Payload: []byte(`{"v":1}`)}}},
+		{"same id, no idempotency key", []delivery.Message{fresh,
+			{ID: "s-1", Destination: "ats", Payload: []byte(`{"v":1}`)}}},
+		{"earlier message of the call, same key, other payload", []delivery.Message{fresh,
+			{Destination: "crm", IdempotencyKey: "k9", Payload: []byte("one")},
+			{Destination: "crm", IdempotencyKey: "k9", Payload: []byte("two")}}},
+		{"earlier message of the call, same id, other destination", []delivery.Message{fresh,
+			{ID: "x-1", Destination: "crm", Payload: []byte("one")},
+			{ID: "x-1", Destination: "ats", Payload: []byte("one")}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := h.store.Enqueue(h.ctx, tc.msgs...)
+			require.Error(t, err)
+			assert.ErrorIs(t, err, delivery.ErrConflict)
+			assert.ErrorIs(t, err, delivery.ErrInvalid, "a conflict is bad input")
+			for _, id := range []string{"fresh", "x-1"} {
+				_, err = h.store.Get(h.ctx, id)
+				assert.ErrorIs(t, err, delivery.ErrNotFound, "a refused call stores nothing (%s)", id)
+			}
+			got := h.get("s-1")
+			assert.Equal(t, stored.Payload, got.Payload, "the stored record is unchanged")
+			assert.Equal(t, "ats", got.Destination)
+			sameTime(t, stored.UpdatedAt, got.UpdatedAt, "the stored record is not touched")
+		})
+	}
+	assert.EqualValues(t, 1, h.stats().Count(delivery.StatePending))
 }
 
 func testEnqueueRejectsBadInput(t *testing.T, h *harness) {
@@ -154,9 +261,9 @@ func testEnqueueCorrelationFromContext(t *testing.T, h *harness) {
 	before := map[string]delivery.Record{"from-ctx": h.get("from-ctx"), "none": h.get("none")}
 	otherCtx := delivery.WithCorrelationID(h.ctx, "req-8")
 	res, err = h.store.Enqueue(otherCtx,
-		delivery.Message{ID: "dup-idem", IdempotencyKey: "k-none", Payload: payload("dup")},
-		delivery.Message{ID: "from-ctx", Payload: payload("dup")},
-		delivery.Message{ID: "dup-idem-2", IdempotencyKey: "k-ctx", Payload: payload("dup")},
+		delivery.Message{ID: "dup-idem", IdempotencyKey: "k-none", Payload: payload("none")},
+		delivery.Message{ID: "from-ctx", IdempotencyKey: "k-ctx", Payload: payload("from-ctx")},
+		delivery.Message{ID: "dup-idem-2", IdempotencyKey: "k-ctx", Payload: payload("from-ctx")},
 	)
 	require.NoError(t, err)
 	require.Len(t, res, 3)

@@ -16,9 +16,15 @@ func testSettleTransitions(t *testing.T, h *harness) {
 	recs := h.claim(6)
 	require.Len(t, recs, 6)
 	at := func(i int) delivery.Lease { return recs[i].Lease() }
-	ok := h.attempt(classify.ClassOK, 200, "")
+	// Every answered attempt keeps its status and the partner's answer,
+	// successful ones included: a partner answers a create with the id it
+	// gave the resource, and a user must be able to read it back.
+	ok := h.attempt(classify.ClassOK, 201, "")
+	ok.Response = `{"id":"p-123","status":"created"}`
 	dup := h.attempt(classify.ClassDuplicate, 409, "duplicate: http 409")
+	dup.Response = `{"error":"exists","id":"p-77"}`
 	eph := h.attempt(classify.ClassEphemeral, 503, "ephemeral: http 503 Service Unavailable")
+	eph.Response = "<html>maintenance</html>"
 	perm := h.attempt(classify.ClassPermanent, 400, "permanent: http 400 Bad Request")
 	disc := h.attempt(classify.ClassDiscard, 422, "discard: candidate never completed")
 	next := h.clock.Now().Add(3 * time.Minute)
@@ -54,6 +60,7 @@ func testSettleTransitions(t *testing.T, h *harness) {
 		assert.Equal(t, tc.last.Class, r.LastAttempt.Class, tc.id)
 		assert.Equal(t, tc.last.Status, r.LastAttempt.Status, tc.id)
 		assert.Equal(t, tc.last.Error, r.LastAttempt.Error, tc.id)
+		assert.Equal(t, tc.last.Response, r.LastAttempt.Response, tc.id)
 		assert.Equal(t, tc.last.Duration, r.LastAttempt.Duration, tc.id)
 		sameTime(t, tc.last.StartedAt, r.LastAttempt.StartedAt, tc.id+" last attempt start")
 		assert.Empty(t, r.LeaseToken, tc.id+" holds no lease once settled")
@@ -74,6 +81,8 @@ func testSettleTransitions(t *testing.T, h *harness) {
 	assert.Equal(t, 1, r.Attempts)
 	assert.Equal(t, 1, r.Deferrals)
 	assert.Equal(t, eph.Error, r.LastAttempt.Error, "deferrals keep the last real attempt")
+	assert.Equal(t, eph.Status, r.LastAttempt.Status, "deferrals keep the last real attempt's status")
+	assert.Equal(t, eph.Response, r.LastAttempt.Response, "deferrals keep the last real attempt's response")
 
 	// Release counts nothing and makes the record due now.
 	again = h.claim(10)

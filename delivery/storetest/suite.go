@@ -24,6 +24,8 @@ func Run(t *testing.T, newStore Factory) {
 	}{
 		{"EnqueueAndGet", testEnqueueAndGet},
 		{"EnqueueIdempotent", testEnqueueIdempotent},
+		{"EnqueueIdempotentPerDestination", testEnqueueIdempotentPerDestination},
+		{"EnqueueConflict", testEnqueueConflict},
 		{"EnqueueRejectsBadInput", testEnqueueRejectsBadInput},
 		{"EnqueueCorrelationFromContext", testEnqueueCorrelationFromContext},
 		{"ClaimOldestDueFirst", testClaimOldestDueFirst},

@@ -17,6 +17,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	testenv.AnnounceSkips(testenv.Postgres)
 	goleak.VerifyTestMain(m)
 }
 

@@ -68,6 +68,10 @@ func loopbackTransport() *http.Transport {
 //   - go-retryablehttp: Client.Do with its default retry policy and backoff.
 //   - failsafe-go: failsafehttp.NewRoundTripper with its HTTP retry policy
 //     and a circuit breaker.
+//   - outbound resilient: resilient.NewTransport (classification, retries,
+//     per-host breaker) behind a plain http.Client, as handed to code that
+//     only takes one; the RoundTripper peers are failsafe-go's above and
+//     go-retryablehttp's StandardClient.
 func HTTPContenders(url string, workers int) []Contender {
 	cs := []Contender{
 		{Name: "net/http (bare)", Setup: func() (Op, func(), error) { return bareHTTP(url) }},
@@ -82,6 +86,8 @@ func HTTPContenders(url string, workers int) []Contender {
 	return append(cs,
 		Contender{Name: "go-retryablehttp", Setup: func() (Op, func(), error) { return retryableHTTP(url) }},
 		Contender{Name: "failsafe-go (failsafehttp)", Setup: func() (Op, func(), error) { return failsafeHTTP(url) }},
+		Contender{Name: "outbound resilient (RoundTripper)", Setup: func() (Op, func(), error) { return resilientHTTP(url) }},
+		Contender{Name: "go-retryablehttp (StandardClient)", Setup: func() (Op, func(), error) { return retryableStandardHTTP(url) }},
 	)
 }
 

@@ -51,3 +51,23 @@ func HasControl(s string, allowTab bool) bool {
 	}
 	return false
 }
+
+// TransportHeader reports whether a request header named name with value v
+// belongs to the HTTP transport rather than to a message: the
+// connection-specific headers of RFC 9110 §7.6.1, which HTTP/2 and HTTP/3
+// forbid (net/http refuses an HTTP/2 request that carries Connection,
+// Upgrade or Transfer-Encoding, and would do so on every retry), TE other
+// than "trailers", and the framing and routing headers it sets itself
+// from the request (Host, Content-Length, Trailer).
+func TransportHeader(name, v string) bool {
+	switch {
+	case strings.EqualFold(name, "TE"):
+		return !strings.EqualFold(strings.TrimSpace(v), "trailers")
+	case strings.EqualFold(name, "Connection"), strings.EqualFold(name, "Keep-Alive"),
+		strings.EqualFold(name, "Proxy-Connection"), strings.EqualFold(name, "Transfer-Encoding"),
+		strings.EqualFold(name, "Upgrade"), strings.EqualFold(name, "Host"),
+		strings.EqualFold(name, "Content-Length"), strings.EqualFold(name, "Trailer"):
+		return true
+	}
+	return false
+}

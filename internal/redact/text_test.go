@@ -157,3 +157,21 @@ func BenchmarkText(b *testing.B) {
 		})
 	}
 }
+
+func TestBounded(t *testing.T) {
+	long := "issuer said: client_secret=s3cr3t " + strings.Repeat("x", 1<<20)
+	got := redact.Bounded(long, 100)
+	assert.LessOrEqual(t, len(got), 100)
+	assert.True(t, strings.HasPrefix(got, "issuer said: client_secret=[redacted] xxx"), got)
+	assert.True(t, strings.HasSuffix(got, "…"), got)
+
+	// A credential that straddles the cut is redacted whole before the cut.
+	straddle := strings.Repeat("a", 90) + " Authorization: Basic c3ZjOnMzY3IzdA== " + strings.Repeat("b", 1000)
+	got = redact.Bounded(straddle, 120)
+	assert.NotContains(t, got, "c3Zj")
+	assert.LessOrEqual(t, len(got), 120)
+
+	assert.Equal(t, "short token=[redacted]", redact.Bounded("short token=abc", 100))
+	assert.Equal(t, "", redact.Bounded("anything", 0))
+	assert.Equal(t, "line one line two", redact.Bounded("line one\nline two", 100))
+}

@@ -4,7 +4,7 @@
 // library survives the incident.
 //
 // The package has no code of its own; its tests are the point. They run in
-// `go test ./...` and `go test -race ./...`: incidents about connections,
+// `go test work` and `go test -race work`: incidents about connections,
 // resets and tokens go through the real HTTP stack against a
 // deliverytest.Partner, and incidents about time (a 1m, 3m, 9m backoff, a
 // two-day outage) run inside testing/synctest bubbles, over the partner's

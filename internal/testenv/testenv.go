@@ -2,7 +2,9 @@
 // against, and unique names so tests never share a schema or key prefix.
 //
 // Outside CI an unset variable skips the test with a message saying how to
-// run it; in CI (CI=true, CI=1 or any value strconv.ParseBool reads as
+// run it, and AnnounceSkips, called from TestMain, says so in a plain
+// `go test ./...` run too (where a skipped test's message is not shown);
+// in CI (CI=true, CI=1 or any value strconv.ParseBool reads as
 // true) it fails the test, so a misconfigured CI cannot pass by skipping.
 //
 //	func TestStore(t *testing.T) {
@@ -33,14 +35,14 @@ const (
 // is unset the test is skipped, or failed in CI (see InCI).
 func PostgresURL(t testing.TB) string {
 	t.Helper()
-	return lookup(t, PostgresEnv, "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
+	return lookup(t, Postgres)
 }
 
 // RedisAddr returns the Redis address from OUTBOUND_REDIS_ADDR. When it is
 // unset the test is skipped, or failed in CI (see InCI).
 func RedisAddr(t testing.TB) string {
 	t.Helper()
-	return lookup(t, RedisEnv, "127.0.0.1:6379")
+	return lookup(t, Redis)
 }
 
 // InCI reports whether the tests run in CI: CI is set to a value
@@ -57,8 +59,9 @@ func InCI() bool {
 	return ci || err != nil
 }
 
-func lookup(t testing.TB, name, example string) string {
+func lookup(t testing.TB, s Server) string {
 	t.Helper()
+	name, example := s.Env, s.Example
 	if v := os.Getenv(name); v != "" {
 		return v
 	}

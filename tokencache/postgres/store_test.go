@@ -18,7 +18,10 @@ import (
 	"github.com/outbound-go/outbound/tokencache/tokentest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	testenv.AnnounceSkips(testenv.Postgres)
+	goleak.VerifyTestMain(m)
+}
 
 func newPool(t *testing.T) *pgxpool.Pool {
 	t.Helper()

@@ -9,6 +9,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/outbound-go/outbound/internal/nilcheck"
 	"github.com/outbound-go/outbound/tokencache"
 )
 
@@ -55,7 +56,7 @@ return 0`)
 // or other universal client). It returns an error if client is nil or
 // cfg.Prefix contains a brace. It does not contact Redis.
 func New(client goredis.UniversalClient, cfg Config) (*Store, error) {
-	if client == nil {
+	if nilcheck.IsNil(client) {
 		return nil, errors.New("tokencache/redis: New: client is nil")
 	}
 	if cfg.Prefix == "" {

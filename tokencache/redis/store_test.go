@@ -15,7 +15,10 @@ import (
 	"github.com/outbound-go/outbound/tokencache/tokentest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	testenv.AnnounceSkips(testenv.Redis)
+	goleak.VerifyTestMain(m)
+}
 
 func newClient(t *testing.T) *goredis.Client {
 	t.Helper()
@@ -106,6 +109,9 @@ func TestMalformedStoredToken(t *testing.T) {
 
 func TestNewValidates(t *testing.T) {
 	_, err := tokenredis.New(nil, tokenredis.Config{})
+	require.ErrorContains(t, err, "client is nil")
+	// A nil *redis.Client passed the nil check and panicked on first use.
+	_, err = tokenredis.New((*goredis.Client)(nil), tokenredis.Config{})
 	require.ErrorContains(t, err, "client is nil")
 	client := goredis.NewClient(&goredis.Options{Addr: "127.0.0.1:1"}) // never dialled
 	defer client.Close()

@@ -39,6 +39,7 @@ func TestQuickRunPrintsEveryTable(t *testing.T) {
 		"Machine: ", "CPUs",
 		"### 1. Pipeline overhead", "| outbound |", "| failsafe-go |", "| backoff/v5 + gobreaker/v2 |", "| go-retryablehttp (policy check only) |",
 		"### 2. HTTP POST", "| net/http (bare) | ", "1.00×", "| outbound, default client (25 conns/host) | – |",
+		"| outbound resilient (RoundTripper) |", "| go-retryablehttp (StandardClient) |",
 		"### 3. Durable throughput", "| outbound postgres + Dispatcher |", "| River (InsertMany) |", "| River (InsertManyFast, COPY) |",
 		"### 4. Token cache hit path", "| outbound tokencache |", "| x/oauth2 ReuseTokenSource |",
 		"Load average at the end",

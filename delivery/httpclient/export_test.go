@@ -1,0 +1,4 @@
+package httpclient
+
+// SystemNameservers exposes systemNameservers to the tests.
+var SystemNameservers = systemNameservers
