@@ -181,18 +181,18 @@ func (o *Observer) ObserveAttempt(ctx context.Context, e delivery.AttemptEvent) 
 	o.logger.LogAttrs(ctx, level, actionMessage(e.Action), attrs...)
 }
 
-// ObserveRun logs a summary of r: at Info when the run claimed records,
+// ObserveRun logs a summary of r: at Info when the run attempted records,
 // Error when outcomes could not be written to the store, and Debug for idle
-// runs and runs refused by the gate (a dispatcher polls every second, and
-// an outage is told once by the health and breaker hooks, not once per
-// poll). The line carries the correlation id of ctx, if any.
+// runs and runs that only held records back behind a destination's pause
+// (a dispatcher polls every second, and an outage is told once by the
+// destination, health and breaker lines, not once per poll). The line carries the correlation id of ctx, if any.
 func (o *Observer) ObserveRun(ctx context.Context, r delivery.Report) {
 	level := slog.LevelDebug
 	switch {
 	case r.Err != nil, r.StoreErrors > 0:
 		level = slog.LevelError
-	case r.Claimed > 0:
-		level = slog.LevelInfo
+	case r.Attempted > 0:
+		level = slog.LevelInfo // a run that only held records back is not news: the pause's line said it
 	}
 	if !o.logger.Enabled(ctx, level) {
 		return
@@ -260,6 +260,31 @@ func (o *Observer) HealthChanged(c health.Change) {
 		attrs = append(attrs, slog.String("error", health.Redact(c.Cause.Error())))
 	}
 	o.logger.LogAttrs(context.Background(), level, msg, attrs...)
+}
+
+// ObserveDestination logs a dispatcher's change to a destination for the
+// whole fleet: Warn when it is paused (with the cause, the pause's end and
+// the redacted error that caused it), Error when it is disabled (a person
+// must resume it), Info when a probe resumes it. It makes the Observer a
+// delivery.DestinationObserver.
+func (o *Observer) ObserveDestination(ctx context.Context, e delivery.DestinationEvent) {
+	level, msg := slog.LevelInfo, "destination resumed"
+	attrs := []slog.Attr{slog.String("destination", e.Destination)}
+	switch e.Change {
+	case delivery.DestinationPausedChange:
+		level, msg = slog.LevelWarn, "destination paused"
+		attrs = append(attrs, slog.String("cause", e.Cause), slog.Time("until", e.Until))
+	case delivery.DestinationDisabledChange:
+		level, msg = slog.LevelError, "destination disabled"
+		attrs = append(attrs, slog.String("cause", e.Cause))
+	}
+	if e.Err != nil {
+		attrs = append(attrs, slog.String("error", health.Redact(e.Err.Error())))
+	}
+	if e.StoreErr != nil {
+		attrs = append(attrs, slog.String("store_error", health.Redact(e.StoreErr.Error())))
+	}
+	o.logger.LogAttrs(ctx, level, msg, attrs...)
 }
 
 // TokenEvent logs a token cache event: Warn for failed mints, store errors

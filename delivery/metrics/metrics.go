@@ -118,6 +118,8 @@ type Collector struct {
 	mintDuration   *prometheus.HistogramVec
 	switches       *prometheus.CounterVec
 	channelSends   *prometheus.CounterVec
+	destChanges    *prometheus.CounterVec
+	destPaused     *prometheus.GaugeVec
 
 	queue *queueCollector // nil without Config.Store
 }
@@ -247,6 +249,12 @@ func New(cfg Config) (*Collector, error) {
 		channelSends: counter("failover_sends_total",
 			"Sends on the channels of failover sets, by set, channel and outcome class.",
 			"set", "channel", "class"),
+		destChanges: counter("destination_changes_total",
+			"Destination pauses, resumes and disables made by this process's dispatchers, by destination, change and cause.",
+			"destination", "change", "cause"),
+		destPaused: gauge("destination_paused",
+			"1 while this process last saw the destination paused or disabled for the fleet, 0 once it saw it resumed.",
+			"destination"),
 	}
 	if cfg.Store != nil {
 		m.queue = newQueueCollector(cfg.Store, ns, cl, cfg.StatsInterval, cfg.StatsTimeout)
@@ -272,7 +280,7 @@ func (m *Collector) collectors() []prometheus.Collector {
 	return []prometheus.Collector{
 		m.attempts, m.latency, m.actions, m.settleErrors, m.runs, m.runDuration, m.lastRun,
 		m.breakerState, m.breakerChanges, m.healthState, m.healthChanges, m.tokenEvents, m.mintDuration,
-		m.switches, m.channelSends,
+		m.switches, m.channelSends, m.destChanges, m.destPaused,
 	}
 }
 

@@ -92,14 +92,17 @@ func TestMetricsScenario(t *testing.T) {
 		// Run 1: everything is tried once; late-1 and late-2 open the breaker.
 		_, err = d.RunOnce(context.Background())
 		require.NoError(t, err)
-		// Run 2: the partner's health check fails; the gate refuses the run.
+		// Run 2: the partner's health check fails; the gate refuses the
+		// first attempt, which pauses the destination: the records claimed
+		// with it wait without an attempt (defer).
 		down.Store(true)
 		time.Sleep(time.Minute)
 		rep, err := d.RunOnce(context.Background())
 		require.NoError(t, err)
 		require.True(t, rep.GateClosed)
-		// Run 3: healthy again; the half-open breaker lets flaky-1 through,
-		// closes, and late-1 and late-2 open it again.
+		// Run 3: healthy again; the pause has ended and a probe goes
+		// through the half-open breaker, which closes; the next 503 opens
+		// it again and the open breaker pauses the destination.
 		down.Store(false)
 		time.Sleep(time.Minute)
 		rep, err = d.RunOnce(context.Background())
@@ -112,21 +115,22 @@ func TestMetricsScenario(t *testing.T) {
 outbound_attempts_total{cause="http_400",class="permanent",destination="ats"} 1
 outbound_attempts_total{cause="http_409",class="duplicate",destination="ats"} 1
 outbound_attempts_total{cause="http_422",class="discard",destination="ats"} 1
-outbound_attempts_total{cause="http_503",class="ephemeral",destination="ats"} 5
+outbound_attempts_total{cause="breaker_open",class="unavailable",destination="ats"} 1
+outbound_attempts_total{cause="http_503",class="ephemeral",destination="ats"} 4
 outbound_attempts_total{cause="ok",class="ok",destination="ats"} 2
 outbound_attempts_total{cause="ok",class="ok",destination="crm"} 1
 # HELP outbound_actions_total Claimed records by destination and what the dispatcher did with them: delivered, duplicate, retry, dead_letter, discard, defer, release.
 # TYPE outbound_actions_total counter
 outbound_actions_total{action="dead_letter",destination="ats"} 1
+outbound_actions_total{action="defer",destination="ats"} 2
 outbound_actions_total{action="delivered",destination="ats"} 2
 outbound_actions_total{action="delivered",destination="crm"} 1
 outbound_actions_total{action="discard",destination="ats"} 1
 outbound_actions_total{action="duplicate",destination="ats"} 1
-outbound_actions_total{action="retry",destination="ats"} 5
+outbound_actions_total{action="retry",destination="ats"} 4
 # HELP outbound_runs_total Dispatcher runs (RunOnce) by result: work (claimed records), idle, gate_closed, or error (claiming or recording outcomes failed).
 # TYPE outbound_runs_total counter
-outbound_runs_total{result="gate_closed"} 1
-outbound_runs_total{result="work"} 2
+outbound_runs_total{result="work"} 3
 # HELP outbound_queue_records Records in the store by state (pending, in_flight, delivered, dead, discarded).
 # TYPE outbound_queue_records gauge
 outbound_queue_records{state="dead"} 1

@@ -216,3 +216,22 @@ func TestNewValidates(t *testing.T) {
 		assert.True(t, strings.HasPrefix(err.Error(), "metrics: "), err.Error())
 	}
 }
+
+func TestObserveDestination(t *testing.T) {
+	m, reg := newMetrics(t, metrics.Config{})
+	ctx := context.Background()
+	m.ObserveDestination(ctx, delivery.DestinationEvent{Destination: "crm", Change: delivery.DestinationPausedChange, Cause: "http_429", Until: time.Now().Add(time.Minute)})
+	m.ObserveDestination(ctx, delivery.DestinationEvent{Destination: "hook", Change: delivery.DestinationDisabledChange, Cause: "gone"})
+	m.ObserveDestination(ctx, delivery.DestinationEvent{Destination: "crm", Change: delivery.DestinationResumedChange})
+	require.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(`
+# HELP outbound_destination_changes_total Destination pauses, resumes and disables made by this process's dispatchers, by destination, change and cause.
+# TYPE outbound_destination_changes_total counter
+outbound_destination_changes_total{cause="",change="resumed",destination="crm"} 1
+outbound_destination_changes_total{cause="gone",change="disabled",destination="hook"} 1
+outbound_destination_changes_total{cause="http_429",change="paused",destination="crm"} 1
+# HELP outbound_destination_paused 1 while this process last saw the destination paused or disabled for the fleet, 0 once it saw it resumed.
+# TYPE outbound_destination_paused gauge
+outbound_destination_paused{destination="crm"} 0
+outbound_destination_paused{destination="hook"} 1
+`), "outbound_destination_changes_total", "outbound_destination_paused"))
+}

@@ -1,0 +1,24 @@
+package metrics
+
+import (
+	"context"
+
+	"github.com/outbound-go/outbound/delivery"
+)
+
+var _ delivery.DestinationObserver = (*Collector)(nil)
+
+// ObserveDestination counts a dispatcher's pause, resume or disable of a
+// destination in outbound_destination_changes_total and sets
+// outbound_destination_paused (1 paused or disabled, 0 resumed). It makes
+// the Collector a delivery.DestinationObserver, so the Dispatcher calls it
+// when the Collector is its Observer.
+func (m *Collector) ObserveDestination(_ context.Context, e delivery.DestinationEvent) {
+	dest := m.dests.get(e.Destination)
+	m.destChanges.WithLabelValues(dest, e.Change.String(), m.causes.get(e.Cause)).Inc()
+	paused := 1.0
+	if e.Change == delivery.DestinationResumedChange {
+		paused = 0
+	}
+	m.destPaused.WithLabelValues(dest).Set(paused)
+}
