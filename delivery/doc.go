@@ -31,16 +31,60 @@
 // processes, and package storetest checks any implementation. A [Dispatcher]
 // drains a Store through a Deliverer: bounded per run (MaxPerRun), with a
 // fixed number of workers (Concurrency; 1 is strictly sequential), records of
-// one Key in order, each outcome written back as soon as it is known, and
-// every class handled as its meaning demands: Ephemeral retried on the
-// retry.Policy schedule (1m, 3m, 9m, ... by default), Permanent dead-lettered
-// at once, Discard dropped with its reason, Duplicate counted as delivered,
-// Unavailable deferred without spending an attempt. A [Gate] (a health
-// monitor or breaker) stops runs while the partner is down, so an outage
-// fails nothing.
+// one Key at one destination in order, each outcome written back as soon as
+// it is known, and every class handled as its meaning demands: Ephemeral
+// retried on the retry.Policy schedule (1m, 3m, 9m, ... by default),
+// Permanent dead-lettered at once, Discard dropped with its reason,
+// Duplicate counted as delivered, Unavailable held without spending an
+// attempt.
+//
+// # Destinations
+//
+// Every record belongs to one destination (Message.Destination; empty is
+// the default one), and a destination is durable state in the store,
+// shared by every process on it: whether it is paused (until when, and
+// why), disabled, and its MaxInFlight, with live figures
+// (Store.Destinations). One Dispatcher serves many destinations, each with
+// its own pipeline (DispatcherConfig.Destinations, or Resolve for thousands
+// of them), and a slow or dead partner costs the others nothing:
+//
+//   - Claims are fair: one record per destination per round, the one
+//     served least recently first, so a 100k backlog for one partner never
+//     delays another's ten records; a destination over its MaxInFlight
+//     (counted over every lease in the store, so it holds for the fleet) or
+//     holding its share of a dispatcher's workers is not claimed.
+//   - Backpressure is a destination's verdict, not a record's: a 429 or a
+//     503 with Retry-After pauses the destination until then for every
+//     process; so do a closed gate, an open breaker, and failures that say
+//     nothing about the record (connection refused, DNS, a rejected
+//     certificate, a refusing proxy: see DestinationFault), with a probe
+//     interval that grows (PauseBackoff). The records wait unclaimed and
+//     spend no attempt; when the pause ends one record across the fleet
+//     probes the partner, and its healthy answer makes all of them due at
+//     once.
+//   - A 410 Gone disables the destination until a person resumes it
+//     (Store.ResumeDestination), and so does a pause longer than
+//     DisableAfter (5 days), so a dead endpoint cannot hold records unseen.
+//   - Ordering and idempotency are per destination: records with the same
+//     Key at the same destination go in order, and one event fanned out to
+//     three partners under one Key and one IdempotencyKey is three records
+//     that never wait for each other.
+//
+//	d, err := delivery.NewDispatcher(delivery.DispatcherConfig{
+//		Store:       store,
+//		Concurrency: 16,
+//		Destinations: map[string]delivery.DestinationConfig{
+//			"ats": {Deliverer: atsSend, Gate: atsHealth},
+//			"crm": {Deliverer: crmSend, MaxInFlight: 4}, // across every instance
+//		},
+//		Resolve: webhookEndpoint, // one destination per customer endpoint
+//	})
+//
+// Every pause, resume and disable reaches the Observer (DestinationObserver:
+// a log line, a metric) with its cause.
 //
 //	store := memstore.New(memstore.Config{})
-//	_, err := store.Enqueue(ctx, delivery.Message{Key: "candidate-42", Payload: body})
+//	_, err := store.Enqueue(ctx, delivery.Message{Destination: "ats", Key: "candidate-42", Payload: body})
 //	d, err := delivery.NewDispatcher(delivery.DispatcherConfig{
 //		Store:       store,
 //		Deliverer:   send,
@@ -56,8 +100,10 @@
 // the Store contract and Record, the Dispatcher, Gate and Observer). Each
 // other concern is a package of its own, and new features land in theirs:
 //
-//	delivery               the hub (above); destinations and their limits
-//	                       are part of the Store contract and the Dispatcher
+//	delivery               the hub (above); destinations, their pauses and
+//	                       limits are part of the Store contract and the
+//	                       Dispatcher; fleet-wide rate limits and retry
+//	                       budgets join them
 //	delivery/httpclient    the shared *http.Client: connection bounds,
 //	                       timeouts, redirect policy, the dial guard; the
 //	                       caching DNS resolver joins it (a leaf: no delivery)

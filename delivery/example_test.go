@@ -76,3 +76,49 @@ func ExampleDispatcher() {
 	// delivered 2, dead-lettered 1
 	// cand-2: permanent: candidate has no email
 }
+
+// One event for two partners: one idempotency key and one ordering key,
+// two records. The CRM answers 429 with a Retry-After: its destination is
+// paused for every dispatcher on the store and its record waits without
+// spending an attempt, while the ATS's record is delivered.
+func ExampleDispatcherConfig_destinations() {
+	ctx := context.Background()
+	store := memstore.New(memstore.Config{})
+	ats := delivery.DelivererFunc(func(context.Context, *delivery.Message) error { return nil })
+	crm := delivery.DelivererFunc(func(context.Context, *delivery.Message) error {
+		return &classify.Error{Class: classify.ClassEphemeral, Status: 429, RetryAfter: 30 * time.Second}
+	})
+	d, err := delivery.NewDispatcher(delivery.DispatcherConfig{
+		Store: store,
+		Destinations: map[string]delivery.DestinationConfig{
+			"ats": {Deliverer: ats},
+			"crm": {Deliverer: crm, MaxInFlight: 4}, // at most 4 in flight across every instance
+		},
+	})
+	if err != nil {
+		panic(err)
+	}
+	for _, dest := range []string{"ats", "crm"} {
+		_, err := store.Enqueue(ctx, delivery.Message{Destination: dest, Key: "candidate-42",
+			IdempotencyKey: "assessment-9001", Payload: []byte(`{"score":87}`)})
+		if err != nil {
+			panic(err)
+		}
+	}
+	rep, err := d.RunOnce(ctx)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Printf("%d delivered, %d waiting\n", rep.Delivered, rep.Deferred)
+	ds, err := store.Destinations(ctx)
+	if err != nil {
+		panic(err)
+	}
+	for _, dst := range ds {
+		fmt.Printf("%s: %s %q, %d pending, max in flight %d\n", dst.Name, dst.Status, dst.Cause, dst.Pending, dst.MaxInFlight)
+	}
+	// Output:
+	// 1 delivered, 1 waiting
+	// ats: active "", 0 pending, max in flight 0
+	// crm: paused "http_429", 1 pending, max in flight 4
+}

@@ -19,12 +19,17 @@ type Message struct {
 	// IdempotencyKey is empty.
 	ID string
 	// Key is the ordering group (an order id, a candidate id). Messages with
-	// the same non-empty Key are delivered one at a time in enqueue order;
-	// messages with no Key are unordered.
+	// the same non-empty Key and the same Destination are delivered one at
+	// a time in enqueue order; messages with no Key are unordered. The
+	// order is per destination: one event fanned out to three partners
+	// under one Key never makes a partner wait for another.
 	Key string
-	// Destination names the partner or endpoint the message goes to. It is
-	// optional; when set it labels metrics and logs, so it should have low
-	// cardinality ("ats-acme", not a URL with ids in it).
+	// Destination names the partner or endpoint the message goes to; empty
+	// is the default destination. A destination is state in the store
+	// shared by every process (paused, disabled, its MaxInFlight) and has
+	// its own pipeline in a Dispatcher (DispatcherConfig.Destinations); it
+	// also labels metrics and logs, so name partners ("ats-acme"), not URLs
+	// with ids in them. At most MaxDestinationName bytes, no NUL.
 	Destination string
 	// Payload is the body to send.
 	Payload []byte
@@ -36,7 +41,7 @@ type Message struct {
 	// headers are stored with the record, in plain text, for as long as it
 	// is kept, and copied to every replica and backup of the store. Set
 	// credentials when the request is sent instead: wrap the client's
-	// transport in a tokencache.Transport, or sign in the RequestBuilder.
+	// transport in a tokencache.Transport, or sign with webhook.Transport.
 	// A message's String, Format and LogValue hide the values of
 	// credential-looking headers, but the store does not.
 	Headers map[string]string
