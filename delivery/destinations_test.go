@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -16,10 +17,12 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/time/rate"
 
 	"github.com/outbound-go/outbound/classify"
 	"github.com/outbound-go/outbound/delivery"
 	"github.com/outbound-go/outbound/delivery/memstore"
+	"github.com/outbound-go/outbound/health"
 )
 
 // fakePartners answers for many destinations at once, as a Deliverer, and
@@ -556,4 +559,101 @@ func (destinationRecorder) ObserveAttempt(context.Context, delivery.AttemptEvent
 func (destinationRecorder) ObserveRun(context.Context, delivery.Report)           {}
 func (f destinationRecorder) ObserveDestination(_ context.Context, e delivery.DestinationEvent) {
 	f(e)
+}
+
+// A partner over its rate limit never delays another's records: its
+// destination is not claimed while it has no token, so no worker waits in
+// its limiter while the other partner has due work.
+func TestRateLimitedDestinationDelaysNoOther(t *testing.T) {
+	drain := func(t *testing.T, withCRM bool) time.Duration {
+		store := memstore.New(memstore.Config{})
+		partners := newFakePartners(func(string, *delivery.Message, time.Time) (time.Duration, error) {
+			return 5 * time.Millisecond, nil
+		})
+		for i := range 200 {
+			enqueue(t, store, delivery.Message{ID: fmt.Sprintf("ats-%03d", i), Destination: "ats", Payload: pl("x")})
+			if withCRM {
+				enqueue(t, store, delivery.Message{ID: fmt.Sprintf("crm-%03d", i), Destination: "crm", Payload: pl("x")})
+			}
+		}
+		start := time.Now()
+		ctx, cancel := context.WithCancel(context.Background())
+		wg := runFleet(t, ctx, 1, delivery.DispatcherConfig{Store: store, Deliverer: partners, Concurrency: 8,
+			Destinations: map[string]delivery.DestinationConfig{"crm": {RateLimit: rate.NewLimiter(5, 1)}}})
+		for len(partners.received("ats")) < 200 {
+			time.Sleep(time.Millisecond)
+		}
+		took := time.Since(start)
+		cancel()
+		wg.Wait()
+		if withCRM {
+			partners.mu.Lock()
+			assert.LessOrEqual(t, partners.peak["crm"], 1, "crm is paced, one at a time")
+			partners.mu.Unlock()
+		}
+		return took
+	}
+	synctest.Test(t, func(t *testing.T) {
+		alone := drain(t, false)
+		beside := drain(t, true)
+		t.Logf("ats drained in %v alone, %v beside a crm limited to 5/s", alone, beside)
+		assert.LessOrEqual(t, float64(beside), 1.2*float64(alone), "the limited partner costs ats nothing")
+	})
+}
+
+// A partner down for 5s under a steady stream of records, with the default
+// retry policy and a health gate probing every second: every record held
+// back by the pause is delivered within one probe interval of recovery;
+// none waits a retry backoff.
+func TestRecordsHeldByAPauseGoWhenItEnds(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		const downFor, probeEvery = 5 * time.Second, time.Second
+		up := func() bool { return time.Since(start) >= downFor }
+		monitor, err := health.NewMonitor(health.MonitorConfig{Name: "partner", Interval: probeEvery,
+			FailureThreshold: 1, SuccessThreshold: 1,
+			Checker: health.CheckerFunc(func(context.Context) error {
+				if !up() {
+					return errors.New("partner down")
+				}
+				return nil
+			})})
+		require.NoError(t, err)
+		ctx, cancel := context.WithCancel(context.Background())
+		require.NoError(t, monitor.Start(ctx))
+		defer monitor.Stop()
+		partners := newFakePartners(func(string, *delivery.Message, time.Time) (time.Duration, error) {
+			if !up() {
+				return 0, errRefused
+			}
+			return time.Millisecond, nil
+		})
+		store := memstore.New(memstore.Config{})
+		d := newDispatcher(t, delivery.DispatcherConfig{Store: store, Deliverer: partners, Gate: monitor, Concurrency: 4})
+		done := make(chan struct{})
+		go func() { _ = d.Run(ctx); close(done) }()
+
+		enqueued := map[string]time.Duration{}
+		for i := range 50 { // 5 records a second for 10s
+			id := fmt.Sprintf("r-%02d", i)
+			enqueue(t, store, delivery.Message{ID: id, Destination: "partner", Payload: pl(id)})
+			enqueued[id] = time.Since(start)
+			time.Sleep(200 * time.Millisecond)
+		}
+		time.Sleep(time.Minute)
+		cancel()
+		<-done
+
+		partners.mu.Lock()
+		defer partners.mu.Unlock()
+		require.Len(t, partners.got["partner"], 50)
+		for id, at := range enqueued {
+			r := get(t, store, id)
+			require.Equal(t, delivery.StateDelivered, r.State, id)
+			deliveredAt := r.UpdatedAt.Sub(start)
+			assert.LessOrEqual(t, deliveredAt, max(at, downFor)+probeEvery+100*time.Millisecond,
+				"%s enqueued at %v delivered at %v", id, at, deliveredAt)
+			assert.Equal(t, 1, r.Attempts, "%s: the outage spent no attempt", id)
+		}
+	})
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/outbound-go/outbound/internal/defaults"
 	"github.com/outbound-go/outbound/internal/nilcheck"
 	"github.com/outbound-go/outbound/retry"
+	"golang.org/x/time/rate"
 )
 
 // Defaults of DispatcherConfig.
@@ -277,10 +278,11 @@ func (c *DispatcherConfig) leaseNeeded() time.Duration {
 // with the same Idempotency-Key. A Dispatcher is safe for concurrent use;
 // several dispatchers (in one process or many) may share a Store.
 type Dispatcher struct {
-	cfg     DispatcherConfig
-	workers chan struct{} // one token per attempt in progress, Concurrency in all
-	dests   destinations
-	claims  atomic.Uint64 // claims asked for, numbering them
+	cfg      DispatcherConfig
+	workers  chan struct{} // one token per attempt in progress, Concurrency in all
+	progress chan struct{} // a record was settled (coalescing)
+	dests    destinations
+	claims   atomic.Uint64 // claims asked for, numbering them
 }
 
 // NewDispatcher returns a Dispatcher for cfg, or an error naming every
@@ -293,7 +295,7 @@ func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Dispatcher{cfg: cfg, workers: make(chan struct{}, cfg.Concurrency)}
+	d := &Dispatcher{cfg: cfg, workers: make(chan struct{}, cfg.Concurrency), progress: make(chan struct{}, 1)}
 	for name := range cfg.Destinations {
 		d.pipeline(name) // resolve now; their limits go to the store on the first run
 	}
@@ -378,8 +380,15 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		if err == nil && !rep.GateClosed && rep.Claimed > 0 {
+		if err == nil && rep.Claimed > 0 {
 			continue // more may be due
+		}
+		// While earlier runs are still finishing attempts, each of their
+		// settles may make a record claimable (the next of its key):
+		// look again then, not a poll interval later.
+		var progress <-chan struct{}
+		if earlier = slices.DeleteFunc(earlier, func(c chan result) bool { return len(c) > 0 }); len(earlier) > 0 {
+			progress = d.progress
 		}
 		timer.Reset(d.idleWait(ctx, rep))
 		select {
@@ -387,6 +396,8 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			return nil
 		case <-timer.C:
 		case <-notify:
+			timer.Stop()
+		case <-progress:
 			timer.Stop()
 		}
 	}
@@ -418,6 +429,9 @@ func (d *Dispatcher) idleWait(ctx context.Context, rep Report) time.Duration {
 	}
 	if due.IsZero() {
 		return poll
+	}
+	if token := d.nextToken(); rep.rateLimited && rep.Claimed == 0 && !due.After(time.Now()) && !token.IsZero() {
+		due = token // what is due waits for a rate-limited destination's next token
 	}
 	return min(poll, max(time.Until(due), recheckFloor))
 }
@@ -518,12 +532,15 @@ func (r *run) feed(work chan<- claimed, finished <-chan struct{}) error {
 			continue
 		}
 		at, seq := time.Now(), r.d.claims.Add(1)
-		skip := r.d.overShare()
+		skip, shared := r.d.overShare()
 		recs, err := r.claim(min(idle, remaining), skip)
 		if err != nil {
 			return fmt.Errorf("delivery: claim: %w", err)
 		}
-		r.d.took(recs, skip)
+		r.d.took(recs, skip[:shared])
+		r.mu.Lock()
+		r.report.rateLimited = len(skip) > shared && shared == 0
+		r.mu.Unlock()
 		if len(recs) == 0 {
 			// A record in flight may be the head of a key whose next
 			// record becomes claimable when it finishes.
@@ -587,6 +604,10 @@ func (r *run) process(c claimed) {
 	r.applyVerdict(rec, &e, v)
 	e.StoreErr = r.settle(rec, &e)
 	r.d.settled(rec.Destination)
+	select {
+	case r.d.progress <- struct{}{}:
+	default:
+	}
 	r.mu.Lock()
 	r.report.add(&e)
 	if e.StoreErr != nil && !isLeaseLost(e.StoreErr) {
@@ -724,6 +745,9 @@ func (r *run) attempt(p *pipeline, rec Record, e *AttemptEvent) verdict {
 		defer cancel()
 	}
 	ctx, response := withResponseRecorder(ctx)
+	if p.limiter != nil && !r.takeToken(p.limiter, e) {
+		return verdict{}
+	}
 	start := time.Now()
 	err := deliverRecovering(ctx, p.deliverer, &msg)
 	e.Attempted = true
@@ -738,6 +762,46 @@ func (r *run) attempt(p *pipeline, rec Record, e *AttemptEvent) verdict {
 	}
 	return r.decide(p, e)
 }
+
+// maxTokenWait is how long a worker waits for its destination's next
+// token; a longer wait sends the record back until then instead.
+const maxTokenWait = 10 * time.Millisecond
+
+// takeToken spends a token of lim for e's attempt, waiting for it when it
+// comes within maxTokenWait. Otherwise the record goes back, unattempted,
+// due when the token comes: a claim can hand out several records of one
+// destination (one per round), more than its tokens, and its workers must
+// not wait in its limiter while other destinations have due work.
+func (r *run) takeToken(lim *rate.Limiter, e *AttemptEvent) bool {
+	now := time.Now()
+	res := lim.ReserveN(now, 1)
+	wait := res.DelayFrom(now)
+	if !res.OK() || wait > maxTokenWait {
+		res.CancelAt(now)
+		holdUnattempted(e, errRateLimited)
+		if res.OK() {
+			e.NextAttemptAt = now.Add(wait)
+		} else {
+			e.NextAttemptAt = now.Add(time.Second)
+		}
+		return false
+	}
+	if wait > 0 {
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-r.hard.Done():
+			res.Cancel()
+			releaseUnattempted(e, r.hard.Err())
+			return false
+		}
+	}
+	return true
+}
+
+// errRateLimited is the reason a record waits for its destination's token.
+var errRateLimited = classify.Unavailable(errors.New("delivery: destination over its rate limit; the record waits for its next token"))
 
 // deliverRecovering calls d and turns a panic into a Permanent error: the
 // same message would panic again on every instance, so it is dead-lettered

@@ -53,6 +53,7 @@
 //     delays another's ten records; a destination over its MaxInFlight
 //     (counted over every lease in the store, so it holds for the fleet) or
 //     holding its share of a dispatcher's workers is not claimed.
+//
 //   - Backpressure is a destination's verdict, not a record's: a 429 or a
 //     503 with Retry-After pauses the destination until then for every
 //     process; so do a closed gate, an open breaker, and failures that say
@@ -62,23 +63,25 @@
 //     spend no attempt; when the pause ends one record across the fleet
 //     probes the partner, and its healthy answer makes all of them due at
 //     once.
+//
 //   - A 410 Gone disables the destination until a person resumes it
 //     (Store.ResumeDestination), and so does a pause longer than
 //     DisableAfter (5 days), so a dead endpoint cannot hold records unseen.
+//
 //   - Ordering and idempotency are per destination: records with the same
 //     Key at the same destination go in order, and one event fanned out to
 //     three partners under one Key and one IdempotencyKey is three records
 //     that never wait for each other.
 //
-//	d, err := delivery.NewDispatcher(delivery.DispatcherConfig{
-//		Store:       store,
-//		Concurrency: 16,
-//		Destinations: map[string]delivery.DestinationConfig{
-//			"ats": {Deliverer: atsSend, Gate: atsHealth},
-//			"crm": {Deliverer: crmSend, MaxInFlight: 4}, // across every instance
-//		},
-//		Resolve: webhookEndpoint, // one destination per customer endpoint
-//	})
+//     d, err := delivery.NewDispatcher(delivery.DispatcherConfig{
+//     Store:       store,
+//     Concurrency: 16,
+//     Destinations: map[string]delivery.DestinationConfig{
+//     "ats": {Deliverer: atsSend, Gate: atsHealth},
+//     "crm": {Deliverer: crmSend, MaxInFlight: 4}, // across every instance
+//     },
+//     Resolve: webhookEndpoint, // one destination per customer endpoint
+//     })
 //
 // Every pause, resume and disable reaches the Observer (DestinationObserver:
 // a log line, a metric) with its cause.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"slices"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/outbound-go/outbound/classify"
 	"github.com/outbound-go/outbound/retry"
+	"golang.org/x/time/rate"
 )
 
 // Defaults of the destination settings in DispatcherConfig.
@@ -46,6 +48,12 @@ type DestinationConfig struct {
 	// Policy decides this destination's retries. Nil means
 	// DispatcherConfig.Policy.
 	Policy *retry.Policy
+	// RateLimit, if set, paces this destination's attempts in this
+	// process. A destination with no token to spend is not claimed, so no
+	// worker waits inside one partner's limiter while others have due
+	// work. (It is this process's limit: give each instance its share, or
+	// see the fleet-wide limits.)
+	RateLimit *rate.Limiter
 }
 
 // DestinationFault reports whether err says nothing about the record and
@@ -148,17 +156,19 @@ type pipeline struct {
 	deliverer Deliverer
 	gate      Gate
 	policy    retry.Policy
+	limiter   *rate.Limiter
 }
 
 // destinations is a Dispatcher's view of its destinations: their resolved
 // pipelines and what this process knows of their pauses.
 type destinations struct {
 	mu        sync.Mutex
-	pipelines map[string]*pipeline // nil entry: known to have no configuration
-	limits    map[string]int       // limits still to write to the store
-	held      map[string]hold      // pauses and disables this process recorded
-	inHand    map[string]int       // records claimed and not yet settled, by destination
-	active    int                  // destinations seen with due work at the last claim
+	pipelines map[string]*pipeline     // nil entry: known to have no configuration
+	limits    map[string]int           // limits still to write to the store
+	held      map[string]hold          // pauses and disables this process recorded
+	inHand    map[string]int           // records claimed and not yet settled, by destination
+	limited   map[string]*rate.Limiter // the destinations with a RateLimit
+	active    int                      // destinations seen with due work at the last claim
 }
 
 // errUnconfigured is the reason records of a destination without a
@@ -194,6 +204,12 @@ func (d *Dispatcher) pipeline(name string) (*pipeline, bool) {
 		return existing, existing != nil
 	}
 	ds.pipelines[name] = p
+	if p != nil && p.limiter != nil {
+		if ds.limited == nil {
+			ds.limited = make(map[string]*rate.Limiter)
+		}
+		ds.limited[name] = p.limiter
+	}
 	if p != nil && ok {
 		if ds.limits == nil {
 			ds.limits = make(map[string]int)
@@ -204,7 +220,7 @@ func (d *Dispatcher) pipeline(name string) (*pipeline, bool) {
 }
 
 func (d *Dispatcher) newPipeline(dc DestinationConfig) *pipeline {
-	p := &pipeline{deliverer: dc.Deliverer, gate: dc.Gate, policy: d.cfg.Policy}
+	p := &pipeline{deliverer: dc.Deliverer, gate: dc.Gate, policy: d.cfg.Policy, limiter: dc.RateLimit}
 	if p.deliverer == nil {
 		p.deliverer = d.cfg.Deliverer
 	}
@@ -376,49 +392,92 @@ func (d *Dispatcher) disables(status int) bool {
 // hold (in workers or queued for them) while others have due work: its
 // Concurrency workers split evenly over the destinations seen with due
 // work (in hand, or in the last claim), at least one; alone, a destination
-// may have all 2*Concurrency. A slow partner then holds
+// is bounded only by each run's 2*Concurrency slots. A slow partner then holds
 // its share of workers, not all of them. Callers hold ds.mu.
 func (d *Dispatcher) share() int {
 	if d.dests.active <= 1 {
-		return 2 * d.cfg.Concurrency
+		return math.MaxInt // alone, it is bounded by each run's slots only
 	}
 	return max(1, (d.cfg.Concurrency+d.dests.active-1)/d.dests.active)
 }
 
-// overShare lists the destinations that hold their share of this
-// Dispatcher's claimed records: the next claim skips them.
-func (d *Dispatcher) overShare() []string {
+// overShare lists the destinations the next claim skips: those that hold
+// their share of this Dispatcher's claimed records, and those over their
+// rate limit.
+// The first shared of them hold their share; the others have no token
+// to spend (RateLimit).
+func (d *Dispatcher) overShare() (skip []string, shared int) {
 	ds := &d.dests
 	ds.mu.Lock()
 	defer ds.mu.Unlock()
 	share := d.share()
-	var skip []string
 	for name, n := range ds.inHand {
 		if n >= share {
 			skip = append(skip, name)
 		}
 	}
-	return skip
+	shared = len(skip)
+	now := time.Now()
+	for name, lim := range ds.limited {
+		// One token for each record already in hand, and one more.
+		if lim.TokensAt(now) < float64(ds.inHand[name]+1) && !slices.Contains(skip, name) {
+			skip = append(skip, name)
+		}
+	}
+	return skip, shared
 }
 
-// took counts the records of a claim that skipped skip.
-func (d *Dispatcher) took(recs []Record, skip []string) {
+// nextToken is when the earliest rate-limited destination has a token
+// again, or zero: a dispatcher whose claims skipped only those looks again
+// then.
+func (d *Dispatcher) nextToken() time.Time {
+	ds := &d.dests
+	ds.mu.Lock()
+	defer ds.mu.Unlock()
+	var next time.Time
+	now := time.Now()
+	for _, lim := range ds.limited {
+		tokens := lim.TokensAt(now)
+		if tokens >= 1 || lim.Limit() <= 0 {
+			continue
+		}
+		at := now.Add(time.Duration((1 - tokens) / float64(lim.Limit()) * float64(time.Second)))
+		if next.IsZero() || at.Before(next) {
+			next = at
+		}
+	}
+	return next
+}
+
+// took counts the records of a claim that skipped the destinations in
+// shared because they held their share: with those of the claim, they are
+// the destinations seen with due work. (A rate-limited destination does
+// not count: its records take a worker only when it has a token.)
+func (d *Dispatcher) took(recs []Record, shared []string) {
 	ds := &d.dests
 	ds.mu.Lock()
 	defer ds.mu.Unlock()
 	if ds.inHand == nil {
 		ds.inHand = make(map[string]int)
 	}
-	seen := make(map[string]bool, len(recs)+len(skip))
-	for _, name := range skip {
+	seen := make(map[string]bool, len(recs)+len(shared))
+	for _, name := range shared {
 		seen[name] = true
 	}
 	for _, r := range recs {
 		ds.inHand[r.Destination]++
-		seen[r.Destination] = true
+		if ds.limited[r.Destination] == nil {
+			seen[r.Destination] = true
+		}
 	}
-	if len(recs) > 0 || len(skip) > 0 {
-		ds.active = max(len(seen), len(ds.inHand))
+	if len(recs) > 0 || len(shared) > 0 {
+		held := 0 // destinations in hand that hold workers
+		for name := range ds.inHand {
+			if ds.limited[name] == nil {
+				held++
+			}
+		}
+		ds.active = max(len(seen), held)
 	}
 }
 

@@ -45,6 +45,10 @@ type Report struct {
 	// Err is the error RunOnce returned with this report: claiming failed,
 	// or outcomes could not be written. Nil for a clean run.
 	Err error
+
+	// rateLimited is set when the run's last claim skipped only
+	// destinations over their rate limit.
+	rateLimited bool
 }
 
 // Count returns how many attempts ended in class c.
