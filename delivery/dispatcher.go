@@ -278,11 +278,10 @@ func (c *DispatcherConfig) leaseNeeded() time.Duration {
 // with the same Idempotency-Key. A Dispatcher is safe for concurrent use;
 // several dispatchers (in one process or many) may share a Store.
 type Dispatcher struct {
-	cfg      DispatcherConfig
-	workers  chan struct{} // one token per attempt in progress, Concurrency in all
-	progress chan struct{} // a record was settled (coalescing)
-	dests    destinations
-	claims   atomic.Uint64 // claims asked for, numbering them
+	cfg     DispatcherConfig
+	workers chan struct{} // one token per attempt in progress, Concurrency in all
+	dests   destinations
+	claims  atomic.Uint64 // claims asked for, numbering them
 }
 
 // NewDispatcher returns a Dispatcher for cfg, or an error naming every
@@ -295,7 +294,7 @@ func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Dispatcher{cfg: cfg, workers: make(chan struct{}, cfg.Concurrency), progress: make(chan struct{}, 1)}
+	d := &Dispatcher{cfg: cfg, workers: make(chan struct{}, cfg.Concurrency)}
 	for name := range cfg.Destinations {
 		d.pipeline(name) // resolve now; their limits go to the store on the first run
 	}
@@ -383,12 +382,14 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		if err == nil && rep.Claimed > 0 {
 			continue // more may be due
 		}
-		// While earlier runs are still finishing attempts, each of their
-		// settles may make a record claimable (the next of its key):
-		// look again then, not a poll interval later.
-		var progress <-chan struct{}
+		// While an earlier run is still finishing attempts, its settles
+		// may make records claimable (the next of a key, a destination's
+		// free slot): look again when it is done, not a poll interval
+		// later. Only that run's end wakes it, so the dispatcher's own
+		// writes never keep it running.
+		var earliest chan result
 		if earlier = slices.DeleteFunc(earlier, func(c chan result) bool { return len(c) > 0 }); len(earlier) > 0 {
-			progress = d.progress
+			earliest = earlier[0]
 		}
 		timer.Reset(d.idleWait(ctx, rep))
 		select {
@@ -397,7 +398,8 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		case <-timer.C:
 		case <-notify:
 			timer.Stop()
-		case <-progress:
+		case <-earliest:
+			earlier = earlier[1:]
 			timer.Stop()
 		}
 	}
@@ -604,10 +606,6 @@ func (r *run) process(c claimed) {
 	r.applyVerdict(rec, &e, v)
 	e.StoreErr = r.settle(rec, &e)
 	r.d.settled(rec.Destination)
-	select {
-	case r.d.progress <- struct{}{}:
-	default:
-	}
 	r.mu.Lock()
 	r.report.add(&e)
 	if e.StoreErr != nil && !isLeaseLost(e.StoreErr) {

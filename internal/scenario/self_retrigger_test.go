@@ -77,8 +77,14 @@ func retriggerScenario(t *testing.T, store writeCounter, check bool) (runs int, 
 	synctest.Wait()
 	afterInsert := len(obs.Runs())
 	if check {
-		// The insert wakes it: 3 full runs, then one that finds nothing.
-		assert.Equal(t, 1+records/perRun+1, afterInsert)
+		// The insert wakes it: 3 full runs, then one that finds nothing;
+		// a run that reached MaxPerRun lets the next start while its last
+		// attempts finish, and a next run that found nothing looks again
+		// when one of them settles (it may free the next record of a key),
+		// so a few more may come, one per full run at most. The writes
+		// themselves (hundreds) wake nothing.
+		assert.GreaterOrEqual(t, afterInsert, 1+records/perRun+1)
+		assert.LessOrEqual(t, afterInsert, 1+2*(records/perRun)+1)
 		assert.EqualValues(t, records, store.count(), "one state write per record")
 	}
 
@@ -86,7 +92,8 @@ func retriggerScenario(t *testing.T, store writeCounter, check bool) (runs int, 
 	synctest.Wait()
 	afterRetries := len(obs.Runs())
 	if check {
-		assert.Equal(t, afterInsert+2, afterRetries, "woken once when the retries fell due: a run that retries, one that finds nothing")
+		assert.Contains(t, []int{afterInsert + 2, afterInsert + 3}, afterRetries,
+			"woken once when the retries fell due: a run that retries, one that finds nothing (and one that looks again)")
 		assert.EqualValues(t, records+records/10, store.count())
 	}
 
