@@ -151,9 +151,11 @@ type Store interface {
 	// the store until p.Until: Claim hands out none of its records, then
 	// one at a time (probing) until ResumeAfterProbe or ResumeDestination.
 	// A pause never ends earlier than one already recorded (the later
-	// end wins, with its Cause and Reason); it increments Pauses, sets
-	// PausedSince if zero, and lasts at least p.Length(Pauses) when
-	// Length is set. A destination that has no records can be
+	// end wins, with its Cause and Reason). A pause of a destination that
+	// is not paused at that moment (active, or probing) increments Pauses;
+	// one that extends a running pause does not, so a burst of failures
+	// counts once. It sets PausedSince if zero, and lasts at least
+	// p.Length(Pauses) when Length is set. A destination that has no records can be
 	// paused. A disabled destination stays disabled. Records in flight are
 	// not touched. It returns the destination's state after the pause
 	// (without figures). An invalid name or pause (ValidateDestinationName,

@@ -198,7 +198,9 @@ func (s *Store) PauseDestination(_ context.Context, name string, p delivery.Paus
 	}
 	d := s.dest(name)
 	d.stateful = true
-	d.pauses++
+	if d.status(now) != delivery.DestinationPaused {
+		d.pauses++ // a new pause, not one more failure during this one
+	}
 	until := p.Until
 	if p.Length != nil {
 		until = maxTime(until, now.Add(p.Length(d.pauses)))

@@ -118,7 +118,7 @@ func testDestinationPauseNeverShortens(t *testing.T, h *harness) {
 	d := h.destination("ats")
 	sameTime(t, now.Add(time.Minute), d.PausedUntil, "the later end wins")
 	assert.Equal(t, "http_503", d.Cause, "with its cause")
-	assert.Equal(t, 2, d.Pauses)
+	assert.Equal(t, 1, d.Pauses, "a failure during a running pause is not another pause")
 	h.clock.Advance(30 * time.Second)
 	assert.Empty(t, h.claim(10))
 
@@ -143,7 +143,12 @@ func testDestinationPauseLength(t *testing.T, h *harness) {
 	d := h.pause(h.ctx, "ats", delivery.Pause{Until: now.Add(time.Second), Cause: "dns", Length: length})
 	sameTime(t, now.Add(10*time.Second), d.PausedUntil, "first pause: Length(1)")
 	d = h.pause(h.ctx, "ats", delivery.Pause{Until: now.Add(time.Second), Cause: "dns", Length: length})
-	sameTime(t, now.Add(20*time.Second), d.PausedUntil, "second pause: Length(2)")
+	sameTime(t, now.Add(10*time.Second), d.PausedUntil, "a burst of failures during the pause: still Length(1)")
+	assert.Equal(t, 1, d.Pauses)
+	h.clock.Advance(10 * time.Second) // the pause ends; the probe fails
+	now = h.clock.Now()
+	d = h.pause(h.ctx, "ats", delivery.Pause{Until: now.Add(time.Second), Cause: "dns", Length: length})
+	sameTime(t, now.Add(20*time.Second), d.PausedUntil, "the next pause: Length(2)")
 	assert.Equal(t, 2, d.Pauses)
 	d = h.pause(h.ctx, "ats", delivery.Pause{Until: now.Add(time.Hour), Cause: "http_429", Length: length})
 	sameTime(t, now.Add(time.Hour), d.PausedUntil, "Until wins when later")
