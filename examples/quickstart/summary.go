@@ -5,58 +5,95 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/outbound-go/outbound/delivery"
 	"github.com/outbound-go/outbound/delivery/deliverytest"
-	"github.com/outbound-go/outbound/tokencache/tokentest"
 )
 
 // maxListed bounds how many dead letters the summary lists.
 const maxListed = 10
 
 // summary is what happened to the backlog, from the outbox's records, the
-// dispatcher's tally and the partner's books.
+// dispatcher's tally and the partners' books.
 type summary struct {
 	records                                    int
 	delivered, duplicates, discarded, dead     int
 	unsettled                                  int
 	deadLetters                                []delivery.Record
 	discardExample                             *delivery.Record
-	attempts, requests, retries, deferred      int
+	sent, requests, retries, deferred          int
 	retryCauses                                map[string]int
-	outageAnswers                              int
+	throttled                                  int           // 429 answers
+	outageFrom, outageTil                      time.Duration // since the start; zero without an outage
 	tokens                                     int
-	peakConns, maxConns, conns                 int
+	maxConns, conns                            int
 	probes, failedProbes                       int
 	partnerHolds                               int
 	missing                                    []string // delivered per the outbox, unknown to the partner
 	expectInvalid, expectKnown, expectNoCredit int
+	dests                                      []*destSummary
 	elapsed                                    time.Duration
 }
 
-func collect(cfg config, store delivery.Store, partner *deliverytest.Partner, issuer *tokentest.Issuer, sc *script, t *tally) (*summary, error) {
-	ps := partner.Stats()
+// destSummary is what happened at one destination.
+type destSummary struct {
+	name                                       string
+	records                                    int
+	delivered, duplicates, discarded, dead     int
+	unsettled                                  int
+	sent, deferred                             int
+	requests                                   int // the partner received
+	throttled                                  int // answered 429
+	holds                                      int // records the partner holds
+	peakConns                                  int
+	pauses                                     []window
+	paused                                     time.Duration
+	causes                                     []string
+	whilePaused                                int // requests received while paused, sent after the pause began
+	onTheirWay                                 int // requests received while paused, sent before the pause began
+	expectInvalid, expectKnown, expectNoCredit int
+}
+
+// window is a pause of a destination, as the dispatcher reported it.
+type window struct {
+	from, until time.Time
+	causes      []string
+}
+
+func collect(cfg config, store delivery.Store, ps *partners, sc *script, t *tally, start, end time.Time) (*summary, error) {
 	s := &summary{
 		records:        cfg.records,
-		attempts:       int(t.attempts.Load()),
-		requests:       ps.Requests,
 		retries:        t.count(delivery.ActionRetry),
 		deferred:       t.count(delivery.ActionDefer),
 		retryCauses:    t.retryCauses(),
-		outageAnswers:  ps.OutageAnswers,
-		tokens:         issuer.Mints(),
-		peakConns:      ps.PeakConnections,
-		conns:          ps.Connections,
+		tokens:         ps.issuer.Mints(),
 		maxConns:       cfg.maxConns,
-		probes:         ps.HealthChecks,
-		failedProbes:   ps.HealthFailures,
-		partnerHolds:   partner.Delivered(),
-		expectInvalid:  sc.count[invalid],
-		expectKnown:    sc.count[known],
-		expectNoCredit: sc.count[noCredit],
+		expectInvalid:  sc.total(invalid),
+		expectKnown:    sc.total(known),
+		expectNoCredit: sc.total(noCredit),
+	}
+	ats := ps.byName[ats].Stats()
+	s.probes, s.failedProbes = ats.HealthChecks, ats.HealthFailures
+	ps.mu.Lock()
+	if !ps.outageFrom.IsZero() {
+		s.outageFrom, s.outageTil = ps.outageFrom.Sub(start), ps.outageTil.Sub(start)
+	}
+	ps.mu.Unlock()
+	byName := make(map[string]*destSummary, len(destinations))
+	for _, name := range destinations {
+		d := newDestSummary(name, ps.byName[name], sc, t, end)
+		byName[name] = d
+		s.dests = append(s.dests, d)
+		s.sent += d.sent
+		s.requests += d.requests
+		s.partnerHolds += d.holds
+		s.throttled += d.throttled
+		s.conns += ps.byName[name].Stats().Connections
 	}
 	ctx := context.Background()
 	for after := ""; ; {
@@ -65,7 +102,7 @@ func collect(cfg config, store delivery.Store, partner *deliverytest.Partner, is
 			return nil, fmt.Errorf("list: %w", err)
 		}
 		for _, r := range page.Records {
-			s.add(r, partner)
+			s.add(r, byName[r.Destination], ps.byName[r.Destination])
 		}
 		if page.Next == "" {
 			return s, nil
@@ -74,28 +111,154 @@ func collect(cfg config, store delivery.Store, partner *deliverytest.Partner, is
 	}
 }
 
-func (s *summary) add(r delivery.Record, partner *deliverytest.Partner) {
+func newDestSummary(name string, partner *deliverytest.Partner, sc *script, t *tally, end time.Time) *destSummary {
+	dt := t.destination(name)
+	st := partner.Stats()
+	d := &destSummary{
+		name: name, sent: dt.sent, deferred: dt.deferred,
+		requests: st.Requests, holds: partner.Delivered(), peakConns: st.PeakConnections,
+		expectInvalid: sc.count[name][invalid], expectKnown: sc.count[name][known], expectNoCredit: sc.count[name][noCredit],
+	}
+	d.pauses = pauseWindows(t.destinationChanges(name), end)
+	for _, w := range d.pauses {
+		d.paused += w.until.Sub(w.from)
+		for _, c := range w.causes {
+			if !slices.Contains(d.causes, c) {
+				d.causes = append(d.causes, c)
+			}
+		}
+	}
+	reqs := partner.Requests()
+	for _, r := range reqs {
+		if r.Status == http.StatusTooManyRequests {
+			d.throttled++
+		}
+	}
+	d.whilePaused, d.onTheirWay = duringPauses(reqs, d.pauses)
+	return d
+}
+
+// duringPauses counts the requests that arrived during one of the pauses:
+// those sent after the pause began (whilePaused: the dispatcher should
+// send none), and those sent before, already on their way when it began.
+// The probe sent when a pause ends is not during it.
+func duringPauses(reqs []deliverytest.Request, pauses []window) (whilePaused, onTheirWay int) {
+	for _, r := range reqs {
+		for _, w := range pauses {
+			if r.Received.Before(w.from) || !r.Received.Before(w.until) {
+				continue
+			}
+			if sentAt(r).Before(w.from) {
+				onTheirWay++
+			} else {
+				whilePaused++
+			}
+		}
+	}
+	return whilePaused, onTheirWay
+}
+
+// pauseWindows turns a destination's changes into the windows during which
+// it was paused: a pause from when it was seen until its end, merged with
+// the pauses it overlaps (a pause extended), cut short by a resume, and
+// clipped to end. A disable lasts until end. Once a pause ends, a probe is
+// due: it is not sent while paused.
+func pauseWindows(changes []destinationChange, end time.Time) []window {
+	var ws []window
+	for _, c := range changes {
+		if c.StoreErr != nil {
+			continue // not recorded: not paused
+		}
+		n := len(ws)
+		switch c.Change {
+		case delivery.DestinationPausedChange, delivery.DestinationDisabledChange:
+			until := c.Until
+			if c.Change == delivery.DestinationDisabledChange {
+				until = end
+			}
+			if n > 0 && !c.at.After(ws[n-1].until) {
+				ws[n-1].until = maxTime(ws[n-1].until, until)
+				if !slices.Contains(ws[n-1].causes, c.Cause) {
+					ws[n-1].causes = append(ws[n-1].causes, c.Cause)
+				}
+				continue
+			}
+			ws = append(ws, window{from: c.at, until: maxTime(until, c.at), causes: []string{c.Cause}})
+		case delivery.DestinationResumedChange:
+			if n > 0 && ws[n-1].until.After(c.at) {
+				ws[n-1].until = c.at
+			}
+		}
+	}
+	out := ws[:0]
+	for _, w := range ws {
+		if !w.from.Before(end) {
+			continue
+		}
+		if w.until.After(end) {
+			w.until = end
+		}
+		out = append(out, w)
+	}
+	return out
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// sentAt is when the request was built (sentHeader), or when it arrived
+// if it does not say.
+func sentAt(r deliverytest.Request) time.Time {
+	if ns, err := strconv.ParseInt(r.Header.Get(sentHeader), 10, 64); err == nil {
+		return time.Unix(0, ns)
+	}
+	return r.Received
+}
+
+func (s *summary) add(r delivery.Record, d *destSummary, partner *deliverytest.Partner) {
+	if d != nil {
+		d.records++
+	}
 	switch r.State {
 	case delivery.StateDelivered:
 		s.delivered++
 		if r.Duplicate {
 			s.duplicates++
 		}
-		if !partner.Holds(r.DeliveryKey()) {
+		if partner == nil || !partner.Holds(r.DeliveryKey()) {
 			s.missing = append(s.missing, r.ID)
+		}
+		if d != nil {
+			d.delivered++
+			if r.Duplicate {
+				d.duplicates++
+			}
 		}
 	case delivery.StateDiscarded:
 		s.discarded++
 		if s.discardExample == nil {
 			s.discardExample = &r
 		}
+		if d != nil {
+			d.discarded++
+		}
 	case delivery.StateDead:
 		s.dead++
 		if len(s.deadLetters) < maxListed {
 			s.deadLetters = append(s.deadLetters, r)
 		}
+		if d != nil {
+			d.dead++
+		}
 	default:
 		s.unsettled++
+		if d != nil {
+			d.unsettled++
+		}
 	}
 }
 
@@ -120,18 +283,44 @@ func (s *summary) print(w io.Writer) {
 	if err := s.check(); err != nil {
 		fmt.Fprintf(w, "  UNACCOUNTED FOR: %v\n", err)
 	} else {
-		fmt.Fprintf(w, "  all %d accounted for; the partner holds every delivered record, once\n", s.records)
+		fmt.Fprintf(w, "  all %d accounted for; each partner holds every record delivered to it, once\n", s.records)
 	}
 
+	fmt.Fprintln(w, "\nBy destination:")
+	fmt.Fprintf(w, "  %-9s %7s %9s %9s %5s %8s  %-26s %8s %13s\n",
+		"", "records", "delivered", "discarded", "dead", "deferred", "paused", "requests", "while paused")
+	for _, d := range s.dests {
+		paused := "never"
+		if len(d.pauses) > 0 {
+			paused = fmt.Sprintf("%.2fs, %d× (%s)", d.paused.Seconds(), len(d.pauses), strings.Join(d.causes, ", "))
+		}
+		fmt.Fprintf(w, "  %-9s %7d %9d %9d %5d %8d  %-26s %8d %13d\n",
+			d.name, d.records, d.delivered, d.discarded, d.dead, d.deferred, paused, d.requests, d.whilePaused)
+	}
+	onTheirWay := 0
+	for _, d := range s.dests {
+		onTheirWay += d.onTheirWay
+	}
+	fmt.Fprintln(w, "  deferred: claimed, then put back without spending an attempt: the destination was paused")
+	fmt.Fprintln(w, "  paused: by a 429's Retry-After or a refused connection, for every worker; then one record probes it")
+	fmt.Fprintf(w, "  while paused: requests the partner received during its pauses (%d more were already on their way)\n", onTheirWay)
+
 	fmt.Fprintln(w, "\nHow:")
-	fmt.Fprintf(w, "  attempts        %6d   %d requests reached the partner\n", s.attempts, s.requests)
+	fmt.Fprintf(w, "  requests        %6d   %d reached the partners, the rest were refused or cut\n", s.sent, s.requests)
 	fmt.Fprintf(w, "  retried         %6d   %s\n", s.retries, causes(s.retryCauses))
-	fmt.Fprintf(w, "  deferred        %6d   claimed, then put back without an attempt while the partner was down\n", s.deferred)
-	fmt.Fprintf(w, "                           (the rest of the backlog waited unclaimed)\n")
-	fmt.Fprintf(w, "  outage answers  %6d   requests the partner answered 503 while it was down\n", s.outageAnswers)
-	fmt.Fprintf(w, "  tokens minted   %6d   one token shared by every request\n", s.tokens)
-	fmt.Fprintf(w, "  peak connections%6d   limit %d; %d opened in all, reused with keep-alive\n", s.peakConns, s.maxConns, s.conns)
-	fmt.Fprintf(w, "  health probes   %6d   %d failed\n", s.probes, s.failedProbes)
+	fmt.Fprintf(w, "  throttled       %6d   answered 429 with Retry-After by crm\n", s.throttled)
+	if s.outageTil > 0 {
+		fmt.Fprintf(w, "  outage          %5.2fs   webhooks refused connections from %.2fs to %.2fs\n",
+			(s.outageTil - s.outageFrom).Seconds(), s.outageFrom.Seconds(), s.outageTil.Seconds())
+	}
+	fmt.Fprintf(w, "  tokens minted   %6d   one token shared by every request to ats\n", s.tokens)
+	peaks := make([]string, len(s.dests))
+	for i, d := range s.dests {
+		peaks[i] = fmt.Sprintf("%s %d", d.name, d.peakConns)
+	}
+	fmt.Fprintf(w, "  connections     %6d   reused with keep-alive; at most %s (limit %d per partner)\n",
+		s.conns, strings.Join(peaks, ", "), s.maxConns)
+	fmt.Fprintf(w, "  health probes   %6d   of ats, %d failed\n", s.probes, s.failedProbes)
 	fmt.Fprintf(w, "  elapsed         %6.2fs\n", s.elapsed.Seconds())
 }
 
@@ -158,7 +347,8 @@ func causes(m map[string]int) string {
 }
 
 // check returns an error describing every way in which the records are not
-// accounted for, or nil.
+// accounted for, or a partner was sent requests while its destination was
+// paused; nil if none.
 func (s *summary) check() error {
 	var errs []error
 	if s.unsettled > 0 {
@@ -171,18 +361,37 @@ func (s *summary) check() error {
 		errs = append(errs, fmt.Errorf("%d records marked delivered are unknown to the partner, e.g. %s", len(s.missing), s.missing[0]))
 	}
 	if s.partnerHolds != s.delivered {
-		errs = append(errs, fmt.Errorf("the partner holds %d records, the outbox says %d were delivered", s.partnerHolds, s.delivered))
+		errs = append(errs, fmt.Errorf("the partners hold %d records, the outbox says %d were delivered", s.partnerHolds, s.delivered))
 	}
 	if s.unsettled == 0 {
 		if s.discarded != s.expectInvalid {
-			errs = append(errs, fmt.Errorf("%d records discarded, but the partner rejected %d as invalid", s.discarded, s.expectInvalid))
+			errs = append(errs, fmt.Errorf("%d records discarded, but the partners rejected %d as invalid", s.discarded, s.expectInvalid))
 		}
 		if s.dead != s.expectNoCredit {
-			errs = append(errs, fmt.Errorf("%d records dead-lettered, but the partner refused %d", s.dead, s.expectNoCredit))
+			errs = append(errs, fmt.Errorf("%d records dead-lettered, but the partners refused %d", s.dead, s.expectNoCredit))
 		}
 		if s.duplicates < s.expectKnown {
-			errs = append(errs, fmt.Errorf("%d duplicates, but the partner already had %d records", s.duplicates, s.expectKnown))
+			errs = append(errs, fmt.Errorf("%d duplicates, but the partners already had %d records", s.duplicates, s.expectKnown))
 		}
+	}
+	for _, d := range s.dests {
+		errs = append(errs, d.check())
+	}
+	return errors.Join(errs...)
+}
+
+// check returns an error if d's records are not accounted for or its
+// partner was sent requests while d was paused.
+func (d *destSummary) check() error {
+	var errs []error
+	if d.holds != d.delivered {
+		errs = append(errs, fmt.Errorf("%s holds %d records, the outbox says %d were delivered to it", d.name, d.holds, d.delivered))
+	}
+	if d.unsettled == 0 && d.dead != d.expectNoCredit {
+		errs = append(errs, fmt.Errorf("%d records for %s dead-lettered, but it refused %d", d.dead, d.name, d.expectNoCredit))
+	}
+	if d.whilePaused > 0 {
+		errs = append(errs, fmt.Errorf("%s received %d requests while paused", d.name, d.whilePaused))
 	}
 	return errors.Join(errs...)
 }
