@@ -63,7 +63,6 @@ func assertSummary(t *testing.T, cfg config, sum *summary, out string) {
 	assert.Positive(t, sum.retryCauses["http_503"], "records failed once were retried")
 	assert.Positive(t, sum.throttled, "crm throttled")
 	assert.Positive(t, sum.outageTil, "webhooks' outage happened")
-	assert.LessOrEqual(t, sum.requests, sum.sent, "every request the partners received was sent by the dispatcher")
 
 	require.Len(t, sum.dests, 3)
 	byName := map[string]*destSummary{}
@@ -75,7 +74,9 @@ func assertSummary(t *testing.T, cfg config, sum *summary, out string) {
 		assert.Equal(t, d.expectNoCredit, d.dead, "%s: only records refused for lack of credit are dead", d.name)
 		assert.Equal(t, d.delivered, d.holds, "%s holds every record delivered to it", d.name)
 		assert.Zero(t, d.whilePaused, "%s received no request while paused", d.name)
-		assert.LessOrEqual(t, d.requests, d.sent, d.name)
+		if d.name != webhooks { // a request cut by webhooks' outage may be resent by the transport
+			assert.Equal(t, d.requests, d.sent, "%s received every request the dispatcher sent, and nothing else", d.name)
+		}
 		// Only a replacement for a connection the transport declined to
 		// reuse can take a partner's count past the limit.
 		assert.LessOrEqual(t, d.peakConns, cfg.maxConns+max(sum.conns-3*cfg.maxConns, 0), d.name)

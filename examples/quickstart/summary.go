@@ -303,10 +303,18 @@ func (s *summary) print(w io.Writer) {
 	}
 	fmt.Fprintln(w, "  deferred: claimed, then put back without spending an attempt: the destination was paused")
 	fmt.Fprintln(w, "  paused: by a 429's Retry-After or a refused connection, for every worker; then one record probes it")
-	fmt.Fprintf(w, "  while paused: requests the partner received during its pauses (%d more were already on their way)\n", onTheirWay)
+	way := "their way"
+	if onTheirWay == 1 {
+		way = "its way"
+	}
+	fmt.Fprintf(w, "  while paused: requests the partner received during its pauses (not counted: %d already on %s)\n", onTheirWay, way)
 
 	fmt.Fprintln(w, "\nHow:")
-	fmt.Fprintf(w, "  requests        %6d   %d reached the partners, the rest were refused or cut\n", s.sent, s.requests)
+	reached := "all reached the partners"
+	if s.requests < s.sent {
+		reached = fmt.Sprintf("%d reached the partners, %d were refused at the door or cut", s.requests, s.sent-s.requests)
+	}
+	fmt.Fprintf(w, "  requests        %6d   %s\n", s.sent, reached)
 	fmt.Fprintf(w, "  retried         %6d   %s\n", s.retries, causes(s.retryCauses))
 	fmt.Fprintf(w, "  throttled       %6d   answered 429 with Retry-After by crm\n", s.throttled)
 	if s.outageTil > 0 {
