@@ -310,11 +310,7 @@ func (s *summary) print(w io.Writer) {
 	fmt.Fprintf(w, "  while paused: requests the partner received during its pauses (not counted: %d already on %s)\n", onTheirWay, way)
 
 	fmt.Fprintln(w, "\nHow:")
-	reached := "all reached the partners"
-	if s.requests < s.sent {
-		reached = fmt.Sprintf("%d reached the partners, %d were refused at the door or cut", s.requests, s.sent-s.requests)
-	}
-	fmt.Fprintf(w, "  requests        %6d   %s\n", s.sent, reached)
+	fmt.Fprintf(w, "  requests        %6d   sent; %d reached the partners (the others met a refused connection)\n", s.sent, s.requests)
 	fmt.Fprintf(w, "  retried         %6d   %s\n", s.retries, causes(s.retryCauses))
 	fmt.Fprintf(w, "  throttled       %6d   answered 429 with Retry-After by crm\n", s.throttled)
 	if s.outageTil > 0 {
