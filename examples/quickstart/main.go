@@ -126,7 +126,8 @@ outbound's whole pipeline: ats (healthy, demands a token), crm (throttles
 with 429 and Retry-After) and webhooks (refuses connections for a while);
 all fail and reject some records. Reports what happened to every record
 and, per partner, how long it was paused and how many requests it received
-while paused. Exits with status 1 if any record is unaccounted for.
+while paused. Exits with status 1 if any record is unaccounted for or a
+partner was sent requests while paused.
 
 Flags:
 `)
