@@ -16,6 +16,8 @@ import (
 	"github.com/outbound-go/outbound/internal/testenv"
 )
 
+func init() { servers = append(servers, testenv.Postgres) }
+
 func TestQuickstartPostgres(t *testing.T) {
 	cfg := small()
 	cfg.postgres = testenv.PostgresURL(t)

@@ -22,8 +22,12 @@ import (
 	"github.com/outbound-go/outbound/internal/testenv"
 )
 
+// servers are the servers this build's tests need (PostgreSQL when the
+// PostgreSQL outbox is built in); their skips are announced.
+var servers []testenv.Server
+
 func TestMain(m *testing.M) {
-	testenv.AnnounceSkips(testenv.Postgres)
+	testenv.AnnounceSkips(servers...)
 	goleak.VerifyTestMain(m)
 }
 
