@@ -146,22 +146,30 @@ func TestSummaryCheck(t *testing.T) {
 	s := good()
 	require.NoError(t, s.check())
 	cases := map[string]func(s *summary){
-		"unknown to the partner":                    func(s *summary) { s.missing = []string{"cand-0001-started"} },
-		"the partners hold 8":                       func(s *summary) { s.partnerHolds = 8 },
-		"holds 9 of the 10":                         func(s *summary) { s.delivered, s.partnerHolds = 6, 6 },
-		"never settled":                             func(s *summary) { s.delivered, s.unsettled, s.partnerHolds = 6, 1, 6 },
-		"rejected 3 as invalid":                     func(s *summary) { s.expectInvalid = 3 },
-		"the partners refused 2":                    func(s *summary) { s.expectNoCredit = 2 },
-		"already had 2":                             func(s *summary) { s.expectKnown = 2 },
-		"webhooks received 1 requests while paused": func(s *summary) { s.dests[1].whilePaused = 1 },
-		"webhooks holds 5 records":                  func(s *summary) { s.dests[1].holds = 5 },
-		"1 records for webhooks dead-lettered":      func(s *summary) { s.dests[1].dead = 1 },
+		"unknown to the partner":                   func(s *summary) { s.missing = []string{"cand-0001-started"} },
+		"the partners hold 8":                      func(s *summary) { s.partnerHolds = 8 },
+		"holds 9 of the 10":                        func(s *summary) { s.delivered, s.partnerHolds = 6, 6 },
+		"never settled":                            func(s *summary) { s.delivered, s.unsettled, s.partnerHolds = 6, 1, 6 },
+		"rejected 3 as invalid":                    func(s *summary) { s.expectInvalid = 3 },
+		"the partners refused 2":                   func(s *summary) { s.expectNoCredit = 2 },
+		"already had 2":                            func(s *summary) { s.expectKnown = 2 },
+		"webhooks received 1 request while paused": func(s *summary) { s.dests[1].whilePaused = 1 },
+		"webhooks holds 5 records":                 func(s *summary) { s.dests[1].holds = 5 },
+		"1 records for webhooks dead-lettered":     func(s *summary) { s.dests[1].dead = 1 },
 	}
 	for want, spoil := range cases {
 		s := good()
 		spoil(&s)
 		assert.ErrorContains(t, s.check(), want)
 	}
+
+	s = good()
+	s.dests[1].whilePaused = 2
+	var out bytes.Buffer
+	s.print(&out)
+	assert.Contains(t, out.String(), "all 10 accounted for", "a request sent while paused loses no record")
+	assert.Contains(t, out.String(), "SENT WHILE PAUSED: webhooks received 2 requests while paused")
+	assert.Regexp(t, `(?m)^  webhooks +5 +4 +1 +0 +0  never +0 +2$`, out.String())
 }
 
 func TestPauseWindows(t *testing.T) {

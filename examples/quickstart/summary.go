@@ -280,7 +280,7 @@ func (s *summary) print(w io.Writer) {
 	if s.unsettled > 0 {
 		fmt.Fprintf(w, "  NOT SETTLED     %6d\n", s.unsettled)
 	}
-	if err := s.check(); err != nil {
+	if err := s.accounting(); err != nil {
 		fmt.Fprintf(w, "  UNACCOUNTED FOR: %v\n", err)
 	} else {
 		fmt.Fprintf(w, "  all %d accounted for; each partner holds every record delivered to it, once\n", s.records)
@@ -308,6 +308,9 @@ func (s *summary) print(w io.Writer) {
 		way = "its way"
 	}
 	fmt.Fprintf(w, "  while paused: requests the partner received during its pauses (not counted: %d already on %s)\n", onTheirWay, way)
+	if err := s.pausesKept(); err != nil {
+		fmt.Fprintf(w, "  SENT WHILE PAUSED: %v\n", err)
+	}
 
 	fmt.Fprintln(w, "\nHow:")
 	fmt.Fprintf(w, "  requests        %6d   sent; %d reached the partners (the others met a refused connection)\n", s.sent, s.requests)
@@ -354,6 +357,12 @@ func causes(m map[string]int) string {
 // accounted for, or a partner was sent requests while its destination was
 // paused; nil if none.
 func (s *summary) check() error {
+	return errors.Join(s.accounting(), s.pausesKept())
+}
+
+// accounting returns an error describing every way in which the records
+// are not accounted for, or nil.
+func (s *summary) accounting() error {
 	var errs []error
 	if s.unsettled > 0 {
 		errs = append(errs, fmt.Errorf("%d records never settled", s.unsettled))
@@ -379,23 +388,28 @@ func (s *summary) check() error {
 		}
 	}
 	for _, d := range s.dests {
-		errs = append(errs, d.check())
+		if d.holds != d.delivered {
+			errs = append(errs, fmt.Errorf("%s holds %d records, the outbox says %d were delivered to it", d.name, d.holds, d.delivered))
+		}
+		if d.unsettled == 0 && d.dead != d.expectNoCredit {
+			errs = append(errs, fmt.Errorf("%d records for %s dead-lettered, but it refused %d", d.dead, d.name, d.expectNoCredit))
+		}
 	}
 	return errors.Join(errs...)
 }
 
-// check returns an error if d's records are not accounted for or its
-// partner was sent requests while d was paused.
-func (d *destSummary) check() error {
+// pausesKept returns an error naming every partner that was sent requests
+// while its destination was paused, or nil.
+func (s *summary) pausesKept() error {
 	var errs []error
-	if d.holds != d.delivered {
-		errs = append(errs, fmt.Errorf("%s holds %d records, the outbox says %d were delivered to it", d.name, d.holds, d.delivered))
-	}
-	if d.unsettled == 0 && d.dead != d.expectNoCredit {
-		errs = append(errs, fmt.Errorf("%d records for %s dead-lettered, but it refused %d", d.dead, d.name, d.expectNoCredit))
-	}
-	if d.whilePaused > 0 {
-		errs = append(errs, fmt.Errorf("%s received %d requests while paused", d.name, d.whilePaused))
+	for _, d := range s.dests {
+		if d.whilePaused > 0 {
+			noun := "requests"
+			if d.whilePaused == 1 {
+				noun = "request"
+			}
+			errs = append(errs, fmt.Errorf("%s received %d %s while paused", d.name, d.whilePaused, noun))
+		}
 	}
 	return errors.Join(errs...)
 }
