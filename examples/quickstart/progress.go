@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -136,7 +137,7 @@ func (p *progress) show(st delivery.Stats, dests []delivery.Destination, t *tall
 		bar := strings.Repeat("█", filled) + strings.Repeat("░", width-filled)
 		fmt.Fprintf(p.w, "\r\x1b[K  [%s] %d/%d  delivered %d · discarded %d · dead %d · retries %d · deferred %d · %s · %.1fs",
 			bar, settled, p.total, st.Count(delivery.StateDelivered), st.Count(delivery.StateDiscarded), st.Count(delivery.StateDead),
-			t.count(delivery.ActionRetry), t.count(delivery.ActionDefer), states(dests), elapsed.Seconds())
+			t.count(delivery.ActionRetry), t.count(delivery.ActionDefer), held(dests), elapsed.Seconds())
 		if final {
 			fmt.Fprintln(p.w)
 		}
@@ -171,4 +172,20 @@ func states(dests []delivery.Destination) string {
 		}
 	}
 	return strings.Join(parts, ", ")
+}
+
+// held names the destinations that are not active, for the bar: "paused:
+// crm, webhooks", or "none paused".
+func held(dests []delivery.Destination) string {
+	var names []string
+	for _, d := range dests {
+		if d.Status != delivery.DestinationActive && d.Status != 0 {
+			names = append(names, d.Name)
+		}
+	}
+	if len(names) == 0 {
+		return "none paused"
+	}
+	slices.Sort(names)
+	return "paused: " + strings.Join(names, ", ")
 }

@@ -158,13 +158,13 @@ func (s *script) describe(cfg config) []string {
 	out = append(out, fmt.Sprintf("ats: answer in %v, demand an OAuth2 token from its token endpoint, refuse %d records for lack of credit (402)",
 		cfg.latency, s.count[ats][noCredit]))
 	if cfg.throttles > 0 {
-		out = append(out, fmt.Sprintf("crm: throttle %d times, after every %d requests: 429 with Retry-After: %d to everything for %v",
+		out = append(out, fmt.Sprintf("crm: throttle up to %d times, after every %d requests it accepts: 429 with Retry-After: %d to everything for %v",
 			cfg.throttles, cfg.throttleEvery, int(throttleWindow/time.Second), throttleWindow))
 	} else {
 		out = append(out, "crm: never throttle (-throttles 0)")
 	}
 	if cfg.outage > 0 {
-		out = append(out, fmt.Sprintf("webhooks: refuse connections for %v after %d requests", cfg.outage, cfg.outageAfter))
+		out = append(out, fmt.Sprintf("webhooks: refuse connections for %v once it has answered %d requests", cfg.outage, cfg.outageAfter))
 	} else {
 		out = append(out, "webhooks: stay up (-outage 0)")
 	}
