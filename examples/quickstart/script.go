@@ -125,9 +125,9 @@ type throttle struct {
 	window time.Duration
 
 	mu       sync.Mutex
-	bursts   int
-	accepted int
-	until    time.Time
+	bursts   int       // throttles left
+	accepted int       // requests accepted since the last throttle
+	until    time.Time // the current throttle's end
 }
 
 // rule is the throttle as the partner's first rule.
@@ -143,12 +143,13 @@ func (t *throttle) throttles(r *deliverytest.Request) bool {
 	if r.Received.Before(t.until) {
 		return true
 	}
-	t.accepted++
-	if t.bursts > 0 && t.accepted%t.every == 0 {
+	if t.bursts > 0 && t.accepted >= t.every {
 		t.bursts--
+		t.accepted = 0
 		t.until = r.Received.Add(t.window)
 		return true
 	}
+	t.accepted++
 	return false
 }
 
