@@ -287,3 +287,18 @@ func TestFlags(t *testing.T) {
 		assert.Contains(t, stderr.String(), flagName, "the error names the flag %s", bad[0])
 	}
 }
+
+func TestThrottleBursts(t *testing.T) {
+	th := &throttle{every: 3, window: time.Second, bursts: 2}
+	t0 := time.Now()
+	var got []bool
+	for _, ms := range []int{0, 10, 20, 30, 500, 999, 1030, 1040, 1050, 1060, 1070, 1080, 2000, 3000, 3010, 3020} {
+		got = append(got, th.throttles(&deliverytest.Request{Received: t0.Add(time.Duration(ms) * time.Millisecond)}))
+	}
+	assert.Equal(t, []bool{
+		false, false, false, true, true, true, // three accepted, then a second of 429s
+		false, false, false, true, // three more from its end, then the second burst
+		true, true, true, // within it until 2060ms
+		false, false, false, // no bursts left
+	}, got)
+}
