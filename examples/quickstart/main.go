@@ -1,27 +1,41 @@
 // Command quickstart is outbound's demonstration: it delivers a backlog of
-// records to a local fake partner that misbehaves the way real partners do,
-// through the library's whole pipeline, and shows what happened to every
-// record.
+// records to three local fake partners that misbehave the way real
+// partners do, through the library's whole pipeline, and shows what
+// happened to every record and at every partner.
 //
 //	go run ./examples/quickstart
 //	go run ./examples/quickstart -records 5000 -outage 2s
 //	go run ./examples/quickstart -postgres postgres://postgres@127.0.0.1:5432/test
 //
-// The partner (package deliverytest) answers most records at once, but it
-// is down for a while in the middle of the run (its health endpoint fails
-// too), throttles some records with 429 and a Retry-After, fails some once
-// with 503, rejects a few as invalid records, already has a few, refuses a
-// few for lack of credit, and demands an OAuth2 token from its own token
-// endpoint.
+// Each record is for one of three partners (package deliverytest), each a
+// destination of its own:
+//
+//   - ats is healthy: it demands an OAuth2 token from its own token
+//     endpoint and refuses a few records for lack of credit (402);
+//   - crm throttles: twice in the run it answers everything 429 with
+//     Retry-After: 1 for a second;
+//   - webhooks goes down for a while: its port refuses connections.
+//
+// All three fail some records once with 503, reject a few as invalid
+// records and already have a few.
 //
 // The records go into an outbox (in memory, or PostgreSQL with -postgres)
-// and a Dispatcher delivers them: a bounded number of workers sharing one
-// HTTP client with bounded connections, records of one candidate in order,
-// the 1m, 3m, 9m, ... backoff compressed to milliseconds (-backoff-unit),
-// a circuit breaker and a health gate so the outage costs waiting instead
-// of attempts, and one token shared through tokencache. It prints live
-// progress (a bar on a terminal, lines otherwise) and a summary, and exits
-// with status 1 if any record is unaccounted for.
+// and one Dispatcher delivers them, with a pipeline per destination
+// (DispatcherConfig.Destinations): its own client, URL and protection (a
+// token shared through tokencache, a health gate and a circuit breaker for
+// ats; at most 4 requests in flight for crm). Records of one candidate go
+// in order, the 1m, 3m, 9m, ... retry backoff is compressed to milliseconds
+// (-backoff-unit). A 429 with Retry-After or a refused connection pauses
+// that destination alone, for every worker, without spending the records'
+// attempts; when the pause ends one probe record tries it. The other
+// partners are not held up.
+//
+// It prints live progress (a bar on a terminal, lines otherwise) and a
+// summary with a line per destination: delivered, discarded, dead-lettered,
+// deferred, how long and why it was paused, and how many requests its
+// partner received while it was paused (none). It exits with status 1 if
+// any record is unaccounted for, or a partner was sent requests while
+// paused.
 package main
 
 import (
@@ -67,18 +81,20 @@ const (
 
 // config is what the flags set.
 type config struct {
-	records     int
-	concurrency int
-	maxConns    int
-	unit        time.Duration
-	outage      time.Duration
-	outageAfter int
-	latency     time.Duration
-	rate        float64
-	postgres    string
-	keep        bool
-	timeout     time.Duration
-	progress    string
+	records       int
+	concurrency   int
+	maxConns      int
+	unit          time.Duration
+	outage        time.Duration
+	outageAfter   int
+	throttles     int
+	throttleEvery int
+	latency       time.Duration
+	rate          float64
+	postgres      string
+	keep          bool
+	timeout       time.Duration
+	progress      string
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -87,14 +103,17 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.SetOutput(stderr)
 	fs.IntVar(&c.records, "records", 1000, "how many records to enqueue and deliver")
 	fs.IntVar(&c.concurrency, "concurrency", 16, "dispatcher workers: how many records are in flight at once")
-	fs.IntVar(&c.maxConns, "max-conns", 8, "connections to the partner the shared HTTP client may open (MaxConnsPerHost)")
+	fs.IntVar(&c.maxConns, "max-conns", 8, "connections to each partner its HTTP client may open (MaxConnsPerHost)")
 	fs.DurationVar(&c.unit, "backoff-unit", 10*time.Millisecond,
 		"what one minute of the real schedule becomes: the retry backoff 1m, 3m, 9m, ... runs as 1, 3, 9, ... units;\n"+
-			"the breaker's open time is 10 units, the health probe interval 5 units and its timeout 20 units")
-	fs.DurationVar(&c.outage, "outage", time.Second, "how long the partner is down in the middle of the run (0: no outage)")
-	fs.IntVar(&c.outageAfter, "outage-after", 300, "how many requests the partner answers before the outage begins")
-	fs.DurationVar(&c.latency, "latency", 2*time.Millisecond, "how long the partner takes to answer each request")
-	fs.Float64Var(&c.rate, "rate", 0, "at most this many requests per second to the partner (0: no limit)")
+			"the breaker's open time is 10 units, the health probe interval 5 units and its timeout 20 units,\n"+
+			"a refused connection pauses the destination for 20, 60, 180 units (at least a second)")
+	fs.DurationVar(&c.outage, "outage", time.Second, "how long webhooks refuses connections in the middle of the run (0: no outage)")
+	fs.IntVar(&c.outageAfter, "outage-after", 100, "how many requests webhooks answers before its outage begins")
+	fs.IntVar(&c.throttles, "throttles", 2, "how many times crm throttles: 429 with Retry-After: 1 to everything for a second (0: never)")
+	fs.IntVar(&c.throttleEvery, "throttle-every", 100, "how many requests crm accepts before each time it throttles")
+	fs.DurationVar(&c.latency, "latency", 2*time.Millisecond, "how long each partner takes to answer each request")
+	fs.Float64Var(&c.rate, "rate", 0, "at most this many requests per second to each partner (0: no limit)")
 	fs.StringVar(&c.postgres, "postgres", "", "PostgreSQL URL: keep the outbox in a fresh schema there instead of in memory")
 	fs.BoolVar(&c.keep, "keep", false, "with -postgres, keep the schema afterwards (it is dropped by default)")
 	fs.DurationVar(&c.timeout, "timeout", 30*time.Second, "give up (and exit 1) if the backlog is not settled by then")
@@ -102,10 +121,13 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: go run ./examples/quickstart [flags]
 
-Delivers a backlog of records to a local fake partner that has an outage,
-throttles, fails and rejects some records and demands a token, through
-outbound's whole pipeline, and reports what happened to every record.
-Exits with status 1 if any record is unaccounted for.
+Delivers a backlog of records to three local fake partners, through
+outbound's whole pipeline: ats (healthy, demands a token), crm (throttles
+with 429 and Retry-After) and webhooks (refuses connections for a while);
+all fail and reject some records. Reports what happened to every record
+and, per partner, how long it was paused and how many requests it received
+while paused. Exits with status 1 if any record is unaccounted for or a
+partner was sent requests while paused.
 
 Flags:
 `)
@@ -136,6 +158,10 @@ func (c config) validate() error {
 		return fmt.Errorf("-outage must not be negative, got %v", c.outage)
 	case c.outageAfter < 0:
 		return fmt.Errorf("-outage-after must not be negative, got %d", c.outageAfter)
+	case c.throttles < 0:
+		return fmt.Errorf("-throttles must not be negative, got %d", c.throttles)
+	case c.throttleEvery < 1:
+		return fmt.Errorf("-throttle-every must be at least 1, got %d", c.throttleEvery)
 	case c.latency < 0:
 		return fmt.Errorf("-latency must not be negative, got %v", c.latency)
 	case c.rate < 0:

@@ -8,36 +8,23 @@ import (
 	"time"
 
 	"github.com/outbound-go/outbound/delivery"
-	"github.com/outbound-go/outbound/delivery/deliverytest"
-	"github.com/outbound-go/outbound/health"
-	"github.com/outbound-go/outbound/tokencache/tokentest"
 )
 
 // enqueueBatch bounds how many records go into one Enqueue call.
 const enqueueBatch = 500
 
-// run starts the fake partner, enqueues the backlog, delivers it, prints
+// run starts the fake partners, enqueues the backlog, delivers it, prints
 // progress and a summary to out, and returns the summary. The error is
 // non-nil if anything failed or any record is unaccounted for.
 func run(ctx context.Context, cfg config, out io.Writer) (*summary, error) {
 	start := time.Now()
 	msgs := backlog(cfg.records)
 	sc := newScript(msgs)
-	issuer := tokentest.NewIssuer(tokentest.IssuerConfig{TTL: time.Hour, ClientID: "quickstart", ClientSecret: "demo-secret"})
-	pcfg := deliverytest.PartnerConfig{
-		Rules:      sc.rules(),
-		Issuer:     issuer,
-		Idempotent: true, // like a careful partner: a resend is answered "already processed"
-		Latency:    cfg.latency,
-	}
-	if cfg.outage > 0 {
-		pcfg.Outage = deliverytest.Outage{AfterRequests: cfg.outageAfter, For: cfg.outage}
-	}
-	partner, err := deliverytest.NewPartner(pcfg)
+	ps, err := startPartners(cfg, sc)
 	if err != nil {
 		return nil, err
 	}
-	defer partner.Close()
+	defer ps.close()
 
 	store, storeName, closeStore, err := openStore(ctx, cfg)
 	if err != nil {
@@ -49,13 +36,14 @@ func run(ctx context.Context, cfg config, out io.Writer) (*summary, error) {
 		}
 	}()
 
-	fmt.Fprintf(out, "outbound quickstart: %d records for a fake partner at %s (outbox: %s)\n", cfg.records, partner.URL, storeName)
-	fmt.Fprintln(out, "The partner will:")
+	fmt.Fprintf(out, "outbound quickstart: %d records for three fake partners (outbox: %s)\n", cfg.records, storeName)
+	fmt.Fprintln(out, "The partners will:")
 	for _, line := range sc.describe(cfg) {
 		fmt.Fprintln(out, "  -", line)
 	}
-	fmt.Fprintf(out, "Sending with %d workers over at most %d connections, retries after %v, %v, %v, ... (-backoff-unit %v)\n\n",
-		cfg.concurrency, cfg.maxConns, cfg.unit, 3*cfg.unit, 9*cfg.unit, cfg.unit)
+	fmt.Fprintf(out, "Sending with %d workers, at most %d connections per partner and %d requests in flight at crm,\n"+
+		"retries after %v, %v, %v, ... (-backoff-unit %v)\n\n",
+		cfg.concurrency, cfg.maxConns, crmMaxInFlight, cfg.unit, 3*cfg.unit, 9*cfg.unit, cfg.unit)
 
 	for i := 0; i < len(msgs); i += enqueueBatch {
 		if _, err := store.Enqueue(ctx, msgs[i:min(i+enqueueBatch, len(msgs))]...); err != nil {
@@ -63,25 +51,32 @@ func run(ctx context.Context, cfg config, out io.Writer) (*summary, error) {
 		}
 	}
 	t := newTally()
-	pl, err := newPipeline(cfg, partner, issuer, store, t)
+	pl, err := newPipeline(cfg, endpoints{ats: ps.byName[ats], crm: ps.byName[crm], webhooksAt: ps.plug.URL(), issuer: ps.issuer}, store, t)
 	if err != nil {
 		return nil, err
 	}
+	outageCtx, endOutage := context.WithCancel(ctx)
+	outageDone := make(chan error, 1)
+	go func() { outageDone <- ps.outage(outageCtx, cfg) }()
 	stop, err := pl.start(ctx)
 	if err != nil {
-		return nil, err
+		endOutage()
+		return nil, errors.Join(err, <-outageDone)
 	}
-	prog := &progress{w: out, mode: cfg.progress, total: cfg.records, start: start, partner: pl.partnerState}
+	prog := &progress{w: out, mode: cfg.progress, total: cfg.records, start: start}
 	waitErr := waitSettled(ctx, cfg, store, prog, t)
 	stopErr := stop()
+	endOutage()
+	outageErr := <-outageDone
+	end := time.Now()
 
-	sum, err := collect(cfg, store, partner, issuer, sc, t)
+	sum, err := collect(cfg, store, ps, sc, t, start, end)
 	if err != nil {
-		return nil, errors.Join(waitErr, stopErr, err)
+		return nil, errors.Join(waitErr, stopErr, outageErr, err)
 	}
-	sum.elapsed = time.Since(start)
+	sum.elapsed = end.Sub(start)
 	sum.print(out)
-	return sum, errors.Join(waitErr, stopErr, sum.check())
+	return sum, errors.Join(waitErr, stopErr, outageErr, sum.check())
 }
 
 // waitSettled shows progress until no record is pending or in flight, the
@@ -92,19 +87,24 @@ func waitSettled(ctx context.Context, cfg config, store delivery.Store, prog *pr
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		st, err := store.Stats(context.WithoutCancel(ctx))
+		sctx := context.WithoutCancel(ctx)
+		st, err := store.Stats(sctx)
 		if err != nil {
 			return fmt.Errorf("stats: %w", err)
 		}
+		dests, err := store.Destinations(sctx)
+		if err != nil {
+			return fmt.Errorf("destinations: %w", err)
+		}
 		live := st.Count(delivery.StatePending) + st.Count(delivery.StateInFlight)
 		if live == 0 {
-			prog.show(st, t, true)
+			prog.show(st, dests, t, true)
 			return nil
 		}
-		prog.show(st, t, false)
+		prog.show(st, dests, t, false)
 		select {
 		case <-ctx.Done():
-			prog.show(st, t, true)
+			prog.show(st, dests, t, true)
 			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 				return fmt.Errorf("gave up after -timeout %v with %d records not yet settled", cfg.timeout, live)
 			}
@@ -112,13 +112,4 @@ func waitSettled(ctx context.Context, cfg config, store delivery.Store, prog *pr
 		case <-tick.C:
 		}
 	}
-}
-
-// partnerState is the sender's view of the partner, for the progress line.
-func (p *pipeline) partnerState() string {
-	s := p.monitor.State().String()
-	if b := p.breaker.State(); b != health.BreakerClosed {
-		s += ", breaker " + b.String()
-	}
-	return s
 }
