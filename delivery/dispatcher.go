@@ -600,7 +600,7 @@ func (r *run) process(c claimed) {
 		// destination: it waits with the rest, unattempted.
 	case r.gateRefuses(p, &e, &v):
 	default:
-		v = r.attempt(p, rec, &e)
+		v = r.attempt(p, c, &e)
 	}
 	e.Cause = classify.Cause(e.Err)
 	r.applyVerdict(rec, &e, v)
@@ -729,8 +729,9 @@ func (r *run) gateRefuses(p *pipeline, e *AttemptEvent, v *verdict) bool {
 }
 
 // attempt delivers the record's message and decides what to do next.
-func (r *run) attempt(p *pipeline, rec Record, e *AttemptEvent) verdict {
+func (r *run) attempt(p *pipeline, c claimed, e *AttemptEvent) verdict {
 	cfg := &r.d.cfg
+	rec := c.rec
 	msg := rec.Message
 	msg.Attempt = rec.Attempts + 1
 	if msg.CorrelationID == "" {
@@ -743,8 +744,8 @@ func (r *run) attempt(p *pipeline, rec Record, e *AttemptEvent) verdict {
 		defer cancel()
 	}
 	ctx, response := withResponseRecorder(ctx)
-	if p.limiter != nil && !r.takeToken(p.limiter, e) {
-		return verdict{}
+	if p.limiter != nil && (!r.takeToken(p.limiter, e) || r.heldBefore(rec, c.seq, e)) {
+		return verdict{} // no token yet, or paused while it waited for one
 	}
 	start := time.Now()
 	err := deliverRecovering(ctx, p.deliverer, &msg)

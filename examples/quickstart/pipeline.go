@@ -73,11 +73,14 @@ type endpoints struct {
 
 func newPipeline(cfg config, ep endpoints, store delivery.Store, obs delivery.Observer) (*pipeline, error) {
 	p := &pipeline{}
-	limit := func() delivery.Middleware {
+	// A rate limit per destination, applied when records are claimed: a
+	// destination with no token is not claimed, so no worker waits in its
+	// limiter, and nothing waiting for a token is sent during a pause.
+	limit := func() *rate.Limiter {
 		if cfg.rate <= 0 {
 			return nil
 		}
-		return delivery.WithRateLimit(rate.NewLimiter(rate.Limit(cfg.rate), max(1, int(cfg.rate/10))))
+		return rate.NewLimiter(rate.Limit(cfg.rate), max(1, int(cfg.rate/10)))
 	}
 	clientCfg := httpclient.Config{MaxConnsPerHost: cfg.maxConns, Timeout: 10 * time.Second}
 	deliverer := func(client *http.Client, url string) (delivery.Deliverer, error) {
@@ -151,9 +154,9 @@ func newPipeline(cfg config, ep endpoints, store delivery.Store, obs delivery.Ob
 	p.dispatcher, err = delivery.NewDispatcher(delivery.DispatcherConfig{
 		Store: store,
 		Destinations: map[string]delivery.DestinationConfig{
-			ats:      {Deliverer: delivery.Chain(atsSend, limit(), delivery.WithBreaker(p.breaker)), Gate: atsGate},
-			crm:      {Deliverer: delivery.Chain(crmSend, limit()), MaxInFlight: crmMaxInFlight},
-			webhooks: {Deliverer: delivery.Chain(whSend, limit())},
+			ats:      {Deliverer: delivery.Chain(atsSend, delivery.WithBreaker(p.breaker)), Gate: atsGate, RateLimit: limit()},
+			crm:      {Deliverer: crmSend, MaxInFlight: crmMaxInFlight, RateLimit: limit()},
+			webhooks: {Deliverer: whSend, RateLimit: limit()},
 		},
 		Policy: retry.Policy{
 			// The default schedule (1m, 3m, 9m, ... capped at 6h), with
