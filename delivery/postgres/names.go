@@ -25,9 +25,9 @@ type names struct {
 
 	// Index names, quoted, unqualified (CREATE INDEX puts them in the
 	// table's schema).
-	ClaimIdx, LeaseIdx, KeyIdx, IdemIdx, PurgeIdx, DeadIdx, SeqIdx string
-	PendingIdx, LiveAgeIdx, DestIdemIdx                            string
-	DestClaimIdx, DestLeaseIdx, DestKeyIdx, DestSeqIdx, ServedIdx  string
+	ClaimIdx, LeaseIdx, KeyIdx, IdemIdx, PurgeIdx, DeadIdx, SeqIdx          string
+	PendingIdx, LiveAgeIdx, DestIdemIdx                                     string
+	DestClaimIdx, DestLeaseIdx, DestKeyIdx, DestSeqIdx, ServedIdx, TokenIdx string
 
 	schema, table string // unquoted, as the catalogs spell them
 
@@ -48,6 +48,7 @@ func newNames(schema, table string) names {
 		DestKeyIdx:   q(table + "_dest_live_key_idx"),
 		DestSeqIdx:   q(table + "_dest_seq_idx"),
 		ServedIdx:    q(table + "_destinations_served_idx"),
+		TokenIdx:     q(table + "_destinations_token_idx"),
 		Seq:          q(schema, table+"_seq"),
 		SeqName:      q(schema, table+"_seq"),
 		Migrations:   q(schema, table+"_migrations"),

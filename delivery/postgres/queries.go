@@ -36,7 +36,17 @@ func buildQueries(n names) queries {
 	r := strings.NewReplacer("{T}", n.Table, "{K}", n.Keys, "{D}", n.Destinations, "{NOW2}", nowParam(2), "{SEQ}", "'"+n.SeqName+"'", "{COLS}", recordColumns,
 		"{NOW1}", nowParam(1), "{NOW3}", nowParam(3), "{NOW4}", nowParam(4), "{NOW8}", nowParam(8),
 		"{NOW9}", nowParam(9), "{NOW10}", nowParam(10))
-	q := func(s string) string { return r.Replace(s) }
+	// hasDue is true when destination c has a due record: a pending head
+	// or an expired lease. Each is the first entry of an index led by the
+	// destination, in its order (an EXISTS would let the planner pick a
+	// scan that stops at the first match, which can be the whole table).
+	hasDue := r.Replace(`coalesce(
+	(SELECT true FROM {T} r WHERE r.destination = c.name AND r.state = 1 AND r.is_head AND r.next_attempt_at <= {NOW1}
+		ORDER BY r.destination, r.next_attempt_at, r.seq LIMIT 1),
+	(SELECT true FROM {T} r WHERE r.destination = c.name AND r.state = 2 AND r.lease_expires_at <= {NOW1}
+		ORDER BY r.destination, r.lease_expires_at LIMIT 1),
+	false)`)
+	q := func(s string) string { return strings.ReplaceAll(r.Replace(s), "{HASDUE}", hasDue) }
 	tcols := "t." + strings.ReplaceAll(strings.Join(strings.Fields(recordColumns), " "), ", ", ", t.")
 	return queries{
 		// Two index probes, not an OR a cached generic plan might turn
@@ -101,8 +111,7 @@ FROM (
 	WHERE NOT c.disabled AND (c.max_in_flight > 0 OR c.paused_until IS NOT NULL)
 		AND (c.paused_until IS NULL OR c.paused_until <= {NOW1})
 		AND NOT c.name = ANY($4::text[])
-		AND (EXISTS (SELECT 1 FROM {T} r WHERE r.destination = c.name AND r.state = 1 AND r.is_head AND r.next_attempt_at <= {NOW1})
-			OR EXISTS (SELECT 1 FROM {T} r WHERE r.destination = c.name AND r.state = 2 AND r.lease_expires_at <= {NOW1}))
+		AND {HASDUE}
 		AND (SELECT count(*) FROM {T} r WHERE r.destination = c.name AND r.state = 2 AND r.lease_expires_at > {NOW1})
 			< CASE WHEN c.paused_until IS NOT NULL THEN 1 ELSE c.max_in_flight END
 	ORDER BY c.last_served, c.name
@@ -128,8 +137,7 @@ WHERE d.name = pick.name`),
 		FROM {D} c
 		WHERE NOT c.disabled AND c.max_in_flight = 0 AND c.paused_until IS NULL
 			AND NOT c.name = ANY($5::text[])
-			AND (EXISTS (SELECT 1 FROM {T} r WHERE r.destination = c.name AND r.state = 1 AND r.is_head AND r.next_attempt_at <= {NOW1})
-				OR EXISTS (SELECT 1 FROM {T} r WHERE r.destination = c.name AND r.state = 2 AND r.lease_expires_at <= {NOW1}))
+			AND {HASDUE}
 		ORDER BY c.last_served, c.name
 		LIMIT $2)
 		UNION ALL

@@ -32,6 +32,7 @@ CREATE TABLE IF NOT EXISTS {{.Destinations}} (
 	claim_token   text
 );
 CREATE INDEX IF NOT EXISTS {{.ServedIdx}} ON {{.Destinations}} (last_served, name);
+CREATE INDEX IF NOT EXISTS {{.TokenIdx}} ON {{.Destinations}} (claim_token) WHERE claim_token IS NOT NULL;
 
 INSERT INTO {{.Destinations}} (name) VALUES ('') ON CONFLICT DO NOTHING;
 INSERT INTO {{.Destinations}} (name)
