@@ -46,7 +46,17 @@ func buildQueries(n names) queries {
 	(SELECT true FROM {T} r WHERE r.destination = c.name AND r.state = 2 AND r.lease_expires_at <= {NOW1}
 		ORDER BY r.destination, r.lease_expires_at LIMIT 1),
 	false)`)
-	q := func(s string) string { return strings.ReplaceAll(r.Replace(s), "{HASDUE}", hasDue) }
+	// leased counts the unexpired leases of destination c, up to its
+	// bound (all a claim needs to know), in the lease index's order.
+	leased := func(c string) string {
+		return strings.ReplaceAll(r.Replace(`(SELECT count(*) FROM (SELECT 1 FROM {T} r
+		WHERE r.destination = c.name AND r.state = 2 AND r.lease_expires_at > {NOW1}
+		ORDER BY r.destination, r.lease_expires_at
+		LIMIT CASE WHEN c.paused_until IS NOT NULL THEN 1 ELSE c.max_in_flight END) AS l)`), "c.", c+".")
+	}
+	q := func(s string) string {
+		return strings.NewReplacer("{HASDUE}", hasDue, "{LEASED}", leased("c"), "{LEASEDD}", leased("d")).Replace(r.Replace(s))
+	}
 	tcols := "t." + strings.ReplaceAll(strings.Join(strings.Fields(recordColumns), " "), ", ", ", t.")
 	return queries{
 		// Two index probes, not an OR a cached generic plan might turn
@@ -112,8 +122,7 @@ FROM (
 		AND (c.paused_until IS NULL OR c.paused_until <= {NOW1})
 		AND NOT c.name = ANY($4::text[])
 		AND {HASDUE}
-		AND (SELECT count(*) FROM {T} r WHERE r.destination = c.name AND r.state = 2 AND r.lease_expires_at > {NOW1})
-			< CASE WHEN c.paused_until IS NOT NULL THEN 1 ELSE c.max_in_flight END
+		AND {LEASED} < CASE WHEN c.paused_until IS NOT NULL THEN 1 ELSE c.max_in_flight END
 	ORDER BY c.last_served, c.name
 	LIMIT $2
 	FOR UPDATE SKIP LOCKED
@@ -142,30 +151,34 @@ WHERE d.name = pick.name`),
 		LIMIT $2)
 		UNION ALL
 		(SELECT c.name, c.last_served, c.paused_until IS NOT NULL,
-			least($2::bigint, CASE WHEN c.paused_until IS NOT NULL THEN 1 ELSE c.max_in_flight END
-				- (SELECT count(*) FROM {T} r WHERE r.destination = c.name AND r.state = 2 AND r.lease_expires_at > {NOW1}))
+			least($2::bigint, CASE WHEN c.paused_until IS NOT NULL THEN 1 ELSE c.max_in_flight END - {LEASED})
 		FROM {D} c
 		WHERE c.claim_token = $3 AND NOT c.disabled AND (c.paused_until IS NULL OR c.paused_until <= {NOW1}))
 	) AS u
 	WHERE u.room > 0
 	ORDER BY u.last_served, u.name
 	LIMIT $2
+), n AS (
+	-- Each destination gives at most limit - (destinations - 1) records:
+	-- with one at least from each of the others, round robin never takes
+	-- more from one.
+	SELECT greatest(1, $2 - count(*) + 1) AS most FROM dests
 ), cand AS MATERIALIZED (
 	SELECT d.name, d.last_served, d.probing, x.id,
 		row_number() OVER (PARTITION BY d.name ORDER BY x.next_attempt_at, x.seq) AS rank
-	FROM dests d CROSS JOIN LATERAL (
+	FROM dests d CROSS JOIN n CROSS JOIN LATERAL (
 		SELECT y.id, y.next_attempt_at, y.seq FROM (
 			SELECT * FROM (SELECT r.id, r.next_attempt_at, r.seq FROM {T} r
 				WHERE r.destination = d.name AND r.state = 1 AND r.is_head AND r.next_attempt_at <= {NOW1}
-				ORDER BY r.next_attempt_at, r.seq LIMIT d.room
+				ORDER BY r.next_attempt_at, r.seq LIMIT least(d.room, n.most)
 				FOR UPDATE SKIP LOCKED) AS p
 			UNION ALL
 			SELECT * FROM (SELECT r.id, r.next_attempt_at, r.seq FROM {T} r
 				WHERE r.destination = d.name AND r.state = 2 AND r.lease_expires_at <= {NOW1}
-				ORDER BY r.lease_expires_at LIMIT d.room
+				ORDER BY r.lease_expires_at LIMIT least(d.room, n.most)
 				FOR UPDATE SKIP LOCKED) AS e
 		) AS y
-		ORDER BY y.next_attempt_at, y.seq LIMIT d.room
+		ORDER BY y.next_attempt_at, y.seq LIMIT least(d.room, n.most)
 	) AS x
 ), pick AS MATERIALIZED (
 	SELECT c.id, c.name, c.probing FROM cand c ORDER BY c.rank, c.last_served, c.name LIMIT $2
@@ -277,8 +290,7 @@ ON CONFLICT DO NOTHING`),
 	) AS h
 	WHERE NOT d.disabled AND (d.paused_until > {NOW1}
 		OR (d.max_in_flight = 0 AND d.paused_until IS NULL)
-		OR (SELECT count(*) FROM {T} r WHERE r.destination = d.name AND r.state = 2 AND r.lease_expires_at > {NOW1})
-			< CASE WHEN d.paused_until IS NOT NULL THEN 1 ELSE d.max_in_flight END)),
+		OR {LEASEDD} < CASE WHEN d.paused_until IS NOT NULL THEN 1 ELSE d.max_in_flight END)),
 	(SELECT lease_expires_at FROM {T} WHERE state = 2 ORDER BY lease_expires_at LIMIT 1),
 	now()`),
 
