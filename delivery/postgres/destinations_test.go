@@ -246,3 +246,50 @@ func TestFanOutDrainsWhileOneDestinationIsDown(t *testing.T) {
 	require.NoError(t, err)
 	assert.Zero(t, st.Count(delivery.StateDead), "c's records were paused, not dead-lettered")
 }
+
+// MaxInFlight holds when claimers in several processes race: three
+// stores, each with its own pool, and eight goroutines each, claim in a
+// loop; the leases granted never exceed the bound, and once they are
+// settled the next race grants the bound again.
+func TestMaxInFlightHoldsAcrossProcesses(t *testing.T) {
+	ctx := context.Background()
+	first, _ := newStore(t, nil)
+	schema := schemaOf(t, first)
+	require.NoError(t, first.SetDestinationLimits(ctx, "ats", delivery.DestinationLimits{MaxInFlight: 3}))
+	var msgs []delivery.Message
+	for i := range 60 {
+		msgs = append(msgs, delivery.Message{ID: fmt.Sprintf("ats-%02d", i), Destination: "ats", Payload: []byte("x")})
+	}
+	_, err := first.Enqueue(ctx, msgs...)
+	require.NoError(t, err)
+	stores := make([]*postgres.Store, 3)
+	for i := range stores {
+		s, err := postgres.New(postgres.Config{Pool: newPool(t), Schema: schema})
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = s.Close() })
+		stores[i] = s
+	}
+	for round := range 5 {
+		var mu sync.Mutex
+		var got []delivery.Record
+		var wg sync.WaitGroup
+		for _, s := range stores {
+			for range 8 {
+				wg.Go(func() {
+					for range 3 {
+						recs, err := s.Claim(ctx, 4, time.Minute)
+						assert.NoError(t, err)
+						mu.Lock()
+						got = append(got, recs...)
+						mu.Unlock()
+					}
+				})
+			}
+		}
+		wg.Wait()
+		require.Len(t, got, 3, "round %d: 72 racing claims in three processes lease MaxInFlight", round)
+		for _, r := range got {
+			require.NoError(t, first.Complete(ctx, r.Lease(), delivery.Attempt{Class: classify.ClassOK, Status: 200}, false))
+		}
+	}
+}
