@@ -62,6 +62,7 @@ func (s *Store) Claim(ctx context.Context, limit int, lease time.Duration, skip 
 				return err
 			}
 			r.Probe = probe
+			s.dests.add(r.Destination)
 			recs = append(recs, r)
 		}
 		return rows.Err()

@@ -3,6 +3,8 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -181,4 +183,54 @@ func (s *Store) Destinations(ctx context.Context) ([]delivery.Destination, error
 		out = append(out, d)
 	}
 	return out, rows.Err()
+}
+
+// knownDestinations remembers, up to maxKnownDestinations of them, the
+// destinations whose row in the destinations table this store saw
+// committed (its own Enqueue committed, or a claim returned a record of
+// it). Rows are never deleted, so Enqueue asks the database to create only
+// the rows of destinations it does not know: the common enqueue writes and
+// waits for nothing in that table. A caller's transaction (EnqueueTx) may
+// roll back, so what it inserts is not remembered.
+type knownDestinations struct {
+	mu    sync.RWMutex
+	names map[string]struct{}
+}
+
+// maxKnownDestinations bounds the memory knownDestinations holds; beyond
+// it, enqueues for the others pay an index probe each.
+const maxKnownDestinations = 10_000
+
+// unknown returns the distinct names in names that k does not know.
+func (k *knownDestinations) unknown(names []string) []string {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	var out []string
+	for _, n := range names {
+		if _, ok := k.names[n]; !ok && !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	if out == nil {
+		out = []string{}
+	}
+	return out
+}
+
+// add remembers name.
+func (k *knownDestinations) add(name string) {
+	k.mu.RLock()
+	_, ok := k.names[name]
+	k.mu.RUnlock()
+	if ok {
+		return
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.names == nil {
+		k.names = make(map[string]struct{})
+	}
+	if len(k.names) < maxKnownDestinations {
+		k.names[name] = struct{}{}
+	}
 }

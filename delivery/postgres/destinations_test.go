@@ -293,3 +293,32 @@ func TestMaxInFlightHoldsAcrossProcesses(t *testing.T) {
 		}
 	}
 }
+
+// A destination first seen in a caller's transaction that rolls back is
+// not taken as stored: the next enqueue for it creates its row, and its
+// records are claimed (a record whose destination has no row would never
+// be).
+func TestDestinationFirstSeenInARolledBackTransaction(t *testing.T) {
+	ctx := context.Background()
+	s, pool := newStore(t, nil)
+	tx, err := pool.Begin(ctx)
+	require.NoError(t, err)
+	_, err = s.EnqueueTx(ctx, tx, delivery.Message{ID: "fresh-0", Destination: "fresh", Payload: []byte("x")})
+	require.NoError(t, err)
+	require.NoError(t, tx.Rollback(ctx))
+
+	_, err = s.Enqueue(ctx, delivery.Message{ID: "fresh-1", Destination: "fresh", Payload: []byte("x")})
+	require.NoError(t, err)
+	tx, err = pool.Begin(ctx)
+	require.NoError(t, err)
+	_, err = s.EnqueueTx(ctx, tx, delivery.Message{ID: "fresh-2", Destination: "fresh", Payload: []byte("x")})
+	require.NoError(t, err)
+	require.NoError(t, tx.Commit(ctx))
+	recs, err := s.Claim(ctx, 10, time.Minute)
+	require.NoError(t, err)
+	var ids []string
+	for _, r := range recs {
+		ids = append(ids, r.ID)
+	}
+	assert.ElementsMatch(t, []string{"fresh-1", "fresh-2"}, ids)
+}

@@ -34,6 +34,9 @@ func (s *Store) Enqueue(ctx context.Context, msgs ...delivery.Message) ([]delive
 	if err := tx.Commit(ctx); err != nil {
 		return nil, fmt.Errorf("postgres: enqueue: commit: %w", err)
 	}
+	for i := range prepared {
+		s.dests.add(prepared[i].Destination) // its row is committed
+	}
 	return out, nil
 }
 
@@ -272,7 +275,7 @@ func (s *Store) enqueue(ctx context.Context, q querier, msgs []delivery.Message)
 			fheads = append(fheads, head)
 		}
 		b := &pgx.Batch{}
-		b.Queue(s.q.insert, fids, fkeys, fdests, fpayloads, fheaders, fidems, fcorrs, fcreated, fheads, now)
+		b.Queue(s.q.insert, fids, fkeys, fdests, fpayloads, fheaders, fidems, fcorrs, fcreated, fheads, now, s.dests.unknown(fdests))
 		if len(keys) > 0 {
 			b.Queue(s.q.dropIdleKeys, keyDests, keys)
 		}

@@ -92,7 +92,7 @@ RETURNING k.destination, k.key, k.live`),
 ), upd AS (
 	UPDATE {K} AS k SET live = k.live + cnt.c FROM cnt WHERE k.destination = cnt.destination AND k.key = cnt.key
 ), dst AS (
-	INSERT INTO {D} (name) SELECT DISTINCT destination FROM ins ORDER BY destination ON CONFLICT DO NOTHING
+	INSERT INTO {D} (name) SELECT u.name FROM unnest($11::text[]) AS u(name) ORDER BY u.name ON CONFLICT DO NOTHING
 )
 SELECT id, seq, created_at, next_attempt_at FROM ins`),
 
@@ -139,7 +139,8 @@ WHERE d.name = pick.name`),
 		// destination and taken round by round (rank, then destination
 		// order), $2 in all. Destinations served are stamped with the next
 		// sequence value unless another claim holds their row (it stamps
-		// them itself). $1 now, $2 limit, $3 token, $4 lease, $5 skip.
+		// them itself), and only when there was more than one to choose
+		// from: a single destination's claims write nothing to its row. $1 now, $2 limit, $3 token, $4 lease, $5 skip.
 		claim: q(`WITH dests AS MATERIALIZED (
 	SELECT u.name, u.last_served, u.probing, u.room FROM (
 		(SELECT c.name, c.last_served, false AS probing, $2::bigint AS room
@@ -184,7 +185,7 @@ WHERE d.name = pick.name`),
 	SELECT c.id, c.name, c.probing FROM cand c ORDER BY c.rank, c.last_served, c.name LIMIT $2
 ), served AS (
 	UPDATE {D} AS d SET last_served = nextval({SEQ})
-	WHERE d.name IN (
+	WHERE (SELECT count(*) FROM dests) > 1 AND d.name IN (
 		SELECT o.name FROM {D} o WHERE o.name IN (SELECT p.name FROM pick p)
 		ORDER BY o.name FOR UPDATE SKIP LOCKED)
 )
