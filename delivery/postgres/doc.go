@@ -51,9 +51,9 @@
 // paused_since, pauses, disabled, cause, reason, max_in_flight,
 // changed_at, and last_served for the claim's round robin. Enqueue and
 // Redrive insert the row of a destination they have not seen (INSERT ...
-// ON CONFLICT DO NOTHING, which writes nothing when it exists); settles
-// never write it, so the hot paths pay one index probe for it at enqueue
-// and nothing at settle. PauseDestination, ResumeAfterProbe,
+// ON CONFLICT DO NOTHING; a store remembers the destinations whose row it
+// saw committed and asks only for the others); settles never write it, so
+// the hot paths pay nothing for it once a destination is known. PauseDestination, ResumeAfterProbe,
 // ResumeDestination, DisableDestination and SetDestinationLimits are
 // single-row writes (a pause with a Length is two statements in one
 // transaction: it counts the pause, then sets the end the count gives);
@@ -87,7 +87,9 @@
 // hands them out round by round (every destination's oldest due record,
 // then every destination's second, ...), at most limit - (destinations -
 // 1) from one destination, limit in all, stamping the destinations served
-// as served last: fair across destinations, oldest due first within one.
+// as served last (when it had more than one to choose from, so a single
+// destination's claims write nothing to its row): fair across
+// destinations, oldest due first within one.
 // No lock outlives the claim. A record waiting to retry stays head of its
 // key, so the records behind it are never looked at; a million-row backlog
 // behind a few keys costs the claim nothing. The claim's cost grows with
