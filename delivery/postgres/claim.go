@@ -7,26 +7,67 @@ import (
 	"slices"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/outbound-go/outbound/delivery"
 )
 
-// Claim implements delivery.Store. It is one statement: it locks up to
-// limit claimable rows with FOR UPDATE SKIP LOCKED, so concurrent claimers
-// in any number of processes never wait for each other nor take the same
-// record, and leases them under one fresh token. Claimable rows are found
-// through two partial indexes: pending heads of their key in due order,
-// and in-flight rows by lease expiry, so a claim costs O(limit · log n)
-// however many records wait behind busy keys or are retained as delivered.
-func (s *Store) Claim(ctx context.Context, limit int, lease time.Duration) ([]delivery.Record, error) {
+// Claim implements delivery.Store. It is one round trip: two statements in
+// one pipelined batch, which PostgreSQL runs as one transaction, each with
+// its own snapshot (READ COMMITTED), holding no lock once it returns.
+//
+//   - The first locks, FOR UPDATE SKIP LOCKED, the rows of the destinations
+//     whose leases must be counted (a MaxInFlight, or probing after a
+//     pause) that have due records and room, and marks them with the
+//     claim's token. So claims of one such destination are serialised,
+//     across every process, and a claim never waits: a destination another
+//     claim holds is left to it.
+//   - The second, whose snapshot is taken after those locks, sees every
+//     lease committed before them: it counts the destination's unexpired
+//     leases again, and so never exceeds MaxInFlight, nor one probe. It
+//     takes as candidates the unbounded active destinations with due
+//     records plus the marked ones, least recently served first, at most
+//     limit of them, takes each one's due records (pending heads of their
+//     (destination, key) in due order, and records whose lease expired) up
+//     to its room from partial indexes led by the destination, locked FOR
+//     UPDATE SKIP LOCKED, and hands them out round by round: every
+//     destination's oldest due record first, then every destination's
+//     second, and so on, limit in all. The destinations served are
+//     stamped as served last (round robin across claims).
+//
+// Paused and disabled destinations are never candidates. Records of a
+// probing destination carry Probe. Its cost grows with limit and with the
+// number of destinations it looks at to find limit with due work, never
+// with the records waiting behind busy keys or retained as delivered.
+func (s *Store) Claim(ctx context.Context, limit int, lease time.Duration, skip ...string) ([]delivery.Record, error) {
 	if limit <= 0 || lease <= 0 {
 		return nil, fmt.Errorf("postgres: claim limit %d, lease %v: %w", limit, lease, delivery.ErrInvalid)
 	}
-	rows, err := s.pool.Query(ctx, s.q.claim, s.stamp().now, limit, delivery.NewToken(), lease.Truncate(time.Microsecond))
-	if err != nil {
-		return nil, fmt.Errorf("postgres: claim: %w", err)
+	skipped := make([]string, 0, len(skip))
+	for _, d := range skip {
+		if storable(d) {
+			skipped = append(skipped, d)
+		}
 	}
-	recs, err := collectRecords(rows)
-	if err != nil {
+	now := s.stamp().now
+	token := delivery.NewToken()
+	b := &pgx.Batch{}
+	b.Queue(s.q.lockDests, now, limit, token, skipped)
+	var recs []delivery.Record
+	b.Queue(s.q.claim, now, limit, token, lease.Truncate(time.Microsecond), skipped).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var probe bool
+			r, err := scanRecord(rows, &probe)
+			if err != nil {
+				return err
+			}
+			r.Probe = probe
+			s.dests.add(r.Destination)
+			recs = append(recs, r)
+		}
+		return rows.Err()
+	})
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
 		return nil, fmt.Errorf("postgres: claim: %w", err)
 	}
 	slices.SortFunc(recs, func(a, b delivery.Record) int {

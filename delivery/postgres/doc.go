@@ -19,8 +19,9 @@
 // # Schema
 //
 // Migrate creates, in Config.Schema (default "outbound"), the records table
-// Config.Table (default "outbox"), a keys table (table_keys), a sequence
-// (table_seq), the indexes and an insert trigger, from SQL embedded in the
+// Config.Table (default "outbox"), a keys table (table_keys), a
+// destinations table (table_destinations), a sequence (table_seq), the
+// indexes and an insert trigger, from SQL embedded in the
 // package and versioned in table_migrations. It runs in one transaction
 // under pg_advisory_xact_lock, so instances booting together migrate once,
 // and it upgrades an outbox made by an earlier version in place, applying
@@ -32,26 +33,76 @@
 // version 4 scopes idempotency to the destination, replacing the unique
 // index on idempotency_key by one on (destination, idempotency_key) (an
 // index build, like version 3's), and adds last_response (for
-// delivery.Attempt.Response), a catalog-only change.
+// delivery.Attempt.Response), a catalog-only change; version 5 adds the
+// destinations table (filled from the live and dead records), scopes
+// per-key ordering to (destination, key) (the keys table gains a
+// destination column and is rebuilt, and the heads of keys shared by
+// several destinations are recomputed), and replaces the claim and
+// live-key indexes by ones led by the destination (index builds, like
+// version 3's).
 // Schema and table names are validated as lower-case identifiers and
 // quoted; every value travels as a query parameter.
+//
+// # Destinations
+//
+// A destination is a row of the destinations table, shared by every
+// process on the outbox: paused_until (NULL when active; still set while
+// probing, once the pause has ended and before a probe succeeded),
+// paused_since, pauses, disabled, cause, reason, max_in_flight,
+// changed_at, and last_served for the claim's round robin. Enqueue and
+// Redrive insert the row of a destination they have not seen (INSERT ...
+// ON CONFLICT DO NOTHING; a store remembers the destinations whose row it
+// saw committed and asks only for the others); settles never write it, so
+// the hot paths pay nothing for it once a destination is known. PauseDestination, ResumeAfterProbe,
+// ResumeDestination, DisableDestination and SetDestinationLimits are
+// single-row writes (a pause with a Length is two statements in one
+// transaction: it counts the pause, then sets the end the count gives);
+// a pause, a disable or a limit survives a restart of every process.
+// Destinations counts the live and dead records per destination in one
+// pass over those records (not the delivered history) and joins the
+// stored state; Cancel and RetryNow lock the records, check them, then act,
+// all or nothing, like Redrive.
 //
 // # Claiming and per-key ordering
 //
 // Each live record carries an is_head flag: true when it is the lowest-Seq
-// live record of its key (always, for records without a key). Claim walks
-// a partial index of claimable rows only, (next_attempt_at, seq) WHERE
-// pending AND is_head, plus a partial index of in-flight rows by lease
-// expiry, and locks them with FOR UPDATE SKIP LOCKED in one statement. A
-// record waiting to retry stays head of its key, so the records behind it
-// are never looked at; a million-row backlog behind a few keys costs the
-// claim nothing. The flag is maintained in the same transaction as every
+// live record of its (destination, key) (always, for records without a
+// key). Per-key ordering is scoped to the destination: one event fanned
+// out to three partners under one Key makes none of them wait for another.
+//
+// A claim is one round trip: two statements in one pipelined batch, which
+// PostgreSQL runs as one transaction. The first locks, FOR UPDATE SKIP
+// LOCKED, the rows of the destinations whose leases must be counted (a
+// MaxInFlight, or probing) that have due records and room, least recently
+// served first, and marks them with the claim's token; the second, whose
+// snapshot is taken after those locks and so sees every lease committed
+// before them, counts their unexpired leases again and never exceeds the
+// bound (or one probe), while claims of unbounded destinations never
+// serialise. The second statement takes up to limit destinations with due
+// records (paused and disabled ones never, nor those in the claim's skip
+// list), least recently served first; from each, its due records through
+// partial indexes led by the destination, (destination, next_attempt_at,
+// seq) WHERE pending AND is_head, and (destination, lease_expires_at)
+// WHERE in flight for expired leases, locked FOR UPDATE SKIP LOCKED; and
+// hands them out round by round (every destination's oldest due record,
+// then every destination's second, ...), at most limit - (destinations -
+// 1) from one destination, limit in all, stamping the destinations served
+// as served last (when it had more than one to choose from, so a single
+// destination's claims write nothing to its row): fair across
+// destinations, oldest due first within one.
+// No lock outlives the claim. A record waiting to retry stays head of its
+// key, so the records behind it are never looked at; a million-row backlog
+// behind a few keys costs the claim nothing. The claim's cost grows with
+// limit and with the number of destinations it checks for due work (one
+// index probe each, in round-robin order, until it has limit of them), not
+// with the backlog; TestClaimPlanAcrossDestinations checks the plans with
+// 100,000 pending records over 1,000 destinations. The flag is maintained in the same transaction as every
 // write that changes a key's queue: enqueue sets it on the first record of
 // an empty key; complete, dead-letter and discard promote the next record
 // of the key; redrive puts records at the back with a new Seq.
 //
-// Those writes serialise per key on the key's row in the keys table, which
-// also counts the key's live records: enqueue locks it with INSERT ... ON
+// Those writes serialise per (destination, key) on its row in the keys
+// table, which also counts its live records: enqueue locks it with INSERT ... ON
 // CONFLICT DO UPDATE, settles with UPDATE, and each decides under the lock.
 // This holds even for EnqueueTx in a caller's REPEATABLE READ transaction
 // (where a later statement's snapshot could not see a concurrent commit):
@@ -143,10 +194,13 @@
 //
 // Retries and expiring leases wake nobody; instead NextDue
 // (delivery.NextDuer) tells a dispatcher when the next record becomes
-// claimable: the first entry of the claim index (the earliest pending head)
-// and of the lease index (the earliest lease expiry), two index-only
-// lookups in one round trip, so every instance sleeps until exactly then
-// and sees the schedules other instances wrote.
+// claimable: per destination, the first entry of the claim index (its
+// earliest pending head), or the end of its pause if later (disabled
+// destinations and those at their MaxInFlight are left out), and the first
+// entry of the lease index (the earliest lease expiry), in one round trip,
+// so every instance sleeps until exactly then and sees the schedules and
+// pauses other instances wrote. Its cost grows with the number of
+// destinations (an index-only probe each).
 //
 // # Retention
 //
@@ -157,7 +211,7 @@
 // # Costs
 //
 // Enqueue is a transaction of two pipelined round trips for any batch size;
-// Claim is one statement for up to limit records; a settle is one round
+// Claim is one round trip for up to limit records; a settle is one round
 // trip and one commit, shared by every settle that queued behind the
 // previous flush (see Group commit), so concurrent workers pay one commit
 // (fsync) per flush rather than one per record. List pages by Seq.

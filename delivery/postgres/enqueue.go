@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -34,6 +33,9 @@ func (s *Store) Enqueue(ctx context.Context, msgs ...delivery.Message) ([]delive
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return nil, fmt.Errorf("postgres: enqueue: commit: %w", err)
+	}
+	for i := range prepared {
+		s.dests.add(prepared[i].Destination) // its row is committed
 	}
 	return out, nil
 }
@@ -98,7 +100,8 @@ func (s *Store) enqueue(ctx context.Context, q querier, msgs []delivery.Message)
 	// in the call, locked in sorted order (so two calls cannot deadlock)
 	// and read under the lock.
 	ids := make([]string, 0, len(msgs))
-	var idemDests, idems, keys []string
+	var idemDests, idems []string
+	var pairs []orderKey
 	for i := range msgs {
 		ids = append(ids, msgs[i].ID)
 		if msgs[i].IdempotencyKey != "" {
@@ -106,18 +109,18 @@ func (s *Store) enqueue(ctx context.Context, q querier, msgs []delivery.Message)
 			idems = append(idems, msgs[i].IdempotencyKey)
 		}
 		if msgs[i].Key != "" {
-			keys = append(keys, msgs[i].Key)
+			pairs = append(pairs, orderKey{msgs[i].Destination, msgs[i].Key})
 		}
 	}
-	slices.Sort(keys)
-	keys = slices.Compact(keys)
+	pairs = sortedPairs(pairs)
+	keyDests, keys := splitPairs(pairs)
 
 	b := &pgx.Batch{}
 	b.Queue(forceCustomPlans) // see plan.go
 	b.Queue(s.q.existing, ids, idemDests, idems)
 	b.Queue(restorePlans)
 	if len(keys) > 0 {
-		b.Queue(s.q.lockKeys, keys)
+		b.Queue(s.q.lockKeys, keyDests, keys)
 	}
 	br := q.SendBatch(ctx, b)
 	if _, err := br.Exec(); err != nil {
@@ -137,14 +140,14 @@ func (s *Store) enqueue(ctx context.Context, q querier, msgs []delivery.Message)
 		_ = br.Close()
 		return nil, fmt.Errorf("postgres: enqueue: read existing: %w", err)
 	}
-	live := make(map[string]int32, len(keys))
+	live := make(map[orderKey]int32, len(keys))
 	if len(keys) > 0 {
 		rows, err := br.Query()
 		if err == nil {
 			for rows.Next() {
-				var k string
+				var k orderKey
 				var n int32
-				if err = rows.Scan(&k, &n); err != nil {
+				if err = rows.Scan(&k.dest, &k.key, &n); err != nil {
 					break
 				}
 				live[k] = n
@@ -188,7 +191,7 @@ func (s *Store) enqueue(ctx context.Context, q querier, msgs []delivery.Message)
 	ref := make([]int, len(msgs))
 	batchID := map[string]int{}
 	batchIdem := map[idemKey]int{}
-	headTaken := map[string]bool{}
+	headTaken := map[orderKey]bool{}
 	var fresh []int
 	for i := range msgs {
 		m := &msgs[i]
@@ -244,8 +247,8 @@ func (s *Store) enqueue(ctx context.Context, q querier, msgs []delivery.Message)
 		for _, i := range fresh {
 			m := &msgs[i]
 			head := m.Key == ""
-			if !head && live[m.Key] == 0 && !headTaken[m.Key] {
-				head, headTaken[m.Key] = true, true
+			if k := (orderKey{m.Destination, m.Key}); !head && live[k] == 0 && !headTaken[k] {
+				head, headTaken[k] = true, true
 			}
 			heads[i] = head
 			var hdr *string
@@ -272,9 +275,9 @@ func (s *Store) enqueue(ctx context.Context, q querier, msgs []delivery.Message)
 			fheads = append(fheads, head)
 		}
 		b := &pgx.Batch{}
-		b.Queue(s.q.insert, fids, fkeys, fdests, fpayloads, fheaders, fidems, fcorrs, fcreated, fheads, now)
+		b.Queue(s.q.insert, fids, fkeys, fdests, fpayloads, fheaders, fidems, fcorrs, fcreated, fheads, now, s.dests.unknown(fdests))
 		if len(keys) > 0 {
-			b.Queue(s.q.dropIdleKeys, keys)
+			b.Queue(s.q.dropIdleKeys, keyDests, keys)
 		}
 		br := q.SendBatch(ctx, b)
 		rows, err := br.Query()
@@ -307,7 +310,8 @@ func (s *Store) enqueue(ctx context.Context, q querier, msgs []delivery.Message)
 	// was not inserted and is reported as existing. If it was meant to
 	// head its key, the key's next record takes its place.
 	if len(inserted) < len(fresh) {
-		var lostIDs, lostDests, lostIdems, lostKeys []string
+		var lostIDs, lostDests, lostIdems []string
+		var lostKeys []orderKey
 		for _, i := range fresh {
 			if _, ok := inserted[msgs[i].ID]; ok {
 				continue
@@ -318,7 +322,7 @@ func (s *Store) enqueue(ctx context.Context, q querier, msgs []delivery.Message)
 				lostIdems = append(lostIdems, msgs[i].IdempotencyKey)
 			}
 			if heads[i] && msgs[i].Key != "" {
-				lostKeys = append(lostKeys, msgs[i].Key)
+				lostKeys = append(lostKeys, orderKey{msgs[i].Destination, msgs[i].Key})
 			}
 		}
 		more, err := s.lookupLost(ctx, q, lostIDs, lostDests, lostIdems, lostKeys)
@@ -383,13 +387,14 @@ func (s *Store) enqueue(ctx context.Context, q querier, msgs []delivery.Message)
 // could not insert, and
 // gives the keys whose designated head was among them their next head.
 // Callers hold the keys' rows locked.
-func (s *Store) lookupLost(ctx context.Context, q querier, ids, dests, idems, keys []string) ([]delivery.Record, error) {
+func (s *Store) lookupLost(ctx context.Context, q querier, ids, dests, idems []string, keys []orderKey) ([]delivery.Record, error) {
 	b := &pgx.Batch{}
 	b.Queue(forceCustomPlans)
 	b.Queue(s.q.existing, ids, dests, idems)
 	b.Queue(restorePlans)
 	if len(keys) > 0 {
-		b.Queue(s.q.promoteKeys, keys)
+		kd, kk := splitPairs(sortedPairs(keys))
+		b.Queue(s.q.promoteKeys, kd, kk)
 	}
 	br := q.SendBatch(ctx, b)
 	defer func() { _ = br.Close() }()

@@ -7,8 +7,14 @@ import (
 
 // Test hooks: the SQL of the hot paths, for EXPLAIN.
 
-// ClaimSQLForTest returns the claim statement.
+// ClaimSQLForTest returns the claim statement: $1 now, $2 limit, $3
+// token, $4 lease, $5 destinations skipped.
 func (s *Store) ClaimSQLForTest() string { return s.q.claim }
+
+// LockDestinationsSQLForTest returns the statement that runs before the
+// claim in its batch and locks the destinations whose leases it counts:
+// $1 now, $2 limit, $3 token, $4 destinations skipped.
+func (s *Store) LockDestinationsSQLForTest() string { return s.q.lockDests }
 
 // SettleSQLForTest returns the terminal settle statement.
 func (s *Store) SettleSQLForTest() string { return s.q.settleTerminal }

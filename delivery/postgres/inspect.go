@@ -38,7 +38,7 @@ func (s *Store) List(ctx context.Context, opts delivery.ListOptions) (delivery.P
 	if err != nil {
 		return delivery.Page{}, fmt.Errorf("postgres: %w", err)
 	}
-	if !storable(opts.Key) {
+	if !storable(opts.Key) || !storable(opts.Destination) {
 		return delivery.Page{}, fmt.Errorf("postgres: list key %q is not valid text: %w", opts.Key, delivery.ErrInvalid)
 	}
 	var after int64
@@ -49,7 +49,11 @@ func (s *Store) List(ctx context.Context, opts delivery.ListOptions) (delivery.P
 		}
 		after = n
 	}
-	recs, err := queryRecords(ctx, s.pool, s.q.list, after, int16(opts.State), opts.Key, limit+1)
+	var dest *string // NULL: every destination
+	if opts.Destination != "" {
+		dest = &opts.Destination
+	}
+	recs, err := queryRecords(ctx, s.pool, s.q.list, after, int16(opts.State), opts.Key, limit+1, dest)
 	if err != nil {
 		return delivery.Page{}, fmt.Errorf("postgres: list: %w", err)
 	}

@@ -20,8 +20,9 @@ import (
 // plan that scans it once it is large: the store plans each execution for
 // the table as it is. The test warms the connection's prepared statements
 // on a small table, grows it 100-fold without ANALYZE (autovacuum
-// off for it), runs every hot path again on the same connection, and reads
-// that backend's sequential-scan count for the table.
+// off for it), over 1,000 destinations, runs every hot path again on the
+// same connection, and reads that backend's sequential-scan count for the
+// table.
 func TestNoSequentialScansAfterGrowth(t *testing.T) {
 	ctx := context.Background()
 	conf, err := pgxpool.ParseConfig(testenv.PostgresURL(t))
@@ -41,9 +42,12 @@ func TestNoSequentialScansAfterGrowth(t *testing.T) {
 
 	grow := func(from, to int) {
 		t.Helper()
-		_, err := pool.Exec(ctx, `INSERT INTO `+store.Name()+` (id, seq, key, payload, created_at, state, is_head, next_attempt_at, updated_at)
-SELECT 'bulk-' || g, nextval('`+store.Name()+`_seq'), 'bulk-' || g, 'x', now(), 3, false, now(), now()
+		_, err := pool.Exec(ctx, `INSERT INTO `+store.Name()+` (id, seq, key, destination, payload, created_at, state, is_head, next_attempt_at, updated_at)
+SELECT 'bulk-' || g, nextval('`+store.Name()+`_seq'), 'bulk-' || g, 'dest-' || (g % 1000), 'x', now(), 3, false, now(), now()
 FROM generate_series($1::integer, $2::integer) AS g`, from, to)
+		require.NoError(t, err)
+		_, err = pool.Exec(ctx, `INSERT INTO `+store.Name()+`_destinations (name)
+SELECT 'dest-' || g FROM generate_series(0, 999) AS g ON CONFLICT DO NOTHING`)
 		require.NoError(t, err)
 	}
 	grow(1, 1000) // a small outbox: a scan of it is as cheap as an index probe
@@ -52,9 +56,9 @@ FROM generate_series($1::integer, $2::integer) AS g`, from, to)
 		id := fmt.Sprintf("w-%d", i)
 		_, err := store.Enqueue(ctx, delivery.Message{ID: id, Key: "K", IdempotencyKey: id, Payload: []byte("x")})
 		require.NoError(t, err)
-		batch := make([]delivery.Message, 100) // a batch looks up 100 ids at once
+		batch := make([]delivery.Message, 100) // a batch looks up 100 ids at once, for 10 destinations
 		for j := range batch {
-			batch[j] = delivery.Message{ID: fmt.Sprintf("%s-%d", id, j), Payload: []byte("x")}
+			batch[j] = delivery.Message{ID: fmt.Sprintf("%s-%d", id, j), Destination: fmt.Sprintf("dest-%d", j%10), Payload: []byte("x")}
 		}
 		_, err = store.Enqueue(ctx, batch...)
 		require.NoError(t, err)

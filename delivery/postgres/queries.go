@@ -12,12 +12,15 @@ import (
 type queries struct {
 	existing, lockKeys, insert, dropIdleKeys, promoteKeys string
 
-	claim string
+	lockDests, claim string
+
+	pause, pauseSet, resumeAfterProbe, resume, disable, setLimits, destinations string
+	lockPending, cancel, retryNow                                               string
 
 	settleTerminal, promoteAfter                   string
 	rescheduleAttempt, rescheduleDeferral, release string
 
-	lockForRedrive, matchDead, maxSeq, nextSeqs, redrive, addLive, notify string
+	lockForRedrive, matchDead, maxSeq, nextSeqs, redrive, addLive, notify, addDests string
 
 	get, list, stats, purge string
 
@@ -30,10 +33,30 @@ type queries struct {
 func nowParam(i int) string { return "coalesce($" + strconv.Itoa(i) + "::timestamptz, now())" }
 
 func buildQueries(n names) queries {
-	r := strings.NewReplacer("{T}", n.Table, "{K}", n.Keys, "{SEQ}", "'"+n.SeqName+"'", "{COLS}", recordColumns,
+	r := strings.NewReplacer("{T}", n.Table, "{K}", n.Keys, "{D}", n.Destinations, "{NOW2}", nowParam(2), "{SEQ}", "'"+n.SeqName+"'", "{COLS}", recordColumns,
 		"{NOW1}", nowParam(1), "{NOW3}", nowParam(3), "{NOW4}", nowParam(4), "{NOW8}", nowParam(8),
 		"{NOW9}", nowParam(9), "{NOW10}", nowParam(10))
-	q := func(s string) string { return r.Replace(s) }
+	// hasDue is true when destination c has a due record: a pending head
+	// or an expired lease. Each is the first entry of an index led by the
+	// destination, in its order (an EXISTS would let the planner pick a
+	// scan that stops at the first match, which can be the whole table).
+	hasDue := r.Replace(`coalesce(
+	(SELECT true FROM {T} r WHERE r.destination = c.name AND r.state = 1 AND r.is_head AND r.next_attempt_at <= {NOW1}
+		ORDER BY r.destination, r.next_attempt_at, r.seq LIMIT 1),
+	(SELECT true FROM {T} r WHERE r.destination = c.name AND r.state = 2 AND r.lease_expires_at <= {NOW1}
+		ORDER BY r.destination, r.lease_expires_at LIMIT 1),
+	false)`)
+	// leased counts the unexpired leases of destination c, up to its
+	// bound (all a claim needs to know), in the lease index's order.
+	leased := func(c string) string {
+		return strings.ReplaceAll(r.Replace(`(SELECT count(*) FROM (SELECT 1 FROM {T} r
+		WHERE r.destination = c.name AND r.state = 2 AND r.lease_expires_at > {NOW1}
+		ORDER BY r.destination, r.lease_expires_at
+		LIMIT CASE WHEN c.paused_until IS NOT NULL THEN 1 ELSE c.max_in_flight END) AS l)`), "c.", c+".")
+	}
+	q := func(s string) string {
+		return strings.NewReplacer("{HASDUE}", hasDue, "{LEASED}", leased("c"), "{LEASEDD}", leased("d")).Replace(r.Replace(s))
+	}
 	tcols := "t." + strings.ReplaceAll(strings.Join(strings.Fields(recordColumns), " "), ", ", ", t.")
 	return queries{
 		// Two index probes, not an OR a cached generic plan might turn
@@ -46,12 +69,13 @@ SELECT ` + tcols + ` FROM unnest($2::text[], $3::text[]) AS u(dest, idem)
 JOIN {T} AS t ON t.destination = u.dest AND t.idempotency_key = u.idem
 WHERE NOT t.id = ANY($1::text[])`),
 
-		// Locks the rows of the given distinct, sorted keys (creating them
-		// at zero) and returns how many records of each are live.
-		lockKeys: q(`INSERT INTO {K} AS k (key, live)
-SELECT u.key, 0 FROM unnest($1::text[]) AS u(key) ORDER BY u.key
-ON CONFLICT (key) DO UPDATE SET live = k.live
-RETURNING k.key, k.live`),
+		// Locks the rows of the given distinct, sorted (destination, key)
+		// pairs (creating them at zero) and returns how many records of
+		// each are live.
+		lockKeys: q(`INSERT INTO {K} AS k (destination, key, live)
+SELECT u.dest, u.key, 0 FROM unnest($1::text[], $2::text[]) AS u(dest, key) ORDER BY u.dest, u.key
+ON CONFLICT (destination, key) DO UPDATE SET live = k.live
+RETURNING k.destination, k.key, k.live`),
 
 		insert: q(`WITH ins AS (
 	INSERT INTO {T} (id, seq, key, destination, payload, headers, idempotency_key, correlation_id,
@@ -62,42 +86,112 @@ RETURNING k.key, k.live`),
 		$8::timestamptz[], $9::boolean[]) WITH ORDINALITY AS u(id, key, dest, payload, headers, idem, corr, created, head, ord)
 	ORDER BY u.ord
 	ON CONFLICT DO NOTHING
-	RETURNING id, key, seq, created_at, next_attempt_at
+	RETURNING id, key, destination, seq, created_at, next_attempt_at
 ), cnt AS (
-	SELECT key, count(*) AS c FROM ins WHERE key <> '' GROUP BY key
+	SELECT destination, key, count(*) AS c FROM ins WHERE key <> '' GROUP BY destination, key
 ), upd AS (
-	UPDATE {K} AS k SET live = k.live + cnt.c FROM cnt WHERE k.key = cnt.key
+	UPDATE {K} AS k SET live = k.live + cnt.c FROM cnt WHERE k.destination = cnt.destination AND k.key = cnt.key
+), dst AS (
+	INSERT INTO {D} (name) SELECT u.name FROM unnest($11::text[]) AS u(name) ORDER BY u.name ON CONFLICT DO NOTHING
 )
 SELECT id, seq, created_at, next_attempt_at FROM ins`),
 
-		dropIdleKeys: q(`DELETE FROM {K} WHERE key = ANY($1::text[]) AND live = 0`),
+		dropIdleKeys: q(`DELETE FROM {K} AS k USING unnest($1::text[], $2::text[]) AS u(dest, key)
+WHERE k.destination = u.dest AND k.key = u.key AND k.live = 0`),
 
-		// Makes the lowest-seq live record of each key its head. Callers
-		// hold the keys' rows locked.
+		// Makes the lowest-seq live record of each (destination, key) its
+		// head. Callers hold the keys' rows locked.
 		promoteKeys: q(`UPDATE {T} AS t SET is_head = true
-FROM unnest($1::text[]) AS u(key)
+FROM unnest($1::text[], $2::text[]) AS u(dest, key)
 CROSS JOIN LATERAL (
-	SELECT o.id FROM {T} o WHERE o.key = u.key AND o.key <> '' AND o.state IN (1, 2) ORDER BY o.seq LIMIT 1
+	SELECT o.id FROM {T} o WHERE o.destination = u.dest AND o.key = u.key AND o.key <> '' AND o.state IN (1, 2)
+	ORDER BY o.seq LIMIT 1
 ) AS h
 WHERE t.id = h.id AND NOT t.is_head`),
 
-		claim: q(`WITH pend AS MATERIALIZED (
-	SELECT id, next_attempt_at, seq FROM {T}
-	WHERE state = 1 AND is_head AND next_attempt_at <= {NOW1}
-	ORDER BY next_attempt_at, seq LIMIT $2
+		// The claim, in two statements of one pipelined batch (one
+		// transaction, one round trip; see claim.go). The first locks the
+		// destinations whose claims must be counted (a MaxInFlight, or
+		// probing) that have due work and room, least recently served
+		// first, skipping those another claim holds, and marks them with
+		// this claim's token. $1 now, $2 limit, $3 token, $4 skip.
+		lockDests: q(`UPDATE {D} AS d SET claim_token = $3
+FROM (
+	SELECT c.name FROM {D} c
+	WHERE NOT c.disabled AND (c.max_in_flight > 0 OR c.paused_until IS NOT NULL)
+		AND (c.paused_until IS NULL OR c.paused_until <= {NOW1})
+		AND NOT c.name = ANY($4::text[])
+		AND {HASDUE}
+		AND {LEASED} < CASE WHEN c.paused_until IS NOT NULL THEN 1 ELSE c.max_in_flight END
+	ORDER BY c.last_served, c.name
+	LIMIT $2
 	FOR UPDATE SKIP LOCKED
-), expired AS MATERIALIZED (
-	SELECT id, next_attempt_at, seq FROM {T}
-	WHERE state = 2 AND lease_expires_at <= {NOW1}
-	ORDER BY next_attempt_at, seq LIMIT $2
-	FOR UPDATE SKIP LOCKED
-), pick AS (
-	SELECT c.id FROM (SELECT * FROM pend UNION ALL SELECT * FROM expired) AS c
-	ORDER BY c.next_attempt_at, c.seq LIMIT $2
+) AS pick
+WHERE d.name = pick.name`),
+
+		// The second, with a snapshot taken after those locks: every claim
+		// of those destinations committed before is seen, and none can
+		// commit until this one does. Candidates are the unbounded active
+		// destinations with due work plus the ones locked above, least
+		// recently served first, at most $2 of them; each gives its due
+		// records (pending heads in due order, and expired leases) up to
+		// its room, locked with SKIP LOCKED; they are ranked within their
+		// destination and taken round by round (rank, then destination
+		// order), $2 in all. Destinations served are stamped with the next
+		// sequence value unless another claim holds their row (it stamps
+		// them itself), and only when there was more than one to choose
+		// from: a single destination's claims write nothing to its row. $1 now, $2 limit, $3 token, $4 lease, $5 skip.
+		claim: q(`WITH dests AS MATERIALIZED (
+	SELECT u.name, u.last_served, u.probing, u.room FROM (
+		(SELECT c.name, c.last_served, false AS probing, $2::bigint AS room
+		FROM {D} c
+		WHERE NOT c.disabled AND c.max_in_flight = 0 AND c.paused_until IS NULL
+			AND NOT c.name = ANY($5::text[])
+			AND {HASDUE}
+		ORDER BY c.last_served, c.name
+		LIMIT $2)
+		UNION ALL
+		(SELECT c.name, c.last_served, c.paused_until IS NOT NULL,
+			least($2::bigint, CASE WHEN c.paused_until IS NOT NULL THEN 1 ELSE c.max_in_flight END - {LEASED})
+		FROM {D} c
+		WHERE c.claim_token = $3 AND NOT c.disabled AND (c.paused_until IS NULL OR c.paused_until <= {NOW1}))
+	) AS u
+	WHERE u.room > 0
+	ORDER BY u.last_served, u.name
+	LIMIT $2
+), n AS (
+	-- Each destination gives at most limit - (destinations - 1) records:
+	-- with one at least from each of the others, round robin never takes
+	-- more from one.
+	SELECT greatest(1, $2 - count(*) + 1) AS most FROM dests
+), cand AS MATERIALIZED (
+	SELECT d.name, d.last_served, d.probing, x.id,
+		row_number() OVER (PARTITION BY d.name ORDER BY x.next_attempt_at, x.seq) AS rank
+	FROM dests d CROSS JOIN n CROSS JOIN LATERAL (
+		SELECT y.id, y.next_attempt_at, y.seq FROM (
+			SELECT * FROM (SELECT r.id, r.next_attempt_at, r.seq FROM {T} r
+				WHERE r.destination = d.name AND r.state = 1 AND r.is_head AND r.next_attempt_at <= {NOW1}
+				ORDER BY r.next_attempt_at, r.seq LIMIT least(d.room, n.most)
+				FOR UPDATE SKIP LOCKED) AS p
+			UNION ALL
+			SELECT * FROM (SELECT r.id, r.next_attempt_at, r.seq FROM {T} r
+				WHERE r.destination = d.name AND r.state = 2 AND r.lease_expires_at <= {NOW1}
+				ORDER BY r.lease_expires_at LIMIT least(d.room, n.most)
+				FOR UPDATE SKIP LOCKED) AS e
+		) AS y
+		ORDER BY y.next_attempt_at, y.seq LIMIT least(d.room, n.most)
+	) AS x
+), pick AS MATERIALIZED (
+	SELECT c.id, c.name, c.probing FROM cand c ORDER BY c.rank, c.last_served, c.name LIMIT $2
+), served AS (
+	UPDATE {D} AS d SET last_served = nextval({SEQ})
+	WHERE (SELECT count(*) FROM dests) > 1 AND d.name IN (
+		SELECT o.name FROM {D} o WHERE o.name IN (SELECT p.name FROM pick p)
+		ORDER BY o.name FOR UPDATE SKIP LOCKED)
 )
 UPDATE {T} AS t SET state = 2, lease_token = $3, lease_expires_at = {NOW1} + $4::interval, updated_at = {NOW1}
 FROM pick WHERE t.id = pick.id
-RETURNING ` + tcols),
+RETURNING ` + tcols + `, pick.probing`),
 
 		// Moves a claimed record to a terminal state and takes it out of
 		// its key's live count (locking the key's row).
@@ -106,9 +200,9 @@ RETURNING ` + tcols),
 		last_status = $6, last_class = $7, last_error = $8, duplicate = $9, last_response = $11,
 		lease_token = NULL, lease_expires_at = NULL, is_head = false, updated_at = {NOW10}
 	WHERE id = $1 AND lease_token = $2 AND state = 2
-	RETURNING key
+	RETURNING destination, key
 ), k AS (
-	UPDATE {K} SET live = live - 1 WHERE key = (SELECT s.key FROM s WHERE s.key <> '')
+	UPDATE {K} AS k SET live = k.live - 1 FROM s WHERE s.key <> '' AND k.destination = s.destination AND k.key = s.key
 )
 SELECT (SELECT count(*) FROM s), EXISTS (SELECT 1 FROM {T} WHERE id = $1)`),
 
@@ -117,12 +211,13 @@ SELECT (SELECT count(*) FROM s), EXISTS (SELECT 1 FROM {T} WHERE id = $1)`),
 		// the key if nothing of it is live, else promotes its next head.
 		// Idempotent, so it is harmless when the settle changed nothing.
 		promoteAfter: q(`WITH k AS (
-	SELECT key FROM {T} WHERE id = $1 AND key <> '' AND state >= 3
+	SELECT destination, key FROM {T} WHERE id = $1 AND key <> '' AND state >= 3
 ), gone AS (
-	DELETE FROM {K} WHERE key = (SELECT k.key FROM k) AND live = 0
+	DELETE FROM {K} AS g USING k WHERE g.destination = k.destination AND g.key = k.key AND g.live = 0
 ), h AS (
 	SELECT n.id FROM k CROSS JOIN LATERAL (
-		SELECT o.id FROM {T} o WHERE o.key = k.key AND o.key <> '' AND o.state IN (1, 2) ORDER BY o.seq LIMIT 1
+		SELECT o.id FROM {T} o WHERE o.destination = k.destination AND o.key = k.key AND o.key <> '' AND o.state IN (1, 2)
+		ORDER BY o.seq LIMIT 1
 	) AS n
 )
 UPDATE {T} AS t SET is_head = true FROM h WHERE t.id = h.id AND NOT t.is_head`),
@@ -151,12 +246,12 @@ SELECT (SELECT count(*) FROM s), EXISTS (SELECT 1 FROM {T} WHERE id = $1)`),
 )
 SELECT (SELECT count(*) FROM s), EXISTS (SELECT 1 FROM {T} WHERE id = $1)`),
 
-		lockForRedrive: q(`SELECT id, key, state, seq FROM {T} WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE`),
+		lockForRedrive: q(`SELECT id, destination, key, state, seq FROM {T} WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE`),
 
 		// One batch of RedriveMatching: the next $7 matching dead records
 		// after seq $5 and up to seq $6, read in seq order from the dead
 		// index. Rows another redrive holds are skipped, not waited for.
-		matchDead: q(`SELECT id, key, state, seq FROM {T}
+		matchDead: q(`SELECT id, destination, key, state, seq FROM {T}
 WHERE state = 4 AND seq > $5 AND seq <= $6
 	AND ($1::text = '' OR key = $1)
 	AND ($2::text = '' OR destination = $2)
@@ -175,7 +270,11 @@ FROM unnest($2::text[], $3::bigint[], $4::boolean[]) AS u(id, seq, head)
 WHERE t.id = u.id AND t.state = 4`),
 
 		addLive: q(`UPDATE {K} AS k SET live = k.live + u.c
-FROM unnest($1::text[], $2::integer[]) AS u(key, c) WHERE k.key = u.key`),
+FROM unnest($1::text[], $2::text[], $3::integer[]) AS u(dest, key, c) WHERE k.destination = u.dest AND k.key = u.key`),
+
+		// Every destination with a record has a row (see the migration).
+		addDests: q(`INSERT INTO {D} (name) SELECT DISTINCT u.name FROM unnest($1::text[]) AS u(name) ORDER BY u.name
+ON CONFLICT DO NOTHING`),
 
 		notify: `SELECT pg_notify($1, '')`,
 
@@ -185,7 +284,14 @@ FROM unnest($1::text[], $2::integer[]) AS u(key, c) WHERE k.key = u.key`),
 		// index its statistics say is small (the lease index often is,
 		// until it is not).
 		nextDue: q(`SELECT
-	(SELECT next_attempt_at FROM {T} WHERE state = 1 AND is_head ORDER BY next_attempt_at, seq LIMIT 1),
+	(SELECT min(CASE WHEN d.paused_until > {NOW1} THEN greatest(h.next_attempt_at, d.paused_until) ELSE h.next_attempt_at END)
+	FROM {D} d CROSS JOIN LATERAL (
+		SELECT r.next_attempt_at FROM {T} r WHERE r.destination = d.name AND r.state = 1 AND r.is_head
+		ORDER BY r.next_attempt_at, r.seq LIMIT 1
+	) AS h
+	WHERE NOT d.disabled AND (d.paused_until > {NOW1}
+		OR (d.max_in_flight = 0 AND d.paused_until IS NULL)
+		OR {LEASEDD} < CASE WHEN d.paused_until IS NOT NULL THEN 1 ELSE d.max_in_flight END)),
 	(SELECT lease_expires_at FROM {T} WHERE state = 2 ORDER BY lease_expires_at LIMIT 1),
 	now()`),
 
@@ -193,9 +299,73 @@ FROM unnest($1::text[], $2::integer[]) AS u(key, c) WHERE k.key = u.key`),
 
 		list: q(`SELECT {COLS} FROM {T}
 WHERE seq > $1 AND ($2::smallint = 0 OR state = $2) AND ($3::text = '' OR key = $3)
+	AND ($5::text IS NULL OR destination = $5)
 ORDER BY seq LIMIT $4`),
 
 		stats: statsQuery(n, exactSettledMax),
+
+		// Destinations. $1 name, $2 now.
+		pause: q(`INSERT INTO {D} AS d (name, pauses, paused_since, changed_at) VALUES ($1, 1, {NOW2}, {NOW2})
+ON CONFLICT (name) DO UPDATE SET pauses = d.pauses + 1, paused_since = coalesce(d.paused_since, {NOW2}), changed_at = {NOW2}
+RETURNING d.pauses`),
+		// $3 the pause's end as a distance from now, $4 cause, $5 reason.
+		pauseSet: q(`UPDATE {D} AS d SET
+	paused_until = CASE WHEN d.paused_until IS NULL OR d.paused_until < {NOW2} + $3::interval THEN {NOW2} + $3::interval ELSE d.paused_until END,
+	cause = CASE WHEN (d.paused_until IS NULL OR d.paused_until < {NOW2} + $3::interval) AND NOT d.disabled THEN $4 ELSE d.cause END,
+	reason = CASE WHEN (d.paused_until IS NULL OR d.paused_until < {NOW2} + $3::interval) AND NOT d.disabled THEN $5 ELSE d.reason END
+WHERE d.name = $1
+RETURNING ` + destColumns + `, {NOW2}`),
+		// $3 the channel to notify when it resumed.
+		resumeAfterProbe: q(`WITH u AS (
+	UPDATE {D} SET paused_until = NULL, paused_since = NULL, pauses = 0, cause = '', reason = '', changed_at = {NOW2}
+	WHERE name = $1 AND NOT disabled AND paused_until <= {NOW2}
+	RETURNING 1
+)
+SELECT count(*) FROM (SELECT pg_notify($3, '') FROM u) AS n`),
+		resume: q(`WITH u AS (
+	UPDATE {D} SET paused_until = NULL, paused_since = NULL, pauses = 0, disabled = false, cause = '', reason = '', changed_at = {NOW2}
+	WHERE name = $1
+	RETURNING 1
+)
+SELECT count(*) FROM (SELECT pg_notify($3, '') FROM u) AS n`),
+		// $3 cause, $4 reason.
+		disable: q(`INSERT INTO {D} AS d (name, disabled, cause, reason, changed_at) VALUES ($1, true, $3, $4, {NOW2})
+ON CONFLICT (name) DO UPDATE SET disabled = true, cause = $3, reason = $4, changed_at = {NOW2}`),
+		// $3 max in flight.
+		setLimits: q(`INSERT INTO {D} AS d (name, max_in_flight, changed_at) VALUES ($1, $3, {NOW2})
+ON CONFLICT (name) DO UPDATE SET max_in_flight = $3,
+	changed_at = CASE WHEN d.max_in_flight <> $3 OR d.changed_at IS NULL THEN {NOW2} ELSE d.changed_at END`),
+		// Every destination with live or dead records or stored state,
+		// with its figures: one pass over the live and dead records. $1 now.
+		destinations: q(`SELECT ` + destColumns + `,
+	coalesce(f.pending, 0), coalesce(f.in_flight, 0), coalesce(f.dead, 0), f.oldest, {NOW1}
+FROM {D} d LEFT JOIN (
+	SELECT destination, count(*) FILTER (WHERE state = 1) AS pending, count(*) FILTER (WHERE state = 2) AS in_flight,
+		count(*) FILTER (WHERE state = 4) AS dead, min(created_at) FILTER (WHERE state IN (1, 2)) AS oldest
+	FROM {T} WHERE state IN (1, 2, 4) GROUP BY destination
+) AS f ON f.destination = d.name
+WHERE d.changed_at IS NOT NULL OR f.destination IS NOT NULL
+ORDER BY d.name`),
+
+		// Operators' record actions: lock, check, then act.
+		lockPending: q(`SELECT id, destination, key, state, seq FROM {T} WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE`),
+		// $1 ids, $2 now, $3 the cancelled text, $4 the discard class.
+		cancel: q(`WITH c AS (
+	UPDATE {T} SET state = 5, is_head = false, last_started_at = NULL, last_duration_ns = 0, last_status = 0,
+		last_class = $4, last_error = $3, last_response = '', updated_at = {NOW2}
+	WHERE id = ANY($1::text[]) AND state = 1
+	RETURNING destination, key
+), cnt AS (
+	SELECT destination, key, count(*) AS n FROM c WHERE key <> '' GROUP BY destination, key
+)
+UPDATE {K} AS k SET live = k.live - cnt.n FROM cnt WHERE k.destination = cnt.destination AND k.key = cnt.key`),
+		// $1 ids, $2 now, $3 channel.
+		retryNow: q(`WITH u AS (
+	UPDATE {T} SET next_attempt_at = {NOW2}, updated_at = {NOW2}
+	WHERE id = ANY($1::text[]) AND state = 1 AND next_attempt_at > {NOW2}
+	RETURNING 1
+)
+SELECT count(*) FROM (SELECT pg_notify($3, '') FROM (SELECT 1 FROM u LIMIT 1) AS one) AS n`),
 
 		purge: q(`WITH v AS (
 	SELECT id FROM {T}

@@ -121,15 +121,15 @@ func (s *Store) RedriveMatching(ctx context.Context, f delivery.Filter) (int, er
 
 // deadRef is what redrive needs to know about a locked record.
 type deadRef struct {
-	id, key string
-	state   int16
-	seq     int64
+	id, dest, key string
+	state         int16
+	seq           int64
 }
 
 func collectDeadRefs(rows pgx.Rows) ([]deadRef, error) {
 	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (deadRef, error) {
 		var r deadRef
-		err := row.Scan(&r.id, &r.key, &r.state, &r.seq)
+		err := row.Scan(&r.id, &r.dest, &r.key, &r.state, &r.seq)
 		return r, err
 	})
 }
@@ -153,24 +153,26 @@ func (s *Store) redriveTx(ctx context.Context, op string, pick func(pgx.Tx) ([]d
 		return 0, nil
 	}
 
-	var keys []string
+	var pairs []orderKey
+	var dests []string
 	for _, r := range recs {
+		dests = append(dests, r.dest)
 		if r.key != "" {
-			keys = append(keys, r.key)
+			pairs = append(pairs, orderKey{r.dest, r.key})
 		}
 	}
-	slices.Sort(keys)
-	keys = slices.Compact(keys)
-	live := map[string]int32{}
-	if len(keys) > 0 {
-		rows, err := tx.Query(ctx, s.q.lockKeys, keys)
+	pairs = sortedPairs(pairs)
+	live := map[orderKey]int32{}
+	if len(pairs) > 0 {
+		pd, pk := splitPairs(pairs)
+		rows, err := tx.Query(ctx, s.q.lockKeys, pd, pk)
 		if err != nil {
 			return 0, fmt.Errorf("postgres: %s: lock keys: %w", op, err)
 		}
 		for rows.Next() {
-			var k string
+			var k orderKey
 			var n int32
-			if err := rows.Scan(&k, &n); err != nil {
+			if err := rows.Scan(&k.dest, &k.key, &n); err != nil {
 				rows.Close()
 				return 0, fmt.Errorf("postgres: %s: lock keys: %w", op, err)
 			}
@@ -194,24 +196,27 @@ func (s *Store) redriveTx(ctx context.Context, op string, pick func(pgx.Tx) ([]d
 
 	ids := make([]string, len(recs))
 	heads := make([]bool, len(recs))
-	added := map[string]int32{}
+	added := map[orderKey]int32{}
 	for i, r := range recs {
 		ids[i] = r.id
 		if r.key == "" {
 			heads[i] = true
 			continue
 		}
-		heads[i] = live[r.key]+added[r.key] == 0
-		added[r.key]++
+		k := orderKey{r.dest, r.key}
+		heads[i] = live[k]+added[k] == 0
+		added[k]++
 	}
 	b := &pgx.Batch{}
+	b.Queue(s.q.addDests, dests)
 	b.Queue(s.q.redrive, s.stamp().now, ids, seqs, heads)
-	if len(keys) > 0 {
-		counts := make([]int32, len(keys))
-		for i, k := range keys {
+	if len(pairs) > 0 {
+		counts := make([]int32, len(pairs))
+		for i, k := range pairs {
 			counts[i] = added[k]
 		}
-		b.Queue(s.q.addLive, keys, counts)
+		pd, pk := splitPairs(pairs)
+		b.Queue(s.q.addLive, pd, pk, counts)
 	}
 	b.Queue(s.q.notify, s.n.Channel)
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {

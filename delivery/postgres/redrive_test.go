@@ -42,28 +42,28 @@ func transactions(t *testing.T, pool *pgxpool.Pool, store *postgres.Store, where
 
 // More matching records than a batch: RedriveMatching moves them all, in
 // transactions of at most 1000 records, keeps their order, makes exactly
-// one head per key (the live record already waiting stays head), and counts
-// them into their keys.
+// one head per (destination, key) (the live record already waiting stays
+// head), and counts them into their keys.
 func TestRedriveMatchingInBatches(t *testing.T) {
 	ctx := context.Background()
 	now := time.Date(2026, 5, 1, 8, 0, 0, 0, time.UTC)
 	store, pool := newStore(t, func() time.Time { return now })
 	tbl := store.Name()
-	_, err := store.Enqueue(ctx, delivery.Message{ID: "live-0", Key: "key-0", Payload: []byte("x")})
+	_, err := store.Enqueue(ctx, delivery.Message{ID: "live-0", Key: "key-0", Destination: "crm", Payload: []byte("x")})
 	require.NoError(t, err)
 	seedDead(t, pool, store, now.Add(-time.Hour), 3000, 2500)
 
 	n, err := store.RedriveMatching(ctx, delivery.Filter{Destination: "crm"})
 	require.NoError(t, err)
 	assert.Equal(t, 2500, n)
-	assert.Equal(t, 3, transactions(t, pool, store, `destination = 'crm'`), "1000 + 1000 + 500, each batch its own transaction")
+	assert.Equal(t, 3, transactions(t, pool, store, `destination = 'crm' AND id LIKE 'dead-%'`), "1000 + 1000 + 500, each batch its own transaction")
 
 	st, err := store.Stats(ctx)
 	require.NoError(t, err)
 	assert.EqualValues(t, 500, st.Count(delivery.StateDead), "records for other destinations stay dead")
 	assert.EqualValues(t, 2501, st.Count(delivery.StatePending))
 
-	rows, err := pool.Query(ctx, `SELECT id FROM `+tbl+` WHERE destination = 'crm' ORDER BY seq`)
+	rows, err := pool.Query(ctx, `SELECT id FROM `+tbl+` WHERE destination = 'crm' AND id LIKE 'dead-%' ORDER BY seq`)
 	require.NoError(t, err)
 	order, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	require.NoError(t, err)
@@ -72,15 +72,15 @@ func TestRedriveMatchingInBatches(t *testing.T) {
 		require.Equal(t, fmt.Sprintf("dead-%05d", i+1), id, "redriven records keep their relative order")
 	}
 	var notRedriven int
-	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM `+tbl+` WHERE destination = 'crm' AND redriven_at IS DISTINCT FROM $1`, now).Scan(&notRedriven))
+	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM `+tbl+` WHERE destination = 'crm' AND id LIKE 'dead-%' AND redriven_at IS DISTINCT FROM $1`, now).Scan(&notRedriven))
 	assert.Zero(t, notRedriven, "every redriven record has RedrivenAt")
 
 	// Per key: exactly one head, the lowest Seq of the key's live records
 	// (live-0 for key-0), and the key's live count matches.
 	rows, err = pool.Query(ctx, `SELECT r.key, count(*) FILTER (WHERE r.is_head), (array_agg(r.id ORDER BY r.seq))[1],
 	coalesce((array_agg(r.id) FILTER (WHERE r.is_head))[1], ''), count(*), coalesce(max(k.live), -1)
-FROM `+tbl+` r LEFT JOIN `+tbl+`_keys k ON k.key = r.key
-WHERE r.state IN (1, 2) AND r.key <> '' GROUP BY r.key ORDER BY r.key`)
+FROM `+tbl+` r LEFT JOIN `+tbl+`_keys k ON k.destination = r.destination AND k.key = r.key
+WHERE r.state IN (1, 2) AND r.key <> '' GROUP BY r.destination, r.key ORDER BY r.destination, r.key`)
 	require.NoError(t, err)
 	keys := 0
 	for rows.Next() {

@@ -17,8 +17,9 @@ const recordColumns = `id, seq, key, destination, payload, headers, idempotency_
 	last_started_at, last_duration_ns, last_status, last_class, last_error, duplicate, updated_at, redriven_at,
 	last_response`
 
-// scanRecord reads one row of recordColumns.
-func scanRecord(row pgx.Row) (delivery.Record, error) {
+// scanRecord reads one row of recordColumns, then the extra columns into
+// extra.
+func scanRecord(row pgx.Row, extra ...any) (delivery.Record, error) {
 	var (
 		r                        delivery.Record
 		idem, token              *string
@@ -29,10 +30,10 @@ func scanRecord(row pgx.Row) (delivery.Record, error) {
 		durNS                    int64
 		headers                  map[string]string
 	)
-	err := row.Scan(&r.ID, &r.Seq, &r.Key, &r.Destination, &r.Payload, &headers, &idem, &r.CorrelationID,
+	err := row.Scan(append([]any{&r.ID, &r.Seq, &r.Key, &r.Destination, &r.Payload, &headers, &idem, &r.CorrelationID,
 		&r.CreatedAt, &state, &attempts, &deferrals, &r.NextAttemptAt, &token, &leaseExp,
 		&lastStart, &durNS, &sts, &lastClass, &r.LastAttempt.Error, &r.Duplicate, &r.UpdatedAt, &redriven,
-		&r.LastAttempt.Response)
+		&r.LastAttempt.Response}, extra...)...)
 	if err != nil {
 		return delivery.Record{}, err
 	}

@@ -36,6 +36,9 @@ type Store struct {
 	// gc queues settles for group commit.
 	gc groupCommit
 
+	// dests remembers destinations whose row is known to be committed.
+	dests knownDestinations
+
 	notify     chan struct{}
 	listenOnce sync.Once
 	listener   *listener
