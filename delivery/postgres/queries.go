@@ -306,7 +306,10 @@ ORDER BY seq LIMIT $4`),
 
 		// Destinations. $1 name, $2 now.
 		pause: q(`INSERT INTO {D} AS d (name, pauses, paused_since, changed_at) VALUES ($1, 1, {NOW2}, {NOW2})
-ON CONFLICT (name) DO UPDATE SET pauses = d.pauses + 1, paused_since = coalesce(d.paused_since, {NOW2}), changed_at = {NOW2}
+ON CONFLICT (name) DO UPDATE SET
+	-- A failure during a running pause extends it; it is not another pause.
+	pauses = CASE WHEN d.paused_until > {NOW2} THEN d.pauses ELSE d.pauses + 1 END,
+	paused_since = coalesce(d.paused_since, {NOW2}), changed_at = {NOW2}
 RETURNING d.pauses`),
 		// $3 the pause's end as a distance from now, $4 cause, $5 reason.
 		pauseSet: q(`UPDATE {D} AS d SET
