@@ -1,8 +1,3 @@
-// Built in once delivery/postgres implements the destination methods of
-// delivery.Store (see store_postgres.go).
-
-//go:build pgdestinations
-
 package main
 
 import (

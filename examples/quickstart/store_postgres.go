@@ -1,9 +1,3 @@
-// The PostgreSQL outbox is built in once delivery/postgres implements the
-// destination methods of delivery.Store; until then build with
-// -tags pgdestinations.
-
-//go:build pgdestinations
-
 package main
 
 import (

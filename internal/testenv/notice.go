@@ -130,25 +130,37 @@ func answers(addr string) bool {
 	return true
 }
 
-// packagePath returns dir relative to the root of the module holding it
-// (the nearest directory above with a go.mod), as go test takes it:
-// "./delivery/postgres/", or "./" for the root. Without a module it
+// packagePath returns dir relative to the root the go command is run
+// from, as go test takes it: the workspace (the nearest directory above
+// with a go.work), else the module holding dir (the nearest with a
+// go.mod): "./delivery/postgres/", or "./" for the root. Without either it
 // returns dir.
 func packagePath(dir string) string {
-	for root := dir; ; {
-		if _, err := os.Stat(filepath.Join(root, "go.mod")); err == nil {
+	for _, marker := range []string{"go.work", "go.mod"} {
+		if root, ok := above(dir, marker); ok {
 			rel, err := filepath.Rel(root, dir)
-			if err != nil {
+			switch {
+			case err != nil:
 				return dir
-			}
-			if rel == "." {
+			case rel == ".":
 				return "./"
 			}
 			return "./" + filepath.ToSlash(rel) + "/"
 		}
+	}
+	return dir
+}
+
+// above returns the nearest directory from dir upwards that holds a file
+// named name.
+func above(dir, name string) (string, bool) {
+	for root := dir; ; {
+		if _, err := os.Stat(filepath.Join(root, name)); err == nil {
+			return root, true
+		}
 		parent := filepath.Dir(root)
 		if parent == root {
-			return dir
+			return "", false
 		}
 		root = parent
 	}
