@@ -2,7 +2,6 @@ package logging_test
 
 import (
 	"context"
-	"errors"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -27,8 +26,6 @@ func enqueue(t *testing.T, s delivery.Store, msgs ...delivery.Message) {
 func pl(id string) []byte { return []byte(`{"id":"` + id + `"}`) }
 
 var (
-	errUnavailable = &classify.Error{Class: classify.ClassUnavailable, Err: errors.New("breaker open")}
-	http503        = &classify.Error{Class: classify.ClassEphemeral, Status: 503}
-	http400        = &classify.Error{Class: classify.ClassPermanent, Status: 400}
-	http422        = &classify.Error{Class: classify.ClassDiscard, Status: 422, Body: "candidate never completed"}
+	http503 = &classify.Error{Class: classify.ClassEphemeral, Status: 503}
+	http422 = &classify.Error{Class: classify.ClassDiscard, Status: 422, Body: "candidate never completed"}
 )
