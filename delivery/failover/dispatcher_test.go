@@ -32,8 +32,8 @@ func (l *attemptLog) ObserveAttempt(_ context.Context, e delivery.AttemptEvent) 
 func (l *attemptLog) ObserveRun(context.Context, delivery.Report) {}
 
 // TestDispatcherThroughAFailoverSet: records drained through a set whose
-// channels are all down wait without spending attempts, their stored
-// error naming every channel; when the backup comes up they are
+// channels are all down wait without spending attempts (the destination is
+// paused), the error naming every channel; when the backup comes up they are
 // delivered; a 400 on the active channel is dead-lettered, not moved,
 // with the channel's name in the stored error.
 func TestDispatcherThroughAFailoverSet(t *testing.T) {
@@ -65,7 +65,14 @@ func TestDispatcherThroughAFailoverSet(t *testing.T) {
 		}
 		rep, err := d.RunOnce(t.Context())
 		require.NoError(t, err)
-		assert.Equal(t, 5, rep.Deferred, "every channel down: deferred, no attempt spent")
+		// Every channel down: the set is Unavailable, so the dispatcher
+		// pauses its destination; what it had claimed waits, the rest is
+		// not claimed, and no attempt is spent.
+		assert.Positive(t, rep.Deferred)
+		assert.Equal(t, rep.Claimed, rep.Deferred, "every channel down: deferred, no attempt spent")
+		st, err := store.Stats(t.Context())
+		require.NoError(t, err)
+		assert.EqualValues(t, 5, st.Count(delivery.StatePending))
 		rec, err := store.Get(t.Context(), "rec-0")
 		require.NoError(t, err)
 		assert.Zero(t, rec.Attempts)
