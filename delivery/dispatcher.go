@@ -304,13 +304,13 @@ func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 // RunOnce claims and processes at most MaxPerRun due records with
 // Concurrency workers and returns what happened. It returns when there is
 // nothing more due (or claimable: a key whose head is waiting holds back
-// its other records), when MaxPerRun records were claimed, when the gate
-// closes, or when ctx ends. After ctx ends, records not yet attempted are
+// its other records, a paused destination its records), when MaxPerRun
+// records were claimed, or when ctx ends. After ctx ends, records not yet attempted are
 // released at once and attempts in flight get ShutdownGrace to finish.
 //
 // The error is non-nil when claiming failed or outcomes could not be
 // written; the report is valid either way. A closed gate is not an error:
-// see Report.GateClosed.
+// its destination is paused (see Report.GateClosed).
 func (d *Dispatcher) RunOnce(ctx context.Context) (Report, error) {
 	return d.runOnce(ctx, nil)
 }
@@ -503,7 +503,7 @@ type claimed struct {
 // claim overlaps the attempts in flight instead of leaving finished
 // workers idle (with PostgreSQL this was the larger part of the time at
 // Concurrency 16). It stops at MaxPerRun, when nothing more is claimable,
-// when the gate refuses, or when ctx ends. busy counts records handed
+// or when ctx ends. busy counts records handed
 // out and not yet finished, in workers or queued.
 func (r *run) feed(work chan<- claimed, finished <-chan struct{}) error {
 	cfg := &r.d.cfg

@@ -25,8 +25,10 @@ const (
 	ActionDeadLetter
 	// ActionDiscard: Discard; dropped with the reason.
 	ActionDiscard
-	// ActionDefer: Unavailable (gate closed, breaker open); rescheduled
-	// without counting an attempt.
+	// ActionDefer: the record waits without counting an attempt: its
+	// destination is paused (gate closed, breaker open, a fault that says
+	// nothing about the record) or over its rate limit, or the outcome was
+	// Unavailable.
 	ActionDefer
 	// ActionRelease: handed back, due now, without an attempt (shutdown).
 	ActionRelease

@@ -12,8 +12,9 @@ type Report struct {
 	// Started is when the run began; Duration how long it took.
 	Started  time.Time
 	Duration time.Duration
-	// GateClosed reports that the gate refused the run before anything
-	// was claimed, or refused an attempt during it; GateErr is its error.
+	// GateClosed reports that a destination's gate refused an attempt
+	// during the run (the destination was then paused); GateErr is its
+	// error.
 	GateClosed bool
 	GateErr    error
 	// Claimed counts records claimed; Attempted those handed to the
