@@ -23,6 +23,7 @@ import (
 	"github.com/outbound-go/outbound/delivery"
 	"github.com/outbound-go/outbound/delivery/memstore"
 	"github.com/outbound-go/outbound/health"
+	"github.com/outbound-go/outbound/retry"
 )
 
 // fakePartners answers for many destinations at once, as a Deliverer, and
@@ -654,6 +655,38 @@ func TestRecordsHeldByAPauseGoWhenItEnds(t *testing.T) {
 			assert.LessOrEqual(t, deliveredAt, max(at, downFor)+probeEvery+100*time.Millisecond,
 				"%s enqueued at %v delivered at %v", id, at, deliveredAt)
 			assert.Equal(t, 1, r.Attempts, "%s: the outage spent no attempt", id)
+		}
+	})
+}
+
+// A resolved configuration that cannot run (a typed nil Deliverer, an
+// invalid Policy) or a Resolve that panics leaves the destination
+// unconfigured: its records wait, none is dead-lettered.
+func TestResolveThatCannotRunLeavesRecordsWaiting(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := memstore.New(memstore.Config{})
+		var nilSender *fakePartners
+		d := newDispatcher(t, delivery.DispatcherConfig{Store: store,
+			Resolve: func(name string) (delivery.DestinationConfig, bool) {
+				switch name {
+				case "nil-deliverer":
+					return delivery.DestinationConfig{Deliverer: nilSender}, true
+				case "bad-policy":
+					return delivery.DestinationConfig{Deliverer: delivery.DelivererFunc(func(context.Context, *delivery.Message) error { return nil }),
+						Policy: &retry.Policy{MaxAttempts: -1}}, true
+				}
+				panic("resolver bug")
+			}})
+		for _, dest := range []string{"nil-deliverer", "bad-policy", "panics"} {
+			enqueue(t, store, delivery.Message{ID: dest, Destination: dest, Payload: pl(dest)})
+		}
+		rep, err := d.RunOnce(context.Background())
+		require.NoError(t, err)
+		assert.Equal(t, 3, rep.Deferred)
+		for _, id := range []string{"nil-deliverer", "bad-policy", "panics"} {
+			r := get(t, store, id)
+			assert.Equal(t, delivery.StatePending, r.State, id)
+			assert.Zero(t, r.Attempts, id)
 		}
 	})
 }

@@ -66,7 +66,9 @@ type DispatcherConfig struct {
 	// name (thousands of customer endpoints): it is called once per
 	// destination per Dispatcher and the answer kept; ok false means the
 	// destination has no configuration. It must be safe for concurrent
-	// use; a panic counts as ok false.
+	// use; a panic, or a configuration that cannot run (a nil Deliverer or
+	// Gate inside the interface, an invalid Policy, a negative
+	// MaxInFlight), counts as ok false.
 	Resolve func(name string) (DestinationConfig, bool)
 	// Policy decides retries of Ephemeral outcomes and the deferral of
 	// Unavailable ones. The zero Policy is retry.DefaultPolicy(): 1m, 3m,

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/outbound-go/outbound/classify"
+	"github.com/outbound-go/outbound/internal/nilcheck"
 	"github.com/outbound-go/outbound/retry"
 	"golang.org/x/time/rate"
 )
@@ -189,6 +190,9 @@ func (d *Dispatcher) pipeline(name string) (*pipeline, bool) {
 	dc, ok := cfg.Destinations[name]
 	if !ok && cfg.Resolve != nil {
 		dc, ok = resolveRecovering(cfg.Resolve, name)
+		if ok && !usable(dc) {
+			dc, ok = DestinationConfig{}, false // wait, visibly, rather than fail every attempt
+		}
 	}
 	if !ok && cfg.Deliverer == nil {
 		p = nil
@@ -231,6 +235,15 @@ func (d *Dispatcher) newPipeline(dc DestinationConfig) *pipeline {
 		p.policy = *dc.Policy
 	}
 	return p
+}
+
+// usable reports whether a resolved configuration can be run: no typed
+// nil Deliverer or Gate, a valid Policy, no negative MaxInFlight.
+func usable(dc DestinationConfig) bool {
+	if nilcheck.Typed(dc.Deliverer) || nilcheck.Typed(dc.Gate) || dc.MaxInFlight < 0 {
+		return false
+	}
+	return dc.Policy == nil || dc.Policy.Validate() == nil
 }
 
 // resolveRecovering calls resolve, treating a panic as "no configuration".
