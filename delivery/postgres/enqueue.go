@@ -419,7 +419,7 @@ func appendRecord(out *[]delivery.Record) func(pgx.Row) error {
 func (s *Store) enqueueError(step string, err error) error {
 	var st interface{ SQLState() string }
 	if errors.As(err, &st) && (st.SQLState() == "42P01" || st.SQLState() == "3F000") {
-		return fmt.Errorf("postgres: enqueue: the outbox %s does not exist in the transaction's database (a transaction on another database, or Migrate has not run there): %w", s.n.Table, err)
+		return fmt.Errorf("postgres: enqueue: the outbox %s does not exist in the transaction's database (a transaction on another database, or Migrate has not run there): %w", s.Name(), err)
 	}
 	return fmt.Errorf("postgres: enqueue: %s: %w", step, err)
 }
