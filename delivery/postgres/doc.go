@@ -13,8 +13,35 @@
 //
 //	d, err := delivery.NewDispatcher(delivery.DispatcherConfig{Store: store, Deliverer: send})
 //
+// From database/sql (pgx's stdlib driver or lib/pq; sqlc and sqlx code
+// hands over the same *sql.Tx), EnqueueSQLTx does the same:
+//
+//	tx, _ := db.BeginTx(ctx, nil)
+//	_, _ = tx.ExecContext(ctx, `UPDATE orders SET state = 'paid' WHERE id = $1`, id)
+//	_, err = store.EnqueueSQLTx(ctx, tx, delivery.Message{Key: id, Payload: body})
+//	err = tx.Commit()
+//
 // It passes the conformance suite in package storetest against a real
 // server.
+//
+// # Enqueue in the caller's transaction
+//
+// EnqueueTx (a pgx.Tx) and EnqueueSQLTx (a *sql.Tx) run the same
+// statements as Enqueue, in the caller's transaction: the store never
+// begins, commits or rolls back that transaction, the caller does. Records
+// become visible when it commits, and dispatchers wake then (the insert
+// trigger's NOTIFY is delivered at commit); if it rolls back, nothing is
+// enqueued and nobody is woken. Through pgx the statements are pipelined,
+// two round trips for any batch; database/sql cannot pipeline, so
+// EnqueueSQLTx sends them one by one (four to six round trips), and its
+// array parameters travel as PostgreSQL array literals in text parameters,
+// which any driver can send. A nil transaction, one already finished, or
+// one on a database where the outbox does not exist gives a clear error,
+// and nothing is enqueued. A handler that should be testable without a
+// database depends on delivery.TxEnqueuer instead of the store (*Store is a
+// delivery.TxEnqueuer[pgx.Tx]; delivery.TxEnqueuerFunc[*sql.Tx] adapts
+// EnqueueSQLTx), and its tests pass a memstore.Store with its test
+// transactions.
 //
 // # Schema
 //

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -27,7 +28,7 @@ func (s *Store) Enqueue(ctx context.Context, msgs ...delivery.Message) ([]delive
 		return nil, fmt.Errorf("postgres: enqueue: begin: %w", err)
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
-	out, err := s.enqueue(ctx, tx, prepared)
+	out, err := s.enqueue(ctx, pgxRunner{tx}, prepared)
 	if err != nil {
 		return nil, err
 	}
@@ -60,6 +61,11 @@ func (s *Store) Enqueue(ctx context.Context, msgs ...delivery.Message) ([]delive
 // a serialization failure, which the caller handles by retrying the
 // transaction as usual. On a database error the caller's transaction is
 // aborted and must be rolled back.
+//
+// The store never begins, commits or rolls back tx: the caller does. If tx
+// rolls back, nothing is enqueued and no dispatcher is woken. A nil tx is
+// an error wrapping delivery.ErrInvalid; a transaction on a database where
+// this store's outbox does not exist gives an error that says so.
 func (s *Store) EnqueueTx(ctx context.Context, tx pgx.Tx, msgs ...delivery.Message) ([]delivery.Enqueued, error) {
 	if tx == nil {
 		return nil, fmt.Errorf("postgres: enqueue: nil transaction: %w", delivery.ErrInvalid)
@@ -71,7 +77,35 @@ func (s *Store) EnqueueTx(ctx context.Context, tx pgx.Tx, msgs ...delivery.Messa
 	if len(prepared) == 0 {
 		return []delivery.Enqueued{}, nil
 	}
-	return s.enqueue(ctx, tx, prepared)
+	return s.enqueue(ctx, pgxRunner{tx}, prepared)
+}
+
+// EnqueueSQLTx is EnqueueTx for a database/sql transaction, begun on a
+// *sql.DB opened with pgx's stdlib driver (github.com/jackc/pgx/v5/stdlib)
+// or lib/pq (github.com/lib/pq), so services, sqlc or sqlx code on
+// database/sql enqueue in their own transaction. It runs the same
+// statements as EnqueueTx, one round trip each, as database/sql cannot
+// pipeline them, and has the same semantics.
+//
+// The store never begins, commits or rolls back tx: the caller does. If tx
+// rolls back, nothing is enqueued and no dispatcher is woken (the wake-up
+// is a NOTIFY, which PostgreSQL delivers at commit). A nil tx is an error
+// wrapping delivery.ErrInvalid; a transaction already committed or rolled
+// back gives an error wrapping sql.ErrTxDone; a transaction on a database
+// where this store's outbox does not exist gives an error that says so.
+// In each case nothing is enqueued.
+func (s *Store) EnqueueSQLTx(ctx context.Context, tx *sql.Tx, msgs ...delivery.Message) ([]delivery.Enqueued, error) {
+	if tx == nil {
+		return nil, fmt.Errorf("postgres: enqueue: nil transaction: %w", delivery.ErrInvalid)
+	}
+	prepared, err := s.prepare(ctx, msgs)
+	if err != nil {
+		return nil, err
+	}
+	if len(prepared) == 0 {
+		return []delivery.Enqueued{}, nil
+	}
+	return s.enqueue(ctx, sqlRunner{tx}, prepared)
 }
 
 // prepare validates msgs and returns the copies to store, with IDs and
@@ -93,7 +127,7 @@ func (s *Store) prepare(ctx context.Context, msgs []delivery.Message) ([]deliver
 
 // enqueue does the work of Enqueue and EnqueueTx in q, which must be a
 // transaction.
-func (s *Store) enqueue(ctx context.Context, q querier, msgs []delivery.Message) ([]delivery.Enqueued, error) {
+func (s *Store) enqueue(ctx context.Context, q txRunner, msgs []delivery.Message) ([]delivery.Enqueued, error) {
 	now := s.stamp().now
 
 	// Round trip 1: records that already exist, and the rows of every key
@@ -115,55 +149,26 @@ func (s *Store) enqueue(ctx context.Context, q querier, msgs []delivery.Message)
 	pairs = sortedPairs(pairs)
 	keyDests, keys := splitPairs(pairs)
 
-	b := &pgx.Batch{}
-	b.Queue(forceCustomPlans) // see plan.go
-	b.Queue(s.q.existing, ids, idemDests, idems)
-	b.Queue(restorePlans)
-	if len(keys) > 0 {
-		b.Queue(s.q.lockKeys, keyDests, keys)
-	}
-	br := q.SendBatch(ctx, b)
-	if _, err := br.Exec(); err != nil {
-		_ = br.Close()
-		return nil, fmt.Errorf("postgres: enqueue: %w", err)
-	}
-	rows, err := br.Query()
-	if err != nil {
-		_ = br.Close()
-		return nil, fmt.Errorf("postgres: enqueue: read existing: %w", err)
-	}
-	stored, err := collectRecords(rows)
-	if err == nil {
-		_, err = br.Exec()
-	}
-	if err != nil {
-		_ = br.Close()
-		return nil, fmt.Errorf("postgres: enqueue: read existing: %w", err)
-	}
 	live := make(map[orderKey]int32, len(keys))
-	if len(keys) > 0 {
-		rows, err := br.Query()
-		if err == nil {
-			for rows.Next() {
-				var k orderKey
-				var n int32
-				if err = rows.Scan(&k.dest, &k.key, &n); err != nil {
-					break
-				}
-				live[k] = n
-			}
-			rows.Close()
-			if err == nil {
-				err = rows.Err()
-			}
-		}
-		if err != nil {
-			_ = br.Close()
-			return nil, fmt.Errorf("postgres: enqueue: lock keys: %w", err)
-		}
+	var stored []delivery.Record
+	stmts := []stmt{
+		{sql: forceCustomPlans}, // see plan.go
+		{sql: s.q.existing, args: []any{ids, idemDests, idems}, row: appendRecord(&stored)},
+		{sql: restorePlans},
 	}
-	if err := br.Close(); err != nil {
-		return nil, fmt.Errorf("postgres: enqueue: %w", err)
+	if len(keys) > 0 {
+		stmts = append(stmts, stmt{sql: s.q.lockKeys, args: []any{keyDests, keys}, row: func(row pgx.Row) error {
+			var k orderKey
+			var n int32
+			if err := row.Scan(&k.dest, &k.key, &n); err != nil {
+				return err
+			}
+			live[k] = n
+			return nil
+		}})
+	}
+	if err := q.run(ctx, stmts...); err != nil {
+		return nil, s.enqueueError("look up existing records and lock keys", err)
 	}
 
 	byID := make(map[string]int, len(stored))
@@ -274,34 +279,24 @@ func (s *Store) enqueue(ctx context.Context, q querier, msgs []delivery.Message)
 			fcreated = append(fcreated, nullTS(m.CreatedAt))
 			fheads = append(fheads, head)
 		}
-		b := &pgx.Batch{}
-		b.Queue(s.q.insert, fids, fkeys, fdests, fpayloads, fheaders, fidems, fcorrs, fcreated, fheads, now, s.dests.unknown(fdests))
-		if len(keys) > 0 {
-			b.Queue(s.q.dropIdleKeys, keyDests, keys)
-		}
-		br := q.SendBatch(ctx, b)
-		rows, err := br.Query()
-		if err == nil {
-			for rows.Next() {
+		stmts := []stmt{{
+			sql:  s.q.insert,
+			args: []any{fids, fkeys, fdests, fpayloads, fheaders, fidems, fcorrs, fcreated, fheads, now, s.dests.unknown(fdests)},
+			row: func(r pgx.Row) error {
 				var id string
 				var row insertedRow
-				if err = rows.Scan(&id, &row.seq, &row.created, &row.due); err != nil {
-					break
+				if err := r.Scan(&id, &row.seq, &row.created, &row.due); err != nil {
+					return err
 				}
 				inserted[id] = row
-			}
-			rows.Close()
-			if err == nil {
-				err = rows.Err()
-			}
+				return nil
+			},
+		}}
+		if len(keys) > 0 {
+			stmts = append(stmts, stmt{sql: s.q.dropIdleKeys, args: []any{keyDests, keys}})
 		}
-		if err == nil {
-			err = br.Close()
-		} else {
-			_ = br.Close()
-		}
-		if err != nil {
-			return nil, fmt.Errorf("postgres: enqueue: insert: %w", err)
+		if err := q.run(ctx, stmts...); err != nil {
+			return nil, s.enqueueError("insert", err)
 		}
 	}
 
@@ -387,32 +382,46 @@ func (s *Store) enqueue(ctx context.Context, q querier, msgs []delivery.Message)
 // could not insert, and
 // gives the keys whose designated head was among them their next head.
 // Callers hold the keys' rows locked.
-func (s *Store) lookupLost(ctx context.Context, q querier, ids, dests, idems []string, keys []orderKey) ([]delivery.Record, error) {
-	b := &pgx.Batch{}
-	b.Queue(forceCustomPlans)
-	b.Queue(s.q.existing, ids, dests, idems)
-	b.Queue(restorePlans)
+func (s *Store) lookupLost(ctx context.Context, q txRunner, ids, dests, idems []string, keys []orderKey) ([]delivery.Record, error) {
+	var recs []delivery.Record
+	stmts := []stmt{
+		{sql: forceCustomPlans},
+		{sql: s.q.existing, args: []any{ids, dests, idems}, row: appendRecord(&recs)},
+		{sql: restorePlans},
+	}
 	if len(keys) > 0 {
 		kd, kk := splitPairs(sortedPairs(keys))
-		b.Queue(s.q.promoteKeys, kd, kk)
+		stmts = append(stmts, stmt{sql: s.q.promoteKeys, args: []any{kd, kk}})
 	}
-	br := q.SendBatch(ctx, b)
-	defer func() { _ = br.Close() }()
-	if _, err := br.Exec(); err != nil {
-		return nil, fmt.Errorf("postgres: enqueue: read concurrent duplicates: %w", err)
-	}
-	rows, err := br.Query()
-	if err != nil {
-		return nil, fmt.Errorf("postgres: enqueue: read concurrent duplicates: %w", err)
-	}
-	recs, err := collectRecords(rows)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: enqueue: read concurrent duplicates: %w", err)
-	}
-	if err := br.Close(); err != nil {
-		return nil, fmt.Errorf("postgres: enqueue: promote: %w", err)
+	if err := q.run(ctx, stmts...); err != nil {
+		return nil, s.enqueueError("read concurrent duplicates and promote", err)
 	}
 	return recs, nil
+}
+
+// appendRecord returns a row handler that appends each row of
+// recordColumns to out.
+func appendRecord(out *[]delivery.Record) func(pgx.Row) error {
+	return func(row pgx.Row) error {
+		r, err := scanRecord(row)
+		if err != nil {
+			return err
+		}
+		*out = append(*out, r)
+		return nil
+	}
+}
+
+// enqueueError wraps err from the enqueue statements' step. A missing
+// schema or table means the transaction is on a database where this
+// store's outbox does not exist (another database, or one not migrated),
+// which the error says.
+func (s *Store) enqueueError(step string, err error) error {
+	var st interface{ SQLState() string }
+	if errors.As(err, &st) && (st.SQLState() == "42P01" || st.SQLState() == "3F000") {
+		return fmt.Errorf("postgres: enqueue: the outbox %s does not exist in the transaction's database (a transaction on another database, or Migrate has not run there): %w", s.Name(), err)
+	}
+	return fmt.Errorf("postgres: enqueue: %s: %w", step, err)
 }
 
 // idemKey is what idempotency is scoped to: a receiver recognises resends

@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"time"
@@ -57,6 +58,43 @@ func ExampleStore_EnqueueTx() {
 		return
 	}
 	_ = tx.Commit(ctx) // dispatchers listening on the store wake up now
+}
+
+// The transactional outbox from database/sql: with pgx's stdlib driver
+// (sql.Open("pgx", url), import _ "github.com/jackc/pgx/v5/stdlib") or
+// lib/pq (sql.Open("postgres", url), import _ "github.com/lib/pq"). The
+// store never begins, commits or rolls back the transaction.
+func ExampleStore_EnqueueSQLTx() {
+	ctx := context.Background()
+	db, err := sql.Open("pgx", "postgres://app@127.0.0.1:5432/app")
+	if err != nil {
+		return
+	}
+	defer func() { _ = db.Close() }()
+	pool, _ := pgxpool.New(ctx, "postgres://app@127.0.0.1:5432/app") // the dispatchers' pool
+	store, _ := postgres.New(postgres.Config{Pool: pool})
+
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return
+	}
+	defer func() { _ = tx.Rollback() }() // a rolled-back transaction enqueues nothing and wakes nobody
+	if _, err := tx.ExecContext(ctx, `UPDATE candidates SET state = 'hired' WHERE id = $1`, "cand-42"); err != nil {
+		return
+	}
+	if _, err := store.EnqueueSQLTx(ctx, tx, delivery.Message{
+		Key:     "cand-42",
+		Payload: []byte(`{"candidate":"cand-42","state":"hired"}`),
+	}); err != nil {
+		return
+	}
+	_ = tx.Commit()
+
+	// A handler that depends on the seam rather than the store takes
+	// delivery.TxEnqueuer[*sql.Tx]; its tests pass a memstore.Store and
+	// its test transactions (see memstore's Store.Begin).
+	var outbox delivery.TxEnqueuer[*sql.Tx] = delivery.TxEnqueuerFunc[*sql.Tx](store.EnqueueSQLTx)
+	_ = outbox
 }
 
 // A Retention purges delivered and discarded records older than MaxAge in

@@ -50,6 +50,8 @@ var (
 	_ delivery.Store    = (*Store)(nil)
 	_ delivery.Notifier = (*Store)(nil)
 	_ delivery.NextDuer = (*Store)(nil)
+
+	_ delivery.TxEnqueuer[pgx.Tx] = (*Store)(nil)
 )
 
 // querier is what the store needs from a pool, a connection or a caller's
