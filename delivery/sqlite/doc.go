@@ -1,0 +1,2 @@
+// Package sqlite is a delivery.Store in one SQLite file.
+package sqlite
