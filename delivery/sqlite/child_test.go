@@ -20,10 +20,16 @@ const (
 	childEnv       = "OUTBOUND_SQLITE_KILL_CHILD"  // "1" in the child
 	childPathEnv   = "OUTBOUND_SQLITE_KILL_PATH"   // the outbox file
 	childTargetEnv = "OUTBOUND_SQLITE_KILL_TARGET" // the partner's URL
+	// childStoreTimeout bounds each store call. It is generous because
+	// the driver is C translated to Go: under -race every one of its
+	// memory accesses is instrumented, and a settle queued behind a claim
+	// on a loaded machine can take over a second; a settle that times out
+	// leaves a delivered record to be delivered again, a duplicate no kill
+	// explains.
+	childStoreTimeout = 2 * time.Second
 	// childLease is twice what the dispatcher requires (2*AttemptTimeout
-	// + StoreTimeout = 2.5s), so that a slow settle under -race on a
-	// loaded machine is not taken over (a duplicate no kill explains).
-	childLease = 5 * time.Second
+	// + StoreTimeout = 4s), so that a slow settle is not taken over.
+	childLease = 8 * time.Second
 )
 
 // runChild is a service instance: it delivers the outbox in the file named
@@ -58,7 +64,7 @@ func child(ctx context.Context) error {
 	}
 	d, err := delivery.NewDispatcher(delivery.DispatcherConfig{
 		Store: store, Deliverer: send, Concurrency: 8, MaxPerRun: 100,
-		AttemptTimeout: time.Second, StoreTimeout: 500 * time.Millisecond, Lease: childLease, PollInterval: 100 * time.Millisecond,
+		AttemptTimeout: time.Second, StoreTimeout: childStoreTimeout, Lease: childLease, PollInterval: 100 * time.Millisecond,
 		Observer: unusualOutcomes{},
 	})
 	if err != nil {

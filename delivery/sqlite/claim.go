@@ -34,11 +34,7 @@ func (s *Store) Claim(ctx context.Context, limit int, lease time.Duration, skip 
 		out = out[:0]
 		now := s.now()
 		n := nanos(now)
-		names, err := dueDestinations(ctx, tx, n)
-		if err != nil || len(names) == 0 {
-			return err
-		}
-		dests, err := loadDests(ctx, tx)
+		dests, err := loadDests(ctx, tx) // a row for every destination that has had a record
 		if err != nil {
 			return err
 		}
@@ -53,13 +49,9 @@ func (s *Store) Claim(ctx context.Context, limit int, lease time.Duration, skip 
 			took    int
 		}
 		var cands []*cand
-		for _, name := range names {
+		for name, d := range dests {
 			if slices.Contains(skip, name) {
 				continue
-			}
-			d := dests[name]
-			if d == nil {
-				d = &dest{name: name}
 			}
 			room := min(d.room(now, leased[name]), limit)
 			if room == 0 {
@@ -130,29 +122,6 @@ func (s *Store) Claim(ctx context.Context, limit int, lease time.Duration, skip 
 	return out, nil
 }
 
-// dueDestinations names the destinations with a pending record due at now
-// (unix nanoseconds) or an expired lease.
-func dueDestinations(ctx context.Context, tx *sql.Tx, now int64) ([]string, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT DISTINCT destination FROM records
-		WHERE (state = 1 AND next_attempt_at <= ?) OR (state = 2 AND lease_expires_at <= ?)`, now, now)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: claim: %w", err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
-			return nil, fmt.Errorf("sqlite: claim: %w", err)
-		}
-		out = append(out, name)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: claim: %w", err)
-	}
-	return out, nil
-}
-
 // leasedCounts counts each destination's records under unexpired leases.
 func leasedCounts(ctx context.Context, tx *sql.Tx, now int64) (map[string]int, error) {
 	rows, err := tx.QueryContext(ctx, `SELECT destination, count(*) FROM records
@@ -179,13 +148,31 @@ func leasedCounts(ctx context.Context, tx *sql.Tx, now int64) (map[string]int, e
 }
 
 // dueRecords returns up to limit claimable records of a destination,
-// oldest due first, ties by Seq.
+// oldest due first, ties by Seq: due pending records and records whose
+// lease expired, each found through an index, merged.
 func dueRecords(ctx context.Context, tx *sql.Tx, name string, now int64, limit int) ([]delivery.Record, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT `+recordColumns+` FROM records r
-		WHERE r.destination = ?
-			AND ((r.state = 1 AND r.next_attempt_at <= ?) OR (r.state = 2 AND r.lease_expires_at <= ?))
-			AND `+headOfKey+`
-		ORDER BY r.next_attempt_at, r.seq LIMIT ?`, name, now, now, now, limit)
+	pending, err := queryRecords(ctx, tx, `SELECT `+recordColumns+` FROM records r
+		WHERE r.destination = ? AND r.state = 1 AND r.next_attempt_at <= ? AND `+headOfKey+`
+		ORDER BY r.next_attempt_at, r.seq LIMIT ?`, name, now, now, limit)
+	if err != nil {
+		return nil, err
+	}
+	expired, err := queryRecords(ctx, tx, `SELECT `+recordColumns+` FROM records r
+		WHERE r.destination = ? AND r.state = 2 AND r.lease_expires_at <= ? AND `+headOfKey+`
+		ORDER BY r.next_attempt_at, r.seq LIMIT ?`, name, now, now, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := append(pending, expired...)
+	slices.SortFunc(out, func(a, b delivery.Record) int {
+		return cmp.Or(a.NextAttemptAt.Compare(b.NextAttemptAt), cmp.Compare(a.Seq, b.Seq))
+	})
+	return out[:min(limit, len(out))], nil
+}
+
+// queryRecords runs a query of recordColumns.
+func queryRecords(ctx context.Context, tx *sql.Tx, query string, args ...any) ([]delivery.Record, error) {
+	rows, err := tx.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: claim: %w", err)
 	}

@@ -273,7 +273,7 @@ func (s *Store) SetDestinationLimits(ctx context.Context, name string, l deliver
 // Destinations implements delivery.Store.
 func (s *Store) Destinations(ctx context.Context) ([]delivery.Destination, error) {
 	var out []delivery.Destination
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inReadTx(ctx, func(tx *sql.Tx) error {
 		now := s.now()
 		dests, err := loadDests(ctx, tx)
 		if err != nil {

@@ -74,12 +74,21 @@ func (s *Store) Enqueue(ctx context.Context, msgs ...delivery.Message) ([]delive
 		if err != nil {
 			return err
 		}
+		known := make(map[string]bool)
 		for _, i := range fresh {
 			r := &out[i].Record
 			r.Seq = seq
 			seq++
 			if err := insertRecord(ctx, tx, r); err != nil {
 				return err
+			}
+			if !known[r.Destination] {
+				known[r.Destination] = true
+				// Claim visits the destinations through their rows.
+				if _, err := tx.ExecContext(ctx, `INSERT INTO destinations (name) VALUES (?) ON CONFLICT (name) DO NOTHING`,
+					r.Destination); err != nil {
+					return fmt.Errorf("sqlite: enqueue: destination %q: %w", r.Destination, err)
+				}
 			}
 		}
 		// Existing matches inside the call point at the records just

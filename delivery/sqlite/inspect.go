@@ -13,7 +13,7 @@ import (
 
 // Get implements delivery.Store.
 func (s *Store) Get(ctx context.Context, id string) (delivery.Record, error) {
-	r, err := scanRecord(s.db.QueryRowContext(ctx, `SELECT `+recordColumns+` FROM records WHERE id = ?`, id))
+	r, err := scanRecord(s.reads.QueryRowContext(ctx, `SELECT `+recordColumns+` FROM records WHERE id = ?`, id))
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return delivery.Record{}, fmt.Errorf("sqlite: record %q: %w", id, delivery.ErrNotFound)
@@ -37,7 +37,7 @@ func (s *Store) List(ctx context.Context, opts delivery.ListOptions) (delivery.P
 		}
 		after = n
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT `+recordColumns+` FROM records
+	rows, err := s.reads.QueryContext(ctx, `SELECT `+recordColumns+` FROM records
 		WHERE seq > ? AND (? = 0 OR state = ?) AND (? = '' OR destination = ?) AND (? = '' OR key = ?)
 		ORDER BY seq LIMIT ?`,
 		after, int64(opts.State), int64(opts.State), opts.Destination, opts.Destination, opts.Key, opts.Key, limit+1)
@@ -66,7 +66,7 @@ func (s *Store) List(ctx context.Context, opts delivery.ListOptions) (delivery.P
 // Stats implements delivery.Store. Its counts are exact.
 func (s *Store) Stats(ctx context.Context) (delivery.Stats, error) {
 	var st delivery.Stats
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inReadTx(ctx, func(tx *sql.Tx) error {
 		now := s.now()
 		rows, err := tx.QueryContext(ctx, `SELECT state, count(*) FROM records GROUP BY state`)
 		if err != nil {
@@ -131,7 +131,7 @@ func (s *Store) Purge(ctx context.Context, before time.Time, limit int) (int, er
 // when later), or the earliest lease expiry.
 func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
 	var due time.Time
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inReadTx(ctx, func(tx *sql.Tx) error {
 		now := s.now()
 		n := nanos(now)
 		dests, err := loadDests(ctx, tx)

@@ -36,7 +36,8 @@ type Config struct {
 // claim sees every lease another process holds. It is safe for concurrent
 // use; open it with Open and release it with Close.
 type Store struct {
-	db     *sql.DB
+	db     *sql.DB // writes: BEGIN IMMEDIATE, one connection
+	reads  *sql.DB // reads: deferred transactions, which WAL runs beside a writer
 	path   string
 	now    func() time.Time
 	notify chan struct{}
@@ -69,22 +70,28 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if now == nil {
 		now = time.Now
 	}
-	dsn := cfg.Path + fmt.Sprintf("?_txlock=immediate&_pragma=busy_timeout(%d)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)",
-		busy.Milliseconds())
-	db, err := sql.Open("sqlite", dsn)
+	pragmas := fmt.Sprintf("_pragma=busy_timeout(%d)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)", busy.Milliseconds())
+	db, err := sql.Open("sqlite", cfg.Path+"?_txlock=immediate&"+pragmas)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %q: %w", cfg.Path, err)
 	}
-	// One connection per Store: its writes are serialised in process
-	// without busy waits, and transactions never wait for each other's
-	// connections.
+	// One writing connection per Store: its writes are serialised in
+	// process without busy waits.
 	db.SetMaxOpenConns(1)
-	db.SetConnMaxIdleTime(0)
 	s := &Store{db: db, path: cfg.Path, now: now, notify: make(chan struct{}, 1)}
 	if err := s.migrate(ctx); err != nil {
 		_ = db.Close()
 		return nil, err
 	}
+	// Reads (Get, List, Stats, Destinations, NextDue) never take the
+	// write lock, so an operator's dashboard cannot hold workers back.
+	reads, err := sql.Open("sqlite", cfg.Path+"?"+pragmas)
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("sqlite: open %q: %w", cfg.Path, err)
+	}
+	reads.SetMaxOpenConns(2)
+	s.reads = reads
 	return s, nil
 }
 
@@ -128,7 +135,7 @@ func checkPath(path string) error {
 
 // Close closes the database. Records stay in the file.
 func (s *Store) Close() error {
-	if err := s.db.Close(); err != nil {
+	if err := errors.Join(s.reads.Close(), s.db.Close()); err != nil {
 		return fmt.Errorf("sqlite: close %q: %w", s.path, err)
 	}
 	return nil
@@ -152,7 +159,17 @@ func (s *Store) signal() {
 // inTx runs fn in a BEGIN IMMEDIATE transaction and commits it, or rolls it
 // back when fn fails.
 func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, nil)
+	return runTx(ctx, s.db, fn)
+}
+
+// inReadTx runs fn in a deferred transaction: a consistent snapshot that
+// takes no write lock.
+func (s *Store) inReadTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	return runTx(ctx, s.reads, fn)
+}
+
+func runTx(ctx context.Context, db *sql.DB, fn func(tx *sql.Tx) error) error {
+	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlite: begin: %w", err)
 	}
