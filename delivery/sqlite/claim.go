@@ -15,7 +15,7 @@ import (
 // other live record of its (destination, key) comes before it, and none is
 // in flight under an unexpired lease (pending records have no lease). Its
 // one parameter is now.
-const headOfKey = `(r.key = '' OR NOT EXISTS (SELECT 1 FROM records o
+const headOfKey = `(r.key = '' OR NOT EXISTS (SELECT 1 FROM outbox_records o
 	WHERE o.destination = r.destination AND o.key = r.key AND o.state IN (1, 2) AND o.id <> r.id
 		AND (o.seq < r.seq OR o.lease_expires_at > ?)))`
 
@@ -89,7 +89,7 @@ func (s *Store) Claim(ctx context.Context, limit int, lease time.Duration, skip 
 				r := c.recs[next]
 				r.State, r.LeaseToken, r.LeaseExpiresAt, r.UpdatedAt = delivery.StateInFlight, token, expires, now
 				r.Probe = c.probing
-				if _, err := tx.ExecContext(ctx, `UPDATE records SET state = 2, lease_token = ?, lease_expires_at = ?, updated_at = ?
+				if _, err := tx.ExecContext(ctx, `UPDATE outbox_records SET state = 2, lease_token = ?, lease_expires_at = ?, updated_at = ?
 					WHERE id = ?`, token, nanos(expires), n, r.ID); err != nil {
 					return fmt.Errorf("sqlite: claim %q: %w", r.ID, err)
 				}
@@ -110,7 +110,7 @@ func (s *Store) Claim(ctx context.Context, limit int, lease time.Duration, skip 
 				}
 			}
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE counters SET value = ? WHERE name = 'round'`, round)
+		_, err = tx.ExecContext(ctx, `UPDATE outbox_counters SET value = ? WHERE name = 'round'`, round)
 		if err != nil {
 			return fmt.Errorf("sqlite: claim: %w", err)
 		}
@@ -124,7 +124,7 @@ func (s *Store) Claim(ctx context.Context, limit int, lease time.Duration, skip 
 
 // leasedCounts counts each destination's records under unexpired leases.
 func leasedCounts(ctx context.Context, tx *sql.Tx, now int64) (map[string]int, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT destination, count(*) FROM records
+	rows, err := tx.QueryContext(ctx, `SELECT destination, count(*) FROM outbox_records
 		WHERE state = 2 AND lease_expires_at > ? GROUP BY destination`, now)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: leases: %w", err)
@@ -151,13 +151,13 @@ func leasedCounts(ctx context.Context, tx *sql.Tx, now int64) (map[string]int, e
 // oldest due first, ties by Seq: due pending records and records whose
 // lease expired, each found through an index, merged.
 func dueRecords(ctx context.Context, tx *sql.Tx, name string, now int64, limit int) ([]delivery.Record, error) {
-	pending, err := queryRecords(ctx, tx, `SELECT `+recordColumns+` FROM records r
+	pending, err := queryRecords(ctx, tx, `SELECT `+recordColumns+` FROM outbox_records r
 		WHERE r.destination = ? AND r.state = 1 AND r.next_attempt_at <= ? AND `+headOfKey+`
 		ORDER BY r.next_attempt_at, r.seq LIMIT ?`, name, now, now, limit)
 	if err != nil {
 		return nil, err
 	}
-	expired, err := queryRecords(ctx, tx, `SELECT `+recordColumns+` FROM records r
+	expired, err := queryRecords(ctx, tx, `SELECT `+recordColumns+` FROM outbox_records r
 		WHERE r.destination = ? AND r.state = 2 AND r.lease_expires_at <= ? AND `+headOfKey+`
 		ORDER BY r.next_attempt_at, r.seq LIMIT ?`, name, now, now, limit)
 	if err != nil {
@@ -194,7 +194,7 @@ func queryRecords(ctx context.Context, tx *sql.Tx, query string, args ...any) ([
 // currentCounter reads the named counter.
 func currentCounter(ctx context.Context, tx *sql.Tx, name string) (int64, error) {
 	var v int64
-	if err := tx.QueryRowContext(ctx, `SELECT value FROM counters WHERE name = ?`, name).Scan(&v); err != nil {
+	if err := tx.QueryRowContext(ctx, `SELECT value FROM outbox_counters WHERE name = ?`, name).Scan(&v); err != nil {
 		return 0, fmt.Errorf("sqlite: counter %s: %w", name, err)
 	}
 	return v, nil

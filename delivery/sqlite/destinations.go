@@ -46,7 +46,7 @@ func scanDest(sc scanner) (*dest, error) {
 // loadDest returns the named destination's row, or a fresh one (not yet
 // stored) when it has none.
 func loadDest(ctx context.Context, tx *sql.Tx, name string) (*dest, bool, error) {
-	d, err := scanDest(tx.QueryRowContext(ctx, `SELECT `+destColumns+` FROM destinations WHERE name = ?`, name))
+	d, err := scanDest(tx.QueryRowContext(ctx, `SELECT `+destColumns+` FROM outbox_destinations WHERE name = ?`, name))
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return &dest{name: name}, false, nil
@@ -58,7 +58,7 @@ func loadDest(ctx context.Context, tx *sql.Tx, name string) (*dest, bool, error)
 
 // loadDests returns every destinations row by name.
 func loadDests(ctx context.Context, tx *sql.Tx) (map[string]*dest, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT `+destColumns+` FROM destinations`)
+	rows, err := tx.QueryContext(ctx, `SELECT `+destColumns+` FROM outbox_destinations`)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: destinations: %w", err)
 	}
@@ -79,7 +79,7 @@ func loadDests(ctx context.Context, tx *sql.Tx) (map[string]*dest, error) {
 
 // save writes d's row.
 func (d *dest) save(ctx context.Context, tx *sql.Tx) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO destinations (`+destColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	_, err := tx.ExecContext(ctx, `INSERT INTO outbox_destinations (`+destColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (name) DO UPDATE SET paused_until = excluded.paused_until, paused_since = excluded.paused_since,
 			pauses = excluded.pauses, disabled = excluded.disabled, cause = excluded.cause, reason = excluded.reason,
 			max_in_flight = excluded.max_in_flight, changed_at = excluded.changed_at, stateful = excluded.stateful,
@@ -211,7 +211,7 @@ func (s *Store) ResumeDestination(ctx context.Context, name string) error {
 		}
 		if !ok {
 			var one int
-			err := tx.QueryRowContext(ctx, `SELECT 1 FROM records WHERE destination = ? LIMIT 1`, name).Scan(&one)
+			err := tx.QueryRowContext(ctx, `SELECT 1 FROM outbox_records WHERE destination = ? LIMIT 1`, name).Scan(&one)
 			if errors.Is(err, sql.ErrNoRows) {
 				return fmt.Errorf("sqlite: resume destination %q: %w", name, delivery.ErrNotFound)
 			}
@@ -282,7 +282,7 @@ func (s *Store) Destinations(ctx context.Context) ([]delivery.Destination, error
 		figures := make(map[string]*delivery.Destination)
 		rows, err := tx.QueryContext(ctx, `SELECT destination, state, count(*),
 				min(CASE WHEN state IN (1, 2) THEN created_at END)
-			FROM records WHERE state IN (1, 2, 4) GROUP BY destination, state`)
+			FROM outbox_records WHERE state IN (1, 2, 4) GROUP BY destination, state`)
 		if err != nil {
 			return fmt.Errorf("sqlite: destinations: %w", err)
 		}

@@ -38,8 +38,10 @@
 //
 // # Schema
 //
-// Open creates the tables in an empty file and records the schema version
-// (SchemaVersion) in table schema_version. A file written by a newer
+// Open creates its tables (outbox_records, outbox_destinations,
+// outbox_counters, all prefixed so that they can live in a file the
+// application also uses) and records the schema version (SchemaVersion) in
+// table outbox_schema_version. A file written by a newer
 // version of this package is refused with ErrNewerSchema and left as it
 // is; a file that is not a SQLite database, or is read-only, is an error
 // too, never replaced by an empty outbox. Times are stored as unix

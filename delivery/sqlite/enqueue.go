@@ -85,7 +85,7 @@ func (s *Store) Enqueue(ctx context.Context, msgs ...delivery.Message) ([]delive
 			if !known[r.Destination] {
 				known[r.Destination] = true
 				// Claim visits the destinations through their rows.
-				if _, err := tx.ExecContext(ctx, `INSERT INTO destinations (name) VALUES (?) ON CONFLICT (name) DO NOTHING`,
+				if _, err := tx.ExecContext(ctx, `INSERT INTO outbox_destinations (name) VALUES (?) ON CONFLICT (name) DO NOTHING`,
 					r.Destination); err != nil {
 					return fmt.Errorf("sqlite: enqueue: destination %q: %w", r.Destination, err)
 				}
@@ -113,7 +113,7 @@ func (s *Store) Enqueue(ctx context.Context, msgs ...delivery.Message) ([]delive
 func (s *Store) existing(ctx context.Context, tx *sql.Tx, out []delivery.Enqueued,
 	batchID map[string]int, batchIdem map[idemKey]int, m *delivery.Message,
 ) (rec delivery.Record, batchIndex int, found bool, err error) {
-	r, err := scanRecord(tx.QueryRowContext(ctx, `SELECT `+recordColumns+` FROM records WHERE id = ?`, m.ID))
+	r, err := scanRecord(tx.QueryRowContext(ctx, `SELECT `+recordColumns+` FROM outbox_records WHERE id = ?`, m.ID))
 	if err == nil {
 		return r, -1, true, nil
 	}
@@ -126,7 +126,7 @@ func (s *Store) existing(ctx context.Context, tx *sql.Tx, out []delivery.Enqueue
 	if m.IdempotencyKey == "" {
 		return delivery.Record{}, -1, false, nil
 	}
-	r, err = scanRecord(tx.QueryRowContext(ctx, `SELECT `+recordColumns+` FROM records WHERE destination = ? AND idempotency_key = ?`,
+	r, err = scanRecord(tx.QueryRowContext(ctx, `SELECT `+recordColumns+` FROM outbox_records WHERE destination = ? AND idempotency_key = ?`,
 		m.Destination, m.IdempotencyKey))
 	if err == nil {
 		return r, -1, true, nil
@@ -143,7 +143,7 @@ func (s *Store) existing(ctx context.Context, tx *sql.Tx, out []delivery.Enqueue
 // nextCounter reserves n values of the named counter and returns the first.
 func nextCounter(ctx context.Context, tx *sql.Tx, name string, n int64) (int64, error) {
 	var last int64
-	err := tx.QueryRowContext(ctx, `UPDATE counters SET value = value + ? WHERE name = ? RETURNING value`, n, name).Scan(&last)
+	err := tx.QueryRowContext(ctx, `UPDATE outbox_counters SET value = value + ? WHERE name = ? RETURNING value`, n, name).Scan(&last)
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: counter %s: %w", name, err)
 	}
@@ -156,7 +156,7 @@ func insertRecord(ctx context.Context, tx *sql.Tx, r *delivery.Record) error {
 	if err != nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO records (`+recordColumns+`) VALUES
+	_, err = tx.ExecContext(ctx, `INSERT INTO outbox_records (`+recordColumns+`) VALUES
 		(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?, '', 0, 0, 0, 0, 0, '', '', 0, ?, 0)`,
 		r.ID, r.Seq, r.Destination, r.Key, r.Payload, headers, r.IdempotencyKey, r.CorrelationID,
 		nanos(r.CreatedAt), int64(delivery.StatePending), nanos(r.NextAttemptAt), nanos(r.UpdatedAt))

@@ -13,7 +13,7 @@ import (
 
 // Get implements delivery.Store.
 func (s *Store) Get(ctx context.Context, id string) (delivery.Record, error) {
-	r, err := scanRecord(s.reads.QueryRowContext(ctx, `SELECT `+recordColumns+` FROM records WHERE id = ?`, id))
+	r, err := scanRecord(s.reads.QueryRowContext(ctx, `SELECT `+recordColumns+` FROM outbox_records WHERE id = ?`, id))
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return delivery.Record{}, fmt.Errorf("sqlite: record %q: %w", id, delivery.ErrNotFound)
@@ -37,7 +37,7 @@ func (s *Store) List(ctx context.Context, opts delivery.ListOptions) (delivery.P
 		}
 		after = n
 	}
-	rows, err := s.reads.QueryContext(ctx, `SELECT `+recordColumns+` FROM records
+	rows, err := s.reads.QueryContext(ctx, `SELECT `+recordColumns+` FROM outbox_records
 		WHERE seq > ? AND (? = 0 OR state = ?) AND (? = '' OR destination = ?) AND (? = '' OR key = ?)
 		ORDER BY seq LIMIT ?`,
 		after, int64(opts.State), int64(opts.State), opts.Destination, opts.Destination, opts.Key, opts.Key, limit+1)
@@ -68,7 +68,7 @@ func (s *Store) Stats(ctx context.Context) (delivery.Stats, error) {
 	var st delivery.Stats
 	err := s.inReadTx(ctx, func(tx *sql.Tx) error {
 		now := s.now()
-		rows, err := tx.QueryContext(ctx, `SELECT state, count(*) FROM records GROUP BY state`)
+		rows, err := tx.QueryContext(ctx, `SELECT state, count(*) FROM outbox_records GROUP BY state`)
 		if err != nil {
 			return fmt.Errorf("sqlite: stats: %w", err)
 		}
@@ -86,10 +86,10 @@ func (s *Store) Stats(ctx context.Context) (delivery.Stats, error) {
 			return fmt.Errorf("sqlite: stats: %w", err)
 		}
 		var created, due sql.NullInt64
-		if err := tx.QueryRowContext(ctx, `SELECT min(created_at) FROM records WHERE state IN (1, 2)`).Scan(&created); err != nil {
+		if err := tx.QueryRowContext(ctx, `SELECT min(created_at) FROM outbox_records WHERE state IN (1, 2)`).Scan(&created); err != nil {
 			return fmt.Errorf("sqlite: stats: %w", err)
 		}
-		if err := tx.QueryRowContext(ctx, `SELECT min(next_attempt_at) FROM records WHERE state = 1 AND next_attempt_at <= ?`,
+		if err := tx.QueryRowContext(ctx, `SELECT min(next_attempt_at) FROM outbox_records WHERE state = 1 AND next_attempt_at <= ?`,
 			nanos(now)).Scan(&due); err != nil {
 			return fmt.Errorf("sqlite: stats: %w", err)
 		}
@@ -111,7 +111,7 @@ func (s *Store) Purge(ctx context.Context, before time.Time, limit int) (int, er
 	}
 	n := 0
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM records WHERE id IN (SELECT id FROM records
+		res, err := tx.ExecContext(ctx, `DELETE FROM outbox_records WHERE id IN (SELECT id FROM outbox_records
 			WHERE state IN (3, 5) AND updated_at < ? ORDER BY updated_at, seq LIMIT ?)`, nanos(before), limit)
 		if err != nil {
 			return fmt.Errorf("sqlite: purge: %w", err)
@@ -142,7 +142,7 @@ func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
 		if err != nil {
 			return err
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT r.destination, min(r.next_attempt_at) FROM records r
+		rows, err := tx.QueryContext(ctx, `SELECT r.destination, min(r.next_attempt_at) FROM outbox_records r
 			WHERE r.state = 1 AND `+headOfKey+` GROUP BY r.destination`, n)
 		if err != nil {
 			return fmt.Errorf("sqlite: next due: %w", err)
@@ -177,7 +177,7 @@ func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
 			return fmt.Errorf("sqlite: next due: %w", err)
 		}
 		var lease sql.NullInt64
-		if err := tx.QueryRowContext(ctx, `SELECT min(lease_expires_at) FROM records WHERE state = 2`).Scan(&lease); err != nil {
+		if err := tx.QueryRowContext(ctx, `SELECT min(lease_expires_at) FROM outbox_records WHERE state = 2`).Scan(&lease); err != nil {
 			return fmt.Errorf("sqlite: next due: %w", err)
 		}
 		if lease.Valid {

@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"path/filepath"
 	"sync"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/outbound-go/outbound/classify"
 	"github.com/outbound-go/outbound/delivery"
+	"github.com/outbound-go/outbound/delivery/sqlite"
 	"github.com/outbound-go/outbound/delivery/storetest"
 )
 
@@ -121,4 +123,44 @@ func TestTwoHandlesClaimConcurrently(t *testing.T) {
 	for id, c := range seen {
 		assert.Equal(t, 1, c, "record %s claimed once", id)
 	}
+}
+
+// TestReadsTakeNoWriteLock holds the file's write lock through another
+// connection and checks that the reads still answer (WAL lets them run
+// beside a writer), while a write waits for the busy timeout and fails
+// with a clear error instead of hanging.
+func TestReadsTakeNoWriteLock(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "outbox.db")
+	s, err := sqlite.Open(ctx, sqlite.Config{Path: path, BusyTimeout: 50 * time.Millisecond})
+	require.NoError(t, err)
+	defer s.Close()
+	_, err = s.Enqueue(ctx, delivery.Message{ID: "r1", Payload: []byte("x")})
+	require.NoError(t, err)
+
+	other, err := sql.Open("sqlite", path)
+	require.NoError(t, err)
+	defer other.Close()
+	conn, err := other.Conn(ctx)
+	require.NoError(t, err)
+	defer conn.Close()
+	_, err = conn.ExecContext(ctx, `BEGIN IMMEDIATE`)
+	require.NoError(t, err)
+	defer conn.ExecContext(ctx, `ROLLBACK`) //nolint:errcheck // the lock ends with the connection anyway
+
+	_, err = s.Get(ctx, "r1")
+	assert.NoError(t, err, "Get")
+	_, err = s.List(ctx, delivery.ListOptions{})
+	assert.NoError(t, err, "List")
+	st, err := s.Stats(ctx)
+	assert.NoError(t, err, "Stats")
+	assert.EqualValues(t, 1, st.Count(delivery.StatePending))
+	_, err = s.Destinations(ctx)
+	assert.NoError(t, err, "Destinations")
+	_, _, err = s.NextDue(ctx)
+	assert.NoError(t, err, "NextDue")
+
+	_, err = s.Claim(ctx, 1, time.Minute)
+	require.Error(t, err, "a write waits for the lock no longer than the busy timeout")
+	assert.Contains(t, err.Error(), "sqlite: ")
 }

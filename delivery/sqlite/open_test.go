@@ -85,7 +85,7 @@ func TestOpenRejectsBadInput(t *testing.T) {
 				db, err := sql.Open("sqlite", path)
 				require.NoError(t, err)
 				defer db.Close()
-				_, err = db.Exec(`INSERT INTO schema_version (version) VALUES (?)`, sqlite.SchemaVersion+1)
+				_, err = db.Exec(`INSERT INTO outbox_schema_version (version) VALUES (?)`, sqlite.SchemaVersion+1)
 				require.NoError(t, err)
 				return path
 			},
@@ -96,9 +96,9 @@ func TestOpenRejectsBadInput(t *testing.T) {
 				require.NoError(t, err)
 				defer db.Close()
 				var n int
-				require.NoError(t, db.QueryRow(`SELECT count(*) FROM records WHERE id = 'kept'`).Scan(&n))
+				require.NoError(t, db.QueryRow(`SELECT count(*) FROM outbox_records WHERE id = 'kept'`).Scan(&n))
 				assert.Equal(t, 1, n, "the newer outbox keeps its records")
-				require.NoError(t, db.QueryRow(`SELECT max(version) FROM schema_version`).Scan(&n))
+				require.NoError(t, db.QueryRow(`SELECT max(version) FROM outbox_schema_version`).Scan(&n))
 				assert.Equal(t, sqlite.SchemaVersion+1, n, "and its version")
 			},
 		},

@@ -26,7 +26,7 @@ func recordsIn(ctx context.Context, tx *sql.Tx, op string, want delivery.State, 
 	out := make([]string, 0, len(ids))
 	for _, id := range ids {
 		var st int64
-		err := tx.QueryRowContext(ctx, `SELECT state FROM records WHERE id = ?`, id).Scan(&st)
+		err := tx.QueryRowContext(ctx, `SELECT state FROM outbox_records WHERE id = ?`, id).Scan(&st)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			return nil, fmt.Errorf("sqlite: %s %q: %w", op, id, delivery.ErrNotFound)
@@ -75,7 +75,7 @@ func (s *Store) redrive(ctx context.Context, tx *sql.Tx, ids []string) error {
 	}
 	now := nanos(s.now())
 	for _, id := range ids {
-		_, err := tx.ExecContext(ctx, `UPDATE records SET state = 1, attempts = 0, next_attempt_at = ?, redriven_at = ?,
+		_, err := tx.ExecContext(ctx, `UPDATE outbox_records SET state = 1, attempts = 0, next_attempt_at = ?, redriven_at = ?,
 			updated_at = ?, seq = ?, lease_token = '', lease_expires_at = 0 WHERE id = ?`, now, now, now, seq, id)
 		if err != nil {
 			return fmt.Errorf("sqlite: redrive %q: %w", id, err)
@@ -106,7 +106,7 @@ func (s *Store) RedriveMatching(ctx context.Context, f delivery.Filter) (int, er
 	if !f.UpdatedBefore.IsZero() {
 		where, args = append(where, "updated_at < ?"), append(args, nanos(f.UpdatedBefore))
 	}
-	query := `SELECT id FROM records WHERE ` + strings.Join(where, " AND ") + ` ORDER BY seq LIMIT ?`
+	query := `SELECT id FROM outbox_records WHERE ` + strings.Join(where, " AND ") + ` ORDER BY seq LIMIT ?`
 	args = append(args, redriveBatch)
 	total := 0
 	for {
@@ -155,7 +155,7 @@ func (s *Store) Cancel(ctx context.Context, ids ...string) (int, error) {
 		}
 		now := nanos(s.now())
 		for _, id := range recs {
-			_, err := tx.ExecContext(ctx, `UPDATE records SET state = 5, last_started_at = 0, last_duration = 0,
+			_, err := tx.ExecContext(ctx, `UPDATE outbox_records SET state = 5, last_started_at = 0, last_duration = 0,
 				last_status = 0, last_class = ?, last_error = ?, last_response = '', updated_at = ? WHERE id = ?`,
 				int64(classify.ClassDiscard), CancelledText, now, id)
 			if err != nil {
@@ -181,7 +181,7 @@ func (s *Store) RetryNow(ctx context.Context, ids ...string) (int, error) {
 		}
 		now := nanos(s.now())
 		for _, id := range recs {
-			_, err := tx.ExecContext(ctx, `UPDATE records SET next_attempt_at = ?, updated_at = ?
+			_, err := tx.ExecContext(ctx, `UPDATE outbox_records SET next_attempt_at = ?, updated_at = ?
 				WHERE id = ? AND next_attempt_at > ?`, now, now, id, now)
 			if err != nil {
 				return fmt.Errorf("sqlite: retry now %q: %w", id, err)

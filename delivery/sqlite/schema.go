@@ -16,7 +16,7 @@ var ErrNewerSchema = errors.New("sqlite: database schema is newer than this pack
 
 // schemaV1 creates the outbox. Times are unix nanoseconds, 0 for none.
 var schemaV1 = []string{
-	`CREATE TABLE records (
+	`CREATE TABLE outbox_records (
 		id TEXT PRIMARY KEY,
 		seq INTEGER NOT NULL UNIQUE,
 		destination TEXT NOT NULL,
@@ -42,13 +42,13 @@ var schemaV1 = []string{
 		updated_at INTEGER NOT NULL,
 		redriven_at INTEGER NOT NULL
 	)`,
-	`CREATE UNIQUE INDEX records_idempotency ON records (destination, idempotency_key) WHERE idempotency_key <> ''`,
-	`CREATE INDEX records_due ON records (destination, state, next_attempt_at, seq)`,
-	`CREATE INDEX records_state ON records (state, next_attempt_at)`,
-	`CREATE INDEX records_leases ON records (lease_expires_at) WHERE state = 2`,
-	`CREATE INDEX records_key_live ON records (destination, key, seq) WHERE state IN (1, 2)`,
-	`CREATE INDEX records_finished ON records (updated_at, seq) WHERE state IN (3, 5)`,
-	`CREATE TABLE destinations (
+	`CREATE UNIQUE INDEX outbox_records_idempotency ON outbox_records (destination, idempotency_key) WHERE idempotency_key <> ''`,
+	`CREATE INDEX outbox_records_due ON outbox_records (destination, state, next_attempt_at, seq)`,
+	`CREATE INDEX outbox_records_state ON outbox_records (state, next_attempt_at)`,
+	`CREATE INDEX outbox_records_leases ON outbox_records (lease_expires_at) WHERE state = 2`,
+	`CREATE INDEX outbox_records_key_live ON outbox_records (destination, key, seq) WHERE state IN (1, 2)`,
+	`CREATE INDEX outbox_records_finished ON outbox_records (updated_at, seq) WHERE state IN (3, 5)`,
+	`CREATE TABLE outbox_destinations (
 		name TEXT PRIMARY KEY,
 		paused_until INTEGER NOT NULL DEFAULT 0,
 		paused_since INTEGER NOT NULL DEFAULT 0,
@@ -61,19 +61,19 @@ var schemaV1 = []string{
 		stateful INTEGER NOT NULL DEFAULT 0,
 		served INTEGER NOT NULL DEFAULT 0
 	)`,
-	`CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)`,
-	`INSERT INTO counters (name, value) VALUES ('seq', 0), ('round', 0)`,
+	`CREATE TABLE outbox_counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)`,
+	`INSERT INTO outbox_counters (name, value) VALUES ('seq', 0), ('round', 0)`,
 }
 
 // migrate creates the schema in an empty database, checks the version of
 // an existing one, and fails on a newer one without touching it.
 func (s *Store) migrate(ctx context.Context) error {
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`); err != nil {
+		if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS outbox_schema_version (version INTEGER NOT NULL)`); err != nil {
 			return err
 		}
 		var v sql.NullInt64
-		if err := tx.QueryRowContext(ctx, `SELECT max(version) FROM schema_version`).Scan(&v); err != nil {
+		if err := tx.QueryRowContext(ctx, `SELECT max(version) FROM outbox_schema_version`).Scan(&v); err != nil {
 			return err
 		}
 		switch {
@@ -88,7 +88,7 @@ func (s *Store) migrate(ctx context.Context) error {
 				return err
 			}
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO schema_version (version) VALUES (?)`, SchemaVersion)
+		_, err := tx.ExecContext(ctx, `INSERT INTO outbox_schema_version (version) VALUES (?)`, SchemaVersion)
 		return err
 	})
 	if err != nil {

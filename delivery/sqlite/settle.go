@@ -26,7 +26,7 @@ func (s *Store) settle(ctx context.Context, l delivery.Lease, update string, arg
 			return nil
 		}
 		var one int
-		err = tx.QueryRowContext(ctx, `SELECT 1 FROM records WHERE id = ?`, l.ID).Scan(&one)
+		err = tx.QueryRowContext(ctx, `SELECT 1 FROM outbox_records WHERE id = ?`, l.ID).Scan(&one)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			return fmt.Errorf("sqlite: record %q: %w", l.ID, delivery.ErrNotFound)
@@ -39,7 +39,7 @@ func (s *Store) settle(ctx context.Context, l delivery.Lease, update string, arg
 
 // finishSQL moves a claimed record to a terminal state (the first
 // parameter), recording the attempt (the next six) and updated_at.
-const finishSQL = `UPDATE records SET state = ?, attempts = attempts + 1,
+const finishSQL = `UPDATE outbox_records SET state = ?, attempts = attempts + 1,
 	last_started_at = ?, last_duration = ?, last_status = ?, last_class = ?, last_error = ?, last_response = ?,
 	lease_token = '', lease_expires_at = 0, updated_at = ?`
 
@@ -72,11 +72,11 @@ func (s *Store) Discard(ctx context.Context, l delivery.Lease, a delivery.Attemp
 func (s *Store) Reschedule(ctx context.Context, l delivery.Lease, next time.Time, a *delivery.Attempt) error {
 	now := nanos(s.now())
 	if a == nil {
-		return s.settle(ctx, l, `UPDATE records SET state = 1, next_attempt_at = ?, deferrals = deferrals + 1,
+		return s.settle(ctx, l, `UPDATE outbox_records SET state = 1, next_attempt_at = ?, deferrals = deferrals + 1,
 			lease_token = '', lease_expires_at = 0, updated_at = ?`, nanos(next), now)
 	}
 	args := append([]any{nanos(next)}, attemptArgs(*a)...)
-	return s.settle(ctx, l, `UPDATE records SET state = 1, next_attempt_at = ?, attempts = attempts + 1,
+	return s.settle(ctx, l, `UPDATE outbox_records SET state = 1, next_attempt_at = ?, attempts = attempts + 1,
 		last_started_at = ?, last_duration = ?, last_status = ?, last_class = ?, last_error = ?, last_response = ?,
 		lease_token = '', lease_expires_at = 0, updated_at = ?`, append(args, now)...)
 }
@@ -84,6 +84,6 @@ func (s *Store) Reschedule(ctx context.Context, l delivery.Lease, next time.Time
 // Release implements delivery.Store.
 func (s *Store) Release(ctx context.Context, l delivery.Lease) error {
 	now := nanos(s.now())
-	return s.settle(ctx, l, `UPDATE records SET state = 1, next_attempt_at = ?,
+	return s.settle(ctx, l, `UPDATE outbox_records SET state = 1, next_attempt_at = ?,
 		lease_token = '', lease_expires_at = 0, updated_at = ?`, now, now)
 }
