@@ -1,0 +1,89 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/outbound-go/outbound/delivery"
+)
+
+// settle runs update, an UPDATE of the record claimed under l whose last
+// two parameters are its id and lease token, and tells ErrNotFound from
+// ErrLeaseLost when it matched nothing.
+func (s *Store) settle(ctx context.Context, l delivery.Lease, update string, args ...any) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, update+` WHERE id = ? AND state = 2 AND lease_token = ? AND lease_token <> ''`,
+			append(args, l.ID, l.Token)...)
+		if err != nil {
+			return fmt.Errorf("sqlite: settle %q: %w", l.ID, err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return fmt.Errorf("sqlite: settle %q: %w", l.ID, err)
+		} else if n == 1 {
+			return nil
+		}
+		var one int
+		err = tx.QueryRowContext(ctx, `SELECT 1 FROM outbox_records WHERE id = ?`, l.ID).Scan(&one)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return fmt.Errorf("sqlite: record %q: %w", l.ID, delivery.ErrNotFound)
+		case err != nil:
+			return fmt.Errorf("sqlite: settle %q: %w", l.ID, err)
+		}
+		return fmt.Errorf("sqlite: record %q: %w", l.ID, delivery.ErrLeaseLost)
+	})
+}
+
+// finishSQL moves a claimed record to a terminal state (the first
+// parameter), recording the attempt (the next six) and updated_at.
+const finishSQL = `UPDATE outbox_records SET state = ?, attempts = attempts + 1,
+	last_started_at = ?, last_duration = ?, last_status = ?, last_class = ?, last_error = ?, last_response = ?,
+	lease_token = '', lease_expires_at = 0, updated_at = ?`
+
+func attemptArgs(a delivery.Attempt) []any {
+	return []any{nanos(a.StartedAt), int64(a.Duration), a.Status, int64(a.Class), a.Error, a.Response}
+}
+
+func (s *Store) finish(ctx context.Context, l delivery.Lease, to delivery.State, a delivery.Attempt, extra string, extraArgs ...any) error {
+	args := append([]any{int64(to)}, attemptArgs(a)...)
+	args = append(args, nanos(s.now()))
+	return s.settle(ctx, l, finishSQL+extra, append(args, extraArgs...)...)
+}
+
+// Complete implements delivery.Store.
+func (s *Store) Complete(ctx context.Context, l delivery.Lease, a delivery.Attempt, duplicate bool) error {
+	return s.finish(ctx, l, delivery.StateDelivered, a, `, duplicate = ?`, duplicate)
+}
+
+// DeadLetter implements delivery.Store.
+func (s *Store) DeadLetter(ctx context.Context, l delivery.Lease, a delivery.Attempt) error {
+	return s.finish(ctx, l, delivery.StateDead, a, "")
+}
+
+// Discard implements delivery.Store.
+func (s *Store) Discard(ctx context.Context, l delivery.Lease, a delivery.Attempt) error {
+	return s.finish(ctx, l, delivery.StateDiscarded, a, "")
+}
+
+// Reschedule implements delivery.Store.
+func (s *Store) Reschedule(ctx context.Context, l delivery.Lease, next time.Time, a *delivery.Attempt) error {
+	now := nanos(s.now())
+	if a == nil {
+		return s.settle(ctx, l, `UPDATE outbox_records SET state = 1, next_attempt_at = ?, deferrals = deferrals + 1,
+			lease_token = '', lease_expires_at = 0, updated_at = ?`, nanos(next), now)
+	}
+	args := append([]any{nanos(next)}, attemptArgs(*a)...)
+	return s.settle(ctx, l, `UPDATE outbox_records SET state = 1, next_attempt_at = ?, attempts = attempts + 1,
+		last_started_at = ?, last_duration = ?, last_status = ?, last_class = ?, last_error = ?, last_response = ?,
+		lease_token = '', lease_expires_at = 0, updated_at = ?`, append(args, now)...)
+}
+
+// Release implements delivery.Store.
+func (s *Store) Release(ctx context.Context, l delivery.Lease) error {
+	now := nanos(s.now())
+	return s.settle(ctx, l, `UPDATE outbox_records SET state = 1, next_attempt_at = ?,
+		lease_token = '', lease_expires_at = 0, updated_at = ?`, now, now)
+}

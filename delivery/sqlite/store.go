@@ -1,0 +1,200 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" driver
+
+	"github.com/outbound-go/outbound/delivery"
+)
+
+// Config configures a Store.
+type Config struct {
+	// Path is the database file. It is created when missing; its
+	// directory must exist. Required.
+	Path string
+	// Now is the clock the store reads for every time it writes or
+	// compares. Nil means time.Now. Every process sharing the file must
+	// read the same clock (they run on one host).
+	Now func() time.Time
+	// BusyTimeout is how long a write waits for another connection or
+	// process holding the write lock before it fails. Zero means 5s;
+	// negative is an error.
+	BusyTimeout time.Duration
+}
+
+// Store is a delivery.Store in one SQLite file. Several Stores, in one
+// process or in several processes on one host, may share the file: every
+// write runs in a BEGIN IMMEDIATE transaction, so writers take turns and a
+// claim sees every lease another process holds. It is safe for concurrent
+// use; open it with Open and release it with Close.
+type Store struct {
+	db     *sql.DB // writes: BEGIN IMMEDIATE, one connection
+	reads  *sql.DB // reads: deferred transactions, which WAL runs beside a writer
+	path   string
+	now    func() time.Time
+	notify chan struct{}
+}
+
+var (
+	_ delivery.Store    = (*Store)(nil)
+	_ delivery.Notifier = (*Store)(nil)
+	_ delivery.NextDuer = (*Store)(nil)
+)
+
+// Open opens (creating when missing) the outbox in cfg.Path, switches it
+// to WAL mode, and creates or upgrades its schema. It returns an error,
+// and changes nothing on disk, when the path's directory does not exist,
+// the file is read-only or not a SQLite database, or the database was
+// written by a newer version of this package (ErrNewerSchema); it never
+// replaces an existing file with an empty outbox.
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	if err := checkPath(cfg.Path); err != nil {
+		return nil, err
+	}
+	busy := cfg.BusyTimeout
+	switch {
+	case busy < 0:
+		return nil, fmt.Errorf("sqlite: busy timeout %v is negative: %w", busy, delivery.ErrInvalid)
+	case busy == 0:
+		busy = 5 * time.Second
+	}
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	pragmas := fmt.Sprintf("_pragma=busy_timeout(%d)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)", busy.Milliseconds())
+	db, err := sql.Open("sqlite", cfg.Path+"?_txlock=immediate&"+pragmas)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %q: %w", cfg.Path, err)
+	}
+	// One writing connection per Store: its writes are serialised in
+	// process without busy waits.
+	db.SetMaxOpenConns(1)
+	s := &Store{db: db, path: cfg.Path, now: now, notify: make(chan struct{}, 1)}
+	if err := s.migrate(ctx); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	// Reads (Get, List, Stats, Destinations, NextDue) never take the
+	// write lock, so an operator's dashboard cannot hold workers back.
+	reads, err := sql.Open("sqlite", cfg.Path+"?"+pragmas)
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("sqlite: open %q: %w", cfg.Path, err)
+	}
+	reads.SetMaxOpenConns(2)
+	s.reads = reads
+	return s, nil
+}
+
+// checkPath returns an error naming what is wrong with path: empty, in a
+// directory that does not exist, or an existing file that is not a
+// writable regular file.
+func checkPath(path string) error {
+	if path == "" {
+		return fmt.Errorf("sqlite: Config.Path is required: %w", delivery.ErrInvalid)
+	}
+	if strings.ContainsAny(path, "?\x00") || strings.HasPrefix(path, "file:") || path == ":memory:" {
+		return fmt.Errorf("sqlite: path %q must be a plain file path (no '?', no file: URI, not :memory:): %w", path, delivery.ErrInvalid)
+	}
+	dir := filepath.Dir(path)
+	if st, err := os.Stat(dir); err != nil {
+		return fmt.Errorf("sqlite: open %q: directory %q: %w", path, dir, err)
+	} else if !st.IsDir() {
+		return fmt.Errorf("sqlite: open %q: %q is not a directory: %w", path, dir, delivery.ErrInvalid)
+	}
+	st, err := os.Stat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: open %q: %w", path, err)
+	}
+	if !st.Mode().IsRegular() {
+		return fmt.Errorf("sqlite: open %q: not a regular file: %w", path, delivery.ErrInvalid)
+	}
+	// Checked on the mode bits too, since a superuser may write any file:
+	// a file nobody may write was made read-only on purpose.
+	if st.Mode().Perm()&0o222 == 0 {
+		return fmt.Errorf("sqlite: open %q: the file is read-only (mode %v): %w", path, st.Mode().Perm(), delivery.ErrInvalid)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return fmt.Errorf("sqlite: open %q: the file is not writable: %w", path, err)
+	}
+	return f.Close()
+}
+
+// Close closes the database. Records stay in the file.
+func (s *Store) Close() error {
+	if err := errors.Join(s.reads.Close(), s.db.Close()); err != nil {
+		return fmt.Errorf("sqlite: close %q: %w", s.path, err)
+	}
+	return nil
+}
+
+// Notify returns a channel that receives a value after this Store stores at
+// least one new record, moves records back to pending (Redrive, RetryNow)
+// or resumes a destination. Settling records never signals it. Only writes
+// through this Store signal: another process's inserts are found by the
+// dispatcher's polling.
+func (s *Store) Notify() <-chan struct{} { return s.notify }
+
+// signal wakes a waiting dispatcher without blocking.
+func (s *Store) signal() {
+	select {
+	case s.notify <- struct{}{}:
+	default:
+	}
+}
+
+// inTx runs fn in a BEGIN IMMEDIATE transaction and commits it, or rolls it
+// back when fn fails.
+func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	return runTx(ctx, s.db, fn)
+}
+
+// inReadTx runs fn in a deferred transaction: a consistent snapshot that
+// takes no write lock.
+func (s *Store) inReadTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	return runTx(ctx, s.reads, fn)
+}
+
+func runTx(ctx context.Context, db *sql.DB, fn func(tx *sql.Tx) error) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: commit: %w", err)
+	}
+	return nil
+}
+
+// nanos encodes t as unix nanoseconds, the zero time as 0.
+func nanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+// fromNanos decodes a time written by nanos.
+func fromNanos(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}

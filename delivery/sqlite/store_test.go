@@ -1,0 +1,29 @@
+package sqlite_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/outbound-go/outbound/delivery"
+	"github.com/outbound-go/outbound/delivery/sqlite"
+	"github.com/outbound-go/outbound/delivery/storetest"
+)
+
+// open opens a store on path with the clock now, closed when the test ends.
+func open(t testing.TB, path string, now func() time.Time) *sqlite.Store {
+	t.Helper()
+	s, err := sqlite.Open(context.Background(), sqlite.Config{Path: path, Now: now})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, s.Close()) })
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, now func() time.Time) delivery.Store {
+		return open(t, filepath.Join(t.TempDir(), "outbox.db"), now)
+	})
+}
