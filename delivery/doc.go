@@ -118,14 +118,14 @@
 //	delivery/resilient     a RoundTripper and *http.Client for SDKs and
 //	                       generated clients (a leaf: no delivery)
 //	delivery/failover      a Deliverer over prioritised channels
-//	delivery/memstore      the in-memory Store
+//	delivery/memstore      the in-memory Store (and test transactions)
 //	delivery/storetest     the Store conformance suite
 //	delivery/deliverytest  fakes for users' tests
 //	delivery/admin         the operators' http.Handler
 //
 // Adapters with a heavy dependency are modules of their own, so importing
-// delivery never pulls them in: delivery/postgres (pgx), delivery/metrics
-// (Prometheus), and the OpenTelemetry adapter (delivery/otel), the SQLite
-// store (delivery/sqlite) and the operators' command (delivery/cmd/outbound)
-// as they land.
+// delivery never pulls them in: delivery/postgres (pgx), delivery/sqlite
+// (modernc.org/sqlite), delivery/metrics (Prometheus), and the
+// OpenTelemetry adapter (delivery/otel) and the operators' command
+// (delivery/cmd/outbound) as they land.
 package delivery
