@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -152,4 +153,42 @@ func ValidatePause(p Pause, now time.Time) error {
 		return fmt.Errorf("delivery: pause cause of %d bytes exceeds 64: %w", len(p.Cause), ErrInvalid)
 	}
 	return nil
+}
+
+// DestinationStatusAt returns the status, at now, of a destination whose
+// stored state is disabled and pausedUntil: Disabled, else Active when it
+// has no pause, Paused before pausedUntil and Probing from then on. Stores
+// use it so that every store reads a pause the same way.
+func DestinationStatusAt(disabled bool, pausedUntil, now time.Time) DestinationStatus {
+	switch {
+	case disabled:
+		return DestinationDisabled
+	case pausedUntil.IsZero():
+		return DestinationActive
+	case pausedUntil.After(now):
+		return DestinationPaused
+	default:
+		return DestinationProbing
+	}
+}
+
+// ClaimRoom returns how many more records of a destination in status st,
+// with leased records under unexpired leases, a claim may lease: none while
+// it is paused or disabled, one at a time while probing, and no more than
+// maxInFlight in all (zero: no bound, and math.MaxInt is returned).
+func ClaimRoom(st DestinationStatus, maxInFlight, leased int) int {
+	limit := -1
+	switch st {
+	case DestinationPaused, DestinationDisabled:
+		return 0
+	case DestinationProbing:
+		limit = 1
+	}
+	if maxInFlight > 0 && (limit < 0 || maxInFlight < limit) {
+		limit = maxInFlight
+	}
+	if limit < 0 {
+		return math.MaxInt
+	}
+	return max(0, limit-leased)
 }

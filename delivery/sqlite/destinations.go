@@ -94,35 +94,13 @@ func (d *dest) save(ctx context.Context, tx *sql.Tx) error {
 
 // status is d's status at now.
 func (d *dest) status(now time.Time) delivery.DestinationStatus {
-	switch {
-	case d.disabled:
-		return delivery.DestinationDisabled
-	case d.pausedUntil.IsZero():
-		return delivery.DestinationActive
-	case d.pausedUntil.After(now):
-		return delivery.DestinationPaused
-	default:
-		return delivery.DestinationProbing
-	}
+	return delivery.DestinationStatusAt(d.disabled, d.pausedUntil, now)
 }
 
 // room is how many more records of d Claim may lease at now, with leased
 // of its records under unexpired leases.
 func (d *dest) room(now time.Time, leased int) int {
-	limit := -1
-	switch d.status(now) {
-	case delivery.DestinationPaused, delivery.DestinationDisabled:
-		return 0
-	case delivery.DestinationProbing:
-		limit = 1
-	}
-	if d.maxInFlight > 0 && (limit < 0 || d.maxInFlight < limit) {
-		limit = d.maxInFlight
-	}
-	if limit < 0 {
-		return int(^uint(0) >> 1)
-	}
-	return max(0, limit-leased)
+	return delivery.ClaimRoom(d.status(now), d.maxInFlight, leased)
 }
 
 // state is d without its figures.
