@@ -1,0 +1,70 @@
+package delivery
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// DestinationChange is what happened to a destination.
+type DestinationChange uint8
+
+// Destination changes a Dispatcher reports.
+const (
+	// DestinationPausedChange: paused (or a pause extended) for the fleet.
+	DestinationPausedChange DestinationChange = iota + 1
+	// DestinationResumedChange: a probe succeeded and the destination is
+	// active again.
+	DestinationResumedChange
+	// DestinationDisabledChange: disabled until a person resumes it.
+	DestinationDisabledChange
+)
+
+var destinationChangeNames = [...]string{
+	DestinationPausedChange:   "paused",
+	DestinationResumedChange:  "resumed",
+	DestinationDisabledChange: "disabled",
+}
+
+// String returns "paused", "resumed" or "disabled".
+func (c DestinationChange) String() string {
+	if c >= DestinationPausedChange && int(c) < len(destinationChangeNames) {
+		return destinationChangeNames[c]
+	}
+	return fmt.Sprintf("change(%d)", uint8(c))
+}
+
+// DestinationEvent is a change a Dispatcher made to a destination's state
+// in the store.
+type DestinationEvent struct {
+	// Destination is the destination's name.
+	Destination string
+	// Change is what happened.
+	Change DestinationChange
+	// Until is when a pause ends (DestinationPausedChange).
+	Until time.Time
+	// Cause is a short stable name of why ("http_429", "dns", "gone",
+	// "breaker_open", "unconfigured", ...); empty on resume.
+	Cause string
+	// Err is the outcome that caused the change, nil on resume.
+	Err error
+	// StoreErr is set when the store refused or failed the change.
+	StoreErr error
+}
+
+// DestinationObserver is implemented by Observers that want to see every
+// pause, resume and disable a Dispatcher makes. Observers fans these out to
+// those of its observers that implement it.
+type DestinationObserver interface {
+	ObserveDestination(ctx context.Context, e DestinationEvent)
+}
+
+// ObserveDestination passes e to every observer that implements
+// DestinationObserver.
+func (m multiObserver) ObserveDestination(ctx context.Context, e DestinationEvent) {
+	for _, o := range m {
+		if do, ok := o.(DestinationObserver); ok {
+			do.ObserveDestination(ctx, e)
+		}
+	}
+}

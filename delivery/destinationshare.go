@@ -1,0 +1,110 @@
+package delivery
+
+import (
+	"math"
+	"slices"
+	"time"
+)
+
+// share is how many of a Dispatcher's claimed records one destination may
+// hold (in workers or queued for them) while others have due work: its
+// Concurrency workers split evenly over the destinations seen with due
+// work (in hand, or in the last claim), at least one; alone, a destination
+// is bounded only by each run's 2*Concurrency slots. A slow partner then holds
+// its share of workers, not all of them. Callers hold ds.mu.
+func (d *Dispatcher) share() int {
+	if d.dests.active <= 1 {
+		return math.MaxInt // alone, it is bounded by each run's slots only
+	}
+	return max(1, (d.cfg.Concurrency+d.dests.active-1)/d.dests.active)
+}
+
+// overShare lists the destinations the next claim skips: those that hold
+// their share of this Dispatcher's claimed records, and those over their
+// rate limit.
+// The first shared of them hold their share; the others have no token
+// to spend (RateLimit).
+func (d *Dispatcher) overShare() (skip []string, shared int) {
+	ds := &d.dests
+	ds.mu.Lock()
+	defer ds.mu.Unlock()
+	share := d.share()
+	for name, n := range ds.inHand {
+		if n >= share {
+			skip = append(skip, name)
+		}
+	}
+	shared = len(skip)
+	now := time.Now()
+	for name, lim := range ds.limited {
+		// One token for each record already in hand, and one more.
+		if lim.TokensAt(now) < float64(ds.inHand[name]+1) && !slices.Contains(skip, name) {
+			skip = append(skip, name)
+		}
+	}
+	return skip, shared
+}
+
+// nextToken is when the earliest rate-limited destination has a token
+// again, or zero: a dispatcher whose claims skipped only those looks again
+// then.
+func (d *Dispatcher) nextToken() time.Time {
+	ds := &d.dests
+	ds.mu.Lock()
+	defer ds.mu.Unlock()
+	var next time.Time
+	now := time.Now()
+	for _, lim := range ds.limited {
+		tokens := lim.TokensAt(now)
+		if tokens >= 1 || lim.Limit() <= 0 {
+			continue
+		}
+		at := now.Add(time.Duration((1 - tokens) / float64(lim.Limit()) * float64(time.Second)))
+		if next.IsZero() || at.Before(next) {
+			next = at
+		}
+	}
+	return next
+}
+
+// took counts the records of a claim that skipped the destinations in
+// shared because they held their share: with those of the claim, they are
+// the destinations seen with due work. (A rate-limited destination does
+// not count: its records take a worker only when it has a token.)
+func (d *Dispatcher) took(recs []Record, shared []string) {
+	ds := &d.dests
+	ds.mu.Lock()
+	defer ds.mu.Unlock()
+	if ds.inHand == nil {
+		ds.inHand = make(map[string]int)
+	}
+	seen := make(map[string]bool, len(recs)+len(shared))
+	for _, name := range shared {
+		seen[name] = true
+	}
+	for _, r := range recs {
+		ds.inHand[r.Destination]++
+		if ds.limited[r.Destination] == nil {
+			seen[r.Destination] = true
+		}
+	}
+	if len(recs) > 0 || len(shared) > 0 {
+		held := 0 // destinations in hand that hold workers
+		for name := range ds.inHand {
+			if ds.limited[name] == nil {
+				held++
+			}
+		}
+		ds.active = max(len(seen), held)
+	}
+}
+
+// settled stops counting a claimed record of name.
+func (d *Dispatcher) settled(name string) {
+	ds := &d.dests
+	ds.mu.Lock()
+	defer ds.mu.Unlock()
+	if ds.inHand[name]--; ds.inHand[name] <= 0 {
+		delete(ds.inHand, name)
+	}
+}
