@@ -7,7 +7,8 @@ import (
 	"fmt"
 )
 
-// SchemaVersion is the schema version this package writes and reads.
+// SchemaVersion is the schema version this package writes and reads: the
+// number of steps in migrations.
 const SchemaVersion = 1
 
 // ErrNewerSchema means the database was written by a newer version of this
@@ -65,6 +66,12 @@ var schemaV1 = []string{
 	`INSERT INTO outbox_counters (name, value) VALUES ('seq', 0), ('round', 0)`,
 }
 
+// migrations holds the schema's steps: version v is migrations[v-1],
+// applied in order to a database at an older version, all in one
+// transaction. A new version appends a step (and raises SchemaVersion); a
+// released step never changes.
+var migrations = [][]string{schemaV1}
+
 // migrate creates the schema in an empty database, checks the version of
 // an existing one, and fails on a newer one without touching it.
 func (s *Store) migrate(ctx context.Context) error {
@@ -83,9 +90,14 @@ func (s *Store) migrate(ctx context.Context) error {
 		case v.Int64 == SchemaVersion:
 			return nil
 		}
-		for _, stmt := range schemaV1 {
-			if _, err := tx.ExecContext(ctx, stmt); err != nil {
-				return err
+		if len(migrations) != SchemaVersion {
+			return fmt.Errorf("sqlite: %d migration steps for schema version %d", len(migrations), SchemaVersion)
+		}
+		for i, step := range migrations[v.Int64:] {
+			for _, stmt := range step {
+				if _, err := tx.ExecContext(ctx, stmt); err != nil {
+					return fmt.Errorf("schema version %d: %w", int(v.Int64)+i+1, err)
+				}
 			}
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO outbox_schema_version (version) VALUES (?)`, SchemaVersion)
