@@ -32,6 +32,10 @@ func (s *Store) MigrateToForTest(ctx context.Context, v int) error { return s.mi
 // LatestSchemaVersionForTest returns the highest embedded migration version.
 func (s *Store) LatestSchemaVersionForTest() int { return s.migrations[len(s.migrations)-1].version }
 
+// MigrationCountForTest returns how many migrations are embedded, the rows
+// a fully migrated outbox has in its migrations table.
+func (s *Store) MigrationCountForTest() int { return len(s.migrations) }
+
 // SetRedriveBatchForTest sets how many records RedriveMatching moves per
 // transaction.
 func (s *Store) SetRedriveBatchForTest(n int) { s.redriveBatch = n }
