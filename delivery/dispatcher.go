@@ -284,6 +284,7 @@ type Dispatcher struct {
 	workers chan struct{} // one token per attempt in progress, Concurrency in all
 	dests   destinations
 	claims  atomic.Uint64 // claims asked for, numbering them
+	tracer  AttemptTracer // the Observer, when it traces attempts
 }
 
 // NewDispatcher returns a Dispatcher for cfg, or an error naming every
@@ -297,6 +298,7 @@ func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 		return nil, err
 	}
 	d := &Dispatcher{cfg: cfg, workers: make(chan struct{}, cfg.Concurrency)}
+	d.tracer, _ = cfg.Observer.(AttemptTracer)
 	for name := range cfg.Destinations {
 		d.pipeline(name) // resolve now; their limits go to the store on the first run
 	}
@@ -748,6 +750,10 @@ func (r *run) attempt(p *pipeline, c claimed, e *AttemptEvent) verdict {
 	ctx, response := withResponseRecorder(ctx)
 	if p.limiter != nil && (!r.takeToken(p.limiter, e) || r.heldBefore(rec, c.seq, e)) {
 		return verdict{} // no token yet, or paused while it waited for one
+	}
+	if r.d.tracer != nil {
+		ctx = r.traceAttempt(r.d.tracer, ctx, &msg)
+		e.AttemptContext = ctx
 	}
 	start := time.Now()
 	err := deliverRecovering(ctx, p.deliverer, &msg)

@@ -65,6 +65,17 @@ type Message struct {
 	Attempt int
 	// CreatedAt is when the message was first enqueued.
 	CreatedAt time.Time
+	// TraceParent is the W3C traceparent of the trace that enqueued the
+	// message ("00-<trace id>-<span id>-<flags>"), so the attempts, made
+	// later and perhaps by another process, can join that trace. When
+	// empty at enqueue, stores take the one of the enqueuing context (see
+	// WithTraceContext, SetTraceContextSource and PrepareMessage); empty
+	// means untraced. A message's own value must be valid
+	// (ValidTraceParent).
+	TraceParent string
+	// TraceState is the W3C tracestate that goes with TraceParent, empty
+	// for none. At most MaxTraceStateBytes (ValidTraceState).
+	TraceState string
 }
 
 // DeliveryKey returns the key the receiver should use to recognise a resend

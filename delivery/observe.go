@@ -55,3 +55,31 @@ func observerPanicked(method string, call func()) (panicked bool) {
 	call()
 	return false
 }
+
+// traceAttempt asks the Observer's TraceAttempt for the context of the
+// attempt of m. A panicking or nil-returning tracer leaves ctx as it was
+// (apart from what the other tracers of an Observers list did); a panic is
+// logged and counted as in observeAttempt.
+func (r *run) traceAttempt(t AttemptTracer, ctx context.Context, m *Message) context.Context {
+	traced := ctx
+	panicked := observerPanicked("TraceAttempt", func() {
+		defer func() {
+			if p := recover(); p != nil {
+				if pt, ok := p.(partialTrace); ok {
+					traced, p = pt.ctx, pt.value
+				}
+				panic(p)
+			}
+		}()
+		traced = t.TraceAttempt(ctx, m)
+	})
+	if panicked {
+		r.mu.Lock()
+		r.report.ObserverPanics++
+		r.mu.Unlock()
+	}
+	if traced == nil {
+		return ctx
+	}
+	return traced
+}

@@ -82,6 +82,12 @@ type AttemptEvent struct {
 	// means another worker had taken the record over and this result was
 	// dropped. The record is then retried after its lease.
 	StoreErr error
+	// AttemptContext is the context the attempt ran with, as the
+	// Observer's TraceAttempt returned it (see AttemptTracer), so that
+	// ObserveAttempt can end what TraceAttempt started there. It is nil
+	// when the Observer is not an AttemptTracer or the deliverer was not
+	// called. Use it for its values only: it may be cancelled by then.
+	AttemptContext context.Context
 }
 
 // Class returns the outcome class of the event.
@@ -101,17 +107,83 @@ type Observer interface {
 	ObserveRun(ctx context.Context, r Report)
 }
 
+// AttemptTracer is implemented by an Observer that traces each attempt
+// (the delivery/otel module's Observer does, with OpenTelemetry spans).
+// The dispatcher calls TraceAttempt just before it hands m to the
+// deliverer, with the attempt's context; the deliverer then runs with the
+// context TraceAttempt returns, which reaches ObserveAttempt as
+// AttemptEvent.AttemptContext. TraceAttempt is called from the
+// dispatcher's workers, concurrently; a panic in it is recovered and
+// counted like an ObserveAttempt panic, and the attempt goes on with the
+// context it had. An Observer that does not implement it costs the
+// dispatcher nothing.
+type AttemptTracer interface {
+	// TraceAttempt returns the context for the attempt of m, derived from
+	// ctx. m is the message as it is about to be sent: Attempt is set,
+	// TraceParent and TraceState are those stored with the record. It must
+	// not change m.
+	TraceAttempt(ctx context.Context, m *Message) context.Context
+}
+
 // Observers fans events out to every non-nil observer, in order. A typed
 // nil (a nil *LogObserver, say) counts as nil and is left out. An observer
 // that panics does not keep the event from the ones after it.
+//
+// The result is an AttemptTracer when one of obs is: each tracer's
+// TraceAttempt is called in order, each with the context the one before
+// returned.
 func Observers(obs ...Observer) Observer {
 	var list multiObserver
+	var tracers []AttemptTracer
 	for _, o := range obs {
 		if !nilcheck.IsNil(o) {
 			list = append(list, o)
+			if t, ok := o.(AttemptTracer); ok {
+				tracers = append(tracers, t)
+			}
 		}
 	}
+	if len(tracers) > 0 {
+		return tracingObservers{list, tracers}
+	}
 	return list
+}
+
+// tracingObservers is a multiObserver with tracers among its observers.
+type tracingObservers struct {
+	multiObserver
+	tracers []AttemptTracer
+}
+
+// TraceAttempt chains the tracers. A panic in one does not keep the
+// others from their TraceAttempt: the first panic is raised again after,
+// as a partialTrace carrying the context the others made, so that their
+// spans are still used and ended.
+func (m tracingObservers) TraceAttempt(ctx context.Context, msg *Message) context.Context {
+	var first any
+	for _, t := range m.tracers {
+		var next context.Context
+		if p := catchPanic(func() { next = t.TraceAttempt(ctx, msg) }); p != nil {
+			if first == nil {
+				first = p
+			}
+			continue
+		}
+		if next != nil {
+			ctx = next
+		}
+	}
+	if first != nil {
+		panic(partialTrace{ctx, first})
+	}
+	return ctx
+}
+
+// partialTrace is what tracingObservers.TraceAttempt panics with: the
+// first panic of a tracer, and the context the other tracers returned.
+type partialTrace struct {
+	ctx   context.Context
+	value any
 }
 
 type multiObserver []Observer

@@ -11,7 +11,10 @@ import (
 // PrepareMessage returns the copy of m that a Store's Enqueue keeps: ID set
 // to NewID() when empty; CorrelationID taken from ctx (WithCorrelationID)
 // when empty, so a record enqueued while handling a request keeps that
-// request's id (a message's own id wins); checked with ValidateMessage,
+// request's id (a message's own id wins); TraceParent and TraceState
+// taken from ctx (TraceContextFrom) when both are empty, a malformed
+// traceparent or tracestate in ctx being dropped rather than failing the
+// enqueue; checked with ValidateMessage,
 // after the fill, so an id from ctx obeys the same rules; Payload and
 // Headers copied, so the caller may reuse its buffers; Attempt zeroed.
 // CreatedAt is left to the store, which sets it from its own clock when
@@ -30,6 +33,7 @@ func PrepareMessage(ctx context.Context, m Message) (Message, error) {
 	if m.CorrelationID == "" {
 		m.CorrelationID = CorrelationIDFrom(ctx)
 	}
+	fillTraceContext(ctx, &m)
 	if err := ValidateMessage(&m); err != nil {
 		return Message{}, err
 	}

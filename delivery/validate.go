@@ -38,7 +38,9 @@ const (
 // (Connection, Keep-Alive, Proxy-Connection, Transfer-Encoding, Upgrade,
 // TE other than "trailers", Host, Content-Length, Trailer), which an
 // HTTP/2 request cannot carry or which the transport sets itself from the
-// request. A message that breaks these rules would fail
+// request; TraceParent empty or valid (ValidTraceParent), TraceState
+// valid (ValidTraceState, within MaxTraceStateBytes) and set only with a
+// TraceParent. A message that breaks these rules would fail
 // every attempt, so it is refused here rather than retried. The error
 // wraps ErrInvalid (ErrTooLarge for size limits) and names the field; it
 // never quotes a header value, which may be a credential.
@@ -65,6 +67,9 @@ func ValidateMessage(m *Message) error {
 		if f.inHeader && httpsyntax.HasControl(f.v, false) {
 			return fmt.Errorf("%w: message %s %q has a control character (it is sent as a header value)", ErrInvalid, f.name, f.v)
 		}
+	}
+	if err := validateTraceContext(m); err != nil {
+		return err
 	}
 	if len(m.Headers) > MaxHeaders {
 		return fmt.Errorf("%w: message %q has %d headers, limit %d", ErrTooLarge, m.ID, len(m.Headers), MaxHeaders)

@@ -66,7 +66,8 @@
 // destination column and is rebuilt, and the heads of keys shared by
 // several destinations are recomputed), and replaces the claim and
 // live-key indexes by ones led by the destination (index builds, like
-// version 3's).
+// version 3's); version 6 adds trace_parent and trace_state (for
+// delivery.Message.TraceParent and TraceState), a catalog-only change.
 // Schema and table names are validated as lower-case identifiers and
 // quoted; every value travels as a query parameter.
 //

@@ -244,6 +244,7 @@ func (s *Store) enqueue(ctx context.Context, q txRunner, msgs []delivery.Message
 	if len(fresh) > 0 {
 		var (
 			fids, fkeys, fdests, fcorrs []string
+			ftparents, ftstates         []string
 			fpayloads                   [][]byte
 			fheaders, fidems            []*string
 			fcreated                    = make([]*time.Time, 0, len(fresh))
@@ -278,10 +279,12 @@ func (s *Store) enqueue(ctx context.Context, q txRunner, msgs []delivery.Message
 			fcorrs = append(fcorrs, m.CorrelationID)
 			fcreated = append(fcreated, nullTS(m.CreatedAt))
 			fheads = append(fheads, head)
+			ftparents = append(ftparents, m.TraceParent)
+			ftstates = append(ftstates, m.TraceState)
 		}
 		stmts := []stmt{{
 			sql:  s.q.insert,
-			args: []any{fids, fkeys, fdests, fpayloads, fheaders, fidems, fcorrs, fcreated, fheads, now, s.dests.unknown(fdests)},
+			args: []any{fids, fkeys, fdests, fpayloads, fheaders, fidems, fcorrs, fcreated, fheads, now, s.dests.unknown(fdests), ftparents, ftstates},
 			row: func(r pgx.Row) error {
 				var id string
 				var row insertedRow

@@ -79,11 +79,12 @@ RETURNING k.destination, k.key, k.live`),
 
 		insert: q(`WITH ins AS (
 	INSERT INTO {T} (id, seq, key, destination, payload, headers, idempotency_key, correlation_id,
-		created_at, state, is_head, next_attempt_at, updated_at)
+		created_at, state, is_head, next_attempt_at, updated_at, trace_parent, trace_state)
 	SELECT u.id, nextval({SEQ}), u.key, u.dest, u.payload, u.headers::jsonb, u.idem, u.corr,
-		coalesce(u.created, {NOW10}), 1, u.head, {NOW10}, {NOW10}
+		coalesce(u.created, {NOW10}), 1, u.head, {NOW10}, {NOW10}, u.tparent, u.tstate
 	FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::text[], $6::text[], $7::text[],
-		$8::timestamptz[], $9::boolean[]) WITH ORDINALITY AS u(id, key, dest, payload, headers, idem, corr, created, head, ord)
+		$8::timestamptz[], $9::boolean[], $12::text[], $13::text[])
+		WITH ORDINALITY AS u(id, key, dest, payload, headers, idem, corr, created, head, tparent, tstate, ord)
 	ORDER BY u.ord
 	ON CONFLICT DO NOTHING
 	RETURNING id, key, destination, seq, created_at, next_attempt_at

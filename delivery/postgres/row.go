@@ -15,7 +15,7 @@ import (
 const recordColumns = `id, seq, key, destination, payload, headers, idempotency_key, correlation_id,
 	created_at, state, attempts, deferrals, next_attempt_at, lease_token, lease_expires_at,
 	last_started_at, last_duration_ns, last_status, last_class, last_error, duplicate, updated_at, redriven_at,
-	last_response`
+	last_response, trace_parent, trace_state`
 
 // scanRecord reads one row of recordColumns, then the extra columns into
 // extra.
@@ -33,7 +33,7 @@ func scanRecord(row pgx.Row, extra ...any) (delivery.Record, error) {
 	err := row.Scan(append([]any{&r.ID, &r.Seq, &r.Key, &r.Destination, &r.Payload, &headers, &idem, &r.CorrelationID,
 		&r.CreatedAt, &state, &attempts, &deferrals, &r.NextAttemptAt, &token, &leaseExp,
 		&lastStart, &durNS, &sts, &lastClass, &r.LastAttempt.Error, &r.Duplicate, &r.UpdatedAt, &redriven,
-		&r.LastAttempt.Response}, extra...)...)
+		&r.LastAttempt.Response, &r.TraceParent, &r.TraceState}, extra...)...)
 	if err != nil {
 		return delivery.Record{}, err
 	}

@@ -157,9 +157,10 @@ func insertRecord(ctx context.Context, tx *sql.Tx, r *delivery.Record) error {
 		return err
 	}
 	_, err = tx.ExecContext(ctx, `INSERT INTO outbox_records (`+recordColumns+`) VALUES
-		(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?, '', 0, 0, 0, 0, 0, '', '', 0, ?, 0)`,
+		(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?, '', 0, 0, 0, 0, 0, '', '', 0, ?, 0, ?, ?)`,
 		r.ID, r.Seq, r.Destination, r.Key, r.Payload, headers, r.IdempotencyKey, r.CorrelationID,
-		nanos(r.CreatedAt), int64(delivery.StatePending), nanos(r.NextAttemptAt), nanos(r.UpdatedAt))
+		nanos(r.CreatedAt), int64(delivery.StatePending), nanos(r.NextAttemptAt), nanos(r.UpdatedAt),
+		r.TraceParent, r.TraceState)
 	if err != nil {
 		return fmt.Errorf("sqlite: insert record %q: %w", r.ID, err)
 	}

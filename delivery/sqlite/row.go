@@ -12,7 +12,7 @@ import (
 const recordColumns = `id, seq, destination, key, payload, headers, idempotency_key, correlation_id,
 	created_at, state, attempts, deferrals, next_attempt_at, lease_token, lease_expires_at,
 	last_started_at, last_duration, last_status, last_class, last_error, last_response,
-	duplicate, updated_at, redriven_at`
+	duplicate, updated_at, redriven_at, trace_parent, trace_state`
 
 // scanner is a *sql.Row or *sql.Rows.
 type scanner interface{ Scan(dest ...any) error }
@@ -30,7 +30,7 @@ func scanRecord(sc scanner) (delivery.Record, error) {
 	err := sc.Scan(&r.ID, &r.Seq, &r.Destination, &r.Key, &r.Payload, &headers, &r.IdempotencyKey, &r.CorrelationID,
 		&created, &state, &r.Attempts, &r.Deferrals, &next, &r.LeaseToken, &leaseExp,
 		&started, &dur, &r.LastAttempt.Status, &class, &r.LastAttempt.Error, &r.LastAttempt.Response,
-		&dup, &updated, &redrive)
+		&dup, &updated, &redrive, &r.TraceParent, &r.TraceState)
 	if err != nil {
 		return delivery.Record{}, err
 	}

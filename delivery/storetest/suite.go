@@ -55,6 +55,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"CancelAndRetryNow", testCancelAndRetryNow},
 		{"ListByDestination", testListByDestination},
 		{"NextDueSeesPauses", testNextDueSeesPauses},
+		{"TraceContext", testTraceContext},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
