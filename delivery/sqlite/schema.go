@@ -67,7 +67,7 @@ var schemaV1 = []string{
 }
 
 // schemaTraceContext adds the W3C trace context of the enqueuing request
-// (delivery.Message.TraceParent and TraceState), ” for none.
+// (delivery.Message.TraceParent and TraceState); empty means untraced.
 var schemaTraceContext = []string{
 	`ALTER TABLE outbox_records ADD COLUMN trace_parent TEXT NOT NULL DEFAULT ''`,
 	`ALTER TABLE outbox_records ADD COLUMN trace_state TEXT NOT NULL DEFAULT ''`,
