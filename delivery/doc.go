@@ -125,7 +125,8 @@
 //
 // Adapters with a heavy dependency are modules of their own, so importing
 // delivery never pulls them in: delivery/postgres (pgx), delivery/sqlite
-// (modernc.org/sqlite), delivery/metrics (Prometheus), and the
-// OpenTelemetry adapter (delivery/otel) and the operators' command
-// (delivery/cmd/outbound) as they land.
+// (modernc.org/sqlite), delivery/metrics (Prometheus), delivery/otel
+// (OpenTelemetry: it reaches this package through the
+// SetTraceContextSource hook and the AttemptTracer interface), and the
+// operators' command (delivery/cmd/outbound) as it lands.
 package delivery

@@ -22,4 +22,5 @@
 //	TestCrashResendsOnlyWhatWasInFlight      a crash at record 999 re-sends only what was in flight
 //	TestEphemeralErrorsCountedNotAlerted     ephemeral errors counted by cause; only a change of rate alerts
 //	TestFlappingConnectionIsBounded          a breaker and hysteresis bound the damage of a flapping link
+//	TestOneTraceFromRequestToEveryAttempt    one trace from the enqueuing request to every attempt and the partner
 package scenario
