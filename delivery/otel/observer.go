@@ -3,12 +3,14 @@ package otel
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/metric"
-	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/outbound-go/outbound/classify"
@@ -87,6 +89,39 @@ type Observer struct {
 	duration metric.Float64Histogram
 	actions  metric.Int64Counter
 	queue    metric.Registration // nil without Config.Store
+	sets     attrSets
+}
+
+// maxCachedSets bounds attrSets: beyond it (thousands of destinations),
+// sets are made per call instead of kept.
+const maxCachedSets = 4096
+
+// attrSets keeps the attribute sets of the metrics, by destination and
+// class or action, so that a record's metrics allocate nothing once its
+// destination has been seen.
+type attrSets struct {
+	m sync.Map     // setKey -> metric.MeasurementOption
+	n atomic.Int64 // sets stored
+}
+
+type setKey struct {
+	dest     string
+	isAction bool
+	v        uint8
+}
+
+// get returns the measurement option for the set of a and b, kept under
+// key (dest, isAction, v).
+func (c *attrSets) get(dest string, isAction bool, v uint8, a, b attribute.KeyValue) metric.MeasurementOption {
+	k := setKey{dest, isAction, v}
+	if opt, ok := c.m.Load(k); ok {
+		return opt.(metric.MeasurementOption)
+	}
+	opt := metric.WithAttributeSet(attribute.NewSet(a, b))
+	if c.n.Add(1) <= maxCachedSets {
+		c.m.Store(k, opt)
+	}
+	return opt
 }
 
 var (
@@ -177,16 +212,27 @@ func (o *Observer) TraceAttempt(ctx context.Context, m *delivery.Message) contex
 // EnqueuedSpanContext returns the span context of the span that enqueued
 // m, read from m.TraceParent and m.TraceState; it is not valid
 // (IsValid false) when m has none or a malformed one.
+// A traceparent is read as delivery.ValidTraceParent accepts it; a
+// malformed tracestate is dropped alone.
 func EnqueuedSpanContext(m *delivery.Message) trace.SpanContext {
-	if m.TraceParent == "" {
+	p := m.TraceParent
+	if !delivery.ValidTraceParent(p) {
 		return trace.SpanContext{}
 	}
-	carrier := propagation.MapCarrier{"traceparent": m.TraceParent}
-	if m.TraceState != "" {
-		carrier["tracestate"] = m.TraceState
+	traceID, err1 := trace.TraceIDFromHex(p[3:35])
+	spanID, err2 := trace.SpanIDFromHex(p[36:52])
+	flags, err3 := strconv.ParseUint(p[53:55], 16, 8)
+	if err1 != nil || err2 != nil || err3 != nil {
+		return trace.SpanContext{}
 	}
-	ctx := propagation.TraceContext{}.Extract(context.Background(), carrier)
-	return trace.SpanContextFromContext(ctx)
+	cfg := trace.SpanContextConfig{TraceID: traceID, SpanID: spanID,
+		TraceFlags: trace.TraceFlags(flags) & trace.FlagsSampled, Remote: true}
+	if m.TraceState != "" {
+		if ts, err := trace.ParseTraceState(m.TraceState); err == nil {
+			cfg.TraceState = ts
+		}
+	}
+	return trace.NewSpanContext(cfg)
 }
 
 // ObserveAttempt implements delivery.Observer: it ends the attempt's span
@@ -195,11 +241,11 @@ func (o *Observer) ObserveAttempt(ctx context.Context, e delivery.AttemptEvent) 
 	dest := messagingDestination.String(e.Record.Destination)
 	class := ClassKey.String(e.Class().String())
 	if e.Attempted {
-		set := metric.WithAttributeSet(attribute.NewSet(dest, class))
+		set := o.sets.get(e.Record.Destination, false, uint8(e.Class()), dest, class)
 		o.attempts.Add(ctx, 1, set)
 		o.duration.Record(ctx, e.Attempt.Duration.Seconds(), set)
 	}
-	o.actions.Add(ctx, 1, metric.WithAttributeSet(attribute.NewSet(dest, ActionKey.String(e.Action.String()))))
+	o.actions.Add(ctx, 1, o.sets.get(e.Record.Destination, true, uint8(e.Action), dest, ActionKey.String(e.Action.String())))
 	if e.AttemptContext != nil {
 		o.endSpan(trace.SpanFromContext(e.AttemptContext), &e, class)
 	}

@@ -322,3 +322,28 @@ func TestTraceParentFrom(t *testing.T) {
 	sc := deliveryotel.EnqueuedSpanContext(&delivery.Message{TraceParent: p})
 	assert.True(t, sc.Equal(span.SpanContext().WithRemote(true)), "it reads back as the same span")
 }
+
+// EnqueuedSpanContext reads the stored traceparent as the stores accept
+// it, keeps only the sampled flag, and drops a malformed tracestate alone.
+func TestEnqueuedSpanContext(t *testing.T) {
+	const p = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-03"
+	sc := deliveryotel.EnqueuedSpanContext(&delivery.Message{TraceParent: p, TraceState: "rojo=1,congo=2"})
+	require.True(t, sc.IsValid())
+	assert.True(t, sc.IsRemote())
+	assert.True(t, sc.IsSampled())
+	assert.Equal(t, "4bf92f3577b34da6a3ce929d0e0e4736", sc.TraceID().String())
+	assert.Equal(t, "00f067aa0ba902b7", sc.SpanID().String())
+	assert.Equal(t, "rojo=1,congo=2", sc.TraceState().String())
+
+	sc = deliveryotel.EnqueuedSpanContext(&delivery.Message{TraceParent: p, TraceState: "Bad State"})
+	require.True(t, sc.IsValid(), "a malformed tracestate does not cost the link")
+	assert.Empty(t, sc.TraceState().String())
+
+	sc = deliveryotel.EnqueuedSpanContext(&delivery.Message{TraceParent: "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00-more"})
+	require.True(t, sc.IsValid(), "a later version's traceparent")
+	assert.False(t, sc.IsSampled())
+
+	for _, bad := range []string{"", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0z", "garbage"} {
+		assert.False(t, deliveryotel.EnqueuedSpanContext(&delivery.Message{TraceParent: bad}).IsValid(), "%q", bad)
+	}
+}
