@@ -43,7 +43,7 @@ func otherDatabaseURL(t *testing.T) string {
 
 // sqlTxMessage exercises every column the enqueue statements pass as
 // arrays: quotes and backslashes in text, bytes, headers, an idempotency
-// key, a key and a creation time.
+// key, a key, a creation time and a trace context.
 func sqlTxMessage(id string) delivery.Message {
 	return delivery.Message{
 		ID: id, Key: `order "7" \ a`, Destination: "partner-a",
@@ -51,6 +51,8 @@ func sqlTxMessage(id string) delivery.Message {
 		Headers:        map[string]string{"X-Trace": `a"b\c`},
 		IdempotencyKey: `idem-` + id,
 		CreatedAt:      time.Date(2026, 1, 2, 3, 4, 5, 6000, time.UTC),
+		TraceParent:    "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+		TraceState:     "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE",
 	}
 }
 
@@ -107,6 +109,8 @@ func TestEnqueueSQLTxFollowsCallerTransaction(t *testing.T) {
 			assert.Equal(t, want.Headers, got.Headers)
 			assert.Equal(t, want.Key, got.Key)
 			assert.Equal(t, want.IdempotencyKey, got.IdempotencyKey)
+			assert.Equal(t, want.TraceParent, got.TraceParent)
+			assert.Equal(t, want.TraceState, got.TraceState)
 			assert.True(t, want.CreatedAt.Equal(got.CreatedAt), "created %v, want %v", got.CreatedAt, want.CreatedAt)
 			assert.Equal(t, res[0].Record.Seq, got.Seq)
 
