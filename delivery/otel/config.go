@@ -33,15 +33,16 @@ type Config struct {
 	// MeterProvider makes the metrics. Nil means the global one
 	// (otel.GetMeterProvider), read when NewObserver is called.
 	MeterProvider metric.MeterProvider
-	// NewTrace makes each attempt span the root of a trace of its own,
-	// linked to the enqueuing span. By default an attempt span is a child
-	// of the enqueuing span (and linked to it too), so that the request
-	// that enqueued a record and every attempt to deliver it are one
-	// trace, as the messaging conventions allow for a message processed
-	// on its own. Set NewTrace when records outlive your tracing backend's
-	// trace window (attempts days after the request), or when one trace
-	// per request must stay small.
-	NewTrace bool
+	// JoinTrace makes each attempt span a child of the enqueuing span (and
+	// still linked to it), so that the request that enqueued a record and
+	// every attempt to deliver it are one trace, as the messaging
+	// conventions allow for a message processed on its own. By default an
+	// attempt span is the root of a trace of its own with a link to the
+	// enqueuing span: an attempt may come hours or days after the request,
+	// past a tracing backend's trace window, and a request's trace should
+	// not grow with every retry. Set JoinTrace when records are delivered
+	// within seconds and one trace per request is what your tools show best.
+	JoinTrace bool
 	// Store, if set, is asked for Stats whenever the metrics are
 	// collected, for the queue metrics (outbound.records by state,
 	// outbound.queue.oldest_pending.age, outbound.queue.oldest_due.age).

@@ -9,9 +9,9 @@
 //   - CaptureTraceContext, in the processes that enqueue: every Store keeps
 //     the W3C trace context of the span in the enqueuing context with the
 //     record (delivery.Message.TraceParent and TraceState).
-//   - Observer, on the dispatcher: a span per attempt, a child of the
-//     enqueuing span and linked to it (or, with Config.NewTrace, the root
-//     of a new trace linked to it), and the metrics (attempts, attempt
+//   - Observer, on the dispatcher: a span per attempt, the root of a
+//     trace of its own with a link to the enqueuing span (with
+//     Config.JoinTrace, a child of the enqueuing span, still linked), and the metrics (attempts, attempt
 //     duration, actions, records by state, oldest pending age).
 //   - Transport, in the deliverer's HTTP client: a client span per request,
 //     whose trace context goes into the request headers (traceparent).

@@ -8,6 +8,7 @@ import (
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/outbound-go/outbound/delivery"
 	"github.com/outbound-go/outbound/delivery/httpdelivery"
@@ -16,8 +17,9 @@ import (
 )
 
 // A request handler enqueues a record inside its span; the dispatcher's
-// attempt joins that trace, and so does the partner, through the
-// traceparent header.
+// attempt, perhaps hours later, is a trace of its own linked to that span,
+// and the partner joins the attempt's trace through the traceparent header.
+// (Config.JoinTrace makes the attempt a child of the request's span.)
 func Example() {
 	spans := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
@@ -59,14 +61,16 @@ func Example() {
 		panic(err)
 	}
 
-	trace := span.SpanContext().TraceID()
+	request := span.SpanContext()
+	var attempt sdktrace.ReadOnlySpan
 	for _, s := range spans.Ended() {
-		fmt.Println(s.Name(), s.SpanKind(), s.SpanContext().TraceID() == trace)
+		if s.SpanKind() == trace.SpanKindConsumer {
+			attempt = s
+		}
 	}
-	fmt.Println("partner joined the trace:", (<-received)[3:35] == trace.String())
+	fmt.Println(attempt.Name(), "linked to the request:", attempt.Links()[0].SpanContext.SpanID() == request.SpanID())
+	fmt.Println("partner joined the attempt's trace:", (<-received)[3:35] == attempt.SpanContext().TraceID().String())
 	// Output:
-	// POST /orders internal true
-	// POST client true
-	// deliver erp consumer true
-	// partner joined the trace: true
+	// deliver erp linked to the request: true
+	// partner joined the attempt's trace: true
 }

@@ -58,9 +58,9 @@ const (
 //
 // Each attempt is a span of kind Consumer named "deliver <destination>"
 // ("deliver" for the default destination), started just before the
-// Deliverer is called and ended when its outcome is stored. It is a child
-// of the span that enqueued the record (see Config.NewTrace) and has a
-// link to it, from the trace context stored with the record
+// Deliverer is called and ended when its outcome is stored. It is the
+// root of a trace of its own with a link to the span that enqueued the
+// record (with Config.JoinTrace, a child of that span and linked to it), from the trace context stored with the record
 // (delivery.Message.TraceParent; see CaptureTraceContext); a record
 // without one, or with a malformed one, gives a span without a link. Its
 // attributes are the destination, record id, correlation id, attempt
@@ -193,12 +193,12 @@ func (o *Observer) TraceAttempt(ctx context.Context, m *delivery.Message) contex
 	opts := []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(attrs...)}
 	if enq := EnqueuedSpanContext(m); enq.IsValid() {
 		opts = append(opts, trace.WithLinks(trace.Link{SpanContext: enq}))
-		if o.cfg.NewTrace {
-			opts = append(opts, trace.WithNewRoot())
-		} else {
+		if o.cfg.JoinTrace {
 			ctx = trace.ContextWithRemoteSpanContext(ctx, enq)
+		} else {
+			opts = append(opts, trace.WithNewRoot())
 		}
-	} else if o.cfg.NewTrace {
+	} else if !o.cfg.JoinTrace {
 		opts = append(opts, trace.WithNewRoot())
 	}
 	name := "deliver"

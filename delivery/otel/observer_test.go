@@ -55,7 +55,7 @@ func newObserver(t *testing.T, cfg deliveryotel.Config) *deliveryotel.Observer {
 }
 
 // A record enqueued inside span S fails once with 503 and is then
-// accepted: two attempt spans, each a child of S and linked to it, with
+// accepted: with JoinTrace, two attempt spans, each a child of S and linked to it, with
 // their class and status, the first an error; each HTTP request is a
 // client span under its attempt, and the partner received its traceparent.
 func TestAttemptSpansJoinTheEnqueuingTrace(t *testing.T) {
@@ -70,7 +70,7 @@ func TestAttemptSpansJoinTheEnqueuingTrace(t *testing.T) {
 	p := startPartner(t, 503, 201)
 	d, err := delivery.NewDispatcher(delivery.DispatcherConfig{Store: store, Policy: noWait,
 		Destinations: map[string]delivery.DestinationConfig{"ats": {Deliverer: sender(t, p, tel)}},
-		Observer:     newObserver(t, deliveryotel.Config{TracerProvider: tel.tp, MeterProvider: tel.mp})})
+		Observer:     newObserver(t, deliveryotel.Config{TracerProvider: tel.tp, MeterProvider: tel.mp, JoinTrace: true})})
 	require.NoError(t, err)
 	drain(t, d)
 
@@ -118,11 +118,11 @@ func TestAttemptSpansJoinTheEnqueuingTrace(t *testing.T) {
 }
 
 // The record is enqueued in one process and delivered by another, each
-// with its own tracer provider: the attempt still links to S. With
-// NewTrace the attempt starts a trace of its own, linked to S.
+// with its own tracer provider: the attempt still links to S. By default
+// the attempt starts a trace of its own; with JoinTrace it is a child of S.
 func TestAttemptLinksAcrossProcesses(t *testing.T) {
-	for _, newTrace := range []bool{false, true} {
-		t.Run(map[bool]string{false: "child", true: "NewTrace"}[newTrace], func(t *testing.T) {
+	for _, joinTrace := range []bool{false, true} {
+		t.Run(map[bool]string{false: "default", true: "JoinTrace"}[joinTrace], func(t *testing.T) {
 			captureTraceContext(t)
 			enqueuer, deliverer := newTelemetry(t), newTelemetry(t)
 			store := memstore.New(memstore.Config{})
@@ -130,7 +130,7 @@ func TestAttemptLinksAcrossProcesses(t *testing.T) {
 
 			p := startPartner(t, 200)
 			d, err := delivery.NewDispatcher(delivery.DispatcherConfig{Store: store, Deliverer: sender(t, p, deliverer),
-				Observer: newObserver(t, deliveryotel.Config{TracerProvider: deliverer.tp, MeterProvider: deliverer.mp, NewTrace: newTrace})})
+				Observer: newObserver(t, deliveryotel.Config{TracerProvider: deliverer.tp, MeterProvider: deliverer.mp, JoinTrace: joinTrace})})
 			require.NoError(t, err)
 			drain(t, d)
 
@@ -139,7 +139,7 @@ func TestAttemptLinksAcrossProcesses(t *testing.T) {
 			a := attempts[0]
 			require.Len(t, a.Links(), 1)
 			assert.True(t, a.Links()[0].SpanContext.Equal(s.WithRemote(true)), "the link points at the enqueuing span")
-			if newTrace {
+			if !joinTrace {
 				assert.NotEqual(t, s.TraceID(), a.SpanContext().TraceID(), "a trace of its own")
 				assert.False(t, a.Parent().IsValid(), "a root span")
 			} else {

@@ -74,8 +74,8 @@ func pgSchema(t *testing.T) (url, schema string) {
 // the enqueue. Here a service's request handler enqueues an order update
 // inside its span (PostgreSQL outbox), a dispatcher in another process
 // (its own pool and tracer provider) sends it, the partner fails twice
-// with 503 and then accepts: the request span and the three attempt spans
-// are one trace, each attempt linked to the request span, and the partner
+// with 503 and then accepts: with Config.JoinTrace, the request span and
+// the three attempt spans are one trace, each attempt linked to the request span, and the partner
 // saw that trace in the traceparent of every attempt. The metrics read
 // through the dispatcher's ManualReader match the store's Stats and the
 // attempts made.
@@ -113,7 +113,7 @@ func TestOneTraceFromRequestToEveryAttempt(t *testing.T) {
 	client := &http.Client{Transport: &deliveryotel.Transport{Base: partner.Client().Transport, TracerProvider: dispatcher.tp}}
 	send, err := httpdelivery.New(httpdelivery.Config{Client: client, Build: httpdelivery.PostTo(partner.URL+"/orders", "application/json")})
 	require.NoError(t, err)
-	obs, err := deliveryotel.NewObserver(deliveryotel.Config{TracerProvider: dispatcher.tp, MeterProvider: dispatcher.mp, Store: dispatcher.store})
+	obs, err := deliveryotel.NewObserver(deliveryotel.Config{TracerProvider: dispatcher.tp, MeterProvider: dispatcher.mp, Store: dispatcher.store, JoinTrace: true})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = obs.Close() })
 	d, err := delivery.NewDispatcher(delivery.DispatcherConfig{Store: dispatcher.store, Observer: obs,
