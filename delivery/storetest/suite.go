@@ -55,6 +55,11 @@ func Run(t *testing.T, newStore Factory) {
 		{"CancelAndRetryNow", testCancelAndRetryNow},
 		{"ListByDestination", testListByDestination},
 		{"NextDueSeesPauses", testNextDueSeesPauses},
+		{"RateBurst", testRateBurst},
+		{"RateChange", testRateChange},
+		{"RateNextDue", testRateNextDue},
+		{"RateBadInput", testRateBadInput},
+		{"RateConcurrent", testRateConcurrent},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
