@@ -163,6 +163,8 @@ func (c DispatcherConfig) validated() (DispatcherConfig, error) {
 		}
 		if dc.MaxInFlight < 0 {
 			errs = append(errs, fmt.Errorf("delivery: DispatcherConfig.Destinations[%q].MaxInFlight must not be negative, got %d", name, dc.MaxInFlight))
+		} else if err := ValidateDestinationLimits(DestinationLimits{Rate: dc.Rate, Burst: dc.Burst}); err != nil {
+			errs = append(errs, fmt.Errorf("delivery: DispatcherConfig.Destinations[%q]: %w", name, err))
 		}
 		if dc.Deliverer == nil && c.Deliverer == nil {
 			errs = append(errs, fmt.Errorf("delivery: DispatcherConfig.Destinations[%q] has no Deliverer and there is no DispatcherConfig.Deliverer", name))

@@ -46,6 +46,15 @@ type DestinationConfig struct {
 	// Policy decides this destination's retries. Nil means
 	// DispatcherConfig.Policy.
 	Policy *retry.Policy
+	// Rate bounds how many of this destination's records are claimed per
+	// second across every process on the store (DestinationLimits.Rate:
+	// GCRA kept in the store and taken inside Claim, so four instances
+	// with Rate 20 send 20 a second between them, not 80). Zero means no
+	// bound. Written to the store like MaxInFlight.
+	Rate float64
+	// Burst is how many records may be claimed at once after an idle
+	// spell (DestinationLimits.Burst); zero with a Rate means 1.
+	Burst int
 	// RateLimit, if set, paces this destination's attempts in this
 	// process. A destination with no token to spend is not claimed, so no
 	// worker waits inside one partner's limiter while others have due
@@ -66,12 +75,12 @@ type pipeline struct {
 // pipelines and what this process knows of their pauses.
 type destinations struct {
 	mu        sync.Mutex
-	pipelines map[string]*pipeline     // nil entry: known to have no configuration
-	limits    map[string]int           // limits still to write to the store
-	held      map[string]hold          // pauses and disables this process recorded
-	inHand    map[string]int           // records claimed and not yet settled, by destination
-	limited   map[string]*rate.Limiter // the destinations with a RateLimit
-	active    int                      // destinations seen with due work at the last claim
+	pipelines map[string]*pipeline         // nil entry: known to have no configuration
+	limits    map[string]DestinationLimits // limits still to write to the store
+	held      map[string]hold              // pauses and disables this process recorded
+	inHand    map[string]int               // records claimed and not yet settled, by destination
+	limited   map[string]*rate.Limiter     // the destinations with a RateLimit
+	active    int                          // destinations seen with due work at the last claim
 }
 
 // errUnconfigured is the reason records of a destination without a
@@ -118,9 +127,9 @@ func (d *Dispatcher) pipeline(name string) (*pipeline, bool) {
 	}
 	if p != nil && ok {
 		if ds.limits == nil {
-			ds.limits = make(map[string]int)
+			ds.limits = make(map[string]DestinationLimits)
 		}
-		ds.limits[name] = dc.MaxInFlight
+		ds.limits[name] = DestinationLimits{MaxInFlight: dc.MaxInFlight, Rate: dc.Rate, Burst: dc.Burst}
 	}
 	return p, p != nil
 }
@@ -140,9 +149,10 @@ func (d *Dispatcher) newPipeline(dc DestinationConfig) *pipeline {
 }
 
 // usable reports whether a resolved configuration can be run: no typed
-// nil Deliverer or Gate, a valid Policy, no negative MaxInFlight.
+// nil Deliverer or Gate, a valid Policy, valid limits.
 func usable(dc DestinationConfig) bool {
-	if nilcheck.Typed(dc.Deliverer) || nilcheck.Typed(dc.Gate) || dc.MaxInFlight < 0 {
+	if nilcheck.Typed(dc.Deliverer) || nilcheck.Typed(dc.Gate) ||
+		ValidateDestinationLimits(DestinationLimits{MaxInFlight: dc.MaxInFlight, Rate: dc.Rate, Burst: dc.Burst}) != nil {
 		return false
 	}
 	return dc.Policy == nil || dc.Policy.Validate() == nil
@@ -158,7 +168,7 @@ func resolveRecovering(resolve func(string) (DestinationConfig, bool), name stri
 	return resolve(name)
 }
 
-// writeLimits writes the MaxInFlight of every destination configured or
+// writeLimits writes the limits of every destination configured or
 // resolved since the last call to the store; failures are kept for the
 // next call.
 func (d *Dispatcher) writeLimits(ctx context.Context) error {
@@ -168,11 +178,11 @@ func (d *Dispatcher) writeLimits(ctx context.Context) error {
 	ds.limits = nil
 	ds.mu.Unlock()
 	var errs []error
-	failed := map[string]int{}
-	for name, n := range pending {
-		if err := d.cfg.Store.SetDestinationLimits(ctx, name, DestinationLimits{MaxInFlight: n}); err != nil {
+	failed := map[string]DestinationLimits{}
+	for name, l := range pending {
+		if err := d.cfg.Store.SetDestinationLimits(ctx, name, l); err != nil {
 			errs = append(errs, fmt.Errorf("delivery: limits of destination %q: %w", name, err))
-			failed[name] = n
+			failed[name] = l
 		}
 	}
 	if len(failed) > 0 {
