@@ -147,6 +147,10 @@ type DispatcherConfig struct {
 	// are not cancelled by shutdown, so no record is left in flight. Zero
 	// means DefaultStoreTimeout (10s). At most MaxStoreTimeout.
 	StoreTimeout time.Duration
+	// RetryBudget, if set, bounds the retries sent to each destination
+	// without its own to a share of its attempts (see RetryBudget). Nil
+	// means no budget: every due retry is sent.
+	RetryBudget *RetryBudget
 }
 
 func (c DispatcherConfig) validated() (DispatcherConfig, error) {
@@ -182,9 +186,21 @@ func (c DispatcherConfig) validated() (DispatcherConfig, error) {
 				errs = append(errs, fmt.Errorf("delivery: DispatcherConfig.Destinations[%q].Policy: %w", name, err))
 			}
 		}
+		if dc.RetryBudget != nil {
+			if _, err := dc.RetryBudget.validate(); err != nil {
+				errs = append(errs, fmt.Errorf("delivery: DispatcherConfig.Destinations[%q]: %w", name, err))
+			}
+		}
 	}
 	if c.MaxPause < 0 {
 		errs = append(errs, fmt.Errorf("delivery: DispatcherConfig.MaxPause must not be negative, got %v", c.MaxPause))
+	}
+	if c.RetryBudget != nil {
+		b, err := c.RetryBudget.validate()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("delivery: DispatcherConfig: %w", err))
+		}
+		c.RetryBudget = &b
 	}
 	// A nil pointer, func or map inside an interface passes the checks
 	// above and then panics on the first call, in a worker goroutine
@@ -752,6 +768,13 @@ func (r *run) attempt(p *pipeline, c claimed, e *AttemptEvent) verdict {
 		return verdict{} // no token yet, or paused while it waited for one
 	}
 	start := time.Now()
+	if p.budget != nil {
+		if ok, wait := p.budget.take(start, rec.Attempts > 0); !ok {
+			holdUnattempted(e, errRetryBudget)
+			e.NextAttemptAt = start.Add(wait)
+			return verdict{}
+		}
+	}
 	err := deliverRecovering(ctx, p.deliverer, &msg)
 	e.Attempted = true
 	e.Err = err

@@ -61,6 +61,10 @@ type DestinationConfig struct {
 	// work. (It is this process's limit: give each instance its share, or
 	// see the fleet-wide limits.)
 	RateLimit *rate.Limiter
+	// RetryBudget, if set, bounds this destination's retries to a share
+	// of its attempts (see RetryBudget). Nil means
+	// DispatcherConfig.RetryBudget.
+	RetryBudget *RetryBudget
 }
 
 // pipeline is a destination's resolved configuration.
@@ -69,6 +73,7 @@ type pipeline struct {
 	gate      Gate
 	policy    retry.Policy
 	limiter   *rate.Limiter
+	budget    *budget // nil: no retry budget
 }
 
 // destinations is a Dispatcher's view of its destinations: their resolved
@@ -145,6 +150,15 @@ func (d *Dispatcher) newPipeline(dc DestinationConfig) *pipeline {
 	if dc.Policy != nil {
 		p.policy = *dc.Policy
 	}
+	rb := d.cfg.RetryBudget
+	if dc.RetryBudget != nil {
+		rb = dc.RetryBudget
+	}
+	if rb != nil {
+		if b, err := rb.validate(); err == nil {
+			p.budget = newBudget(b)
+		}
+	}
 	return p
 }
 
@@ -154,6 +168,11 @@ func usable(dc DestinationConfig) bool {
 	if nilcheck.Typed(dc.Deliverer) || nilcheck.Typed(dc.Gate) ||
 		ValidateDestinationLimits(DestinationLimits{MaxInFlight: dc.MaxInFlight, Rate: dc.Rate, Burst: dc.Burst}) != nil {
 		return false
+	}
+	if dc.RetryBudget != nil {
+		if _, err := dc.RetryBudget.validate(); err != nil {
+			return false
+		}
 	}
 	return dc.Policy == nil || dc.Policy.Validate() == nil
 }
