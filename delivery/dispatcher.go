@@ -151,6 +151,11 @@ type DispatcherConfig struct {
 	// without its own to a share of its attempts (see RetryBudget). Nil
 	// means no budget: every due retry is sent.
 	RetryBudget *RetryBudget
+	// RateRecovery is how long a rate learned from a partner's 429s or
+	// headers holds before it climbs back, and how long the climb to the
+	// destination's configured Rate takes (see DestinationConfig.Rate).
+	// Zero means DefaultRateRecovery (5m).
+	RateRecovery time.Duration
 }
 
 func (c DispatcherConfig) validated() (DispatcherConfig, error) {
@@ -223,6 +228,7 @@ func (c DispatcherConfig) validated() (DispatcherConfig, error) {
 		{"Concurrency", int64(c.Concurrency)}, {"MaxPerRun", int64(c.MaxPerRun)},
 		{"Lease", int64(c.Lease)}, {"PollInterval", int64(c.PollInterval)},
 		{"ShutdownGrace", int64(c.ShutdownGrace)}, {"StoreTimeout", int64(c.StoreTimeout)},
+		{"RateRecovery", int64(c.RateRecovery)},
 	} {
 		if f.v < 0 {
 			errs = append(errs, fmt.Errorf("delivery: DispatcherConfig.%s must not be negative, got %d", f.name, f.v))
@@ -242,6 +248,7 @@ func (c DispatcherConfig) validated() (DispatcherConfig, error) {
 	defaults.Set(&c.StoreTimeout, DefaultStoreTimeout)
 	defaults.Set(&c.MaxPause, DefaultMaxPause)
 	defaults.Set(&c.DisableAfter, DefaultDisableAfter)
+	defaults.Set(&c.RateRecovery, DefaultRateRecovery)
 	if c.PauseBackoff == nil {
 		c.PauseBackoff = DefaultPauseBackoff()
 	}
@@ -476,6 +483,7 @@ func (r *run) execute() error {
 		r.errs = append(r.errs, err)
 	}
 	cancelLimits()
+	r.recoverRates()
 	hard, cancelHard := context.WithCancel(context.WithoutCancel(r.ctx))
 	defer cancelHard()
 	stopGrace := context.AfterFunc(r.ctx, func() {
@@ -785,6 +793,18 @@ func (r *run) attempt(p *pipeline, c claimed, e *AttemptEvent) verdict {
 		e.Attempt.Class = classify.ClassUnavailable
 		e.Action = ActionRelease
 		return verdict{}
+	}
+	if rl, hasRL := response.rateLimit(); r.learnRate(p, e, rl, hasRL) {
+		// Too fast for the partner: the learner slowed the destination
+		// for the fleet; the record waits for the partner's Retry-After
+		// if it gave one, unattempted.
+		holdAttempted(e)
+		if ra, ok := classify.RetryAfter(err); ok {
+			e.NextAttemptAt = e.NextAttemptAt.Add(min(ra, cfg.MaxPause))
+		} else if rl.RetryAfter > 0 {
+			e.NextAttemptAt = e.NextAttemptAt.Add(min(rl.RetryAfter, cfg.MaxPause))
+		}
+		return verdict{resume: e.Record.Probe}
 	}
 	return r.decide(p, e)
 }

@@ -51,6 +51,15 @@ type DestinationConfig struct {
 	// GCRA kept in the store and taken inside Claim, so four instances
 	// with Rate 20 send 20 a second between them, not 80). Zero means no
 	// bound. Written to the store like MaxInFlight.
+	//
+	// It is a ceiling: the Dispatcher learns the rate the partner accepts
+	// under it and keeps the store's rate there for the fleet. A 429
+	// lowers it to the share of recent requests the partner accepted
+	// (the record waits, unattempted, and the destination is not
+	// paused); a RateLimit-Policy the Deliverer reports (ReportRateLimit)
+	// lowers it to what the partner publishes. It holds for
+	// DispatcherConfig.RateRecovery, then climbs back to Rate over as
+	// long again. Each change is a DestinationEvent (DestinationRateChange).
 	Rate float64
 	// Burst is how many records may be claimed at once after an idle
 	// spell (DestinationLimits.Burst); zero with a Rate means 1.
@@ -73,7 +82,8 @@ type pipeline struct {
 	gate      Gate
 	policy    retry.Policy
 	limiter   *rate.Limiter
-	budget    *budget // nil: no retry budget
+	budget    *budget      // nil: no retry budget
+	learner   *rateLearner // nil: no Rate to learn under
 }
 
 // destinations is a Dispatcher's view of its destinations: their resolved
@@ -86,6 +96,7 @@ type destinations struct {
 	inHand    map[string]int               // records claimed and not yet settled, by destination
 	limited   map[string]*rate.Limiter     // the destinations with a RateLimit
 	active    int                          // destinations seen with due work at the last claim
+	learners  map[string]*rateLearner      // the destinations with a Rate
 }
 
 // errUnconfigured is the reason records of a destination without a
@@ -124,6 +135,12 @@ func (d *Dispatcher) pipeline(name string) (*pipeline, bool) {
 		return existing, existing != nil
 	}
 	ds.pipelines[name] = p
+	if p != nil && p.learner != nil {
+		if ds.learners == nil {
+			ds.learners = make(map[string]*rateLearner)
+		}
+		ds.learners[name] = p.learner
+	}
 	if p != nil && p.limiter != nil {
 		if ds.limited == nil {
 			ds.limited = make(map[string]*rate.Limiter)
@@ -158,6 +175,9 @@ func (d *Dispatcher) newPipeline(dc DestinationConfig) *pipeline {
 		if b, err := rb.validate(); err == nil {
 			p.budget = newBudget(b)
 		}
+	}
+	if dc.Rate > 0 {
+		p.learner = newRateLearner(DestinationLimits{MaxInFlight: dc.MaxInFlight, Rate: dc.Rate, Burst: dc.Burst}, d.cfg.RateRecovery)
 	}
 	return p
 }

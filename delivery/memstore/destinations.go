@@ -318,3 +318,14 @@ func (s *Store) Destinations(context.Context) ([]delivery.Destination, error) {
 	slices.SortFunc(out, func(a, b delivery.Destination) int { return cmp.Compare(a.Name, b.Name) })
 	return out, nil
 }
+
+// DestinationLimits implements delivery.LimitsReader.
+func (s *Store) DestinationLimits(_ context.Context, name string) (delivery.DestinationLimits, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.dests[name]
+	if d == nil {
+		return delivery.DestinationLimits{}, nil
+	}
+	return delivery.DestinationLimits{MaxInFlight: d.maxInFlight, Rate: d.rate, Burst: d.burst}, nil
+}

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -237,4 +238,21 @@ func (k *knownDestinations) add(name string) {
 	if len(k.names) < maxKnownDestinations {
 		k.names[name] = struct{}{}
 	}
+}
+
+// DestinationLimits implements delivery.LimitsReader: one row of the
+// destinations table.
+func (s *Store) DestinationLimits(ctx context.Context, name string) (delivery.DestinationLimits, error) {
+	var (
+		maxInFlight, burst int32
+		rate               float64
+	)
+	err := s.pool.QueryRow(ctx, s.q.limits, name).Scan(&maxInFlight, &rate, &burst)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return delivery.DestinationLimits{}, nil
+	case err != nil:
+		return delivery.DestinationLimits{}, fmt.Errorf("postgres: limits of %q: %w", name, err)
+	}
+	return delivery.DestinationLimits{MaxInFlight: int(maxInFlight), Rate: rate, Burst: int(burst)}, nil
 }

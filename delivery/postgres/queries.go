@@ -15,6 +15,7 @@ type queries struct {
 	lockDests, claim string
 
 	pause, pauseSet, resumeAfterProbe, resume, disable, setLimits, destinations string
+	limits                                                                      string
 	lockPending, cancel, retryNow                                               string
 
 	settleTerminal, promoteAfter                   string
@@ -361,6 +362,7 @@ ON CONFLICT (name) DO UPDATE SET disabled = true, cause = $3, reason = $4, chang
 ON CONFLICT (name) DO UPDATE SET max_in_flight = $3, rate = $4, burst = $5,
 	changed_at = CASE WHEN d.max_in_flight <> $3 OR d.rate <> $4 OR d.burst <> $5 OR d.changed_at IS NULL
 		THEN {NOW2} ELSE d.changed_at END`),
+		limits: q(`SELECT max_in_flight, rate, burst FROM {D} WHERE name = $1`),
 		// Every destination with live or dead records or stored state,
 		// with its figures: one pass over the live and dead records. $1 now.
 		destinations: q(`SELECT ` + destColumns + `,

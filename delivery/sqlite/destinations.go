@@ -335,3 +335,17 @@ func (s *Store) Destinations(ctx context.Context) ([]delivery.Destination, error
 	slices.SortFunc(out, func(a, b delivery.Destination) int { return strings.Compare(a.Name, b.Name) })
 	return out, nil
 }
+
+// DestinationLimits implements delivery.LimitsReader.
+func (s *Store) DestinationLimits(ctx context.Context, name string) (delivery.DestinationLimits, error) {
+	var out delivery.DestinationLimits
+	err := s.inReadTx(ctx, func(tx *sql.Tx) error {
+		d, _, err := loadDest(ctx, tx, name)
+		if err != nil {
+			return err
+		}
+		out = delivery.DestinationLimits{MaxInFlight: d.maxInFlight, Rate: d.rate, Burst: d.burst}
+		return nil
+	})
+	return out, err
+}
