@@ -794,6 +794,7 @@ func (r *run) attempt(p *pipeline, c claimed, e *AttemptEvent) verdict {
 		e.Action = ActionRelease
 		return verdict{}
 	}
+	r.learnConcurrency(p, e)
 	if rl, hasRL := response.rateLimit(); r.learnRate(p, e, rl, hasRL) {
 		// Too fast for the partner: the learner slowed the destination
 		// for the fleet; the record waits for the partner's Retry-After

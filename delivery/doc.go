@@ -113,6 +113,11 @@
 //     the partner publishes, and it climbs back after RateRecovery. A 429
 //     then costs the record no attempt and pauses nothing.
 //
+//   - DestinationConfig.AdaptiveConcurrency makes MaxInFlight a ceiling:
+//     the store's MaxInFlight (the leases of every process) is adapted by
+//     AIMD on latency and overload, so it settles near what the partner
+//     serves at once.
+//
 //   - RetryBudget (off by default) keeps retries to a share of the
 //     requests a destination gets (20% over 10s, plus a floor of 10): after
 //     an outage, due retries beyond it wait, spending no attempt, instead
@@ -133,7 +138,8 @@
 //	                       limits are part of the Store contract and the
 //	                       Dispatcher, and so are fleet-wide rate limits
 //	                       (gcra.go), the rate learned from partners
-//	                       (ratelearner.go, ratereport.go) and retry
+//	                       (ratelearner.go, ratereport.go), adaptive
+//	                       concurrency (concurrencylearner.go) and retry
 //	                       budgets (retrybudget.go)
 //	delivery/httpclient    the shared *http.Client: connection bounds,
 //	                       timeouts, redirect policy, the dial guard; the

@@ -74,6 +74,13 @@ type DestinationConfig struct {
 	// of its attempts (see RetryBudget). Nil means
 	// DispatcherConfig.RetryBudget.
 	RetryBudget *RetryBudget
+	// AdaptiveConcurrency makes MaxInFlight a ceiling: the store's
+	// MaxInFlight, which bounds the leases of every process, is adapted
+	// between 1 and it by AIMD on latency and overload (it grows while
+	// answers come back in about the lowest latency seen, is halved on a
+	// 429, a 503 or a timeout, and loses 10% on an answer that queued at
+	// the partner). It needs a MaxInFlight; without one it does nothing.
+	AdaptiveConcurrency bool
 }
 
 // pipeline is a destination's resolved configuration.
@@ -84,6 +91,7 @@ type pipeline struct {
 	limiter   *rate.Limiter
 	budget    *budget      // nil: no retry budget
 	learner   *rateLearner // nil: no Rate to learn under
+	conc      *concLearner // nil: MaxInFlight is fixed
 }
 
 // destinations is a Dispatcher's view of its destinations: their resolved
@@ -151,7 +159,7 @@ func (d *Dispatcher) pipeline(name string) (*pipeline, bool) {
 		if ds.limits == nil {
 			ds.limits = make(map[string]DestinationLimits)
 		}
-		ds.limits[name] = DestinationLimits{MaxInFlight: dc.MaxInFlight, Rate: dc.Rate, Burst: dc.Burst}
+		ds.limits[name] = p.startLimits(dc)
 	}
 	return p, p != nil
 }
@@ -176,10 +184,24 @@ func (d *Dispatcher) newPipeline(dc DestinationConfig) *pipeline {
 			p.budget = newBudget(b)
 		}
 	}
+	if dc.AdaptiveConcurrency && dc.MaxInFlight > 0 {
+		p.conc = newConcLearner(dc.MaxInFlight)
+	}
 	if dc.Rate > 0 {
 		p.learner = newRateLearner(DestinationLimits{MaxInFlight: dc.MaxInFlight, Rate: dc.Rate, Burst: dc.Burst}, d.cfg.RateRecovery)
+		p.learner.conc = p.conc
 	}
 	return p
+}
+
+// startLimits are the limits first written for a destination configured
+// with dc: with AdaptiveConcurrency, MaxInFlight starts at the learner's.
+func (p *pipeline) startLimits(dc DestinationConfig) DestinationLimits {
+	l := DestinationLimits{MaxInFlight: dc.MaxInFlight, Rate: dc.Rate, Burst: dc.Burst}
+	if p.conc != nil {
+		l.MaxInFlight = p.conc.current()
+	}
+	return l
 }
 
 // usable reports whether a resolved configuration can be run: no typed

@@ -55,6 +55,7 @@ const (
 type rateLearner struct {
 	ceiling  DestinationLimits
 	recovery time.Duration
+	conc     *concLearner // nil: MaxInFlight is the ceiling's
 
 	mu          sync.Mutex
 	learned     float64   // the rate set at the last cut
@@ -173,6 +174,9 @@ func (l *rateLearner) recovered(now time.Time) (float64, bool) {
 func (l *rateLearner) limits(r float64) DestinationLimits {
 	out := l.ceiling
 	out.Rate = r
+	if l.conc != nil {
+		out.MaxInFlight = l.conc.current()
+	}
 	return out
 }
 
