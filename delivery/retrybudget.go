@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/outbound-go/outbound/classify"
+	"github.com/outbound-go/outbound/internal/defaults"
 )
 
 // Defaults of a RetryBudget's zero fields.
@@ -64,12 +65,8 @@ func (b RetryBudget) validate() (RetryBudget, error) {
 	if b.Share == 0 {
 		b.Share = DefaultRetryShare
 	}
-	if b.Window == 0 {
-		b.Window = DefaultRetryWindow
-	}
-	if b.Floor == 0 {
-		b.Floor = DefaultRetryFloor
-	}
+	defaults.Set(&b.Window, DefaultRetryWindow)
+	defaults.Set(&b.Floor, DefaultRetryFloor)
 	return b, nil
 }
 
