@@ -241,6 +241,7 @@ func (d *Dispatcher) writeLimits(ctx context.Context) error {
 	var errs []error
 	failed := map[string]DestinationLimits{}
 	for name, l := range pending {
+		l = d.keepLearnedRate(ctx, name, l)
 		if err := d.cfg.Store.SetDestinationLimits(ctx, name, l); err != nil {
 			errs = append(errs, fmt.Errorf("delivery: limits of destination %q: %w", name, err))
 			failed[name] = l
@@ -260,6 +261,28 @@ func (d *Dispatcher) writeLimits(ctx context.Context) error {
 		ds.mu.Unlock()
 	}
 	return errors.Join(errs...)
+}
+
+// keepLearnedRate returns l with the rate the fleet learned for name in
+// place of the configured ceiling, when the store holds one under it
+// (LimitsReader): a process that starts, or first meets the destination,
+// joins what the others learned instead of resetting it. Its learner
+// takes it as its own.
+func (d *Dispatcher) keepLearnedRate(ctx context.Context, name string, l DestinationLimits) DestinationLimits {
+	lr, ok := d.cfg.Store.(LimitsReader)
+	if !ok || l.Rate == 0 {
+		return l
+	}
+	d.dests.mu.Lock()
+	learner := d.dests.learners[name]
+	d.dests.mu.Unlock()
+	stored, err := lr.DestinationLimits(ctx, name)
+	if learner == nil || err != nil || stored.Rate <= 0 || stored.Rate >= l.Rate {
+		return l
+	}
+	learner.adopt(time.Now(), stored.Rate)
+	l.Rate = stored.Rate
+	return l
 }
 
 // hold is a pause or disable this process recorded for a destination.

@@ -142,13 +142,20 @@ func (l *rateLearner) cutTo(now time.Time, fleet float64, known bool, share floa
 	cur := l.rateAt(now)
 	if known && fleet > 0 && fleet < cur*0.99 {
 		l.learned, l.cut, l.watchFrom, l.ok, l.limited, l.written = fleet, now, now, 0, 0, fleet
-		return fleet, false
+		return fleet, false // another process cut it since
 	}
 	cut := rateFineCut
 	if l.sentRate(now, cur)*share < cur*rateMinCut {
 		cut = rateMinCut
 	}
 	return l.setRate(cur*cut, now), true
+}
+
+// adopt takes rate, learned by another process, as the rate cut at now.
+func (l *rateLearner) adopt(now time.Time, rate float64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.learned, l.cut, l.watchFrom, l.ok, l.limited, l.written = rate, now, now, 0, 0, rate
 }
 
 // recovered returns the rate to write when the recovering rate moved far

@@ -199,3 +199,37 @@ func TestLearnedRateRecovers(t *testing.T) {
 		assert.Equal(t, "recovery", events.rates[len(events.rates)-1].Cause)
 	})
 }
+
+// A dispatcher that starts after the fleet learned a partner's rate joins
+// it instead of writing the configured ceiling back (which would bring
+// the 429s back on every deploy or scale-up).
+func TestNewDispatcherKeepsTheLearnedRate(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := memstore.New(memstore.Config{})
+		partner := newLimitedPartner(20, false)
+		for i := range 1000 {
+			enqueue(t, store, delivery.Message{ID: fmt.Sprintf("r-%04d", i), Destination: "p", Payload: pl("r")})
+		}
+		cfg := delivery.DispatcherConfig{Store: store, Deliverer: partner, Concurrency: 8,
+			Destinations: map[string]delivery.DestinationConfig{"p": {Rate: 100, Burst: 10}}}
+		ctx, cancel := context.WithCancel(context.Background())
+		first := runFleet(t, ctx, 1, cfg)
+		time.Sleep(30 * time.Second)
+		ds, err := store.Destinations(context.Background())
+		require.NoError(t, err)
+		learned := ds[0].Rate
+		require.Less(t, learned, 21.0)
+		late, cancelLate := context.WithCancel(context.Background())
+		second := runFleet(t, late, 1, cfg)
+		time.Sleep(10 * time.Second)
+		_, refused := partner.counts(30*time.Second, 40*time.Second)
+		ds, err = store.Destinations(context.Background())
+		require.NoError(t, err)
+		cancel()
+		cancelLate()
+		first.Wait()
+		second.Wait()
+		assert.Equal(t, learned, ds[0].Rate, "the newcomer kept the fleet's rate")
+		assert.Zero(t, refused, "no 429s came back")
+	})
+}
