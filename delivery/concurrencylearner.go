@@ -60,6 +60,14 @@ func (c *concLearner) current() int {
 	return max(1, min(c.ceiling, int(c.limit)))
 }
 
+// adopt takes n, learned by another process, as the limit, past slow
+// start.
+func (c *concLearner) adopt(n int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.limit, c.slowStart, c.written = float64(n), false, n
+}
+
 // overloaded reports whether an outcome says the partner has too much to
 // do: 429, 503, or a timeout.
 func overloaded(err error) bool {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/outbound-go/outbound/classify"
 	"github.com/outbound-go/outbound/delivery"
@@ -115,4 +116,21 @@ func TestAdaptiveConcurrencyFindsThePartnersCapacity(t *testing.T) {
 	assert.GreaterOrEqual(t, float64(okAdaptive), 0.9*float64(fixedOK), "throughput at least 90% of a fixed limit of 10")
 	assert.LessOrEqual(t, mean, 12.0, "in flight settles near the capacity")
 	assert.Less(t, peak, 20, "never the whole ceiling")
+}
+
+// A dispatcher that starts while the fleet's adaptive limit is learned
+// keeps it instead of restarting the fleet from one request at a time.
+func TestNewDispatcherKeepsTheLearnedConcurrency(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := memstore.New(memstore.Config{})
+		require.NoError(t, store.SetDestinationLimits(context.Background(), "p", delivery.DestinationLimits{MaxInFlight: 9}))
+		enqueue(t, store, delivery.Message{ID: "r-0", Destination: "p", Payload: pl("r")})
+		d := newDispatcher(t, delivery.DispatcherConfig{Store: store, Deliverer: newCappedPartner(10, 100*time.Millisecond),
+			Destinations: map[string]delivery.DestinationConfig{"p": {MaxInFlight: 40, AdaptiveConcurrency: true}}})
+		_, err := d.RunOnce(context.Background())
+		require.NoError(t, err)
+		ds, err := store.Destinations(context.Background())
+		require.NoError(t, err)
+		assert.GreaterOrEqual(t, ds[0].MaxInFlight, 9, "the fleet's limit, not slow start's 1")
+	})
 }

@@ -241,7 +241,7 @@ func (d *Dispatcher) writeLimits(ctx context.Context) error {
 	var errs []error
 	failed := map[string]DestinationLimits{}
 	for name, l := range pending {
-		l = d.keepLearnedRate(ctx, name, l)
+		l = d.keepLearned(ctx, name, l)
 		if err := d.cfg.Store.SetDestinationLimits(ctx, name, l); err != nil {
 			errs = append(errs, fmt.Errorf("delivery: limits of destination %q: %w", name, err))
 			failed[name] = l
@@ -263,25 +263,35 @@ func (d *Dispatcher) writeLimits(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// keepLearnedRate returns l with the rate the fleet learned for name in
-// place of the configured ceiling, when the store holds one under it
-// (LimitsReader): a process that starts, or first meets the destination,
-// joins what the others learned instead of resetting it. Its learner
-// takes it as its own.
-func (d *Dispatcher) keepLearnedRate(ctx context.Context, name string, l DestinationLimits) DestinationLimits {
+// keepLearned returns l with what the fleet learned for name in place of
+// the configured ceilings, when the store holds it (LimitsReader): a rate
+// under the configured Rate, a MaxInFlight under the configured one with
+// AdaptiveConcurrency. A process that starts, or first meets the
+// destination, joins what the others learned instead of resetting it; its
+// learners take it as their own.
+func (d *Dispatcher) keepLearned(ctx context.Context, name string, l DestinationLimits) DestinationLimits {
 	lr, ok := d.cfg.Store.(LimitsReader)
-	if !ok || l.Rate == 0 {
+	if !ok {
 		return l
 	}
 	d.dests.mu.Lock()
-	learner := d.dests.learners[name]
+	p := d.dests.pipelines[name]
 	d.dests.mu.Unlock()
-	stored, err := lr.DestinationLimits(ctx, name)
-	if learner == nil || err != nil || stored.Rate <= 0 || stored.Rate >= l.Rate {
+	if p == nil || (p.learner == nil && p.conc == nil) {
 		return l
 	}
-	learner.adopt(time.Now(), stored.Rate)
-	l.Rate = stored.Rate
+	stored, err := lr.DestinationLimits(ctx, name)
+	if err != nil {
+		return l
+	}
+	if p.learner != nil && stored.Rate > 0 && stored.Rate < l.Rate {
+		p.learner.adopt(time.Now(), stored.Rate)
+		l.Rate = stored.Rate
+	}
+	if p.conc != nil && stored.MaxInFlight > 0 && stored.MaxInFlight <= p.conc.ceiling {
+		p.conc.adopt(stored.MaxInFlight)
+		l.MaxInFlight = stored.MaxInFlight
+	}
 	return l
 }
 
