@@ -97,6 +97,11 @@ type Destination struct {
 	// OldestPending is the age (now - CreatedAt) of its oldest live record,
 	// or 0 when it has none.
 	OldestPending time.Duration
+
+	// Rate and Burst are its fleet-wide rate limit (DestinationLimits);
+	// zero Rate is none.
+	Rate  float64
+	Burst int
 }
 
 // Pause is a destination-wide pause, as recorded by Store.PauseDestination.
@@ -123,6 +128,16 @@ type DestinationLimits struct {
 	// every process on the store. Zero means no bound; negative is
 	// ErrInvalid.
 	MaxInFlight int
+	// Rate bounds how many of the destination's records Claim hands out
+	// per second across every process on the store (GCRA, one timestamp
+	// per destination kept in the store, read and written on the store's
+	// clock inside the claim). Zero means no bound; see
+	// ValidateDestinationLimits for the accepted range.
+	Rate float64
+	// Burst is how many records Claim may hand out at once when the
+	// destination has been idle: over any span of length t it hands out
+	// at most Burst + Rate·t. Zero with a Rate means 1.
+	Burst int
 }
 
 // ValidateDestinationName returns an error wrapping ErrInvalid when name

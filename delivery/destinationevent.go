@@ -18,15 +18,19 @@ const (
 	DestinationResumedChange
 	// DestinationDisabledChange: disabled until a person resumes it.
 	DestinationDisabledChange
+	// DestinationRateChange: the fleet-wide rate learned from the partner
+	// changed (Rate; Cause "http_429", "ratelimit_policy" or "recovery").
+	DestinationRateChange
 )
 
 var destinationChangeNames = [...]string{
 	DestinationPausedChange:   "paused",
 	DestinationResumedChange:  "resumed",
 	DestinationDisabledChange: "disabled",
+	DestinationRateChange:     "rate",
 }
 
-// String returns "paused", "resumed" or "disabled".
+// String returns "paused", "resumed", "disabled" or "rate".
 func (c DestinationChange) String() string {
 	if c >= DestinationPausedChange && int(c) < len(destinationChangeNames) {
 		return destinationChangeNames[c]
@@ -50,6 +54,9 @@ type DestinationEvent struct {
 	Err error
 	// StoreErr is set when the store refused or failed the change.
 	StoreErr error
+	// Rate is the destination's new rate per second
+	// (DestinationRateChange).
+	Rate float64
 }
 
 // DestinationObserver is implemented by Observers that want to see every

@@ -147,6 +147,15 @@ type DispatcherConfig struct {
 	// are not cancelled by shutdown, so no record is left in flight. Zero
 	// means DefaultStoreTimeout (10s). At most MaxStoreTimeout.
 	StoreTimeout time.Duration
+	// RetryBudget, if set, bounds the retries sent to each destination
+	// without its own to a share of its attempts (see RetryBudget). Nil
+	// means no budget: every due retry is sent.
+	RetryBudget *RetryBudget
+	// RateRecovery is how long a rate learned from a partner's 429s or
+	// headers holds before it climbs back, and how long the climb to the
+	// destination's configured Rate takes (see DestinationConfig.Rate).
+	// Zero means DefaultRateRecovery (5m).
+	RateRecovery time.Duration
 }
 
 func (c DispatcherConfig) validated() (DispatcherConfig, error) {
@@ -163,6 +172,8 @@ func (c DispatcherConfig) validated() (DispatcherConfig, error) {
 		}
 		if dc.MaxInFlight < 0 {
 			errs = append(errs, fmt.Errorf("delivery: DispatcherConfig.Destinations[%q].MaxInFlight must not be negative, got %d", name, dc.MaxInFlight))
+		} else if err := ValidateDestinationLimits(DestinationLimits{Rate: dc.Rate, Burst: dc.Burst}); err != nil {
+			errs = append(errs, fmt.Errorf("delivery: DispatcherConfig.Destinations[%q]: %w", name, err))
 		}
 		if dc.Deliverer == nil && c.Deliverer == nil {
 			errs = append(errs, fmt.Errorf("delivery: DispatcherConfig.Destinations[%q] has no Deliverer and there is no DispatcherConfig.Deliverer", name))
@@ -180,9 +191,21 @@ func (c DispatcherConfig) validated() (DispatcherConfig, error) {
 				errs = append(errs, fmt.Errorf("delivery: DispatcherConfig.Destinations[%q].Policy: %w", name, err))
 			}
 		}
+		if dc.RetryBudget != nil {
+			if _, err := dc.RetryBudget.validate(); err != nil {
+				errs = append(errs, fmt.Errorf("delivery: DispatcherConfig.Destinations[%q]: %w", name, err))
+			}
+		}
 	}
 	if c.MaxPause < 0 {
 		errs = append(errs, fmt.Errorf("delivery: DispatcherConfig.MaxPause must not be negative, got %v", c.MaxPause))
+	}
+	if c.RetryBudget != nil {
+		b, err := c.RetryBudget.validate()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("delivery: DispatcherConfig: %w", err))
+		}
+		c.RetryBudget = &b
 	}
 	// A nil pointer, func or map inside an interface passes the checks
 	// above and then panics on the first call, in a worker goroutine
@@ -205,6 +228,7 @@ func (c DispatcherConfig) validated() (DispatcherConfig, error) {
 		{"Concurrency", int64(c.Concurrency)}, {"MaxPerRun", int64(c.MaxPerRun)},
 		{"Lease", int64(c.Lease)}, {"PollInterval", int64(c.PollInterval)},
 		{"ShutdownGrace", int64(c.ShutdownGrace)}, {"StoreTimeout", int64(c.StoreTimeout)},
+		{"RateRecovery", int64(c.RateRecovery)},
 	} {
 		if f.v < 0 {
 			errs = append(errs, fmt.Errorf("delivery: DispatcherConfig.%s must not be negative, got %d", f.name, f.v))
@@ -224,6 +248,7 @@ func (c DispatcherConfig) validated() (DispatcherConfig, error) {
 	defaults.Set(&c.StoreTimeout, DefaultStoreTimeout)
 	defaults.Set(&c.MaxPause, DefaultMaxPause)
 	defaults.Set(&c.DisableAfter, DefaultDisableAfter)
+	defaults.Set(&c.RateRecovery, DefaultRateRecovery)
 	if c.PauseBackoff == nil {
 		c.PauseBackoff = DefaultPauseBackoff()
 	}
@@ -460,6 +485,7 @@ func (r *run) execute() error {
 		r.errs = append(r.errs, err)
 	}
 	cancelLimits()
+	r.recoverRates()
 	hard, cancelHard := context.WithCancel(context.WithoutCancel(r.ctx))
 	defer cancelHard()
 	stopGrace := context.AfterFunc(r.ctx, func() {
@@ -756,6 +782,13 @@ func (r *run) attempt(p *pipeline, c claimed, e *AttemptEvent) verdict {
 		e.AttemptContext = ctx
 	}
 	start := time.Now()
+	if p.budget != nil {
+		if ok, wait := p.budget.take(start, rec.Attempts > 0); !ok {
+			holdUnattempted(e, errRetryBudget)
+			e.NextAttemptAt = start.Add(wait)
+			return verdict{}
+		}
+	}
 	err := deliverRecovering(ctx, p.deliverer, &msg)
 	e.Attempted = true
 	e.Err = err
@@ -766,6 +799,19 @@ func (r *run) attempt(p *pipeline, c claimed, e *AttemptEvent) verdict {
 		e.Attempt.Class = classify.ClassUnavailable
 		e.Action = ActionRelease
 		return verdict{}
+	}
+	r.learnConcurrency(p, e)
+	if rl, hasRL := response.rateLimit(); r.learnRate(p, e, rl, hasRL) {
+		// Too fast for the partner: the learner slowed the destination
+		// for the fleet; the record waits for the partner's Retry-After
+		// if it gave one, unattempted.
+		holdAttempted(e)
+		if ra, ok := classify.RetryAfter(err); ok {
+			e.NextAttemptAt = e.NextAttemptAt.Add(min(ra, cfg.MaxPause))
+		} else if rl.RetryAfter > 0 {
+			e.NextAttemptAt = e.NextAttemptAt.Add(min(rl.RetryAfter, cfg.MaxPause))
+		}
+		return verdict{resume: e.Record.Probe}
 	}
 	return r.decide(p, e)
 }

@@ -96,6 +96,37 @@
 //	})
 //	err = d.Run(ctx) // until ctx ends; woken by inserts, never by its own writes
 //
+// # Fleet-wide limits
+//
+//   - DestinationConfig.Rate and Burst limit a destination's records per
+//     second across every process on the store: Claim runs GCRA (see
+//     GCRA) on one timestamp per destination kept in the store, on the
+//     store's clock, so four instances configured with Rate 20 send 20 a
+//     second between them, never more than Burst + 20·t in any span t.
+//     NextDue reports when the next token is due, so idle dispatchers
+//     wake for it.
+//
+//   - The Rate is a ceiling the Dispatcher learns under: a partner's 429s
+//     lower it for the fleet (halving while most requests are refused,
+//     then 5% steps), a RateLimit-Policy header (ReportRateLimit,
+//     classify.ParseRateLimit; HTTPDeliverer reports it) lowers it to what
+//     the partner publishes, and it climbs back after RateRecovery. A 429
+//     then costs the record no attempt and pauses nothing.
+//
+//   - DestinationConfig.AdaptiveConcurrency makes MaxInFlight a ceiling:
+//     the store's MaxInFlight (the leases of every process) is adapted by
+//     AIMD on latency and overload, so it settles near what the partner
+//     serves at once.
+//
+//   - RetryBudget (off by default) keeps retries to a share of the
+//     requests a destination gets (20% over 10s, plus a floor of 10): after
+//     an outage, due retries beyond it wait, spending no attempt, instead
+//     of becoming the load that keeps the partner down.
+//
+// For example, in DispatcherConfig.Destinations:
+//
+//	"crm": {Deliverer: crmSend, Rate: 20, Burst: 5, RetryBudget: &delivery.RetryBudget{}},
+//
 // # Layout
 //
 // This package is the hub: what composes the others (Message, Deliverer,
@@ -105,8 +136,11 @@
 //
 //	delivery               the hub (above); destinations, their pauses and
 //	                       limits are part of the Store contract and the
-//	                       Dispatcher; fleet-wide rate limits and retry
-//	                       budgets join them
+//	                       Dispatcher, and so are fleet-wide rate limits
+//	                       (gcra.go), the rate learned from partners
+//	                       (ratelearner.go, ratereport.go), adaptive
+//	                       concurrency (concurrencylearner.go) and retry
+//	                       budgets (retrybudget.go)
 //	delivery/httpclient    the shared *http.Client: connection bounds,
 //	                       timeouts, redirect policy, the dial guard; the
 //	                       caching DNS resolver joins it (a leaf: no delivery)

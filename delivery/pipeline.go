@@ -46,12 +46,41 @@ type DestinationConfig struct {
 	// Policy decides this destination's retries. Nil means
 	// DispatcherConfig.Policy.
 	Policy *retry.Policy
+	// Rate bounds how many of this destination's records are claimed per
+	// second across every process on the store (DestinationLimits.Rate:
+	// GCRA kept in the store and taken inside Claim, so four instances
+	// with Rate 20 send 20 a second between them, not 80). Zero means no
+	// bound. Written to the store like MaxInFlight.
+	//
+	// It is a ceiling: the Dispatcher learns the rate the partner accepts
+	// under it and keeps the store's rate there for the fleet. A 429
+	// lowers it to the share of recent requests the partner accepted
+	// (the record waits, unattempted, and the destination is not
+	// paused); a RateLimit-Policy the Deliverer reports (ReportRateLimit)
+	// lowers it to what the partner publishes. It holds for
+	// DispatcherConfig.RateRecovery, then climbs back to Rate over as
+	// long again. Each change is a DestinationEvent (DestinationRateChange).
+	Rate float64
+	// Burst is how many records may be claimed at once after an idle
+	// spell (DestinationLimits.Burst); zero with a Rate means 1.
+	Burst int
 	// RateLimit, if set, paces this destination's attempts in this
 	// process. A destination with no token to spend is not claimed, so no
 	// worker waits inside one partner's limiter while others have due
 	// work. (It is this process's limit: give each instance its share, or
 	// see the fleet-wide limits.)
 	RateLimit *rate.Limiter
+	// RetryBudget, if set, bounds this destination's retries to a share
+	// of its attempts (see RetryBudget). Nil means
+	// DispatcherConfig.RetryBudget.
+	RetryBudget *RetryBudget
+	// AdaptiveConcurrency makes MaxInFlight a ceiling: the store's
+	// MaxInFlight, which bounds the leases of every process, is adapted
+	// between 1 and it by AIMD on latency and overload (it grows while
+	// answers come back in about the lowest latency seen, is halved on a
+	// 429, a 503 or a timeout, and loses 10% on an answer that queued at
+	// the partner). It needs a MaxInFlight; without one it does nothing.
+	AdaptiveConcurrency bool
 }
 
 // pipeline is a destination's resolved configuration.
@@ -60,18 +89,22 @@ type pipeline struct {
 	gate      Gate
 	policy    retry.Policy
 	limiter   *rate.Limiter
+	budget    *budget      // nil: no retry budget
+	learner   *rateLearner // nil: no Rate to learn under
+	conc      *concLearner // nil: MaxInFlight is fixed
 }
 
 // destinations is a Dispatcher's view of its destinations: their resolved
 // pipelines and what this process knows of their pauses.
 type destinations struct {
 	mu        sync.Mutex
-	pipelines map[string]*pipeline     // nil entry: known to have no configuration
-	limits    map[string]int           // limits still to write to the store
-	held      map[string]hold          // pauses and disables this process recorded
-	inHand    map[string]int           // records claimed and not yet settled, by destination
-	limited   map[string]*rate.Limiter // the destinations with a RateLimit
-	active    int                      // destinations seen with due work at the last claim
+	pipelines map[string]*pipeline         // nil entry: known to have no configuration
+	limits    map[string]DestinationLimits // limits still to write to the store
+	held      map[string]hold              // pauses and disables this process recorded
+	inHand    map[string]int               // records claimed and not yet settled, by destination
+	limited   map[string]*rate.Limiter     // the destinations with a RateLimit
+	active    int                          // destinations seen with due work at the last claim
+	learners  map[string]*rateLearner      // the destinations with a Rate
 }
 
 // errUnconfigured is the reason records of a destination without a
@@ -110,6 +143,12 @@ func (d *Dispatcher) pipeline(name string) (*pipeline, bool) {
 		return existing, existing != nil
 	}
 	ds.pipelines[name] = p
+	if p != nil && p.learner != nil {
+		if ds.learners == nil {
+			ds.learners = make(map[string]*rateLearner)
+		}
+		ds.learners[name] = p.learner
+	}
 	if p != nil && p.limiter != nil {
 		if ds.limited == nil {
 			ds.limited = make(map[string]*rate.Limiter)
@@ -118,9 +157,9 @@ func (d *Dispatcher) pipeline(name string) (*pipeline, bool) {
 	}
 	if p != nil && ok {
 		if ds.limits == nil {
-			ds.limits = make(map[string]int)
+			ds.limits = make(map[string]DestinationLimits)
 		}
-		ds.limits[name] = dc.MaxInFlight
+		ds.limits[name] = p.startLimits(dc)
 	}
 	return p, p != nil
 }
@@ -136,14 +175,46 @@ func (d *Dispatcher) newPipeline(dc DestinationConfig) *pipeline {
 	if dc.Policy != nil {
 		p.policy = *dc.Policy
 	}
+	rb := d.cfg.RetryBudget
+	if dc.RetryBudget != nil {
+		rb = dc.RetryBudget
+	}
+	if rb != nil {
+		if b, err := rb.validate(); err == nil {
+			p.budget = newBudget(b)
+		}
+	}
+	if dc.AdaptiveConcurrency && dc.MaxInFlight > 0 {
+		p.conc = newConcLearner(dc.MaxInFlight)
+	}
+	if dc.Rate > 0 {
+		p.learner = newRateLearner(DestinationLimits{MaxInFlight: dc.MaxInFlight, Rate: dc.Rate, Burst: dc.Burst}, d.cfg.RateRecovery)
+		p.learner.conc = p.conc
+	}
 	return p
 }
 
+// startLimits are the limits first written for a destination configured
+// with dc: with AdaptiveConcurrency, MaxInFlight starts at the learner's.
+func (p *pipeline) startLimits(dc DestinationConfig) DestinationLimits {
+	l := DestinationLimits{MaxInFlight: dc.MaxInFlight, Rate: dc.Rate, Burst: dc.Burst}
+	if p.conc != nil {
+		l.MaxInFlight = p.conc.current()
+	}
+	return l
+}
+
 // usable reports whether a resolved configuration can be run: no typed
-// nil Deliverer or Gate, a valid Policy, no negative MaxInFlight.
+// nil Deliverer or Gate, a valid Policy, valid limits.
 func usable(dc DestinationConfig) bool {
-	if nilcheck.Typed(dc.Deliverer) || nilcheck.Typed(dc.Gate) || dc.MaxInFlight < 0 {
+	if nilcheck.Typed(dc.Deliverer) || nilcheck.Typed(dc.Gate) ||
+		ValidateDestinationLimits(DestinationLimits{MaxInFlight: dc.MaxInFlight, Rate: dc.Rate, Burst: dc.Burst}) != nil {
 		return false
+	}
+	if dc.RetryBudget != nil {
+		if _, err := dc.RetryBudget.validate(); err != nil {
+			return false
+		}
 	}
 	return dc.Policy == nil || dc.Policy.Validate() == nil
 }
@@ -158,7 +229,7 @@ func resolveRecovering(resolve func(string) (DestinationConfig, bool), name stri
 	return resolve(name)
 }
 
-// writeLimits writes the MaxInFlight of every destination configured or
+// writeLimits writes the limits of every destination configured or
 // resolved since the last call to the store; failures are kept for the
 // next call.
 func (d *Dispatcher) writeLimits(ctx context.Context) error {
@@ -168,11 +239,12 @@ func (d *Dispatcher) writeLimits(ctx context.Context) error {
 	ds.limits = nil
 	ds.mu.Unlock()
 	var errs []error
-	failed := map[string]int{}
-	for name, n := range pending {
-		if err := d.cfg.Store.SetDestinationLimits(ctx, name, DestinationLimits{MaxInFlight: n}); err != nil {
+	failed := map[string]DestinationLimits{}
+	for name, l := range pending {
+		l = d.keepLearned(ctx, name, l)
+		if err := d.cfg.Store.SetDestinationLimits(ctx, name, l); err != nil {
 			errs = append(errs, fmt.Errorf("delivery: limits of destination %q: %w", name, err))
-			failed[name] = n
+			failed[name] = l
 		}
 	}
 	if len(failed) > 0 {
@@ -189,6 +261,38 @@ func (d *Dispatcher) writeLimits(ctx context.Context) error {
 		ds.mu.Unlock()
 	}
 	return errors.Join(errs...)
+}
+
+// keepLearned returns l with what the fleet learned for name in place of
+// the configured ceilings, when the store holds it (LimitsReader): a rate
+// under the configured Rate, a MaxInFlight under the configured one with
+// AdaptiveConcurrency. A process that starts, or first meets the
+// destination, joins what the others learned instead of resetting it; its
+// learners take it as their own.
+func (d *Dispatcher) keepLearned(ctx context.Context, name string, l DestinationLimits) DestinationLimits {
+	lr, ok := d.cfg.Store.(LimitsReader)
+	if !ok {
+		return l
+	}
+	d.dests.mu.Lock()
+	p := d.dests.pipelines[name]
+	d.dests.mu.Unlock()
+	if p == nil || (p.learner == nil && p.conc == nil) {
+		return l
+	}
+	stored, err := lr.DestinationLimits(ctx, name)
+	if err != nil {
+		return l
+	}
+	if p.learner != nil && stored.Rate > 0 && stored.Rate < l.Rate {
+		p.learner.adopt(time.Now(), stored.Rate)
+		l.Rate = stored.Rate
+	}
+	if p.conc != nil && stored.MaxInFlight > 0 && stored.MaxInFlight <= p.conc.ceiling {
+		p.conc.adopt(stored.MaxInFlight)
+		l.MaxInFlight = stored.MaxInFlight
+	}
+	return l
 }
 
 // hold is a pause or disable this process recorded for a destination.

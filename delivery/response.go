@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 
+	"github.com/outbound-go/outbound/classify"
 	"github.com/outbound-go/outbound/internal/redact"
 	"github.com/outbound-go/outbound/internal/text"
 )
@@ -18,6 +19,8 @@ type responseRecorder struct {
 	mu     sync.Mutex
 	status int
 	body   string
+	limit  classify.RateLimit // see ReportRateLimit
+	hasLim bool
 }
 
 // maxReportedBody bounds how much of a reported body is redacted: the

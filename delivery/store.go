@@ -345,3 +345,13 @@ func (*conflictError) Error() string {
 	return "delivery: message conflicts with a stored record of the same id or destination and idempotency key"
 }
 func (*conflictError) Unwrap() error { return ErrInvalid }
+
+// LimitsReader is implemented by stores that can read one destination's
+// stored limits cheaply (one row, no figures). A Dispatcher learning a
+// partner's rate reads the rate in force for the fleet through it before
+// it changes it, so that processes do not cut on top of each other's cuts.
+type LimitsReader interface {
+	// DestinationLimits returns the limits stored for the named
+	// destination; zero limits for a destination without any.
+	DestinationLimits(ctx context.Context, name string) (DestinationLimits, error)
+}

@@ -234,6 +234,9 @@ func (d *Deliverer) Deliver(ctx context.Context, m *delivery.Message) error {
 	body := d.readPrefix(ctx, resp)
 	d.drainAndClose(resp.Body, cancel)
 	delivery.ReportResponse(ctx, resp.StatusCode, body)
+	if rl, ok := classify.ParseRateLimit(resp.Header, time.Now()); ok {
+		delivery.ReportRateLimit(ctx, rl)
+	}
 	return d.classify(req, resp, body)
 }
 

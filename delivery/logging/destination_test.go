@@ -50,3 +50,21 @@ func TestObserveDestination(t *testing.T) {
 	assert.Equal(t, "INFO", got[2]["level"])
 	assert.Equal(t, "destination resumed", got[2]["msg"])
 }
+
+func TestObserveDestinationRate(t *testing.T) {
+	var buf bytes.Buffer
+	logs, err := logging.NewObserver(logging.Config{Logger: slog.New(slog.NewJSONHandler(&buf, nil))})
+	require.NoError(t, err)
+	logs.ObserveDestination(context.Background(), delivery.DestinationEvent{Destination: "crm", Change: delivery.DestinationRateChange, Cause: "http_429", Rate: 19.5})
+	logs.ObserveDestination(context.Background(), delivery.DestinationEvent{Destination: "crm", Change: delivery.DestinationRateChange, Cause: "recovery", Rate: 40})
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	require.Len(t, lines, 2)
+	var got map[string]any
+	require.NoError(t, json.Unmarshal([]byte(lines[0]), &got))
+	assert.Equal(t, "WARN", got["level"])
+	assert.Equal(t, "destination rate changed", got["msg"])
+	assert.Equal(t, "http_429", got["cause"])
+	assert.InDelta(t, 19.5, got["rate"], 1e-9)
+	require.NoError(t, json.Unmarshal([]byte(lines[1]), &got))
+	assert.Equal(t, "INFO", got["level"])
+}

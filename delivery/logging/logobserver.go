@@ -265,7 +265,9 @@ func (o *Observer) HealthChanged(c health.Change) {
 // ObserveDestination logs a dispatcher's change to a destination for the
 // whole fleet: Warn when it is paused (with the cause, the pause's end and
 // the redacted error that caused it), Error when it is disabled (a person
-// must resume it), Info when a probe resumes it. It makes the Observer a
+// must resume it), Info when a probe resumes it; a rate learned from the
+// partner is logged with its cause, Warn when lowered, Info when it
+// recovers. It makes the Observer a
 // delivery.DestinationObserver.
 func (o *Observer) ObserveDestination(ctx context.Context, e delivery.DestinationEvent) {
 	level, msg := slog.LevelInfo, "destination resumed"
@@ -277,6 +279,12 @@ func (o *Observer) ObserveDestination(ctx context.Context, e delivery.Destinatio
 	case delivery.DestinationDisabledChange:
 		level, msg = slog.LevelError, "destination disabled"
 		attrs = append(attrs, slog.String("cause", e.Cause))
+	case delivery.DestinationRateChange:
+		msg = "destination rate changed"
+		if e.Cause != "recovery" {
+			level = slog.LevelWarn
+		}
+		attrs = append(attrs, slog.String("cause", e.Cause), slog.Float64("rate", e.Rate))
 	}
 	if e.Err != nil {
 		attrs = append(attrs, slog.String("error", health.Redact(e.Err.Error())))

@@ -24,6 +24,9 @@ type dest struct {
 	cause       string
 	reason      string
 	maxInFlight int
+	rate        float64   // fleet-wide rate limit (GCRA); 0 is none
+	burst       int       //
+	tat         time.Time // GCRA theoretical arrival time
 	changedAt   time.Time
 	stateful    bool // has been paused, disabled or limited at least once
 
@@ -70,8 +73,11 @@ func (d *dest) nextDue(now time.Time) (time.Time, bool) {
 	if d.pausedUntil.After(now) {
 		return maxTime(due, d.pausedUntil), true
 	}
-	if d.room(now) == 0 {
+	if d.leaseRoom(now) == 0 {
 		return time.Time{}, false
+	}
+	if d.room(now) == 0 { // no token: the next one is due at
+		return maxTime(due, delivery.GCRANext(d.tat, d.rate, d.burst)), true
 	}
 	return due, true
 }
@@ -88,9 +94,17 @@ func (d *dest) status(now time.Time) delivery.DestinationStatus {
 	return delivery.DestinationStatusAt(d.disabled, d.pausedUntil, now)
 }
 
-// room is how many more records of d Claim may lease at now.
-func (d *dest) room(now time.Time) int {
+// leaseRoom is how many more records of d Claim may lease at now by its
+// status and MaxInFlight.
+func (d *dest) leaseRoom(now time.Time) int {
 	return delivery.ClaimRoom(d.status(now), d.maxInFlight, d.leased)
+}
+
+// room is how many more records of d Claim may lease at now: its lease
+// room, within the tokens its rate limit has.
+func (d *dest) room(now time.Time) int {
+	n, _ := delivery.GCRA(d.tat, now, d.rate, d.burst, d.leaseRoom(now))
+	return n
 }
 
 // head returns d's earliest valid claim candidate, dropping stale entries.
@@ -117,6 +131,7 @@ func (s *Store) claimFrom(d *dest, now time.Time, lease time.Duration, token str
 		s.move(r, delivery.StateInFlight, now)
 		r.expired = false
 		d.leased++
+		_, d.tat = delivery.GCRA(d.tat, now, d.rate, d.burst, 1)
 		r.LeaseToken = token
 		r.LeaseExpiresAt = now.Add(lease)
 		heap.Push(&s.leases, leaseEntry{expires: r.LeaseExpiresAt, rec: r, gen: r.gen})
@@ -201,6 +216,7 @@ func (d *dest) state(now time.Time) delivery.Destination {
 	return delivery.Destination{
 		Name: d.name, Status: d.status(now), PausedUntil: d.pausedUntil, PausedSince: d.pausedSince,
 		Pauses: d.pauses, Cause: d.cause, Reason: d.reason, MaxInFlight: d.maxInFlight, ChangedAt: d.changedAt,
+		Rate: d.rate, Burst: d.burst,
 	}
 }
 
@@ -259,15 +275,16 @@ func (s *Store) SetDestinationLimits(_ context.Context, name string, l delivery.
 	if err := delivery.ValidateDestinationName(name); err != nil {
 		return fmt.Errorf("memstore: limits: %w", err)
 	}
-	if l.MaxInFlight < 0 {
-		return fmt.Errorf("memstore: limits of %q: MaxInFlight %d: %w", name, l.MaxInFlight, delivery.ErrInvalid)
+	if err := delivery.ValidateDestinationLimits(l); err != nil {
+		return fmt.Errorf("memstore: limits of %q: %w", name, err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	d := s.dest(name)
-	if d.maxInFlight != l.MaxInFlight {
-		d.maxInFlight = l.MaxInFlight
+	if d.maxInFlight != l.MaxInFlight || d.rate != l.Rate || d.burst != l.Burst {
+		d.maxInFlight, d.rate, d.burst = l.MaxInFlight, l.Rate, l.Burst
 		d.changedAt = s.now()
+		s.signal() // a higher limit may make records claimable at once
 	}
 	d.stateful = true
 	return nil
@@ -300,4 +317,15 @@ func (s *Store) Destinations(context.Context) ([]delivery.Destination, error) {
 	}
 	slices.SortFunc(out, func(a, b delivery.Destination) int { return cmp.Compare(a.Name, b.Name) })
 	return out, nil
+}
+
+// DestinationLimits implements delivery.LimitsReader.
+func (s *Store) DestinationLimits(_ context.Context, name string) (delivery.DestinationLimits, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.dests[name]
+	if d == nil {
+		return delivery.DestinationLimits{}, nil
+	}
+	return delivery.DestinationLimits{MaxInFlight: d.maxInFlight, Rate: d.rate, Burst: d.burst}, nil
 }

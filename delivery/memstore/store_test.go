@@ -14,3 +14,10 @@ func TestConformance(t *testing.T) {
 		return memstore.New(memstore.Config{Now: now})
 	})
 }
+
+func TestConformanceShared(t *testing.T) {
+	storetest.RunShared(t, func(t *testing.T, now func() time.Time) (delivery.Store, delivery.Store) {
+		s := memstore.New(memstore.Config{Now: now})
+		return s, s // one process: both handles are the one store
+	})
+}

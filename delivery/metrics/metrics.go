@@ -120,6 +120,7 @@ type Collector struct {
 	channelSends   *prometheus.CounterVec
 	destChanges    *prometheus.CounterVec
 	destPaused     *prometheus.GaugeVec
+	learnedRate    *prometheus.GaugeVec
 
 	queue *queueCollector // nil without Config.Store
 }
@@ -250,10 +251,13 @@ func New(cfg Config) (*Collector, error) {
 			"Sends on the channels of failover sets, by set, channel and outcome class.",
 			"set", "channel", "class"),
 		destChanges: counter("destination_changes_total",
-			"Destination pauses, resumes and disables made by this process's dispatchers, by destination, change and cause.",
+			"Destination pauses, resumes, disables and rate changes made by this process's dispatchers, by destination, change and cause.",
 			"destination", "change", "cause"),
 		destPaused: gauge("destination_paused",
 			"1 while this process last saw the destination paused or disabled for the fleet, 0 once it saw it resumed.",
+			"destination"),
+		learnedRate: gauge("destination_learned_rate",
+			"The fleet-wide rate per second this process's dispatchers last set for the destination, learned from the partner's 429s and rate-limit headers.",
 			"destination"),
 	}
 	if cfg.Store != nil {
@@ -280,7 +284,7 @@ func (m *Collector) collectors() []prometheus.Collector {
 	return []prometheus.Collector{
 		m.attempts, m.latency, m.actions, m.settleErrors, m.runs, m.runDuration, m.lastRun,
 		m.breakerState, m.breakerChanges, m.healthState, m.healthChanges, m.tokenEvents, m.mintDuration,
-		m.switches, m.channelSends, m.destChanges, m.destPaused,
+		m.switches, m.channelSends, m.destChanges, m.destPaused, m.learnedRate,
 	}
 }
 

@@ -224,7 +224,7 @@ func TestObserveDestination(t *testing.T) {
 	m.ObserveDestination(ctx, delivery.DestinationEvent{Destination: "hook", Change: delivery.DestinationDisabledChange, Cause: "gone"})
 	m.ObserveDestination(ctx, delivery.DestinationEvent{Destination: "crm", Change: delivery.DestinationResumedChange})
 	require.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(`
-# HELP outbound_destination_changes_total Destination pauses, resumes and disables made by this process's dispatchers, by destination, change and cause.
+# HELP outbound_destination_changes_total Destination pauses, resumes, disables and rate changes made by this process's dispatchers, by destination, change and cause.
 # TYPE outbound_destination_changes_total counter
 outbound_destination_changes_total{cause="",change="resumed",destination="crm"} 1
 outbound_destination_changes_total{cause="gone",change="disabled",destination="hook"} 1
@@ -234,4 +234,19 @@ outbound_destination_changes_total{cause="http_429",change="paused",destination=
 outbound_destination_paused{destination="crm"} 0
 outbound_destination_paused{destination="hook"} 1
 `), "outbound_destination_changes_total", "outbound_destination_paused"))
+}
+
+func TestObserveLearnedRate(t *testing.T) {
+	m, reg := newMetrics(t, metrics.Config{})
+	ctx := context.Background()
+	m.ObserveDestination(ctx, delivery.DestinationEvent{Destination: "crm", Change: delivery.DestinationRateChange, Cause: "http_429", Rate: 50})
+	m.ObserveDestination(ctx, delivery.DestinationEvent{Destination: "crm", Change: delivery.DestinationRateChange, Cause: "http_429", Rate: 25})
+	require.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(`
+# HELP outbound_destination_changes_total Destination pauses, resumes, disables and rate changes made by this process's dispatchers, by destination, change and cause.
+# TYPE outbound_destination_changes_total counter
+outbound_destination_changes_total{cause="http_429",change="rate",destination="crm"} 2
+# HELP outbound_destination_learned_rate The fleet-wide rate per second this process's dispatchers last set for the destination, learned from the partner's 429s and rate-limit headers.
+# TYPE outbound_destination_learned_rate gauge
+outbound_destination_learned_rate{destination="crm"} 25
+`), "outbound_destination_changes_total", "outbound_destination_learned_rate", "outbound_destination_paused"))
 }

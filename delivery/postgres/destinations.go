@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -18,7 +19,7 @@ import (
 // touches the records, and the claim reads them on its next run.
 
 // destColumns lists the columns scanDestination reads, in its order.
-const destColumns = `d.name, d.paused_until, d.paused_since, d.pauses, d.disabled, d.cause, d.reason, d.max_in_flight, d.changed_at`
+const destColumns = `d.name, d.paused_until, d.paused_since, d.pauses, d.disabled, d.cause, d.reason, d.max_in_flight, d.changed_at, d.rate, d.burst`
 
 // scanDestination reads one row of destColumns, then extra, then the
 // statement's now (the store's clock), and sets the status as of now,
@@ -28,10 +29,11 @@ func scanDestination(row pgx.Row, extra ...any) (delivery.Destination, time.Time
 		d                     delivery.Destination
 		until, since, changed *time.Time
 		pauses, maxInFlight   int32
+		burst                 int32
 		disabled              bool
 		now                   time.Time
 	)
-	dest := append([]any{&d.Name, &until, &since, &pauses, &disabled, &d.Cause, &d.Reason, &maxInFlight, &changed}, extra...)
+	dest := append([]any{&d.Name, &until, &since, &pauses, &disabled, &d.Cause, &d.Reason, &maxInFlight, &changed, &d.Rate, &burst}, extra...)
 	dest = append(dest, &now)
 	if err := row.Scan(dest...); err != nil {
 		return delivery.Destination{}, time.Time{}, err
@@ -45,7 +47,7 @@ func scanDestination(row pgx.Row, extra ...any) (delivery.Destination, time.Time
 	if changed != nil {
 		d.ChangedAt = *changed
 	}
-	d.Pauses, d.MaxInFlight = int(pauses), int(maxInFlight)
+	d.Pauses, d.MaxInFlight, d.Burst = int(pauses), int(maxInFlight), int(burst)
 	switch {
 	case disabled:
 		d.Status = delivery.DestinationDisabled
@@ -150,10 +152,13 @@ func (s *Store) SetDestinationLimits(ctx context.Context, name string, l deliver
 	if err := delivery.ValidateDestinationName(name); err != nil {
 		return fmt.Errorf("postgres: limits: %w", err)
 	}
-	if l.MaxInFlight < 0 || l.MaxInFlight > 1<<31-1 {
+	if l.MaxInFlight > 1<<31-1 {
 		return fmt.Errorf("postgres: limits of %q: MaxInFlight %d: %w", name, l.MaxInFlight, delivery.ErrInvalid)
 	}
-	if _, err := s.pool.Exec(ctx, s.q.setLimits, name, s.stamp().now, int32(l.MaxInFlight)); err != nil {
+	if err := delivery.ValidateDestinationLimits(l); err != nil {
+		return fmt.Errorf("postgres: limits of %q: %w", name, err)
+	}
+	if _, err := s.pool.Exec(ctx, s.q.setLimits, name, s.stamp().now, int32(l.MaxInFlight), l.Rate, int32(l.Burst)); err != nil {
 		return fmt.Errorf("postgres: limits of %q: %w", name, err)
 	}
 	return nil
@@ -233,4 +238,21 @@ func (k *knownDestinations) add(name string) {
 	if len(k.names) < maxKnownDestinations {
 		k.names[name] = struct{}{}
 	}
+}
+
+// DestinationLimits implements delivery.LimitsReader: one row of the
+// destinations table.
+func (s *Store) DestinationLimits(ctx context.Context, name string) (delivery.DestinationLimits, error) {
+	var (
+		maxInFlight, burst int32
+		rate               float64
+	)
+	err := s.pool.QueryRow(ctx, s.q.limits, name).Scan(&maxInFlight, &rate, &burst)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return delivery.DestinationLimits{}, nil
+	case err != nil:
+		return delivery.DestinationLimits{}, fmt.Errorf("postgres: limits of %q: %w", name, err)
+	}
+	return delivery.DestinationLimits{MaxInFlight: int(maxInFlight), Rate: rate, Burst: int(burst)}, nil
 }

@@ -199,6 +199,18 @@
 // instance sharing the outbox then needs a synchronised clock. It is meant
 // for tests that drive a store with a manual clock (package storetest).
 //
+// Fleet-wide rate limits (DestinationLimits.Rate and Burst) are GCRA
+// (delivery.GCRA) on the destination's row: rate, burst and rate_tat, the
+// theoretical arrival time. Claim reads and advances rate_tat in the same
+// statements that count the destination's leases, under the row lock the
+// first of them takes, and on the server's clock: so any number of
+// instances grant at most Burst + Rate·t records in any span t between
+// them, whatever their clocks say (TestRateHoldsAcrossProcessesWithClockSkew
+// runs three with clocks 200ms apart). With Config.Now set, each instance
+// reads its own clock instead, and a skew of d between two of them can let
+// up to Rate·d more through. No lock is held across an attempt: the
+// claim's transaction ends when it returns.
+//
 // # Redrive
 //
 // Redrive(ids...) is one transaction, all or nothing, as the Store contract

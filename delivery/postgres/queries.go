@@ -15,6 +15,7 @@ type queries struct {
 	lockDests, claim string
 
 	pause, pauseSet, resumeAfterProbe, resume, disable, setLimits, destinations string
+	limits                                                                      string
 	lockPending, cancel, retryNow                                               string
 
 	settleTerminal, promoteAfter                   string
@@ -54,8 +55,21 @@ func buildQueries(n names) queries {
 		ORDER BY r.destination, r.lease_expires_at
 		LIMIT CASE WHEN c.paused_until IS NOT NULL THEN 1 ELSE c.max_in_flight END) AS l)`), "c.", c+".")
 	}
+	// iv is destination c's GCRA emission interval in whole microseconds,
+	// as delivery.EmissionInterval computes it; tokens is how many
+	// records its rate limit lets a claim take at now (delivery.GCRA),
+	// $2 (the claim's limit) for none; next is when it has a token again
+	// (delivery.GCRANext), NULL for no limit.
+	iv := func(c string) string { return "ceil(1e6 / greatest(" + c + ".rate, 0.001))::bigint" }
+	tokens := func(c string) string {
+		return strings.ReplaceAll(r.Replace(`CASE WHEN c.rate = 0 THEN $2::bigint ELSE
+		greatest(0, floor((greatest(c.burst, 1)::numeric * IV
+			- greatest(0, extract(epoch FROM c.rate_tat - {NOW1}) * 1e6)) / IV))::bigint END`), "IV", iv("c"))
+	}
+	next := `CASE WHEN d.rate > 0 THEN d.rate_tat - ((greatest(d.burst, 1) - 1) * ` + iv("d") + `) * interval '1 microsecond' END`
 	q := func(s string) string {
-		return strings.NewReplacer("{HASDUE}", hasDue, "{LEASED}", leased("c"), "{LEASEDD}", leased("d")).Replace(r.Replace(s))
+		return strings.NewReplacer("{HASDUE}", hasDue, "{LEASED}", leased("c"), "{LEASEDD}", leased("d"),
+			"{TOKENS}", tokens("c"), "{IVD}", iv("d"), "{NEXTTOKEN}", next).Replace(r.Replace(s))
 	}
 	tcols := "t." + strings.ReplaceAll(strings.Join(strings.Fields(recordColumns), " "), ", ", ", t.")
 	return queries{
@@ -119,11 +133,13 @@ WHERE t.id = h.id AND NOT t.is_head`),
 		lockDests: q(`UPDATE {D} AS d SET claim_token = $3
 FROM (
 	SELECT c.name FROM {D} c
-	WHERE NOT c.disabled AND (c.max_in_flight > 0 OR c.paused_until IS NOT NULL)
+	WHERE NOT c.disabled AND (c.max_in_flight > 0 OR c.paused_until IS NOT NULL OR c.rate > 0)
 		AND (c.paused_until IS NULL OR c.paused_until <= {NOW1})
 		AND NOT c.name = ANY($4::text[])
 		AND {HASDUE}
-		AND {LEASED} < CASE WHEN c.paused_until IS NOT NULL THEN 1 ELSE c.max_in_flight END
+		AND (c.paused_until IS NULL AND c.max_in_flight = 0
+			OR {LEASED} < CASE WHEN c.paused_until IS NOT NULL THEN 1 ELSE c.max_in_flight END)
+		AND {TOKENS} > 0
 	ORDER BY c.last_served, c.name
 	LIMIT $2
 	FOR UPDATE SKIP LOCKED
@@ -141,19 +157,22 @@ WHERE d.name = pick.name`),
 		// order), $2 in all. Destinations served are stamped with the next
 		// sequence value unless another claim holds their row (it stamps
 		// them itself), and only when there was more than one to choose
-		// from: a single destination's claims write nothing to its row. $1 now, $2 limit, $3 token, $4 lease, $5 skip.
+		// from: a single destination's claims write nothing to its row,
+		// unless it has a Rate: then its GCRA time moves on by the records
+		// taken (the row is this claim's, locked by the first statement). $1 now, $2 limit, $3 token, $4 lease, $5 skip.
 		claim: q(`WITH dests AS MATERIALIZED (
 	SELECT u.name, u.last_served, u.probing, u.room FROM (
 		(SELECT c.name, c.last_served, false AS probing, $2::bigint AS room
 		FROM {D} c
-		WHERE NOT c.disabled AND c.max_in_flight = 0 AND c.paused_until IS NULL
+		WHERE NOT c.disabled AND c.max_in_flight = 0 AND c.rate = 0 AND c.paused_until IS NULL
 			AND NOT c.name = ANY($5::text[])
 			AND {HASDUE}
 		ORDER BY c.last_served, c.name
 		LIMIT $2)
 		UNION ALL
 		(SELECT c.name, c.last_served, c.paused_until IS NOT NULL,
-			least($2::bigint, CASE WHEN c.paused_until IS NOT NULL THEN 1 ELSE c.max_in_flight END - {LEASED})
+			least($2::bigint, CASE WHEN c.paused_until IS NOT NULL THEN 1 - {LEASED}
+				WHEN c.max_in_flight > 0 THEN c.max_in_flight - {LEASED} ELSE $2::bigint END, {TOKENS})
 		FROM {D} c
 		WHERE c.claim_token = $3 AND NOT c.disabled AND (c.paused_until IS NULL OR c.paused_until <= {NOW1}))
 	) AS u
@@ -185,8 +204,11 @@ WHERE d.name = pick.name`),
 ), pick AS MATERIALIZED (
 	SELECT c.id, c.name, c.probing FROM cand c ORDER BY c.rank, c.last_served, c.name LIMIT $2
 ), served AS (
-	UPDATE {D} AS d SET last_served = nextval({SEQ})
-	WHERE (SELECT count(*) FROM dests) > 1 AND d.name IN (
+	UPDATE {D} AS d SET
+		last_served = CASE WHEN (SELECT count(*) FROM dests) > 1 THEN nextval({SEQ}) ELSE d.last_served END,
+		rate_tat = CASE WHEN d.rate > 0 THEN greatest(d.rate_tat, {NOW1})
+			+ ((SELECT count(*) FROM pick p WHERE p.name = d.name) * {IVD}) * interval '1 microsecond' ELSE d.rate_tat END
+	WHERE ((SELECT count(*) FROM dests) > 1 OR d.rate > 0) AND d.name IN (
 		SELECT o.name FROM {D} o WHERE o.name IN (SELECT p.name FROM pick p)
 		ORDER BY o.name FOR UPDATE SKIP LOCKED)
 )
@@ -285,7 +307,8 @@ ON CONFLICT DO NOTHING`),
 		// index its statistics say is small (the lease index often is,
 		// until it is not).
 		nextDue: q(`SELECT
-	(SELECT min(CASE WHEN d.paused_until > {NOW1} THEN greatest(h.next_attempt_at, d.paused_until) ELSE h.next_attempt_at END)
+	(SELECT min(CASE WHEN d.paused_until > {NOW1} THEN greatest(h.next_attempt_at, d.paused_until)
+		ELSE greatest(h.next_attempt_at, {NEXTTOKEN}) END)
 	FROM {D} d CROSS JOIN LATERAL (
 		SELECT r.next_attempt_at FROM {T} r WHERE r.destination = d.name AND r.state = 1 AND r.is_head
 		ORDER BY r.next_attempt_at, r.seq LIMIT 1
@@ -336,9 +359,11 @@ SELECT count(*) FROM (SELECT pg_notify($3, '') FROM u) AS n`),
 		disable: q(`INSERT INTO {D} AS d (name, disabled, cause, reason, changed_at) VALUES ($1, true, $3, $4, {NOW2})
 ON CONFLICT (name) DO UPDATE SET disabled = true, cause = $3, reason = $4, changed_at = {NOW2}`),
 		// $3 max in flight.
-		setLimits: q(`INSERT INTO {D} AS d (name, max_in_flight, changed_at) VALUES ($1, $3, {NOW2})
-ON CONFLICT (name) DO UPDATE SET max_in_flight = $3,
-	changed_at = CASE WHEN d.max_in_flight <> $3 OR d.changed_at IS NULL THEN {NOW2} ELSE d.changed_at END`),
+		setLimits: q(`INSERT INTO {D} AS d (name, max_in_flight, rate, burst, changed_at) VALUES ($1, $3, $4, $5, {NOW2})
+ON CONFLICT (name) DO UPDATE SET max_in_flight = $3, rate = $4, burst = $5,
+	changed_at = CASE WHEN d.max_in_flight <> $3 OR d.rate <> $4 OR d.burst <> $5 OR d.changed_at IS NULL
+		THEN {NOW2} ELSE d.changed_at END`),
+		limits: q(`SELECT max_in_flight, rate, burst FROM {D} WHERE name = $1`),
 		// Every destination with live or dead records or stored state,
 		// with its figures: one pass over the live and dead records. $1 now.
 		destinations: q(`SELECT ` + destColumns + `,

@@ -1,10 +1,14 @@
 package postgres_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/outbound-go/outbound/delivery"
+	"github.com/outbound-go/outbound/delivery/postgres"
 	"github.com/outbound-go/outbound/delivery/storetest"
 )
 
@@ -12,5 +16,16 @@ func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, now func() time.Time) delivery.Store {
 		s, _ := newStore(t, now)
 		return s
+	})
+}
+
+func TestConformanceShared(t *testing.T) {
+	storetest.RunShared(t, func(t *testing.T, now func() time.Time) (delivery.Store, delivery.Store) {
+		a, pool := newStore(t, now)
+		schema, _, _ := strings.Cut(a.Name(), ".")
+		b, err := postgres.New(postgres.Config{Pool: pool, Schema: schema, Now: now})
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = b.Close() })
+		return a, b
 	})
 }

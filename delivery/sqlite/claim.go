@@ -95,6 +95,7 @@ func (s *Store) Claim(ctx context.Context, limit int, lease time.Duration, skip 
 				}
 				round++
 				c.d.served = round
+				_, c.d.tat = delivery.GCRA(c.d.tat, now, c.d.rate, c.d.burst, 1)
 				c.took++
 				out = append(out, r)
 				took = true

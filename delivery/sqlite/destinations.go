@@ -25,20 +25,25 @@ type dest struct {
 	changedAt   time.Time
 	stateful    bool
 	served      int64
+	rate        float64   // fleet-wide rate limit (GCRA); 0 is none
+	burst       int       //
+	tat         time.Time // GCRA theoretical arrival time
 }
 
-const destColumns = `name, paused_until, paused_since, pauses, disabled, cause, reason, max_in_flight, changed_at, stateful, served`
+const destColumns = `name, paused_until, paused_since, pauses, disabled, cause, reason, max_in_flight, changed_at, stateful, served, rate, burst, rate_tat`
 
 func scanDest(sc scanner) (*dest, error) {
 	var (
 		d                     dest
 		until, since, changed int64
+		tat                   int64
 		disabled, stateful    bool
 	)
-	if err := sc.Scan(&d.name, &until, &since, &d.pauses, &disabled, &d.cause, &d.reason, &d.maxInFlight, &changed, &stateful, &d.served); err != nil {
+	if err := sc.Scan(&d.name, &until, &since, &d.pauses, &disabled, &d.cause, &d.reason, &d.maxInFlight, &changed, &stateful, &d.served,
+		&d.rate, &d.burst, &tat); err != nil {
 		return nil, err
 	}
-	d.pausedUntil, d.pausedSince, d.changedAt = fromNanos(until), fromNanos(since), fromNanos(changed)
+	d.pausedUntil, d.pausedSince, d.changedAt, d.tat = fromNanos(until), fromNanos(since), fromNanos(changed), fromNanos(tat)
 	d.disabled, d.stateful = disabled, stateful
 	return &d, nil
 }
@@ -79,13 +84,13 @@ func loadDests(ctx context.Context, tx *sql.Tx) (map[string]*dest, error) {
 
 // save writes d's row.
 func (d *dest) save(ctx context.Context, tx *sql.Tx) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO outbox_destinations (`+destColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	_, err := tx.ExecContext(ctx, `INSERT INTO outbox_destinations (`+destColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (name) DO UPDATE SET paused_until = excluded.paused_until, paused_since = excluded.paused_since,
 			pauses = excluded.pauses, disabled = excluded.disabled, cause = excluded.cause, reason = excluded.reason,
 			max_in_flight = excluded.max_in_flight, changed_at = excluded.changed_at, stateful = excluded.stateful,
-			served = excluded.served`,
+			served = excluded.served, rate = excluded.rate, burst = excluded.burst, rate_tat = excluded.rate_tat`,
 		d.name, nanos(d.pausedUntil), nanos(d.pausedSince), d.pauses, d.disabled, d.cause, d.reason,
-		d.maxInFlight, nanos(d.changedAt), d.stateful, d.served)
+		d.maxInFlight, nanos(d.changedAt), d.stateful, d.served, d.rate, d.burst, nanos(d.tat))
 	if err != nil {
 		return fmt.Errorf("sqlite: save destination %q: %w", d.name, err)
 	}
@@ -97,10 +102,17 @@ func (d *dest) status(now time.Time) delivery.DestinationStatus {
 	return delivery.DestinationStatusAt(d.disabled, d.pausedUntil, now)
 }
 
-// room is how many more records of d Claim may lease at now, with leased
-// of its records under unexpired leases.
-func (d *dest) room(now time.Time, leased int) int {
+// leaseRoom is how many more records of d Claim may lease at now by its
+// status and MaxInFlight, with leased of its records under unexpired
+// leases.
+func (d *dest) leaseRoom(now time.Time, leased int) int {
 	return delivery.ClaimRoom(d.status(now), d.maxInFlight, leased)
+}
+
+// room is leaseRoom within the tokens d's rate limit has at now.
+func (d *dest) room(now time.Time, leased int) int {
+	n, _ := delivery.GCRA(d.tat, now, d.rate, d.burst, d.leaseRoom(now, leased))
+	return n
 }
 
 // state is d without its figures.
@@ -108,6 +120,7 @@ func (d *dest) state(now time.Time) delivery.Destination {
 	return delivery.Destination{
 		Name: d.name, Status: d.status(now), PausedUntil: d.pausedUntil, PausedSince: d.pausedSince,
 		Pauses: d.pauses, Cause: d.cause, Reason: d.reason, MaxInFlight: d.maxInFlight, ChangedAt: d.changedAt,
+		Rate: d.rate, Burst: d.burst,
 	}
 }
 
@@ -231,16 +244,16 @@ func (s *Store) SetDestinationLimits(ctx context.Context, name string, l deliver
 	if err := delivery.ValidateDestinationName(name); err != nil {
 		return fmt.Errorf("sqlite: limits: %w", err)
 	}
-	if l.MaxInFlight < 0 {
-		return fmt.Errorf("sqlite: limits of %q: MaxInFlight %d: %w", name, l.MaxInFlight, delivery.ErrInvalid)
+	if err := delivery.ValidateDestinationLimits(l); err != nil {
+		return fmt.Errorf("sqlite: limits of %q: %w", name, err)
 	}
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		d, _, err := loadDest(ctx, tx, name)
 		if err != nil {
 			return err
 		}
-		if d.maxInFlight != l.MaxInFlight {
-			d.maxInFlight = l.MaxInFlight
+		if d.maxInFlight != l.MaxInFlight || d.rate != l.Rate || d.burst != l.Burst {
+			d.maxInFlight, d.rate, d.burst = l.MaxInFlight, l.Rate, l.Burst
 			d.changedAt = s.now()
 		}
 		d.stateful = true
@@ -321,4 +334,18 @@ func (s *Store) Destinations(ctx context.Context) ([]delivery.Destination, error
 	}
 	slices.SortFunc(out, func(a, b delivery.Destination) int { return strings.Compare(a.Name, b.Name) })
 	return out, nil
+}
+
+// DestinationLimits implements delivery.LimitsReader.
+func (s *Store) DestinationLimits(ctx context.Context, name string) (delivery.DestinationLimits, error) {
+	var out delivery.DestinationLimits
+	err := s.inReadTx(ctx, func(tx *sql.Tx) error {
+		d, _, err := loadDest(ctx, tx, name)
+		if err != nil {
+			return err
+		}
+		out = delivery.DestinationLimits{MaxInFlight: d.maxInFlight, Rate: d.rate, Burst: d.burst}
+		return nil
+	})
+	return out, err
 }

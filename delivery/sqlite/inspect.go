@@ -165,8 +165,12 @@ func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
 					if d.pausedUntil.After(t) {
 						t = d.pausedUntil
 					}
-				case d.room(now, leased[name]) == 0:
+				case d.leaseRoom(now, leased[name]) == 0:
 					continue
+				case d.room(now, leased[name]) == 0: // no token: the next one is due at
+					if next := delivery.GCRANext(d.tat, d.rate, d.burst); next.After(t) {
+						t = next
+					}
 				}
 			}
 			if due.IsZero() || t.Before(due) {

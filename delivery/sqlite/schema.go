@@ -9,7 +9,7 @@ import (
 
 // SchemaVersion is the schema version this package writes and reads: the
 // number of steps in migrations.
-const SchemaVersion = 2
+const SchemaVersion = 3
 
 // ErrNewerSchema means the database was written by a newer version of this
 // package; Open refuses it rather than misread it.
@@ -73,11 +73,20 @@ var schemaTraceContext = []string{
 	`ALTER TABLE outbox_records ADD COLUMN trace_state TEXT NOT NULL DEFAULT ''`,
 }
 
+// schemaRates adds each destination's fleet-wide rate limit: its rate (per
+// second, 0 for none), burst, and GCRA theoretical arrival time (unix
+// nanoseconds, 0 when never used).
+var schemaRates = []string{
+	`ALTER TABLE outbox_destinations ADD COLUMN rate REAL NOT NULL DEFAULT 0`,
+	`ALTER TABLE outbox_destinations ADD COLUMN burst INTEGER NOT NULL DEFAULT 0`,
+	`ALTER TABLE outbox_destinations ADD COLUMN rate_tat INTEGER NOT NULL DEFAULT 0`,
+}
+
 // migrations holds the schema's steps: version v is migrations[v-1],
 // applied in order to a database at an older version, all in one
 // transaction. A new version appends a step (and raises SchemaVersion); a
 // released step never changes.
-var migrations = [][]string{schemaV1, schemaTraceContext}
+var migrations = [][]string{schemaV1, schemaTraceContext, schemaRates}
 
 // migrate creates the schema in an empty database, checks the version of
 // an existing one, and fails on a newer one without touching it.

@@ -27,3 +27,10 @@ func TestConformance(t *testing.T) {
 		return open(t, filepath.Join(t.TempDir(), "outbox.db"), now)
 	})
 }
+
+func TestConformanceShared(t *testing.T) {
+	storetest.RunShared(t, func(t *testing.T, now func() time.Time) (delivery.Store, delivery.Store) {
+		path := filepath.Join(t.TempDir(), "outbox.db")
+		return open(t, path, now), open(t, path, now)
+	})
+}

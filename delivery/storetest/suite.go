@@ -56,6 +56,11 @@ func Run(t *testing.T, newStore Factory) {
 		{"ListByDestination", testListByDestination},
 		{"NextDueSeesPauses", testNextDueSeesPauses},
 		{"TraceContext", testTraceContext},
+		{"RateBurst", testRateBurst},
+		{"RateChange", testRateChange},
+		{"RateNextDue", testRateNextDue},
+		{"RateBadInput", testRateBadInput},
+		{"RateConcurrent", testRateConcurrent},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,146 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/outbound-go/outbound/classify"
+)
+
+// Settings of the adaptive concurrency limit.
+const (
+	// concLatencyRise is how far over the lowest latency seen an answer
+	// must take to say the partner is queueing.
+	concLatencyRise = 1.5
+	// concCut is the multiplicative decrease when an answer queued at the
+	// partner, concOverloadCut when it refused or timed out.
+	concCut         = 0.9
+	concOverloadCut = 0.5
+	// concBaseline is how long the lowest latency seen is kept before it
+	// is measured again (a partner's normal latency drifts).
+	concBaseline = time.Minute
+)
+
+// concLearner adapts a destination's MaxInFlight between 1 and the
+// configured one (the ceiling) by AIMD on latency and overload, the way
+// TCP Vegas and Netflix's concurrency-limits do: while answers succeed in
+// about the lowest latency seen, the limit grows by one per limit's worth
+// of answers (one per round trip; doubling per round trip at first, as
+// slow start does); an answer that says the partner is overloaded (429,
+// 503, a timeout) halves it, and one that took concLatencyRise times the
+// lowest latency (it queued at the partner) takes 10% off, at most one cut
+// per round trip. The limit is the store's MaxInFlight, so it bounds the leases of
+// every process on the store: the fleet shares one limit (each process
+// that learns writes it; the last writer wins, and all of them see the
+// same partner).
+type concLearner struct {
+	ceiling int
+
+	mu        sync.Mutex
+	limit     float64
+	slowStart bool
+	minRTT    time.Duration
+	minAt     time.Time // when minRTT was measured
+	lastCut   time.Time
+	written   int
+}
+
+func newConcLearner(ceiling int) *concLearner {
+	return &concLearner{ceiling: ceiling, limit: 1, slowStart: true, written: ceiling}
+}
+
+// current is the limit to write.
+func (c *concLearner) current() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return max(1, min(c.ceiling, int(c.limit)))
+}
+
+// adopt takes n, learned by another process, as the limit, past slow
+// start.
+func (c *concLearner) adopt(n int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.limit, c.slowStart, c.written = float64(n), false, n
+}
+
+// overloaded reports whether an outcome says the partner has too much to
+// do: 429, 503, or a timeout.
+func overloaded(err error) bool {
+	switch classify.Status(err) {
+	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
+		return true
+	}
+	if err == nil {
+		return false
+	}
+	cause := classify.Cause(err)
+	return cause == "timeout" || cause == "deadline" || errors.Is(err, context.DeadlineExceeded)
+}
+
+// observe takes one answer at now that took latency and returns the new
+// limit when the whole number changed.
+func (c *concLearner) observe(now time.Time, latency time.Duration, err error) (int, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.minRTT == 0 || latency < c.minRTT || now.Sub(c.minAt) > concBaseline {
+		if !overloaded(err) && latency > 0 {
+			c.minRTT, c.minAt = latency, now
+		}
+	}
+	queued := c.minRTT > 0 && float64(latency) > concLatencyRise*float64(c.minRTT)
+	if over := overloaded(err); over || queued {
+		if now.Sub(c.lastCut) >= max(c.minRTT, time.Millisecond) {
+			cut := concCut
+			if over {
+				cut = concOverloadCut
+			}
+			c.limit = max(1, c.limit*cut)
+			c.slowStart = false
+			c.lastCut = now
+		}
+	} else if err == nil {
+		if c.slowStart {
+			c.limit++
+		} else {
+			c.limit += 1 / c.limit
+		}
+		c.limit = min(c.limit, float64(c.ceiling))
+	}
+	n := max(1, min(c.ceiling, int(c.limit)))
+	if n == c.written {
+		return 0, false
+	}
+	c.written = n
+	return n, true
+}
+
+// learnConcurrency lets the destination's concurrency learner take the
+// attempt's answer, and writes a new MaxInFlight to the store for the
+// fleet (with the destination's rate in force).
+func (r *run) learnConcurrency(p *pipeline, e *AttemptEvent) {
+	if p.conc == nil || r.ctx.Err() != nil {
+		return
+	}
+	n, changed := p.conc.observe(time.Now(), e.Attempt.Duration, e.Err)
+	if !changed {
+		return
+	}
+	l := DestinationLimits{MaxInFlight: n}
+	if p.learner != nil {
+		p.learner.mu.Lock()
+		l.Rate, l.Burst = p.learner.rateAt(time.Now()), p.learner.ceiling.Burst
+		p.learner.mu.Unlock()
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), r.d.cfg.StoreTimeout)
+	defer cancel()
+	if err := r.d.cfg.Store.SetDestinationLimits(ctx, e.Record.Destination, l); err != nil {
+		r.mu.Lock()
+		r.errs = append(r.errs, fmt.Errorf("delivery: concurrency limit of destination %q: %w", e.Record.Destination, err))
+		r.mu.Unlock()
+	}
+}

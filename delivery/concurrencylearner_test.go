@@ -1,0 +1,136 @@
+package delivery_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/outbound-go/outbound/classify"
+	"github.com/outbound-go/outbound/delivery"
+	"github.com/outbound-go/outbound/delivery/memstore"
+)
+
+// cappedPartner serves capacity requests at once in service time each;
+// up to capacity more wait in its queue, and beyond that it answers 503.
+// It keeps its accepted answers' times and samples its requests in flight.
+type cappedPartner struct {
+	slots   chan struct{}
+	queue   chan struct{}
+	service time.Duration
+	start   time.Time
+
+	mu       sync.Mutex
+	inFlight int
+	done     []time.Duration
+	refused  int
+}
+
+func newCappedPartner(capacity int, service time.Duration) *cappedPartner {
+	return &cappedPartner{slots: make(chan struct{}, capacity), queue: make(chan struct{}, 2*capacity), service: service, start: time.Now()}
+}
+
+func (p *cappedPartner) Deliver(ctx context.Context, _ *delivery.Message) error {
+	select {
+	case p.queue <- struct{}{}:
+	default:
+		p.mu.Lock()
+		p.refused++
+		p.mu.Unlock()
+		return &classify.Error{Class: classify.ClassEphemeral, Status: http.StatusServiceUnavailable}
+	}
+	defer func() { <-p.queue }()
+	p.mu.Lock()
+	p.inFlight++
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		p.inFlight--
+		p.mu.Unlock()
+	}()
+	p.slots <- struct{}{}
+	defer func() { <-p.slots }()
+	time.Sleep(p.service)
+	p.mu.Lock()
+	p.done = append(p.done, time.Since(p.start))
+	p.mu.Unlock()
+	return nil
+}
+
+// run drives one dispatcher at the partner for 30s with a large backlog
+// and returns the answers accepted from 10s to 30s, the mean and peak
+// requests in flight at the partner over that span, and the 503s.
+func (p *cappedPartner) run(t *testing.T, dc delivery.DestinationConfig) (ok int, mean float64, peak, refused int) {
+	store := memstore.New(memstore.Config{})
+	for i := range 5000 {
+		enqueue(t, store, delivery.Message{ID: fmt.Sprintf("r-%04d", i), Destination: "p", Payload: pl("r")})
+	}
+	dc.Deliverer = p
+	ctx, cancel := context.WithCancel(context.Background())
+	wg := runFleet(t, ctx, 1, delivery.DispatcherConfig{Store: store, Concurrency: 32,
+		Destinations: map[string]delivery.DestinationConfig{"p": dc}})
+	time.Sleep(10 * time.Second)
+	sum, n := 0, 0
+	for range 2000 { // 20s in 10ms steps
+		time.Sleep(10 * time.Millisecond)
+		p.mu.Lock()
+		sum += p.inFlight
+		peak = max(peak, p.inFlight)
+		p.mu.Unlock()
+		n++
+	}
+	cancel()
+	wg.Wait()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, d := range p.done {
+		if d >= 10*time.Second && d < 30*time.Second {
+			ok++
+		}
+	}
+	return ok, float64(sum) / float64(n), peak, p.refused
+}
+
+// A partner that serves 10 requests at once (beyond that it queues, then
+// answers 503): with AdaptiveConcurrency under a MaxInFlight of 40, the
+// requests in flight at the partner settle at about 10 and never pile up
+// to 40, and throughput is at least 90% of a fixed MaxInFlight of exactly
+// 10.
+func TestAdaptiveConcurrencyFindsThePartnersCapacity(t *testing.T) {
+	var fixedOK, okAdaptive, peak, refused int
+	var mean float64
+	synctest.Test(t, func(t *testing.T) {
+		fixedOK, _, _, _ = newCappedPartner(10, 100*time.Millisecond).run(t, delivery.DestinationConfig{MaxInFlight: 10})
+	})
+	synctest.Test(t, func(t *testing.T) {
+		okAdaptive, mean, peak, refused = newCappedPartner(10, 100*time.Millisecond).run(t, delivery.DestinationConfig{MaxInFlight: 40, AdaptiveConcurrency: true})
+	})
+	t.Logf("fixed 10: %d in 20s; adaptive: %d in 20s (%.0f%%), in flight mean %.1f peak %d, %d 503s",
+		fixedOK, okAdaptive, 100*float64(okAdaptive)/float64(fixedOK), mean, peak, refused)
+	assert.GreaterOrEqual(t, float64(okAdaptive), 0.9*float64(fixedOK), "throughput at least 90% of a fixed limit of 10")
+	assert.LessOrEqual(t, mean, 12.0, "in flight settles near the capacity")
+	assert.Less(t, peak, 20, "never the whole ceiling")
+}
+
+// A dispatcher that starts while the fleet's adaptive limit is learned
+// keeps it instead of restarting the fleet from one request at a time.
+func TestNewDispatcherKeepsTheLearnedConcurrency(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := memstore.New(memstore.Config{})
+		require.NoError(t, store.SetDestinationLimits(context.Background(), "p", delivery.DestinationLimits{MaxInFlight: 9}))
+		enqueue(t, store, delivery.Message{ID: "r-0", Destination: "p", Payload: pl("r")})
+		d := newDispatcher(t, delivery.DispatcherConfig{Store: store, Deliverer: newCappedPartner(10, 100*time.Millisecond),
+			Destinations: map[string]delivery.DestinationConfig{"p": {MaxInFlight: 40, AdaptiveConcurrency: true}}})
+		_, err := d.RunOnce(context.Background())
+		require.NoError(t, err)
+		ds, err := store.Destinations(context.Background())
+		require.NoError(t, err)
+		assert.GreaterOrEqual(t, ds[0].MaxInFlight, 9, "the fleet's limit, not slow start's 1")
+	})
+}

@@ -1,0 +1,251 @@
+package delivery
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/outbound-go/outbound/classify"
+)
+
+// DefaultRateRecovery is how long a learned rate holds before it climbs
+// back, and how long the climb to the configured Rate takes.
+const DefaultRateRecovery = 5 * time.Minute
+
+// Settings of the rate learner.
+const (
+	// rateSample is how long, and rateSamples how many answers, the
+	// learner watches after a change before it judges the new rate.
+	rateSample  = 2 * time.Second
+	rateSamples = 20
+	// A cut halves the rate while the partner accepts less than half of
+	// what is sent, and takes 5% off once it accepts more.
+	rateMinCut  = 0.5
+	rateFineCut = 0.95
+	// rateRewrite is the least relative change of a recovering rate that
+	// is written to the store.
+	rateRewrite = 0.05
+)
+
+// rateLearner learns the rate a partner accepts for one destination with
+// a configured Rate (the ceiling), and keeps the store's Rate at it for
+// the fleet.
+//
+// A 429 means the rate in force is too high, but halving on every 429
+// (each of the many in flight at once) settles far under the partner's
+// limit. The learner watches the answers for rateSample after the rate
+// last changed, then compares the share the partner accepted with the
+// rate they were sent at (the rate in force, plus the burst GCRA grants
+// at once): while the partner accepts less than half of what is sent
+// (sending 100/s to one that accepts 20/s, about 20% succeed) it halves
+// the rate, as AIMD's multiplicative decrease does; once it accepts more,
+// a cut takes 5% off, so the rate settles within 5% under the partner's
+// limit instead of anywhere down to half of it. The share only picks the
+// step: one process's sample is noisy, and the process that judges first
+// is the one that saw the most 429s. Before it cuts, it reads the fleet's
+// rate from the store (LimitsReader): when another process cut it since,
+// it takes that rate as its own and watches again, so cuts do not stack.
+// A partner's published policy (RateLimit-Policy q/w) lowers it at once
+// to that. The rate learned holds for RateRecovery after the last cut,
+// then climbs linearly back to the ceiling over another RateRecovery, so
+// a partner that raised its limit is found again; it is never above the
+// ceiling nor under MinRate.
+type rateLearner struct {
+	ceiling  DestinationLimits
+	recovery time.Duration
+	conc     *concLearner // nil: MaxInFlight is the ceiling's
+
+	mu          sync.Mutex
+	learned     float64   // the rate set at the last cut
+	cut         time.Time // when; zero: none, the ceiling is in force
+	watchFrom   time.Time // answers from then on are judged
+	ok, limited int       // answers since watchFrom
+	written     float64   // the rate last written to the store
+}
+
+func newRateLearner(l DestinationLimits, recovery time.Duration) *rateLearner {
+	return &rateLearner{ceiling: l, recovery: recovery, learned: l.Rate, written: l.Rate}
+}
+
+// rateAt is the rate in force at now: the learned one, recovering.
+// Callers hold l.mu.
+func (l *rateLearner) rateAt(now time.Time) float64 {
+	if l.cut.IsZero() {
+		return l.ceiling.Rate
+	}
+	since := now.Sub(l.cut) - l.recovery
+	if since <= 0 {
+		return l.learned
+	}
+	f := min(1, since.Seconds()/l.recovery.Seconds())
+	return l.learned + (l.ceiling.Rate-l.learned)*f
+}
+
+// setRate cuts the rate to r at now. Callers hold l.mu.
+func (l *rateLearner) setRate(r float64, now time.Time) float64 {
+	r = min(l.ceiling.Rate, max(MinRate, r))
+	l.learned, l.cut, l.watchFrom, l.ok, l.limited = r, now, now, 0, 0
+	l.written = r
+	return r
+}
+
+// observe takes one answer of the partner at now (its HTTP status, and
+// what it said of its limit). It returns a new rate when the partner's
+// policy lowers it (cause "ratelimit_policy"), or, when the answers since
+// the last change say the rate is too high, judge true and the share of
+// them the partner accepted: the caller then reads the fleet's rate and
+// calls cutTo.
+func (l *rateLearner) observe(now time.Time, status int, rl classify.RateLimit, hasRL bool) (rate float64, changed, judge bool, share float64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if hasRL {
+		if r, ok := rl.Rate(); ok && r < l.rateAt(now)*0.99 {
+			return l.setRate(r, now), true, false, 0
+		}
+	}
+	if l.watchFrom.IsZero() {
+		l.watchFrom = now
+	}
+	if status == http.StatusTooManyRequests {
+		l.limited++
+	} else {
+		l.ok++
+	}
+	n := l.ok + l.limited
+	if status != http.StatusTooManyRequests || n < rateSamples || now.Sub(l.watchFrom) < rateSample {
+		return 0, false, false, 0
+	}
+	return 0, false, true, min(0.9, float64(l.ok)/float64(n))
+}
+
+// sentRate is the rate the fleet sent at over the span from watchFrom to
+// now under a limit of rate: as much as GCRA grants when work is waiting,
+// rate plus the burst it grants at once (a change of rate refills it).
+// Callers hold l.mu.
+func (l *rateLearner) sentRate(now time.Time, rate float64) float64 {
+	span := now.Sub(l.watchFrom).Seconds()
+	if span <= 0 {
+		return rate
+	}
+	return rate + float64(max(1, l.ceiling.Burst)-1)/span
+}
+
+// cutTo cuts the rate at now to share of the fleet's rate in force
+// (fleet, when known; else this process's view of it). When the fleet's
+// rate is lower than this process's view, another process cut it since:
+// the learner takes it as its own and watches again, changed false.
+func (l *rateLearner) cutTo(now time.Time, fleet float64, known bool, share float64) (float64, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	cur := l.rateAt(now)
+	if known && fleet > 0 && fleet < cur*0.99 {
+		l.learned, l.cut, l.watchFrom, l.ok, l.limited, l.written = fleet, now, now, 0, 0, fleet
+		return fleet, false // another process cut it since
+	}
+	cut := rateFineCut
+	if l.sentRate(now, cur)*share < cur*rateMinCut {
+		cut = rateMinCut
+	}
+	return l.setRate(cur*cut, now), true
+}
+
+// adopt takes rate, learned by another process, as the rate cut at now.
+func (l *rateLearner) adopt(now time.Time, rate float64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.learned, l.cut, l.watchFrom, l.ok, l.limited, l.written = rate, now, now, 0, 0, rate
+}
+
+// recovered returns the rate to write when the recovering rate moved far
+// enough from the one last written.
+func (l *rateLearner) recovered(now time.Time) (float64, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.cut.IsZero() {
+		return 0, false
+	}
+	r := l.rateAt(now)
+	if r == l.written || (r < l.ceiling.Rate && r < l.written*(1+rateRewrite)) {
+		return 0, false
+	}
+	l.written = r
+	if r >= l.ceiling.Rate {
+		l.cut = time.Time{} // back at the ceiling
+	}
+	return r, true
+}
+
+// limits are the destination's limits with rate r.
+func (l *rateLearner) limits(r float64) DestinationLimits {
+	out := l.ceiling
+	out.Rate = r
+	if l.conc != nil {
+		out.MaxInFlight = l.conc.current()
+	}
+	return out
+}
+
+// learnRate lets the destination's learner take the attempt's answer, and
+// writes a new rate to the store for the fleet. It reports whether the
+// answer was a 429 the learner took: the record then waits, unattempted,
+// instead of pausing the destination.
+func (r *run) learnRate(p *pipeline, e *AttemptEvent, rl classify.RateLimit, hasRL bool) bool {
+	if p.learner == nil || r.ctx.Err() != nil {
+		return false
+	}
+	status, name := e.Attempt.Status, e.Record.Destination
+	rate, changed, judge, share := p.learner.observe(time.Now(), status, rl, hasRL)
+	switch {
+	case changed:
+		r.writeRate(name, p.learner, rate, "ratelimit_policy", e.Err)
+	case judge:
+		fleet, known := r.fleetRate(name)
+		if rate, changed := p.learner.cutTo(time.Now(), fleet, known, share); changed {
+			r.writeRate(name, p.learner, rate, "http_429", e.Err)
+		}
+	}
+	return status == http.StatusTooManyRequests
+}
+
+// fleetRate reads the destination's rate in force for the fleet, when the
+// store can tell (LimitsReader).
+func (r *run) fleetRate(name string) (float64, bool) {
+	lr, ok := r.d.cfg.Store.(LimitsReader)
+	if !ok {
+		return 0, false
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), r.d.cfg.StoreTimeout)
+	defer cancel()
+	l, err := lr.DestinationLimits(ctx, name)
+	return l.Rate, err == nil
+}
+
+// writeRate writes a learned rate to the store and reports the change.
+func (r *run) writeRate(name string, l *rateLearner, rate float64, cause string, err error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), r.d.cfg.StoreTimeout)
+	defer cancel()
+	serr := r.d.cfg.Store.SetDestinationLimits(ctx, name, l.limits(rate))
+	if serr != nil {
+		serr = fmt.Errorf("learned rate %.3g/s: %w", rate, serr)
+	}
+	r.observeDestination(DestinationEvent{Destination: name, Change: DestinationRateChange, Cause: cause, Err: err, StoreErr: serr, Rate: rate})
+}
+
+// recoverRates writes the rates that climbed back since the last run.
+func (r *run) recoverRates() {
+	ds := &r.d.dests
+	ds.mu.Lock()
+	learners := make(map[string]*rateLearner, len(ds.learners))
+	for name, l := range ds.learners {
+		learners[name] = l
+	}
+	ds.mu.Unlock()
+	now := time.Now()
+	for name, l := range learners {
+		if rate, ok := l.recovered(now); ok {
+			r.writeRate(name, l, rate, "recovery", nil)
+		}
+	}
+}
