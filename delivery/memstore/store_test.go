@@ -14,3 +14,9 @@ func TestConformance(t *testing.T) {
 		return memstore.New(memstore.Config{Now: now})
 	})
 }
+
+func TestHistoryBounds(t *testing.T) {
+	storetest.RunHistoryBounds(t, func(t *testing.T, now func() time.Time, h delivery.History) delivery.Store {
+		return memstore.New(memstore.Config{Now: now, History: h})
+	})
+}

@@ -45,7 +45,7 @@ func TestMigrateConcurrentBoots(t *testing.T) {
 	assert.Equal(t, s.LatestSchemaVersionForTest(), v)
 	var applied int
 	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM `+quote(schema)+`.events_outbox_migrations`).Scan(&applied))
-	assert.Equal(t, v, applied, "each version applied once")
+	assert.Equal(t, s.MigrationCountForTest(), applied, "each version applied once")
 
 	// Idempotent: again, with data in place.
 	_, err = s.Enqueue(ctx, delivery.Message{ID: "kept", Payload: []byte("x")})

@@ -1,16 +1,31 @@
 package postgres_test
 
 import (
+	"context"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/outbound-go/outbound/delivery"
+	"github.com/outbound-go/outbound/delivery/postgres"
 	"github.com/outbound-go/outbound/delivery/storetest"
 )
 
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, now func() time.Time) delivery.Store {
 		s, _ := newStore(t, now)
+		return s
+	})
+}
+
+func TestHistoryBounds(t *testing.T) {
+	storetest.RunHistoryBounds(t, func(t *testing.T, now func() time.Time, h delivery.History) delivery.Store {
+		pool := newPool(t)
+		s, err := postgres.New(postgres.Config{Pool: pool, Schema: newSchema(t, pool), Now: now, History: h})
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = s.Close() })
+		require.NoError(t, s.Migrate(context.Background()))
 		return s
 	})
 }

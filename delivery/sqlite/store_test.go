@@ -27,3 +27,12 @@ func TestConformance(t *testing.T) {
 		return open(t, filepath.Join(t.TempDir(), "outbox.db"), now)
 	})
 }
+
+func TestHistoryBounds(t *testing.T) {
+	storetest.RunHistoryBounds(t, func(t *testing.T, now func() time.Time, h delivery.History) delivery.Store {
+		s, err := sqlite.Open(context.Background(), sqlite.Config{Path: filepath.Join(t.TempDir(), "outbox.db"), Now: now, History: h})
+		require.NoError(t, err)
+		t.Cleanup(func() { require.NoError(t, s.Close()) })
+		return s
+	})
+}
