@@ -113,7 +113,7 @@ func (h *Handler) pause(w http.ResponseWriter, r *http.Request) {
 		h.storeError(w, r, err)
 		return
 	}
-	done(w, r, viewDestination(&dest))
+	done(w, r, ViewDestination(&dest))
 }
 
 func (h *Handler) resume(w http.ResponseWriter, r *http.Request) {

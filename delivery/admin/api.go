@@ -44,7 +44,7 @@ func (h *Handler) apiStats(w http.ResponseWriter, r *http.Request) {
 		h.storeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, viewStats(st))
+	writeJSON(w, http.StatusOK, ViewStats(st))
 }
 
 func (h *Handler) apiDestinations(w http.ResponseWriter, r *http.Request) {
@@ -53,9 +53,9 @@ func (h *Handler) apiDestinations(w http.ResponseWriter, r *http.Request) {
 		h.storeError(w, r, err)
 		return
 	}
-	out := make([]destinationView, len(ds))
+	out := make([]DestinationView, len(ds))
 	for i := range ds {
-		out[i] = viewDestination(&ds[i])
+		out[i] = ViewDestination(&ds[i])
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"destinations": out})
 }
@@ -106,9 +106,9 @@ func (h *Handler) apiRecords(w http.ResponseWriter, r *http.Request) {
 		h.storeError(w, r, err)
 		return
 	}
-	out := make([]recordView, len(page.Records))
+	out := make([]RecordView, len(page.Records))
 	for i := range page.Records {
-		out[i] = viewRecord(&page.Records[i], false)
+		out[i] = ViewRecord(&page.Records[i], false)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"records": out, "next": page.Next})
 }
@@ -119,5 +119,5 @@ func (h *Handler) apiRecord(w http.ResponseWriter, r *http.Request) {
 		h.storeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, viewRecord(&rec, true))
+	writeJSON(w, http.StatusOK, ViewRecord(&rec, true))
 }

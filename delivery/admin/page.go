@@ -82,18 +82,18 @@ func (h *Handler) home(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	data := struct {
-		Stats        statsView
-		Destinations []destinationView
-		Records      []recordView
+		Stats        StatsView
+		Destinations []DestinationView
+		Records      []RecordView
 		State        string
 		Filter       delivery.ListOptions
 		Next         string
-	}{Stats: viewStats(st), State: o.State.String(), Filter: o, Next: page.Next}
+	}{Stats: ViewStats(st), State: o.State.String(), Filter: o, Next: page.Next}
 	for i := range ds {
-		data.Destinations = append(data.Destinations, viewDestination(&ds[i]))
+		data.Destinations = append(data.Destinations, ViewDestination(&ds[i]))
 	}
 	for i := range page.Records {
-		data.Records = append(data.Records, viewRecord(&page.Records[i], false))
+		data.Records = append(data.Records, ViewRecord(&page.Records[i], false))
 	}
 	h.render(w, r, "home.html", data)
 }
@@ -104,5 +104,5 @@ func (h *Handler) recordPage(w http.ResponseWriter, r *http.Request) {
 		h.storeError(w, r, err)
 		return
 	}
-	h.render(w, r, "record.html", viewRecord(&rec, true))
+	h.render(w, r, "record.html", ViewRecord(&rec, true))
 }

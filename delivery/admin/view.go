@@ -7,9 +7,10 @@ import (
 	"github.com/outbound-go/outbound/delivery"
 )
 
-// recordView is a record as the API and the page show it: no payload (its
-// size), no header values (their names).
-type recordView struct {
+// RecordView is a record as the API, the page and the outbound command's
+// -json output show it: no payload (its size), no header values (their
+// names). Times are RFC 3339 in JSON.
+type RecordView struct {
 	ID            string        `json:"id"`
 	Seq           int64         `json:"seq"`
 	Destination   string        `json:"destination"`
@@ -26,12 +27,13 @@ type recordView struct {
 	Idempotency   string        `json:"idempotency_key,omitempty"`
 	PayloadBytes  int           `json:"payload_bytes"`
 	HeaderNames   []string      `json:"header_names,omitempty"`
-	LastAttempt   *attemptView  `json:"last_attempt,omitempty"`
-	History       []attemptView `json:"history,omitempty"`
+	LastAttempt   *AttemptView  `json:"last_attempt,omitempty"`
+	History       []AttemptView `json:"history,omitempty"`
 }
 
-// attemptView is one attempt as the API and the page show it.
-type attemptView struct {
+// AttemptView is one attempt as the API and the page show it; Duration is
+// a Go duration string ("1.5s").
+type AttemptView struct {
 	StartedAt time.Time `json:"started_at"`
 	Duration  string    `json:"duration"`
 	Status    int       `json:"status,omitempty"`
@@ -40,14 +42,16 @@ type attemptView struct {
 	Response  string    `json:"response,omitempty"`
 }
 
-func viewAttempt(a delivery.Attempt) attemptView {
-	return attemptView{StartedAt: a.StartedAt, Duration: a.Duration.String(), Status: a.Status,
+// ViewAttempt returns a as shown.
+func ViewAttempt(a delivery.Attempt) AttemptView {
+	return AttemptView{StartedAt: a.StartedAt, Duration: a.Duration.String(), Status: a.Status,
 		Class: a.Class.String(), Error: a.Error, Response: a.Response}
 }
 
-// viewRecord returns r as shown; withHistory adds its history.
-func viewRecord(r *delivery.Record, withHistory bool) recordView {
-	v := recordView{ID: r.ID, Seq: r.Seq, Destination: r.Destination, Key: r.Key, State: r.State.String(),
+// ViewRecord returns r as shown; withHistory adds its attempt history
+// (oldest first).
+func ViewRecord(r *delivery.Record, withHistory bool) RecordView {
+	v := RecordView{ID: r.ID, Seq: r.Seq, Destination: r.Destination, Key: r.Key, State: r.State.String(),
 		Attempts: r.Attempts, Deferrals: r.Deferrals, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
 		Duplicate: r.Duplicate, CorrelationID: r.CorrelationID, Idempotency: r.IdempotencyKey,
 		PayloadBytes: len(r.Payload)}
@@ -62,19 +66,19 @@ func viewRecord(r *delivery.Record, withHistory bool) recordView {
 	}
 	slices.Sort(v.HeaderNames)
 	if !r.LastAttempt.StartedAt.IsZero() || r.LastAttempt.Error != "" {
-		a := viewAttempt(r.LastAttempt)
+		a := ViewAttempt(r.LastAttempt)
 		v.LastAttempt = &a
 	}
 	if withHistory {
 		for _, a := range r.History {
-			v.History = append(v.History, viewAttempt(a))
+			v.History = append(v.History, ViewAttempt(a))
 		}
 	}
 	return v
 }
 
-// destinationView is a destination as the API and the page show it.
-type destinationView struct {
+// DestinationView is a destination as the API and the page show it.
+type DestinationView struct {
 	Name          string     `json:"name"`
 	Status        string     `json:"status"`
 	PausedUntil   *time.Time `json:"paused_until,omitempty"`
@@ -89,8 +93,9 @@ type destinationView struct {
 	OldestPending string     `json:"oldest_pending,omitempty"`
 }
 
-func viewDestination(d *delivery.Destination) destinationView {
-	v := destinationView{Name: d.Name, Status: d.Status.String(), Pauses: d.Pauses, Cause: d.Cause, Reason: d.Reason,
+// ViewDestination returns d as shown.
+func ViewDestination(d *delivery.Destination) DestinationView {
+	v := DestinationView{Name: d.Name, Status: d.Status.String(), Pauses: d.Pauses, Cause: d.Cause, Reason: d.Reason,
 		MaxInFlight: d.MaxInFlight, Pending: d.Pending, InFlight: d.InFlight, Dead: d.Dead}
 	if !d.PausedUntil.IsZero() {
 		v.PausedUntil = &d.PausedUntil
@@ -104,15 +109,17 @@ func viewDestination(d *delivery.Destination) destinationView {
 	return v
 }
 
-// statsView is delivery.Stats as the API and the page show it.
-type statsView struct {
+// StatsView is delivery.Stats as the API and the page show it.
+type StatsView struct {
 	Counts        map[string]int64 `json:"counts"`
 	OldestPending string           `json:"oldest_pending"`
 	OldestDue     string           `json:"oldest_due"`
 }
 
-func viewStats(st delivery.Stats) statsView {
-	v := statsView{Counts: make(map[string]int64, len(delivery.States)),
+// ViewStats returns st as shown: counts by state name, ages as Go
+// durations rounded to the second.
+func ViewStats(st delivery.Stats) StatsView {
+	v := StatsView{Counts: make(map[string]int64, len(delivery.States)),
 		OldestPending: st.OldestPending.Round(time.Second).String(), OldestDue: st.OldestDue.Round(time.Second).String()}
 	for _, s := range delivery.States {
 		v.Counts[s.String()] = st.Count(s)
