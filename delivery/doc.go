@@ -121,11 +121,13 @@
 //	delivery/memstore      the in-memory Store (and test transactions)
 //	delivery/storetest     the Store conformance suite
 //	delivery/deliverytest  fakes for users' tests
-//	delivery/admin         the operators' http.Handler
+//	delivery/admin         the operators' http.Handler: JSON API and page
+//	                       (standard library only; an adapter, so it
+//	                       imports delivery)
 //
 // Adapters with a heavy dependency are modules of their own, so importing
 // delivery never pulls them in: delivery/postgres (pgx), delivery/sqlite
-// (modernc.org/sqlite), delivery/metrics (Prometheus), and the
-// OpenTelemetry adapter (delivery/otel) and the operators' command
-// (delivery/cmd/outbound) as they land.
+// (modernc.org/sqlite), delivery/metrics (Prometheus), the operators'
+// command delivery/cmd/outbound (it opens both SQL stores), and the
+// OpenTelemetry adapter (delivery/otel) as it lands.
 package delivery

@@ -66,7 +66,12 @@
 // destination column and is rebuilt, and the heads of keys shared by
 // several destinations are recomputed), and replaces the claim and
 // live-key indexes by ones led by the destination (index builds, like
-// version 3's).
+// version 3's); version 7 adds history (jsonb, for
+// delivery.Record.History), a catalog-only change.
+//
+// The attempt history is appended and trimmed to Config.History by the
+// same UPDATE that settles the attempt, so it costs no extra round trip;
+// Claim does not return it (a worker never reads it), Get and List do.
 // Schema and table names are validated as lower-case identifiers and
 // quoted; every value travels as a query parameter.
 //

@@ -45,5 +45,7 @@
 // version of this package is refused with ErrNewerSchema and left as it
 // is; a file that is not a SQLite database, or is read-only, is an error
 // too, never replaced by an empty outbox. Times are stored as unix
-// nanoseconds.
+// nanoseconds. Version 2 adds each record's attempt history
+// (delivery.Record.History, a JSON array), appended and trimmed to
+// Config.History by the UPDATE that settles each attempt.
 package sqlite
