@@ -65,15 +65,24 @@ func buildQueries(n names) queries {
 	claimCols := strings.Replace(tcols, "t.history", "'[]'::jsonb", 1)
 	// history appends attempt $A (delivery.EncodeAttempt) to a record's
 	// history and keeps the newest $B (at least the newest when $B > 0)
-	// whose sizes (delivery.AttemptSize) add up to at most $C.
+	// whose sizes (delivery.AttemptSize) add up to at most $C. While a
+	// history is short enough that no trim can be needed (each stored
+	// attempt is at most MaxErrorText+MaxResponseText+AttemptOverhead
+	// bytes: settle.go bounds its texts) it is a
+	// plain append, half the cost of expanding and re-aggregating it; a
+	// first attempt, the common case, always is.
 	history := func(a, b, c int) string {
 		return strings.NewReplacer("$A", "$"+strconv.Itoa(a), "$B", "$"+strconv.Itoa(b), "$C", "$"+strconv.Itoa(c),
-			"{OVERHEAD}", strconv.Itoa(delivery.AttemptOverhead)).Replace(`(SELECT coalesce(jsonb_agg(h.e ORDER BY h.i), '[]'::jsonb) FROM (
+			"{OVERHEAD}", strconv.Itoa(delivery.AttemptOverhead),
+			"{MAXA}", strconv.Itoa(delivery.MaxErrorText+delivery.MaxResponseText+delivery.AttemptOverhead)).Replace(`CASE
+		WHEN jsonb_array_length(history) + 1 <= $B::bigint AND (jsonb_array_length(history) + 1)::bigint * {MAXA} <= $C::bigint
+		THEN history || jsonb_build_array($A::jsonb)
+		ELSE (SELECT coalesce(jsonb_agg(h.e ORDER BY h.i), '[]'::jsonb) FROM (
 		SELECT x.e, x.i, row_number() OVER w AS n,
 			sum(octet_length(coalesce(x.e->>'error', '')) + octet_length(coalesce(x.e->>'response', '')) + {OVERHEAD}) OVER w AS b
 		FROM jsonb_array_elements(history || jsonb_build_array($A::jsonb)) WITH ORDINALITY AS x(e, i)
 		WINDOW w AS (ORDER BY x.i DESC)
-	) AS h WHERE h.n <= $B::bigint AND (h.n = 1 OR h.b <= $C::bigint))`)
+	) AS h WHERE h.n <= $B::bigint AND (h.n = 1 OR h.b <= $C::bigint)) END`)
 	}
 	return queries{
 		// Two index probes, not an OR a cached generic plan might turn
