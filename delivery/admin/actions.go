@@ -126,3 +126,18 @@ func (h *Handler) resume(w http.ResponseWriter, r *http.Request) {
 	}
 	done(w, r, map[string]bool{"resumed": true})
 }
+
+func (h *Handler) disable(w http.ResponseWriter, r *http.Request) {
+	if !form(w, r) {
+		return
+	}
+	reason := r.PostFormValue("reason")
+	if reason == "" {
+		reason = "disabled by an operator"
+	}
+	if err := h.cfg.Store.DisableDestination(r.Context(), r.PostFormValue("name"), "operator", reason); err != nil {
+		h.storeError(w, r, err)
+		return
+	}
+	done(w, r, map[string]bool{"disabled": true})
+}

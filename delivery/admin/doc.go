@@ -6,7 +6,8 @@
 // partner said: stats by state, destinations with their figures and
 // pauses, records filtered by state, destination, key, time and error
 // text, and one record with its attempt history. The actions redrive dead
-// records (by id or by filter) and pause or resume a destination.
+// records (by id or by filter) and pause, disable or resume a
+// destination.
 //
 //	h, err := admin.New(admin.Config{
 //		Store: store,
@@ -53,6 +54,7 @@
 //	                            counts them instead
 //	POST /api/pause             name, for (a duration, default 1h), reason
 //	POST /api/resume            name
+//	POST /api/disable           name, reason: no claims until resumed
 //
 // Errors are JSON objects {"error": "..."} with 400 for bad input, 403 when
 // refused, 404 for an unknown record or destination, 405 for a wrong

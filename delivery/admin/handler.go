@@ -22,6 +22,8 @@ const (
 	ActionPause Action = "pause"
 	// ActionResume resumes a paused or disabled destination.
 	ActionResume Action = "resume"
+	// ActionDisable disables a destination until someone resumes it.
+	ActionDisable Action = "disable"
 )
 
 // Authorizer decides whether r may take action a. It returns nil to allow
@@ -91,6 +93,7 @@ func New(cfg Config) (*Handler, error) {
 	h.route("POST /api/redrive-matching", ActionRedrive, h.redriveMatching)
 	h.route("POST /api/pause", ActionPause, h.pause)
 	h.route("POST /api/resume", ActionResume, h.resume)
+	h.route("POST /api/disable", ActionDisable, h.disable)
 	return h, nil
 }
 

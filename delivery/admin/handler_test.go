@@ -265,6 +265,15 @@ func TestPauseAndResume(t *testing.T) {
 	assert.Equal(t, delivery.DestinationActive, ds[0].Status)
 	resp, _ = f.post("/api/resume", url.Values{"name": {"unknown"}})
 	assert.Equal(t, http.StatusNotFound, resp.StatusCode)
+
+	resp, body = f.post("/api/disable", url.Values{"name": {"ats"}, "reason": {"contract ended"}})
+	require.Equal(t, http.StatusOK, resp.StatusCode, body)
+	ds, err = f.store.Destinations(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, delivery.DestinationDisabled, ds[0].Status)
+	assert.Equal(t, "contract ended", ds[0].Reason)
+	resp, _ = f.get("/api/disable?name=ats")
+	assert.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode)
 }
 
 // TestFiltersAndPaging lists 10,000 records through the API: by state,
