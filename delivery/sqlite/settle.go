@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/outbound-go/outbound/delivery"
+	"github.com/outbound-go/outbound/internal/text"
 )
 
 // settle runs update, an UPDATE of the record claimed under l whose last
@@ -38,10 +39,18 @@ func (s *Store) settle(ctx context.Context, l delivery.Lease, update string, arg
 	})
 }
 
-// attemptSQL records an attempt: attemptArgs's parameters.
+// attemptSQL records an attempt: attemptArgs's parameters. While a
+// history is short enough that no trim can be needed (each stored attempt
+// is at most maxAttempt bytes: attemptArgs bounds its texts) the attempt
+// is appended as it is; a first attempt, the common case, always is.
+// Otherwise the history is expanded, the attempt appended, and the newest
+// kept within the bounds.
 var attemptSQL = `attempts = attempts + 1,
 	last_started_at = ?, last_duration = ?, last_status = ?, last_class = ?, last_error = ?, last_response = ?,
-	history = (SELECT json_group_array(json(e)) FROM (
+	history = CASE
+		WHEN json_array_length(history) + 1 <= ? AND (json_array_length(history) + 1) * ` + maxAttempt + ` <= ?
+		THEN json_insert(history, '$[#]', json(?))
+		ELSE (SELECT json_group_array(json(e)) FROM (
 		SELECT e FROM (
 			SELECT x.value AS e, x.key AS i, row_number() OVER w AS n,
 				sum(length(CAST(coalesce(json_extract(x.value, '$.error'), '') AS BLOB))
@@ -49,18 +58,28 @@ var attemptSQL = `attempts = attempts + 1,
 			FROM json_each(json_insert(history, '$[#]', json(?))) AS x
 			WINDOW w AS (ORDER BY x.key DESC)
 		) WHERE n <= ? AND (n = 1 OR b <= ?) ORDER BY i
-	))`
+	)) END`
 
-// overhead is delivery.AttemptOverhead in SQL.
-var overhead = strconv.Itoa(delivery.AttemptOverhead)
+// overhead is delivery.AttemptOverhead in SQL; maxAttempt the largest
+// size (delivery.AttemptSize) of an attempt the store keeps.
+var (
+	overhead   = strconv.Itoa(delivery.AttemptOverhead)
+	maxAttempt = strconv.Itoa(delivery.MaxErrorText + delivery.MaxResponseText + delivery.AttemptOverhead)
+)
 
 // attemptArgs are attemptSQL's parameters for attempt a: its columns, then
 // its encoding and the store's History bounds, which the history
 // expression appends it under (newest kept while MaxAttempts > 0, oldest
 // dropped first, sizes as delivery.AttemptSize).
+// Its texts are kept to their documented bounds (delivery.MaxErrorText,
+// delivery.MaxResponseText), cut at a UTF-8 boundary.
 func (s *Store) attemptArgs(a delivery.Attempt) []any {
+	a.Error = text.Truncate(a.Error, delivery.MaxErrorText)
+	a.Response = text.Truncate(a.Response, delivery.MaxResponseText)
+	enc := string(delivery.EncodeAttempt(a))
+	most, size := int64(s.history.MaxAttempts), int64(s.history.MaxBytes)
 	return []any{nanos(a.StartedAt), int64(a.Duration), a.Status, int64(a.Class), a.Error, a.Response,
-		string(delivery.EncodeAttempt(a)), int64(s.history.MaxAttempts), int64(s.history.MaxBytes)}
+		most, size, enc, enc, most, size}
 }
 
 // finishSQL moves a claimed record to a terminal state (the first
