@@ -39,15 +39,18 @@ func (s *Store) settle(ctx context.Context, l delivery.Lease, update string, arg
 	})
 }
 
-// attemptSQL records an attempt: attemptArgs's parameters. While a
-// history is short enough that no trim can be needed (each stored attempt
-// is at most maxAttempt bytes: attemptArgs bounds its texts) the attempt
-// is appended as it is; a first attempt, the common case, always is.
+// attemptSQL records an attempt: attemptArgs's parameters. A first
+// attempt, the common case, makes the history a one-element array by
+// plain text, without parsing any JSON (the driver is C translated to Go,
+// and a settle holds the write lock). While a history is short enough that
+// no trim can be needed (each stored attempt is at most maxAttempt bytes:
+// attemptArgs bounds its texts) the attempt is appended as it is.
 // Otherwise the history is expanded, the attempt appended, and the newest
 // kept within the bounds.
 var attemptSQL = `attempts = attempts + 1,
 	last_started_at = ?, last_duration = ?, last_status = ?, last_class = ?, last_error = ?, last_response = ?,
 	history = CASE
+		WHEN history = '[]' AND ? > 0 THEN '[' || ? || ']'
 		WHEN json_array_length(history) + 1 <= ? AND (json_array_length(history) + 1) * ` + maxAttempt + ` <= ?
 		THEN json_insert(history, '$[#]', json(?))
 		ELSE (SELECT json_group_array(json(e)) FROM (
@@ -79,7 +82,7 @@ func (s *Store) attemptArgs(a delivery.Attempt) []any {
 	enc := string(delivery.EncodeAttempt(a))
 	most, size := int64(s.history.MaxAttempts), int64(s.history.MaxBytes)
 	return []any{nanos(a.StartedAt), int64(a.Duration), a.Status, int64(a.Class), a.Error, a.Response,
-		most, size, enc, enc, most, size}
+		most, enc, most, size, enc, enc, most, size}
 }
 
 // finishSQL moves a claimed record to a terminal state (the first
