@@ -155,12 +155,14 @@
 //	delivery/memstore      the in-memory Store (and test transactions)
 //	delivery/storetest     the Store conformance suite
 //	delivery/deliverytest  fakes for users' tests
-//	delivery/admin         the operators' http.Handler
+//	delivery/admin         the operators' http.Handler: JSON API and page
+//	                       (standard library only; an adapter, so it
+//	                       imports delivery)
 //
 // Adapters with a heavy dependency are modules of their own, so importing
 // delivery never pulls them in: delivery/postgres (pgx), delivery/sqlite
 // (modernc.org/sqlite), delivery/metrics (Prometheus), delivery/otel
 // (OpenTelemetry: it reaches this package through the
 // SetTraceContextSource hook and the AttemptTracer interface), and the
-// operators' command (delivery/cmd/outbound) as it lands.
+// operators' command delivery/cmd/outbound (it opens both SQL stores).
 package delivery

@@ -68,9 +68,10 @@ func ParseState(name string) (State, error) {
 	return 0, fmt.Errorf("delivery: unknown state %q", name)
 }
 
-// Attempt describes one delivery attempt, kept on the record for forensics.
-// Stores keep only the latest attempt (like a dead-letter table keyed by
-// message id), not a history; observers see every attempt as it happens.
+// Attempt describes one delivery attempt, kept on the record for forensics:
+// the latest as Record.LastAttempt, and the latest few, within the store's
+// History bounds, as Record.History; observers see every attempt as it
+// happens.
 type Attempt struct {
 	// StartedAt is when the attempt began.
 	StartedAt time.Time
@@ -171,6 +172,14 @@ type Record struct {
 	// redrive starts a new delivery effort: the dispatcher counts a
 	// policy's MaxElapsed from the later of CreatedAt and RedrivenAt.
 	RedrivenAt time.Time
+	// History holds the record's latest attempts, oldest first, the
+	// newest last (LastAttempt, unless an operator cancelled the record
+	// since, which is not an attempt): at most the store's History bounds (by default
+	// DefaultHistoryAttempts attempts and DefaultHistoryBytes), the oldest
+	// dropped first. Deferrals and operator actions add nothing; a
+	// redrive keeps it, so a redriven record shows what happened before.
+	// Purge deletes it with the record.
+	History []Attempt
 }
 
 // EffortStartedAt is when the current delivery effort began: the later of

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/outbound-go/outbound/classify"
 )
@@ -254,7 +256,36 @@ type ListOptions struct {
 	// After is the cursor from the previous page's Next, or "" for the
 	// first page.
 	After string
+	// UpdatedAfter, if set, lists only records last changed (UpdatedAt)
+	// at or after this time, on the caller's clock like
+	// Filter.UpdatedBefore.
+	UpdatedAfter time.Time
+	// UpdatedBefore, if set, lists only records last changed before this
+	// time.
+	UpdatedBefore time.Time
+	// ErrorContains, if set, lists only records whose LastAttempt.Error
+	// contains it (bytes compared as they are: case matters). Text that
+	// no store can hold (invalid UTF-8, a NUL byte) matches nothing
+	// (SearchableText).
+	ErrorContains string
 }
+
+// Matches reports whether r matches o's filters (State, Destination, Key,
+// UpdatedAfter, UpdatedBefore, ErrorContains), its times compared on one
+// clock: for stores that filter records in memory.
+func (o ListOptions) Matches(r *Record) bool {
+	return (o.State == 0 || r.State == o.State) &&
+		(o.Destination == "" || r.Destination == o.Destination) &&
+		(o.Key == "" || r.Key == o.Key) &&
+		(o.UpdatedAfter.IsZero() || !r.UpdatedAt.Before(o.UpdatedAfter)) &&
+		(o.UpdatedBefore.IsZero() || r.UpdatedAt.Before(o.UpdatedBefore)) &&
+		(o.ErrorContains == "" || SearchableText(o.ErrorContains) && strings.Contains(r.LastAttempt.Error, o.ErrorContains))
+}
+
+// SearchableText reports whether s can match stored text: valid UTF-8
+// without a NUL byte. Stores answer a search for anything else with
+// nothing, without asking their database.
+func SearchableText(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, 0) }
 
 // Page sizes for List.
 const (

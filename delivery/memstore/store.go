@@ -19,13 +19,17 @@ type Config struct {
 	// Now is the clock the store reads for every time it writes or
 	// compares. Nil means time.Now (which testing/synctest fakes).
 	Now func() time.Time
+	// History bounds the attempts each record keeps (Record.History); the
+	// zero value means delivery's defaults.
+	History delivery.History
 }
 
 // Store is an in-memory delivery.Store. It is safe for concurrent use. The
 // zero value is not usable; call New.
 type Store struct {
-	now    func() time.Time
-	notify chan struct{}
+	now     func() time.Time
+	history delivery.History
+	notify  chan struct{}
 
 	mu     sync.Mutex
 	seq    int64
@@ -70,12 +74,13 @@ func New(cfg Config) *Store {
 		now = time.Now
 	}
 	return &Store{
-		now:    now,
-		notify: make(chan struct{}, 1),
-		byID:   make(map[string]*rec),
-		byIdem: make(map[idemKey]*rec),
-		keys:   make(map[string][]*rec),
-		dests:  make(map[string]*dest),
+		now:     now,
+		history: cfg.History.WithDefaults(),
+		notify:  make(chan struct{}, 1),
+		byID:    make(map[string]*rec),
+		byIdem:  make(map[idemKey]*rec),
+		keys:    make(map[string][]*rec),
+		dests:   make(map[string]*dest),
 	}
 }
 
@@ -309,6 +314,7 @@ func (s *Store) finish(r *rec, to delivery.State, a delivery.Attempt, now time.T
 	s.move(r, to, now)
 	r.Attempts++
 	r.LastAttempt = a
+	r.History = s.history.Append(r.History, a)
 	r.LeaseToken = ""
 	r.LeaseExpiresAt = time.Time{}
 	if r.Key == "" {
@@ -365,6 +371,7 @@ func (s *Store) Reschedule(_ context.Context, l delivery.Lease, next time.Time, 
 		if a != nil {
 			r.Attempts++
 			r.LastAttempt = *a
+			r.History = s.history.Append(r.History, *a)
 		} else {
 			r.Deferrals++
 		}
@@ -503,8 +510,7 @@ func (s *Store) List(_ context.Context, opts delivery.ListOptions) (delivery.Pag
 		if e.seq != r.Seq || r.purged {
 			continue
 		}
-		if (opts.State != 0 && r.State != opts.State) || (opts.Key != "" && r.Key != opts.Key) ||
-			(opts.Destination != "" && r.Destination != opts.Destination) {
+		if !opts.Matches(&r.Record) {
 			continue
 		}
 		if len(page.Records) == limit {
@@ -590,5 +596,6 @@ func (r *rec) snapshot() delivery.Record {
 	if len(out.Headers) > 0 {
 		out.Headers = maps.Clone(out.Headers)
 	}
+	out.History = slices.Clone(out.History)
 	return out
 }

@@ -21,3 +21,9 @@ func TestConformanceShared(t *testing.T) {
 		return s, s // one process: both handles are the one store
 	})
 }
+
+func TestHistoryBounds(t *testing.T) {
+	storetest.RunHistoryBounds(t, func(t *testing.T, now func() time.Time, h delivery.History) delivery.Store {
+		return memstore.New(memstore.Config{Now: now, History: h})
+	})
+}

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/outbound-go/outbound/delivery"
 )
 
 // Defaults for the zero values of Config.
@@ -56,6 +58,11 @@ type Config struct {
 	// attempts to re-establish the listening connection. Zero means five
 	// seconds; negative is an error.
 	MaxReconnectDelay time.Duration
+
+	// History bounds the attempts each record keeps (Record.History),
+	// trimmed by the statement that settles each attempt. The zero value
+	// means delivery's defaults (10 attempts, 32 KiB).
+	History delivery.History
 }
 
 var (
@@ -98,5 +105,6 @@ func (c Config) withDefaults() (Config, error) {
 	case c.MaxReconnectDelay == 0:
 		c.MaxReconnectDelay = DefaultMaxReconnectDelay
 	}
+	c.History = c.History.WithDefaults()
 	return c, nil
 }

@@ -67,7 +67,14 @@
 // several destinations are recomputed), and replaces the claim and
 // live-key indexes by ones led by the destination (index builds, like
 // version 3's); version 6 adds trace_parent and trace_state (for
-// delivery.Message.TraceParent and TraceState), a catalog-only change.
+// delivery.Message.TraceParent and TraceState), a catalog-only change;
+// version 7 adds history (jsonb, for
+// delivery.Record.History), a catalog-only change.
+//
+// The attempt history is appended and trimmed to Config.History by the
+// same UPDATE that settles the attempt, so it costs no extra round trip;
+// Claim does not return it (a worker never reads it), Get and List do.
+//
 // Schema and table names are validated as lower-case identifiers and
 // quoted; every value travels as a query parameter.
 //

@@ -95,7 +95,9 @@ func TestClaimPlanUsesIndexes(t *testing.T) {
 	assert.Equal(t, 2*time.Hour, st.OldestDue, "records blocked behind busy keys have been due for two hours")
 
 	plan = explain(t, tx, store.SettleSQLForTest(), recs[0].ID, recs[0].LeaseToken, int16(delivery.StateDelivered),
-		base, int64(0), int32(200), int16(classify.ClassOK), "", false, base, "")
+		base, int64(0), int32(200), int16(classify.ClassOK), "", false, base, "",
+		string(delivery.EncodeAttempt(delivery.Attempt{StartedAt: base, Status: 200})),
+		int64(delivery.DefaultHistoryAttempts), int64(delivery.DefaultHistoryBytes))
 	plan += explain(t, tx, store.PromoteSQLForTest(), recs[0].ID)
 	t.Logf("settle and promote in a key with %d records behind it:\n%s", pending/2/hotKeys, plan)
 	assert.Contains(t, plan, "_live_key_idx")

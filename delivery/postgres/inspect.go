@@ -53,7 +53,21 @@ func (s *Store) List(ctx context.Context, opts delivery.ListOptions) (delivery.P
 	if opts.Destination != "" {
 		dest = &opts.Destination
 	}
-	recs, err := queryRecords(ctx, s.pool, s.q.list, after, int16(opts.State), opts.Key, limit+1, dest)
+	if !storable(opts.ErrorContains) {
+		return delivery.Page{}, nil // no stored error text holds it
+	}
+	st := s.stamp()
+	var from, upTo *time.Duration // NULL: no bound
+	if !opts.UpdatedAfter.IsZero() {
+		d := st.offset(opts.UpdatedAfter)
+		from = &d
+	}
+	if !opts.UpdatedBefore.IsZero() {
+		d := st.offset(opts.UpdatedBefore)
+		upTo = &d
+	}
+	recs, err := queryRecords(ctx, s.pool, s.q.list, after, int16(opts.State), opts.Key, limit+1, dest,
+		from, upTo, opts.ErrorContains, st.now)
 	if err != nil {
 		return delivery.Page{}, fmt.Errorf("postgres: list: %w", err)
 	}

@@ -3,6 +3,8 @@ package postgres
 import (
 	"strconv"
 	"strings"
+
+	"github.com/outbound-go/outbound/delivery"
 )
 
 // queries holds every SQL statement of one outbox, rendered once in New
@@ -72,6 +74,30 @@ func buildQueries(n names) queries {
 			"{TOKENS}", tokens("c"), "{IVD}", iv("d"), "{NEXTTOKEN}", next).Replace(r.Replace(s))
 	}
 	tcols := "t." + strings.ReplaceAll(strings.Join(strings.Fields(recordColumns), " "), ", ", ", t.")
+	// A claim does not return the history: a worker does not read it,
+	// and it may be tens of kilobytes a record.
+	claimCols := strings.Replace(tcols, "t.history", "'[]'::jsonb", 1)
+	// history appends attempt $A (delivery.EncodeAttempt) to a record's
+	// history and keeps the newest $B (at least the newest when $B > 0)
+	// whose sizes (delivery.AttemptSize) add up to at most $C. While a
+	// history is short enough that no trim can be needed (each stored
+	// attempt is at most MaxErrorText+MaxResponseText+AttemptOverhead
+	// bytes: settle.go bounds its texts) it is a
+	// plain append, half the cost of expanding and re-aggregating it; a
+	// first attempt, the common case, always is.
+	history := func(a, b, c int) string {
+		return strings.NewReplacer("$A", "$"+strconv.Itoa(a), "$B", "$"+strconv.Itoa(b), "$C", "$"+strconv.Itoa(c),
+			"{OVERHEAD}", strconv.Itoa(delivery.AttemptOverhead),
+			"{MAXA}", strconv.Itoa(delivery.MaxErrorText+delivery.MaxResponseText+delivery.AttemptOverhead)).Replace(`CASE
+		WHEN jsonb_array_length(history) + 1 <= $B::bigint AND (jsonb_array_length(history) + 1)::bigint * {MAXA} <= $C::bigint
+		THEN history || jsonb_build_array($A::jsonb)
+		ELSE (SELECT coalesce(jsonb_agg(h.e ORDER BY h.i), '[]'::jsonb) FROM (
+		SELECT x.e, x.i, row_number() OVER w AS n,
+			sum(octet_length(coalesce(x.e->>'error', '')) + octet_length(coalesce(x.e->>'response', '')) + {OVERHEAD}) OVER w AS b
+		FROM jsonb_array_elements(history || jsonb_build_array($A::jsonb)) WITH ORDINALITY AS x(e, i)
+		WINDOW w AS (ORDER BY x.i DESC)
+	) AS h WHERE h.n <= $B::bigint AND (h.n = 1 OR h.b <= $C::bigint)) END`)
+	}
 	return queries{
 		// Two index probes, not an OR a cached generic plan might turn
 		// into a scan.
@@ -214,13 +240,14 @@ WHERE d.name = pick.name`),
 )
 UPDATE {T} AS t SET state = 2, lease_token = $3, lease_expires_at = {NOW1} + $4::interval, updated_at = {NOW1}
 FROM pick WHERE t.id = pick.id
-RETURNING ` + tcols + `, pick.probing`),
+RETURNING ` + claimCols + `, pick.probing`),
 
 		// Moves a claimed record to a terminal state and takes it out of
 		// its key's live count (locking the key's row).
 		settleTerminal: q(`WITH s AS (
 	UPDATE {T} SET state = $3, attempts = attempts + 1, last_started_at = $4, last_duration_ns = $5,
 		last_status = $6, last_class = $7, last_error = $8, duplicate = $9, last_response = $11,
+		history = ` + history(12, 13, 14) + `,
 		lease_token = NULL, lease_expires_at = NULL, is_head = false, updated_at = {NOW10}
 	WHERE id = $1 AND lease_token = $2 AND state = 2
 	RETURNING destination, key
@@ -248,6 +275,7 @@ UPDATE {T} AS t SET is_head = true FROM h WHERE t.id = h.id AND NOT t.is_head`),
 		rescheduleAttempt: q(`WITH s AS (
 	UPDATE {T} SET state = 1, next_attempt_at = {NOW9} + $3::interval, attempts = attempts + 1, last_started_at = $4,
 		last_duration_ns = $5, last_status = $6, last_class = $7, last_error = $8, last_response = $10,
+		history = ` + history(11, 12, 13) + `,
 		lease_token = NULL, lease_expires_at = NULL, updated_at = {NOW9}
 	WHERE id = $1 AND lease_token = $2 AND state = 2
 	RETURNING 1
@@ -321,9 +349,14 @@ ON CONFLICT DO NOTHING`),
 
 		get: q(`SELECT {COLS} FROM {T} WHERE id = $1`),
 
+		// $6 and $7 bound updated_at as distances from now ($9), NULL
+		// for none; $8 is text the last error must contain.
 		list: q(`SELECT {COLS} FROM {T}
 WHERE seq > $1 AND ($2::smallint = 0 OR state = $2) AND ($3::text = '' OR key = $3)
 	AND ($5::text IS NULL OR destination = $5)
+	AND ($6::interval IS NULL OR updated_at >= {NOW9} + $6::interval)
+	AND ($7::interval IS NULL OR updated_at < {NOW9} + $7::interval)
+	AND ($8::text = '' OR strpos(last_error, $8) > 0)
 ORDER BY seq LIMIT $4`),
 
 		stats: statsQuery(n, exactSettledMax),

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"fmt"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -15,7 +16,7 @@ import (
 const recordColumns = `id, seq, key, destination, payload, headers, idempotency_key, correlation_id,
 	created_at, state, attempts, deferrals, next_attempt_at, lease_token, lease_expires_at,
 	last_started_at, last_duration_ns, last_status, last_class, last_error, duplicate, updated_at, redriven_at,
-	last_response, trace_parent, trace_state`
+	last_response, trace_parent, trace_state, history`
 
 // scanRecord reads one row of recordColumns, then the extra columns into
 // extra.
@@ -29,13 +30,17 @@ func scanRecord(row pgx.Row, extra ...any) (delivery.Record, error) {
 		attempts, deferrals, sts int32
 		durNS                    int64
 		headers                  map[string]string
+		history                  []byte
 	)
 	err := row.Scan(append([]any{&r.ID, &r.Seq, &r.Key, &r.Destination, &r.Payload, &headers, &idem, &r.CorrelationID,
 		&r.CreatedAt, &state, &attempts, &deferrals, &r.NextAttemptAt, &token, &leaseExp,
 		&lastStart, &durNS, &sts, &lastClass, &r.LastAttempt.Error, &r.Duplicate, &r.UpdatedAt, &redriven,
-		&r.LastAttempt.Response, &r.TraceParent, &r.TraceState}, extra...)...)
+		&r.LastAttempt.Response, &r.TraceParent, &r.TraceState, &history}, extra...)...)
 	if err != nil {
 		return delivery.Record{}, err
+	}
+	if r.History, err = delivery.DecodeHistory(history); err != nil {
+		return delivery.Record{}, fmt.Errorf("postgres: record %q: %w", r.ID, err)
 	}
 	if len(headers) > 0 {
 		r.Headers = headers

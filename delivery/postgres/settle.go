@@ -40,10 +40,11 @@ func (s *Store) finish(ctx context.Context, op string, l delivery.Lease, to deli
 	if err := checkLease(op, &l); err != nil {
 		return err
 	}
+	a = storableAttempt(a)
 	return s.settle(ctx, &settleReq{op: op, id: l.ID, sql: s.q.settleTerminal, promote: true,
-		args: []any{l.ID, l.Token, int16(to), nullTS(a.StartedAt), int64(a.Duration),
-			int32(a.Status), int16(a.Class), storableText(a.Error, delivery.MaxErrorText), duplicate, s.stamp().now,
-			storableText(a.Response, delivery.MaxResponseText)}})
+		args: append([]any{l.ID, l.Token, int16(to), nullTS(a.StartedAt), int64(a.Duration),
+			int32(a.Status), int16(a.Class), a.Error, duplicate, s.stamp().now,
+			a.Response}, s.historyArgs(a)...)})
 }
 
 // Reschedule implements delivery.Store.
@@ -54,10 +55,11 @@ func (s *Store) Reschedule(ctx context.Context, l delivery.Lease, next time.Time
 	st := s.stamp()
 	r := &settleReq{op: "reschedule", id: l.ID, sql: s.q.rescheduleDeferral, args: []any{l.ID, l.Token, st.offset(next), st.now}}
 	if a != nil {
+		a := storableAttempt(*a)
 		r.sql = s.q.rescheduleAttempt
-		r.args = []any{l.ID, l.Token, st.offset(next), nullTS(a.StartedAt),
-			int64(a.Duration), int32(a.Status), int16(a.Class), storableText(a.Error, delivery.MaxErrorText), st.now,
-			storableText(a.Response, delivery.MaxResponseText)}
+		r.args = append([]any{l.ID, l.Token, st.offset(next), nullTS(a.StartedAt),
+			int64(a.Duration), int32(a.Status), int16(a.Class), a.Error, st.now,
+			a.Response}, s.historyArgs(a)...)
 	}
 	return s.settle(ctx, r)
 }
@@ -92,6 +94,22 @@ func settled(op, id string, n int64, exists bool) error {
 	default:
 		return fmt.Errorf("postgres: %s %q: %w", op, id, delivery.ErrLeaseLost)
 	}
+}
+
+// storableAttempt returns a as the store keeps it: its time to the
+// microsecond, its texts storable (storableText), so that its entry in the
+// history equals LastAttempt read back.
+func storableAttempt(a delivery.Attempt) delivery.Attempt {
+	a.StartedAt = ts(a.StartedAt)
+	a.Error = storableText(a.Error, delivery.MaxErrorText)
+	a.Response = storableText(a.Response, delivery.MaxResponseText)
+	return a
+}
+
+// historyArgs are the parameters of the history expression (queries.go)
+// for attempt a: its encoding and the store's bounds.
+func (s *Store) historyArgs(a delivery.Attempt) []any {
+	return []any{string(delivery.EncodeAttempt(a)), int64(s.cfg.History.MaxAttempts), int64(s.cfg.History.MaxBytes)}
 }
 
 // storableText makes an attempt's error or response text storable: valid

@@ -1,6 +1,7 @@
 package postgres_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -27,5 +28,16 @@ func TestConformanceShared(t *testing.T) {
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = b.Close() })
 		return a, b
+	})
+}
+
+func TestHistoryBounds(t *testing.T) {
+	storetest.RunHistoryBounds(t, func(t *testing.T, now func() time.Time, h delivery.History) delivery.Store {
+		pool := newPool(t)
+		s, err := postgres.New(postgres.Config{Pool: pool, Schema: newSchema(t, pool), Now: now, History: h})
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = s.Close() })
+		require.NoError(t, s.Migrate(context.Background()))
+		return s
 	})
 }

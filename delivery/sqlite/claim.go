@@ -152,13 +152,13 @@ func leasedCounts(ctx context.Context, tx *sql.Tx, now int64) (map[string]int, e
 // oldest due first, ties by Seq: due pending records and records whose
 // lease expired, each found through an index, merged.
 func dueRecords(ctx context.Context, tx *sql.Tx, name string, now int64, limit int) ([]delivery.Record, error) {
-	pending, err := queryRecords(ctx, tx, `SELECT `+recordColumns+` FROM outbox_records r
+	pending, err := queryRecords(ctx, tx, `SELECT `+claimColumns+` FROM outbox_records r
 		WHERE r.destination = ? AND r.state = 1 AND r.next_attempt_at <= ? AND `+headOfKey+`
 		ORDER BY r.next_attempt_at, r.seq LIMIT ?`, name, now, now, limit)
 	if err != nil {
 		return nil, err
 	}
-	expired, err := queryRecords(ctx, tx, `SELECT `+recordColumns+` FROM outbox_records r
+	expired, err := queryRecords(ctx, tx, `SELECT `+claimColumns+` FROM outbox_records r
 		WHERE r.destination = ? AND r.state = 2 AND r.lease_expires_at <= ? AND `+headOfKey+`
 		ORDER BY r.next_attempt_at, r.seq LIMIT ?`, name, now, now, limit)
 	if err != nil {

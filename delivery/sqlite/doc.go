@@ -45,5 +45,10 @@
 // version of this package is refused with ErrNewerSchema and left as it
 // is; a file that is not a SQLite database, or is read-only, is an error
 // too, never replaced by an empty outbox. Times are stored as unix
-// nanoseconds.
+// nanoseconds. Version 2 adds the enqueuing request's trace context
+// (delivery.Message.TraceParent and TraceState), version 3 each
+// destination's fleet-wide rate limit (rate, burst and its GCRA state), and
+// version 4 each record's attempt history (delivery.Record.History, a JSON
+// array), appended and trimmed to Config.History by the UPDATE that
+// settles each attempt.
 package sqlite

@@ -113,7 +113,7 @@ func (s *Store) Enqueue(ctx context.Context, msgs ...delivery.Message) ([]delive
 func (s *Store) existing(ctx context.Context, tx *sql.Tx, out []delivery.Enqueued,
 	batchID map[string]int, batchIdem map[idemKey]int, m *delivery.Message,
 ) (rec delivery.Record, batchIndex int, found bool, err error) {
-	r, err := scanRecord(tx.QueryRowContext(ctx, `SELECT `+recordColumns+` FROM outbox_records WHERE id = ?`, m.ID))
+	r, err := scanRecord(tx.QueryRowContext(ctx, `SELECT `+readColumns+` FROM outbox_records WHERE id = ?`, m.ID))
 	if err == nil {
 		return r, -1, true, nil
 	}
@@ -126,7 +126,7 @@ func (s *Store) existing(ctx context.Context, tx *sql.Tx, out []delivery.Enqueue
 	if m.IdempotencyKey == "" {
 		return delivery.Record{}, -1, false, nil
 	}
-	r, err = scanRecord(tx.QueryRowContext(ctx, `SELECT `+recordColumns+` FROM outbox_records WHERE destination = ? AND idempotency_key = ?`,
+	r, err = scanRecord(tx.QueryRowContext(ctx, `SELECT `+readColumns+` FROM outbox_records WHERE destination = ? AND idempotency_key = ?`,
 		m.Destination, m.IdempotencyKey))
 	if err == nil {
 		return r, -1, true, nil

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"time"
 
@@ -13,7 +14,7 @@ import (
 
 // Get implements delivery.Store.
 func (s *Store) Get(ctx context.Context, id string) (delivery.Record, error) {
-	r, err := scanRecord(s.reads.QueryRowContext(ctx, `SELECT `+recordColumns+` FROM outbox_records WHERE id = ?`, id))
+	r, err := scanRecord(s.reads.QueryRowContext(ctx, `SELECT `+readColumns+` FROM outbox_records WHERE id = ?`, id))
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return delivery.Record{}, fmt.Errorf("sqlite: record %q: %w", id, delivery.ErrNotFound)
@@ -37,10 +38,21 @@ func (s *Store) List(ctx context.Context, opts delivery.ListOptions) (delivery.P
 		}
 		after = n
 	}
-	rows, err := s.reads.QueryContext(ctx, `SELECT `+recordColumns+` FROM outbox_records
+	if !delivery.SearchableText(opts.ErrorContains) {
+		return delivery.Page{}, nil
+	}
+	// Zero times travel as 0 (no lower bound) and the largest int64 (no
+	// upper bound).
+	upTo := int64(math.MaxInt64)
+	if !opts.UpdatedBefore.IsZero() {
+		upTo = nanos(opts.UpdatedBefore)
+	}
+	rows, err := s.reads.QueryContext(ctx, `SELECT `+readColumns+` FROM outbox_records
 		WHERE seq > ? AND (? = 0 OR state = ?) AND (? = '' OR destination = ?) AND (? = '' OR key = ?)
+			AND updated_at >= ? AND updated_at < ? AND (? = '' OR instr(last_error, ?) > 0)
 		ORDER BY seq LIMIT ?`,
-		after, int64(opts.State), int64(opts.State), opts.Destination, opts.Destination, opts.Key, opts.Key, limit+1)
+		after, int64(opts.State), int64(opts.State), opts.Destination, opts.Destination, opts.Key, opts.Key,
+		nanos(opts.UpdatedAfter), upTo, opts.ErrorContains, opts.ErrorContains, limit+1)
 	if err != nil {
 		return delivery.Page{}, fmt.Errorf("sqlite: list: %w", err)
 	}

@@ -9,7 +9,7 @@ import (
 
 // SchemaVersion is the schema version this package writes and reads: the
 // number of steps in migrations.
-const SchemaVersion = 3
+const SchemaVersion = 4
 
 // ErrNewerSchema means the database was written by a newer version of this
 // package; Open refuses it rather than misread it.
@@ -82,11 +82,18 @@ var schemaRates = []string{
 	`ALTER TABLE outbox_destinations ADD COLUMN rate_tat INTEGER NOT NULL DEFAULT 0`,
 }
 
+// schemaHistory keeps each record's attempt history (Record.History): a
+// JSON array of delivery.EncodeAttempt objects, oldest first, appended and
+// trimmed by the statement that settles an attempt.
+var schemaHistory = []string{
+	`ALTER TABLE outbox_records ADD COLUMN history TEXT NOT NULL DEFAULT '[]'`,
+}
+
 // migrations holds the schema's steps: version v is migrations[v-1],
 // applied in order to a database at an older version, all in one
 // transaction. A new version appends a step (and raises SchemaVersion); a
 // released step never changes.
-var migrations = [][]string{schemaV1, schemaTraceContext, schemaRates}
+var migrations = [][]string{schemaV1, schemaTraceContext, schemaRates, schemaHistory}
 
 // migrate creates the schema in an empty database, checks the version of
 // an existing one, and fails on a newer one without touching it.

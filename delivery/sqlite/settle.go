@@ -5,9 +5,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/outbound-go/outbound/delivery"
+	"github.com/outbound-go/outbound/internal/text"
 )
 
 // settle runs update, an UPDATE of the record claimed under l whose last
@@ -37,18 +39,59 @@ func (s *Store) settle(ctx context.Context, l delivery.Lease, update string, arg
 	})
 }
 
-// finishSQL moves a claimed record to a terminal state (the first
-// parameter), recording the attempt (the next six) and updated_at.
-const finishSQL = `UPDATE outbox_records SET state = ?, attempts = attempts + 1,
+// attemptSQL records an attempt: attemptArgs's parameters. A first
+// attempt, the common case, makes the history a one-element array by
+// plain text, without parsing any JSON (the driver is C translated to Go,
+// and a settle holds the write lock). While a history is short enough that
+// no trim can be needed (each stored attempt is at most maxAttempt bytes:
+// attemptArgs bounds its texts) the attempt is appended as it is.
+// Otherwise the history is expanded, the attempt appended, and the newest
+// kept within the bounds.
+var attemptSQL = `attempts = attempts + 1,
 	last_started_at = ?, last_duration = ?, last_status = ?, last_class = ?, last_error = ?, last_response = ?,
-	lease_token = '', lease_expires_at = 0, updated_at = ?`
+	history = CASE
+		WHEN history = '[]' AND ? > 0 THEN '[' || ? || ']'
+		WHEN json_array_length(history) + 1 <= ? AND (json_array_length(history) + 1) * ` + maxAttempt + ` <= ?
+		THEN json_insert(history, '$[#]', json(?))
+		ELSE (SELECT json_group_array(json(e)) FROM (
+		SELECT e FROM (
+			SELECT x.value AS e, x.key AS i, row_number() OVER w AS n,
+				sum(length(CAST(coalesce(json_extract(x.value, '$.error'), '') AS BLOB))
+					+ length(CAST(coalesce(json_extract(x.value, '$.response'), '') AS BLOB)) + ` + overhead + `) OVER w AS b
+			FROM json_each(json_insert(history, '$[#]', json(?))) AS x
+			WINDOW w AS (ORDER BY x.key DESC)
+		) WHERE n <= ? AND (n = 1 OR b <= ?) ORDER BY i
+	)) END`
 
-func attemptArgs(a delivery.Attempt) []any {
-	return []any{nanos(a.StartedAt), int64(a.Duration), a.Status, int64(a.Class), a.Error, a.Response}
+// overhead is delivery.AttemptOverhead in SQL; maxAttempt the largest
+// size (delivery.AttemptSize) of an attempt the store keeps.
+var (
+	overhead   = strconv.Itoa(delivery.AttemptOverhead)
+	maxAttempt = strconv.Itoa(delivery.MaxErrorText + delivery.MaxResponseText + delivery.AttemptOverhead)
+)
+
+// attemptArgs are attemptSQL's parameters for attempt a: its columns, then
+// its encoding and the store's History bounds, which the history
+// expression appends it under (newest kept while MaxAttempts > 0, oldest
+// dropped first, sizes as delivery.AttemptSize).
+// Its texts are kept to their documented bounds (delivery.MaxErrorText,
+// delivery.MaxResponseText), cut at a UTF-8 boundary.
+func (s *Store) attemptArgs(a delivery.Attempt) []any {
+	a.Error = text.Truncate(a.Error, delivery.MaxErrorText)
+	a.Response = text.Truncate(a.Response, delivery.MaxResponseText)
+	enc := string(delivery.EncodeAttempt(a))
+	most, size := int64(s.history.MaxAttempts), int64(s.history.MaxBytes)
+	return []any{nanos(a.StartedAt), int64(a.Duration), a.Status, int64(a.Class), a.Error, a.Response,
+		most, enc, most, size, enc, enc, most, size}
 }
 
+// finishSQL moves a claimed record to a terminal state (the first
+// parameter), recording the attempt (attemptArgs) and updated_at.
+var finishSQL = `UPDATE outbox_records SET state = ?, ` + attemptSQL + `,
+	lease_token = '', lease_expires_at = 0, updated_at = ?`
+
 func (s *Store) finish(ctx context.Context, l delivery.Lease, to delivery.State, a delivery.Attempt, extra string, extraArgs ...any) error {
-	args := append([]any{int64(to)}, attemptArgs(a)...)
+	args := append([]any{int64(to)}, s.attemptArgs(a)...)
 	args = append(args, nanos(s.now()))
 	return s.settle(ctx, l, finishSQL+extra, append(args, extraArgs...)...)
 }
@@ -75,9 +118,8 @@ func (s *Store) Reschedule(ctx context.Context, l delivery.Lease, next time.Time
 		return s.settle(ctx, l, `UPDATE outbox_records SET state = 1, next_attempt_at = ?, deferrals = deferrals + 1,
 			lease_token = '', lease_expires_at = 0, updated_at = ?`, nanos(next), now)
 	}
-	args := append([]any{nanos(next)}, attemptArgs(*a)...)
-	return s.settle(ctx, l, `UPDATE outbox_records SET state = 1, next_attempt_at = ?, attempts = attempts + 1,
-		last_started_at = ?, last_duration = ?, last_status = ?, last_class = ?, last_error = ?, last_response = ?,
+	args := append([]any{nanos(next)}, s.attemptArgs(*a)...)
+	return s.settle(ctx, l, `UPDATE outbox_records SET state = 1, next_attempt_at = ?, `+attemptSQL+`,
 		lease_token = '', lease_expires_at = 0, updated_at = ?`, append(args, now)...)
 }
 

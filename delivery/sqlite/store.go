@@ -28,6 +28,10 @@ type Config struct {
 	// process holding the write lock before it fails. Zero means 5s;
 	// negative is an error.
 	BusyTimeout time.Duration
+	// History bounds the attempts each record keeps (Record.History),
+	// trimmed by the statement that settles each attempt. The zero value
+	// means delivery's defaults (10 attempts, 32 KiB).
+	History delivery.History
 }
 
 // Store is a delivery.Store in one SQLite file. Several Stores, in one
@@ -36,11 +40,12 @@ type Config struct {
 // claim sees every lease another process holds. It is safe for concurrent
 // use; open it with Open and release it with Close.
 type Store struct {
-	db     *sql.DB // writes: BEGIN IMMEDIATE, one connection
-	reads  *sql.DB // reads: deferred transactions, which WAL runs beside a writer
-	path   string
-	now    func() time.Time
-	notify chan struct{}
+	db      *sql.DB // writes: BEGIN IMMEDIATE, one connection
+	reads   *sql.DB // reads: deferred transactions, which WAL runs beside a writer
+	path    string
+	now     func() time.Time
+	notify  chan struct{}
+	history delivery.History
 }
 
 var (
@@ -78,7 +83,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	// One writing connection per Store: its writes are serialised in
 	// process without busy waits.
 	db.SetMaxOpenConns(1)
-	s := &Store{db: db, path: cfg.Path, now: now, notify: make(chan struct{}, 1)}
+	s := &Store{db: db, path: cfg.Path, now: now, notify: make(chan struct{}, 1), history: cfg.History.WithDefaults()}
 	if err := s.migrate(ctx); err != nil {
 		_ = db.Close()
 		return nil, err

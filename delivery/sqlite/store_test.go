@@ -34,3 +34,12 @@ func TestConformanceShared(t *testing.T) {
 		return open(t, path, now), open(t, path, now)
 	})
 }
+
+func TestHistoryBounds(t *testing.T) {
+	storetest.RunHistoryBounds(t, func(t *testing.T, now func() time.Time, h delivery.History) delivery.Store {
+		s, err := sqlite.Open(context.Background(), sqlite.Config{Path: filepath.Join(t.TempDir(), "outbox.db"), Now: now, History: h})
+		require.NoError(t, err)
+		t.Cleanup(func() { require.NoError(t, s.Close()) })
+		return s
+	})
+}

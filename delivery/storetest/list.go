@@ -158,3 +158,64 @@ func testPurge(t *testing.T, h *harness) {
 	require.NoError(t, err)
 	assert.False(t, res[0].Existing, "a purged record's idempotency key is forgotten")
 }
+
+func testListFilters(t *testing.T, h *harness) {
+	h.enqueue(
+		delivery.Message{ID: "a", Payload: payload("a")},
+		delivery.Message{ID: "b", Payload: payload("b")},
+		delivery.Message{ID: "c", Payload: payload("c")},
+		delivery.Message{ID: "d", Payload: payload("d")},
+	)
+	t0 := h.clock.Now()
+	recs, err := h.store.Claim(h.ctx, 4, time.Hour)
+	require.NoError(t, err)
+	require.Len(t, recs, 4)
+	lease := map[string]delivery.Lease{}
+	for _, r := range recs {
+		lease[r.ID] = r.Lease()
+	}
+	require.NoError(t, h.store.Release(h.ctx, lease["d"])) // d changes at t0
+	h.clock.Advance(time.Minute)
+	require.NoError(t, h.store.DeadLetter(h.ctx, lease["a"], h.attempt(classify.ClassPermanent, 400, "permanent: http 400 invalid email")))
+	h.clock.Advance(time.Minute)
+	require.NoError(t, h.store.DeadLetter(h.ctx, lease["b"], h.attempt(classify.ClassPermanent, 410, "permanent: http 410 Gone")))
+	h.clock.Advance(time.Minute)
+	eph := h.attempt(classify.ClassEphemeral, 0, "ephemeral: read tcp: i/o timeout")
+	require.NoError(t, h.store.Reschedule(h.ctx, lease["c"], h.clock.Now().Add(time.Hour), &eph))
+	h.clock.Advance(time.Minute)
+
+	list := func(o delivery.ListOptions) []string {
+		t.Helper()
+		p, err := h.store.List(h.ctx, o)
+		require.NoError(t, err, "%+v", o)
+		return ids(p.Records)
+	}
+	at := func(m int) time.Time { return t0.Add(time.Duration(m) * time.Minute) }
+	cases := []struct {
+		name string
+		opts delivery.ListOptions
+		want []string
+	}{
+		{"UpdatedAfter is inclusive", delivery.ListOptions{UpdatedAfter: at(1)}, []string{"a", "b", "c"}},
+		{"UpdatedBefore is exclusive", delivery.ListOptions{UpdatedBefore: at(2)}, []string{"a", "d"}},
+		{"a window", delivery.ListOptions{UpdatedAfter: at(1), UpdatedBefore: at(3)}, []string{"a", "b"}},
+		{"an empty window", delivery.ListOptions{UpdatedAfter: at(3), UpdatedBefore: at(1)}, []string{}},
+		{"error text", delivery.ListOptions{ErrorContains: "http 4"}, []string{"a", "b"}},
+		{"error text, case matters", delivery.ListOptions{ErrorContains: "gone"}, []string{}},
+		{"error text and state", delivery.ListOptions{ErrorContains: "i", State: delivery.StatePending}, []string{"c"}},
+		{"error text no store holds", delivery.ListOptions{ErrorContains: "\xff\x00"}, []string{}},
+		{"everything", delivery.ListOptions{State: delivery.StateDead, ErrorContains: "Gone", UpdatedAfter: at(2), UpdatedBefore: at(3)}, []string{"b"}},
+	}
+	for _, tc := range cases {
+		assert.Equal(t, tc.want, list(tc.opts), tc.name)
+	}
+
+	// Filters page like any listing.
+	p, err := h.store.List(h.ctx, delivery.ListOptions{ErrorContains: "http 4", Limit: 1})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"a"}, ids(p.Records))
+	require.NotEmpty(t, p.Next)
+	p, err = h.store.List(h.ctx, delivery.ListOptions{ErrorContains: "http 4", Limit: 1, After: p.Next})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"b"}, ids(p.Records))
+}

@@ -37,6 +37,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"Redrive", testRedrive},
 		{"RedriveMatching", testRedriveMatching},
 		{"ListPaging", testListPaging},
+		{"ListFilters", testListFilters},
 		{"Stats", testStats},
 		{"Purge", testPurge},
 		{"NotifyOnInsertOnly", testNotifyOnInsertOnly},
@@ -61,6 +62,9 @@ func Run(t *testing.T, newStore Factory) {
 		{"RateNextDue", testRateNextDue},
 		{"RateBadInput", testRateBadInput},
 		{"RateConcurrent", testRateConcurrent},
+		{"HistoryInOrder", testHistoryInOrder},
+		{"HistoryBounded", testHistoryBounded},
+		{"HistorySurvivesRedrive", testHistorySurvivesRedrive},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
