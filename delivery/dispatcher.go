@@ -320,7 +320,7 @@ func (d *Dispatcher) RunOnce(ctx context.Context) (Report, error) {
 // runOnce is RunOnce; full, if not nil, is closed once the run has claimed
 // MaxPerRun records and only their attempts remain.
 func (d *Dispatcher) runOnce(ctx context.Context, full chan<- struct{}) (Report, error) {
-	r := &run{d: d, ctx: ctx, full: full, report: Report{Started: time.Now()}}
+	r := &run{d: d, ctx: ctx, detached: context.WithoutCancel(ctx), full: full, report: Report{Started: time.Now()}}
 	err := r.execute()
 	r.report.Duration = time.Since(r.report.Started)
 	r.report.Err = err
@@ -442,23 +442,26 @@ func (d *Dispatcher) idleWait(ctx context.Context, rep Report) time.Duration {
 
 // run is the state of one RunOnce.
 type run struct {
-	d      *Dispatcher
-	ctx    context.Context
-	hard   context.Context // ends ShutdownGrace after ctx
-	full   chan<- struct{} // closed when MaxPerRun records are claimed; may be nil
-	errs   []error
-	mu     sync.Mutex // guards report and errs
-	report Report
+	d   *Dispatcher
+	ctx context.Context
+	// detached is ctx without its cancellation, made once, for the store
+	// calls that shutdown must not cut off (claims, settles).
+	detached context.Context
+	hard     context.Context // ends ShutdownGrace after ctx
+	full     chan<- struct{} // closed when MaxPerRun records are claimed; may be nil
+	errs     []error
+	mu       sync.Mutex // guards report and errs
+	report   Report
 }
 
 func (r *run) execute() error {
 	cfg := &r.d.cfg
-	lctx, cancelLimits := context.WithTimeout(context.WithoutCancel(r.ctx), cfg.StoreTimeout)
+	lctx, cancelLimits := context.WithTimeout(r.detached, cfg.StoreTimeout)
 	if err := r.d.writeLimits(lctx); err != nil {
 		r.errs = append(r.errs, err)
 	}
 	cancelLimits()
-	hard, cancelHard := context.WithCancel(context.WithoutCancel(r.ctx))
+	hard, cancelHard := context.WithCancel(r.detached)
 	defer cancelHard()
 	stopGrace := context.AfterFunc(r.ctx, func() {
 		t := time.AfterFunc(cfg.ShutdownGrace, cancelHard)
@@ -574,7 +577,7 @@ func (r *run) feed(work chan<- claimed, finished <-chan struct{}) error {
 // after ctx ended are released by the workers.
 func (r *run) claim(n int, skip []string) ([]Record, error) {
 	cfg := &r.d.cfg
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), cfg.StoreTimeout)
+	ctx, cancel := context.WithTimeout(r.detached, cfg.StoreTimeout)
 	defer cancel()
 	return cfg.Store.Claim(ctx, n, cfg.Lease, skip...)
 }
@@ -739,22 +742,22 @@ func (r *run) attempt(p *pipeline, c claimed, e *AttemptEvent) verdict {
 	if msg.CorrelationID == "" {
 		msg.CorrelationID = msg.ID // stable across attempts
 	}
-	ctx := WithCorrelationID(r.hard, msg.CorrelationID)
+	ctx := r.hard
 	if cfg.AttemptTimeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, cfg.AttemptTimeout)
 		defer cancel()
 	}
-	ctx, response := withResponseRecorder(ctx)
+	actx := newAttemptContext(ctx, msg.CorrelationID)
 	if p.limiter != nil && (!r.takeToken(p.limiter, e) || r.heldBefore(rec, c.seq, e)) {
 		return verdict{} // no token yet, or paused while it waited for one
 	}
 	start := time.Now()
-	err := deliverRecovering(ctx, p.deliverer, &msg)
+	err := deliverRecovering(actx, p.deliverer, &msg)
 	e.Attempted = true
 	e.Err = err
 	e.Attempt = NewAttempt(start, err)
-	response.fill(&e.Attempt) // the partner's status and words, on success too
+	actx.response.fill(&e.Attempt) // the partner's status and words, on success too
 	if err != nil && r.hard.Err() != nil {
 		// Cut off by shutdown: the partner did not fail.
 		e.Attempt.Class = classify.ClassUnavailable
@@ -882,14 +885,15 @@ func holdAttempted(e *AttemptEvent) {
 // not cancel, so no record is left in flight.
 func (r *run) settle(rec Record, e *AttemptEvent) error {
 	cfg := &r.d.cfg
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), cfg.StoreTimeout)
+	ctx, cancel := context.WithTimeout(r.detached, cfg.StoreTimeout)
 	defer cancel()
 	l := rec.Lease()
 	switch e.Action {
 	case ActionDelivered, ActionDuplicate:
 		return cfg.Store.Complete(ctx, l, e.Attempt, e.Action == ActionDuplicate)
 	case ActionRetry:
-		return cfg.Store.Reschedule(ctx, l, e.NextAttemptAt, &e.Attempt)
+		a := e.Attempt // a copy, so that e, handed to the store's interface by pointer, stays on the stack
+		return cfg.Store.Reschedule(ctx, l, e.NextAttemptAt, &a)
 	case ActionDeadLetter:
 		return cfg.Store.DeadLetter(ctx, l, e.Attempt)
 	case ActionDiscard:
