@@ -26,7 +26,7 @@ func TestAttemptContextCarriesTheAttempt(t *testing.T) {
 
 	var seen struct {
 		correlation, inner, user string
-		hasDeadline, records  bool
+		hasDeadline, records     bool
 	}
 	d, err := delivery.NewDispatcher(delivery.DispatcherConfig{
 		Store:          store,
