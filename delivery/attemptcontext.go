@@ -1,22 +1,33 @@
 package delivery
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // attemptContext is the context of one Dispatcher attempt. It carries what
 // a Deliverer may ask of the attempt, its correlation id (see
 // CorrelationIDFrom) and the recorder ReportResponse fills, as one value:
 // a context.WithValue layer for each cost two allocations apiece on every
 // record.
+//
+// Its deadline, AttemptTimeout, is a lazyDeadline: a Deliverer that never
+// waits on its context costs no timer.
 type attemptContext struct {
-	context.Context
+	lazyDeadline
 	correlationID string
 	response      responseRecorder
 }
 
 // newAttemptContext returns the context of an attempt under parent whose
-// correlation id is correlationID.
-func newAttemptContext(parent context.Context, correlationID string) *attemptContext {
-	return &attemptContext{Context: parent, correlationID: correlationID}
+// correlation id is correlationID, ending timeout from now (never for a
+// timeout of zero). Call its stop when the attempt is over.
+func newAttemptContext(parent context.Context, timeout time.Duration, correlationID string) *attemptContext {
+	c := &attemptContext{lazyDeadline: lazyDeadline{parent: parent}, correlationID: correlationID}
+	if timeout > 0 {
+		c.deadline = time.Now().Add(timeout)
+	}
+	return c
 }
 
 // Value answers the attempt's own keys and asks parent for any other.
@@ -29,5 +40,5 @@ func (c *attemptContext) Value(key any) any {
 	case responseKey:
 		return &c.response
 	}
-	return c.Context.Value(key)
+	return c.lazyDeadline.Value(key)
 }

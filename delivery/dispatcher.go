@@ -577,8 +577,8 @@ func (r *run) feed(work chan<- claimed, finished <-chan struct{}) error {
 // after ctx ended are released by the workers.
 func (r *run) claim(n int, skip []string) ([]Record, error) {
 	cfg := &r.d.cfg
-	ctx, cancel := context.WithTimeout(r.detached, cfg.StoreTimeout)
-	defer cancel()
+	ctx := newStoreContext(r.detached, cfg.StoreTimeout)
+	defer ctx.stop()
 	return cfg.Store.Claim(ctx, n, cfg.Lease, skip...)
 }
 
@@ -742,13 +742,8 @@ func (r *run) attempt(p *pipeline, c claimed, e *AttemptEvent) verdict {
 	if msg.CorrelationID == "" {
 		msg.CorrelationID = msg.ID // stable across attempts
 	}
-	ctx := r.hard
-	if cfg.AttemptTimeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, cfg.AttemptTimeout)
-		defer cancel()
-	}
-	actx := newAttemptContext(ctx, msg.CorrelationID)
+	actx := newAttemptContext(r.hard, cfg.AttemptTimeout, msg.CorrelationID)
+	defer actx.stop()
 	if p.limiter != nil && (!r.takeToken(p.limiter, e) || r.heldBefore(rec, c.seq, e)) {
 		return verdict{} // no token yet, or paused while it waited for one
 	}
@@ -885,8 +880,8 @@ func holdAttempted(e *AttemptEvent) {
 // not cancel, so no record is left in flight.
 func (r *run) settle(rec Record, e *AttemptEvent) error {
 	cfg := &r.d.cfg
-	ctx, cancel := context.WithTimeout(r.detached, cfg.StoreTimeout)
-	defer cancel()
+	ctx := newStoreContext(r.detached, cfg.StoreTimeout)
+	defer ctx.stop()
 	l := rec.Lease()
 	switch e.Action {
 	case ActionDelivered, ActionDuplicate:
