@@ -233,8 +233,10 @@ func headerName(v, def string) string {
 func (d *Deliverer) Deliver(ctx context.Context, m *delivery.Message) error {
 	// Cancelling the request is how a drain that takes too long ends; the
 	// client's Timeout, if any, is this context's deadline.
+	// As net/http does, a caller's deadline that comes first makes it
+	// moot (the Dispatcher's AttemptTimeout is shorter by default).
 	var cancel context.CancelFunc
-	if d.timeout != nil {
+	if d.timeout != nil && !endsWithin(ctx, d.timeout.d) {
 		ctx, cancel = context.WithTimeoutCause(ctx, d.timeout.d, d.timeout)
 	} else {
 		ctx, cancel = context.WithCancel(ctx)
@@ -305,13 +307,27 @@ func (d *Deliverer) request(ctx context.Context, m *delivery.Message) (*http.Req
 	}
 	// The names are canonical (headerName), so the map is indexed directly:
 	// Header.Get and Set would canonicalize them again on every request.
+	var idem, corr string
 	if d.idemHeader != "" && firstValue(req.Header, d.idemHeader) == "" {
-		if key := m.DeliveryKey(); key != "" {
-			req.Header[d.idemHeader] = []string{key}
-		}
+		idem = m.DeliveryKey()
 	}
 	if d.corrHeader != "" && firstValue(req.Header, d.corrHeader) == "" {
-		req.Header[d.corrHeader] = []string{delivery.CorrelationIDFor(ctx, m)}
+		corr = delivery.CorrelationIDFor(ctx, m)
+	}
+	if idem != "" || corr != "" {
+		// One backing array for both values; each header's slice is
+		// capped at its one value, so an append to it copies instead of
+		// writing into the other's.
+		vals := make([]string, 0, 2)
+		if idem != "" {
+			vals = append(vals, idem)
+			req.Header[d.idemHeader] = vals[0:1:1]
+		}
+		if corr != "" {
+			vals = append(vals, corr)
+			n := len(vals)
+			req.Header[d.corrHeader] = vals[n-1 : n : n]
+		}
 	}
 	if err := sendable(req); err != nil {
 		return nil, unsendable(m, err.Error())

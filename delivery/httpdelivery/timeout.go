@@ -42,3 +42,9 @@ func (d *Deliverer) timedOut(ctx context.Context, err error) error {
 	}
 	return fmt.Errorf("%w: %w", d.timeout, err)
 }
+
+// endsWithin reports whether ctx has a deadline at most d from now.
+func endsWithin(ctx context.Context, d time.Duration) bool {
+	dl, ok := ctx.Deadline()
+	return ok && time.Until(dl) <= d
+}
