@@ -12,8 +12,13 @@ func WithCorrelationID(ctx context.Context, id string) context.Context {
 
 // CorrelationIDFrom returns the correlation id carried by ctx, or "".
 func CorrelationIDFrom(ctx context.Context) string {
-	id, _ := ctx.Value(correlationKey{}).(string)
-	return id
+	switch v := ctx.Value(correlationKey{}).(type) {
+	case string:
+		return v
+	case *attemptContext:
+		return v.correlationID
+	}
+	return ""
 }
 
 // NewCorrelationID returns a fresh random correlation id: 32 lower-case hex

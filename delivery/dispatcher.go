@@ -347,7 +347,7 @@ func (d *Dispatcher) RunOnce(ctx context.Context) (Report, error) {
 // runOnce is RunOnce; full, if not nil, is closed once the run has claimed
 // MaxPerRun records and only their attempts remain.
 func (d *Dispatcher) runOnce(ctx context.Context, full chan<- struct{}) (Report, error) {
-	r := &run{d: d, ctx: ctx, full: full, report: Report{Started: time.Now()}}
+	r := &run{d: d, ctx: ctx, detached: context.WithoutCancel(ctx), full: full, report: Report{Started: time.Now()}}
 	err := r.execute()
 	r.report.Duration = time.Since(r.report.Started)
 	r.report.Err = err
@@ -469,24 +469,27 @@ func (d *Dispatcher) idleWait(ctx context.Context, rep Report) time.Duration {
 
 // run is the state of one RunOnce.
 type run struct {
-	d      *Dispatcher
-	ctx    context.Context
-	hard   context.Context // ends ShutdownGrace after ctx
-	full   chan<- struct{} // closed when MaxPerRun records are claimed; may be nil
-	errs   []error
-	mu     sync.Mutex // guards report and errs
-	report Report
+	d   *Dispatcher
+	ctx context.Context
+	// detached is ctx without its cancellation, made once, for the store
+	// calls that shutdown must not cut off (claims, settles).
+	detached context.Context
+	hard     context.Context // ends ShutdownGrace after ctx
+	full     chan<- struct{} // closed when MaxPerRun records are claimed; may be nil
+	errs     []error
+	mu       sync.Mutex // guards report and errs
+	report   Report
 }
 
 func (r *run) execute() error {
 	cfg := &r.d.cfg
-	lctx, cancelLimits := context.WithTimeout(context.WithoutCancel(r.ctx), cfg.StoreTimeout)
+	lctx, cancelLimits := context.WithTimeout(r.detached, cfg.StoreTimeout)
 	if err := r.d.writeLimits(lctx); err != nil {
 		r.errs = append(r.errs, err)
 	}
 	cancelLimits()
 	r.recoverRates()
-	hard, cancelHard := context.WithCancel(context.WithoutCancel(r.ctx))
+	hard, cancelHard := context.WithCancel(r.detached)
 	defer cancelHard()
 	stopGrace := context.AfterFunc(r.ctx, func() {
 		t := time.AfterFunc(cfg.ShutdownGrace, cancelHard)
@@ -602,8 +605,8 @@ func (r *run) feed(work chan<- claimed, finished <-chan struct{}) error {
 // after ctx ended are released by the workers.
 func (r *run) claim(n int, skip []string) ([]Record, error) {
 	cfg := &r.d.cfg
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), cfg.StoreTimeout)
-	defer cancel()
+	ctx := newStoreContext(r.detached, cfg.StoreTimeout)
+	defer ctx.stop()
 	return cfg.Store.Claim(ctx, n, cfg.Lease, skip...)
 }
 
@@ -767,13 +770,9 @@ func (r *run) attempt(p *pipeline, c claimed, e *AttemptEvent) verdict {
 	if msg.CorrelationID == "" {
 		msg.CorrelationID = msg.ID // stable across attempts
 	}
-	ctx := WithCorrelationID(r.hard, msg.CorrelationID)
-	if cfg.AttemptTimeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, cfg.AttemptTimeout)
-		defer cancel()
-	}
-	ctx, response := withResponseRecorder(ctx)
+	actx := newAttemptContext(r.hard, cfg.AttemptTimeout, msg.CorrelationID)
+	defer actx.stop()
+	var ctx context.Context = actx
 	if p.limiter != nil && (!r.takeToken(p.limiter, e) || r.heldBefore(rec, c.seq, e)) {
 		return verdict{} // no token yet, or paused while it waited for one
 	}
@@ -793,7 +792,7 @@ func (r *run) attempt(p *pipeline, c claimed, e *AttemptEvent) verdict {
 	e.Attempted = true
 	e.Err = err
 	e.Attempt = NewAttempt(start, err)
-	response.fill(&e.Attempt) // the partner's status and words, on success too
+	actx.response.fill(&e.Attempt) // the partner's status and words, on success too
 	if err != nil && r.hard.Err() != nil {
 		// Cut off by shutdown: the partner did not fail.
 		e.Attempt.Class = classify.ClassUnavailable
@@ -801,7 +800,7 @@ func (r *run) attempt(p *pipeline, c claimed, e *AttemptEvent) verdict {
 		return verdict{}
 	}
 	r.learnConcurrency(p, e)
-	if rl, hasRL := response.rateLimit(); r.learnRate(p, e, rl, hasRL) {
+	if rl, hasRL := actx.response.rateLimit(); r.learnRate(p, e, rl, hasRL) {
 		// Too fast for the partner: the learner slowed the destination
 		// for the fleet; the record waits for the partner's Retry-After
 		// if it gave one, unattempted.
@@ -934,14 +933,15 @@ func holdAttempted(e *AttemptEvent) {
 // not cancel, so no record is left in flight.
 func (r *run) settle(rec Record, e *AttemptEvent) error {
 	cfg := &r.d.cfg
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), cfg.StoreTimeout)
-	defer cancel()
+	ctx := newStoreContext(r.detached, cfg.StoreTimeout)
+	defer ctx.stop()
 	l := rec.Lease()
 	switch e.Action {
 	case ActionDelivered, ActionDuplicate:
 		return cfg.Store.Complete(ctx, l, e.Attempt, e.Action == ActionDuplicate)
 	case ActionRetry:
-		return cfg.Store.Reschedule(ctx, l, e.NextAttemptAt, &e.Attempt)
+		a := e.Attempt // a copy, so that e, handed to the store's interface by pointer, stays on the stack
+		return cfg.Store.Reschedule(ctx, l, e.NextAttemptAt, &a)
 	case ActionDeadLetter:
 		return cfg.Store.DeadLetter(ctx, l, e.Attempt)
 	case ActionDiscard:

@@ -345,7 +345,7 @@ func (d *Dispatcher) pauseFor(cause string, err error) Pause {
 func (r *run) pauseDestination(name, cause string, err error) time.Time {
 	d := r.d
 	p := d.pauseFor(cause, err)
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), d.cfg.StoreTimeout)
+	ctx, cancel := context.WithTimeout(r.detached, d.cfg.StoreTimeout)
 	defer cancel()
 	st, serr := d.cfg.Store.PauseDestination(ctx, name, p)
 	until := p.Until
@@ -363,7 +363,7 @@ func (r *run) pauseDestination(name, cause string, err error) time.Time {
 
 // disableDestination disables name for the fleet after err.
 func (r *run) disableDestination(name, cause string, err error) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), r.d.cfg.StoreTimeout)
+	ctx, cancel := context.WithTimeout(r.detached, r.d.cfg.StoreTimeout)
 	defer cancel()
 	serr := r.d.cfg.Store.DisableDestination(ctx, name, cause, errText(err))
 	r.d.recordHold(name, time.Time{})
@@ -372,7 +372,7 @@ func (r *run) disableDestination(name, cause string, err error) {
 
 // resumeAfterProbe reports a probe's healthy answer to the store.
 func (r *run) resumeAfterProbe(name string) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), r.d.cfg.StoreTimeout)
+	ctx, cancel := context.WithTimeout(r.detached, r.d.cfg.StoreTimeout)
 	defer cancel()
 	ok, serr := r.d.cfg.Store.ResumeAfterProbe(ctx, name)
 	ds := &r.d.dests

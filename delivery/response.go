@@ -59,13 +59,6 @@ func RecordsResponse(ctx context.Context) bool {
 	return r != nil
 }
 
-// withResponseRecorder returns ctx carrying a fresh recorder for one
-// attempt.
-func withResponseRecorder(ctx context.Context) (context.Context, *responseRecorder) {
-	r := &responseRecorder{}
-	return context.WithValue(ctx, responseKey{}, r), r
-}
-
 // fill puts what was reported into a, the attempt built from the outcome:
 // the status when the outcome's error carries none, and the response.
 func (r *responseRecorder) fill(a *Attempt) {

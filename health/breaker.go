@@ -263,16 +263,9 @@ func (b *CircuitBreaker) State() BreakerState {
 // refuses with ctx's error marked ClassUnavailable. The returned done
 // ignores every call after its first.
 func (b *CircuitBreaker) Allow(ctx context.Context) (func(err error), error) {
-	if err := ctx.Err(); err != nil {
-		return nil, classify.Unavailable(fmt.Errorf("health: breaker %q: %w", b.name, err))
-	}
-	done, err := b.cb.Allow()
-	b.flush()
+	done, err := b.begin(ctx)
 	if err != nil {
-		if errors.Is(err, gobreaker.ErrTooManyRequests) {
-			return nil, b.halfOpenFull()
-		}
-		return nil, b.open()
+		return nil, err
 	}
 	var called atomic.Bool
 	return func(err error) {

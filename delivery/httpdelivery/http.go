@@ -56,13 +56,16 @@ func PostTo(rawURL, contentType string) RequestBuilder {
 		bad := classify.Permanent(fmt.Errorf("httpdelivery: PostTo URL %s is invalid: %s", redact.URL(rawURL), redact.Text(err.Error())))
 		return func(context.Context, *delivery.Message) (*http.Request, error) { return nil, bad }
 	}
+	host := strings.TrimSuffix(u.Host, ":")
 	return func(ctx context.Context, m *delivery.Message) (*http.Request, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, "", bytes.NewReader(m.Payload))
 		if err != nil {
 			return nil, err
 		}
-		target := *u // each request gets its own URL: transports and middleware may change it
-		req.URL, req.Host = &target, strings.TrimSuffix(u.Host, ":")
+		// Each request gets its own URL (transports and middleware may
+		// change it): the one parsed from "" above, overwritten.
+		*req.URL = *u
+		req.Host = host
 		req.Header.Set("Content-Type", contentType)
 		return req, nil
 	}
@@ -135,6 +138,7 @@ type Deliverer struct {
 	maxDrain   int64
 	drainTime  time.Duration
 	readLimit  int
+	timeout    *clientTimeout // the client's Timeout, enforced as a deadline; nil for none
 }
 
 // New returns a Deliverer for cfg. It returns an error
@@ -187,6 +191,13 @@ func New(cfg Config) (*Deliverer, error) {
 	// client: a user's client follows 302s to a POST as a GET otherwise.
 	own := *d.client
 	own.CheckRedirect = httpclient.RedirectPolicy(d.client.CheckRedirect)
+	// The client's Timeout becomes the deadline of the context Deliver
+	// makes anyway: http.Client would add a second deadline context and
+	// timer of its own to every request.
+	if own.Timeout > 0 {
+		d.timeout = &clientTimeout{d: own.Timeout}
+		own.Timeout = 0
+	}
 	d.client = &own
 	return d, nil
 }
@@ -220,8 +231,16 @@ func headerName(v, def string) string {
 // *httpclient.RedirectError, and a
 // proxy's refusal an Unavailable *httpclient.ProxyError (see Deliverer).
 func (d *Deliverer) Deliver(ctx context.Context, m *delivery.Message) error {
-	// Cancelling the request is how a drain that takes too long ends.
-	ctx, cancel := context.WithCancel(ctx)
+	// Cancelling the request is how a drain that takes too long ends; the
+	// client's Timeout, if any, is this context's deadline.
+	// As net/http does, a caller's deadline that comes first makes it
+	// moot (the Dispatcher's AttemptTimeout is shorter by default).
+	var cancel context.CancelFunc
+	if d.timeout != nil && !endsWithin(ctx, d.timeout.d) {
+		ctx, cancel = context.WithTimeoutCause(ctx, d.timeout.d, d.timeout)
+	} else {
+		ctx, cancel = context.WithCancel(ctx)
+	}
 	defer cancel()
 	req, err := d.request(ctx, m)
 	if err != nil {
@@ -229,10 +248,14 @@ func (d *Deliverer) Deliver(ctx context.Context, m *delivery.Message) error {
 	}
 	resp, err := d.client.Do(req)
 	if err != nil {
-		return redactTransportError(err)
+		return redactTransportError(d.timedOut(ctx, err))
 	}
-	body := d.readPrefix(ctx, resp)
-	d.drainAndClose(resp.Body, cancel)
+	body, read := d.readPrefix(ctx, resp)
+	if read {
+		_ = resp.Body.Close()
+	} else {
+		d.drainAndClose(resp.Body, cancel)
+	}
 	delivery.ReportResponse(ctx, resp.StatusCode, body)
 	if rl, ok := classify.ParseRateLimit(resp.Header, time.Now()); ok {
 		delivery.ReportRateLimit(ctx, rl)
@@ -287,13 +310,27 @@ func (d *Deliverer) request(ctx context.Context, m *delivery.Message) (*http.Req
 	}
 	// The names are canonical (headerName), so the map is indexed directly:
 	// Header.Get and Set would canonicalize them again on every request.
+	var idem, corr string
 	if d.idemHeader != "" && firstValue(req.Header, d.idemHeader) == "" {
-		if key := m.DeliveryKey(); key != "" {
-			req.Header[d.idemHeader] = []string{key}
-		}
+		idem = m.DeliveryKey()
 	}
 	if d.corrHeader != "" && firstValue(req.Header, d.corrHeader) == "" {
-		req.Header[d.corrHeader] = []string{delivery.CorrelationIDFor(ctx, m)}
+		corr = delivery.CorrelationIDFor(ctx, m)
+	}
+	if idem != "" || corr != "" {
+		// One backing array for both values; each header's slice is
+		// capped at its one value, so an append to it copies instead of
+		// writing into the other's.
+		vals := make([]string, 0, 2)
+		if idem != "" {
+			vals = append(vals, idem)
+			req.Header[d.idemHeader] = vals[0:1:1]
+		}
+		if corr != "" {
+			vals = append(vals, corr)
+			n := len(vals)
+			req.Header[d.corrHeader] = vals[n-1 : n : n]
+		}
 	}
 	if err := sendable(req); err != nil {
 		return nil, unsendable(m, err.Error())
@@ -352,12 +389,18 @@ var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 // records the response (ReportResponse); a snippet for a failure;
 // BodyLimit bytes with a body rule. A read error keeps what was read: the
 // status has already spoken.
-func (d *Deliverer) readPrefix(ctx context.Context, resp *http.Response) []byte {
+//
+// read reports whether the whole body was read (it ended within the limit,
+// or there was none), so nothing is left to drain.
+func (d *Deliverer) readPrefix(ctx context.Context, resp *http.Response) (prefix []byte, read bool) {
+	if resp.Body == http.NoBody {
+		return nil, true
+	}
 	limit := d.readLimit
 	if !d.rules.HasBodyRule(resp.StatusCode) {
 		if d.rules.StatusClass(resp.StatusCode) == classify.ClassOK {
 			if !delivery.RecordsResponse(ctx) {
-				return nil
+				return nil, false
 			}
 			limit = delivery.MaxResponseText
 		} else {
@@ -366,10 +409,13 @@ func (d *Deliverer) readPrefix(ctx context.Context, resp *http.Response) []byte 
 	}
 	buf := bufPool.Get().(*bytes.Buffer)
 	buf.Reset()
-	_, _ = buf.ReadFrom(io.LimitReader(resp.Body, int64(limit)))
-	out := bytes.Clone(buf.Bytes())
+	// One byte more than the limit tells a body that ended within it
+	// from one that goes on.
+	n, err := buf.ReadFrom(io.LimitReader(resp.Body, int64(limit)+1))
+	read = err == nil && n <= int64(limit)
+	out := bytes.Clone(buf.Bytes()[:min(n, int64(limit))])
 	bufPool.Put(buf)
-	return out
+	return out, read
 }
 
 // drainAndClose discards up to maxDrain bytes of body, for at most

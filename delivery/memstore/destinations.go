@@ -2,7 +2,6 @@ package memstore
 
 import (
 	"cmp"
-	"container/heap"
 	"context"
 	"fmt"
 	"slices"
@@ -114,7 +113,7 @@ func (d *dest) head() (readyEntry, bool) {
 		if e.gen == e.rec.gen && (e.rec.State == delivery.StatePending || e.rec.State == delivery.StateInFlight) {
 			return e, true
 		}
-		heap.Pop(&d.ready)
+		d.ready.pop()
 	}
 	return readyEntry{}, false
 }
@@ -123,7 +122,7 @@ func (d *dest) head() (readyEntry, bool) {
 func (s *Store) claimFrom(d *dest, now time.Time, lease time.Duration, token string) (delivery.Record, bool) {
 	probing := d.status(now) == delivery.DestinationProbing
 	for len(d.ready) > 0 && !d.ready[0].due.After(now) {
-		e := heap.Pop(&d.ready).(readyEntry)
+		e := d.ready.pop()
 		r := e.rec
 		if e.gen != r.gen || !claimable(r, now) {
 			continue
@@ -134,7 +133,7 @@ func (s *Store) claimFrom(d *dest, now time.Time, lease time.Duration, token str
 		_, d.tat = delivery.GCRA(d.tat, now, d.rate, d.burst, 1)
 		r.LeaseToken = token
 		r.LeaseExpiresAt = now.Add(lease)
-		heap.Push(&s.leases, leaseEntry{expires: r.LeaseExpiresAt, rec: r, gen: r.gen})
+		s.leases.push(leaseEntry{expires: r.LeaseExpiresAt, rec: r, gen: r.gen})
 		out := r.snapshot()
 		out.Probe = probing
 		return out, true

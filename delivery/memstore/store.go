@@ -2,7 +2,6 @@ package memstore
 
 import (
 	"cmp"
-	"container/heap"
 	"context"
 	"fmt"
 	"maps"
@@ -235,7 +234,7 @@ func (s *Store) Claim(ctx context.Context, limit int, lease time.Duration, skip 
 // Callers hold s.mu.
 func (s *Store) expireLeases(now time.Time) {
 	for len(s.leases) > 0 && !s.leases[0].expires.After(now) {
-		e := heap.Pop(&s.leases).(leaseEntry)
+		e := s.leases.pop()
 		if r := e.rec; e.gen == r.gen && r.State == delivery.StateInFlight && !r.expired {
 			r.expired = true
 			s.dests[r.Destination].leased--
@@ -462,7 +461,7 @@ func (s *Store) NextDue(context.Context) (time.Time, bool, error) {
 		if e.gen == e.rec.gen && e.rec.State == delivery.StateInFlight && !e.rec.expired {
 			break
 		}
-		heap.Pop(&s.leases)
+		s.leases.pop()
 	}
 	var due time.Time
 	for _, d := range s.dests {

@@ -16,7 +16,7 @@ import (
 // Enqueue implements delivery.Store: it stores msgs in one transaction of
 // its own on the pool. See EnqueueTx for the details.
 func (s *Store) Enqueue(ctx context.Context, msgs ...delivery.Message) ([]delivery.Enqueued, error) {
-	prepared, err := s.prepare(ctx, msgs)
+	prepared, given, err := s.prepare(ctx, msgs)
 	if err != nil {
 		return nil, err
 	}
@@ -28,7 +28,7 @@ func (s *Store) Enqueue(ctx context.Context, msgs ...delivery.Message) ([]delive
 		return nil, fmt.Errorf("postgres: enqueue: begin: %w", err)
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
-	out, err := s.enqueue(ctx, pgxRunner{tx}, prepared)
+	out, err := s.enqueue(ctx, pgxRunner{tx}, prepared, given)
 	if err != nil {
 		return nil, err
 	}
@@ -70,14 +70,14 @@ func (s *Store) EnqueueTx(ctx context.Context, tx pgx.Tx, msgs ...delivery.Messa
 	if tx == nil {
 		return nil, fmt.Errorf("postgres: enqueue: nil transaction: %w", delivery.ErrInvalid)
 	}
-	prepared, err := s.prepare(ctx, msgs)
+	prepared, given, err := s.prepare(ctx, msgs)
 	if err != nil {
 		return nil, err
 	}
 	if len(prepared) == 0 {
 		return []delivery.Enqueued{}, nil
 	}
-	return s.enqueue(ctx, pgxRunner{tx}, prepared)
+	return s.enqueue(ctx, pgxRunner{tx}, prepared, given)
 }
 
 // EnqueueSQLTx is EnqueueTx for a database/sql transaction, begun on a
@@ -98,46 +98,51 @@ func (s *Store) EnqueueSQLTx(ctx context.Context, tx *sql.Tx, msgs ...delivery.M
 	if tx == nil {
 		return nil, fmt.Errorf("postgres: enqueue: nil transaction: %w", delivery.ErrInvalid)
 	}
-	prepared, err := s.prepare(ctx, msgs)
+	prepared, given, err := s.prepare(ctx, msgs)
 	if err != nil {
 		return nil, err
 	}
 	if len(prepared) == 0 {
 		return []delivery.Enqueued{}, nil
 	}
-	return s.enqueue(ctx, sqlRunner{tx}, prepared)
+	return s.enqueue(ctx, sqlRunner{tx}, prepared, given)
 }
 
 // prepare validates msgs and returns the copies to store, with IDs and
-// CorrelationIDs (from ctx) filled in (see delivery.PrepareMessage). A zero
-// CreatedAt stays zero: the insert sets it to the statement's now. It
-// touches no database.
-func (s *Store) prepare(ctx context.Context, msgs []delivery.Message) ([]delivery.Message, error) {
+// CorrelationIDs (from ctx) filled in (see delivery.PrepareMessage), and
+// the IDs the caller gave (not those generated here). A zero CreatedAt
+// stays zero: the insert sets it to the statement's now. It touches no
+// database.
+func (s *Store) prepare(ctx context.Context, msgs []delivery.Message) (prepared []delivery.Message, given []string, err error) {
 	out := make([]delivery.Message, len(msgs))
 	for i := range msgs {
 		m, err := delivery.PrepareMessage(ctx, msgs[i])
 		if err != nil {
-			return nil, fmt.Errorf("postgres: enqueue message %d: %w", i, err)
+			return nil, nil, fmt.Errorf("postgres: enqueue message %d: %w", i, err)
+		}
+		if msgs[i].ID != "" {
+			given = append(given, m.ID)
 		}
 		m.CreatedAt = ts(m.CreatedAt)
 		out[i] = m
 	}
-	return out, nil
+	return out, given, nil
 }
 
 // enqueue does the work of Enqueue and EnqueueTx in q, which must be a
-// transaction.
-func (s *Store) enqueue(ctx context.Context, q txRunner, msgs []delivery.Message) ([]delivery.Enqueued, error) {
+// transaction. ids are the IDs the caller gave: a generated ID (delivery.NewID: a
+// timestamp and 80 random bits) matches no stored record, so a message
+// with one and no IdempotencyKey needs no lookup.
+func (s *Store) enqueue(ctx context.Context, q txRunner, msgs []delivery.Message, ids []string) ([]delivery.Enqueued, error) {
 	now := s.stamp().now
 
 	// Round trip 1: records that already exist, and the rows of every key
 	// in the call, locked in sorted order (so two calls cannot deadlock)
-	// and read under the lock.
-	ids := make([]string, 0, len(msgs))
+	// and read under the lock. A call with nothing to look up and no key
+	// skips it.
 	var idemDests, idems []string
 	var pairs []orderKey
 	for i := range msgs {
-		ids = append(ids, msgs[i].ID)
 		if msgs[i].IdempotencyKey != "" {
 			idemDests = append(idemDests, msgs[i].Destination)
 			idems = append(idems, msgs[i].IdempotencyKey)
@@ -151,10 +156,16 @@ func (s *Store) enqueue(ctx context.Context, q txRunner, msgs []delivery.Message
 
 	live := make(map[orderKey]int32, len(keys))
 	var stored []delivery.Record
-	stmts := []stmt{
-		{sql: forceCustomPlans}, // see plan.go
-		{sql: s.q.existing, args: []any{ids, idemDests, idems}, row: appendRecord(&stored)},
-		{sql: restorePlans},
+	var stmts []stmt
+	if ids == nil {
+		ids = []string{} // an empty array, not NULL, for the query
+	}
+	if len(ids) > 0 || len(idems) > 0 {
+		stmts = append(stmts,
+			stmt{sql: forceCustomPlans}, // see plan.go
+			stmt{sql: s.q.existing, args: []any{ids, idemDests, idems}, row: appendRecord(&stored)},
+			stmt{sql: restorePlans},
+		)
 	}
 	if len(keys) > 0 {
 		stmts = append(stmts, stmt{sql: s.q.lockKeys, args: []any{keyDests, keys}, row: func(row pgx.Row) error {
@@ -167,8 +178,10 @@ func (s *Store) enqueue(ctx context.Context, q txRunner, msgs []delivery.Message
 			return nil
 		}})
 	}
-	if err := q.run(ctx, stmts...); err != nil {
-		return nil, s.enqueueError("look up existing records and lock keys", err)
+	if len(stmts) > 0 {
+		if err := q.run(ctx, stmts...); err != nil {
+			return nil, s.enqueueError("look up existing records and lock keys", err)
+		}
 	}
 
 	byID := make(map[string]int, len(stored))

@@ -265,7 +265,20 @@ func (t *Transport) attempt(ctx context.Context, r *http.Request, dest string) (
 	}
 	var done func(error)
 	if t.breakers != nil {
-		if done, err = t.breakers.For(dest).Allow(ctx); err != nil {
+		b := t.breakers.For(dest)
+		if cb, ok := b.(*health.CircuitBreaker); ok {
+			// One step, with the func on the stack (see CircuitBreaker.Do).
+			err = cb.Do(ctx, func(context.Context) error {
+				sent = true
+				resp, err = t.send(r)
+				return err
+			})
+			if !sent {
+				closeBody(r)
+			}
+			return resp, sent, err
+		}
+		if done, err = b.Allow(ctx); err != nil {
 			closeBody(r)
 			return nil, false, err
 		}

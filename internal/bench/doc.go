@@ -3,7 +3,8 @@
 // identical work in one process. It is its own Go module so the peers never
 // enter the library's go.mod.
 //
-// Four comparisons, each a list of [Contender]s doing the same work:
+// Four comparisons, each a list of [Contender]s doing the same work, and
+// one measurement of the dispatcher alone:
 //
 //   - [PipelineContenders]: the success path of a resilience chain with no
 //     I/O (classification, retry, circuit breaker, gate).
@@ -11,6 +12,9 @@
 //     against a bare net/http client.
 //   - [DurableContenders]: inserting and working no-op jobs on PostgreSQL,
 //     our store and dispatcher against River.
+//   - [RunDispatcher]: a delivery.Dispatcher draining a backlog of
+//     no-op records from the in-memory store, in records/s and
+//     allocations per record.
 //   - [TokenContenders]: the hit path of a token cache against
 //     golang.org/x/oauth2's ReuseTokenSource.
 //

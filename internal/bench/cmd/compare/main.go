@@ -7,6 +7,7 @@
 //	go run ./cmd/compare -count 3         # median of three runs per benchmark
 //	go run ./cmd/compare -quick           # CI: one op per benchmark, 200 jobs
 //	go run ./cmd/compare -only http,token # some comparisons only
+//	go run ./cmd/compare -only dispatcher -records 200000
 //
 // The durable comparison uses the PostgreSQL database in
 // OUTBOUND_POSTGRES_URL (or -pg); without one it is skipped, unless
@@ -38,6 +39,7 @@ type options struct {
 	benchtime   string
 	count       int
 	jobs        int
+	records     int
 	batch       int
 	pg          string
 	only        map[string]bool
@@ -46,7 +48,7 @@ type options struct {
 	progress    io.Writer
 }
 
-var sections = []string{"pipeline", "http", "durable", "token"}
+var sections = []string{"pipeline", "http", "durable", "dispatcher", "token"}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -71,15 +73,16 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.count, "count", 1, "runs per benchmark; the median is reported")
 	fs.IntVar(&o.jobs, "jobs", 50_000, "durable jobs inserted and then worked, per concurrency")
 	fs.IntVar(&o.batch, "batch", 1000, "durable jobs per insert call")
+	fs.IntVar(&o.records, "records", 100_000, "records in the backlog the dispatcher comparison drains")
 	fs.StringVar(&o.pg, "pg", os.Getenv("OUTBOUND_POSTGRES_URL"), "PostgreSQL URL for the durable comparison")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
 	if o.quick {
-		o.benchtime, o.count, o.jobs = "1x", 1, 200
+		o.benchtime, o.count, o.jobs, o.records = "1x", 1, 200, 2000
 	}
-	if o.count < 1 || o.jobs < 1 || o.batch < 1 {
-		return o, errors.New("compare: -count, -jobs and -batch must be positive")
+	if o.count < 1 || o.jobs < 1 || o.batch < 1 || o.records < 1 {
+		return o, errors.New("compare: -count, -jobs, -batch and -records must be positive")
 	}
 	o.only = map[string]bool{}
 	for s := range strings.SplitSeq(*only, ",") {
@@ -114,6 +117,9 @@ func run(ctx context.Context, o options) error {
 	}
 	if o.only["durable"] {
 		errs = append(errs, durable(ctx, o))
+	}
+	if o.only["dispatcher"] {
+		errs = append(errs, dispatcher(ctx, o))
 	}
 	if o.only["token"] {
 		errs = append(errs, token(o))
@@ -359,6 +365,48 @@ func durable(ctx context.Context, o options) error {
 	return errors.Join(errs...)
 }
 
+// dispatcher drains a memstore backlog with the Dispatcher, unkeyed and
+// keyed, at concurrency 1 and 16, o.count times each (round-robin), and
+// prints the median run's records/s and allocations per record.
+func dispatcher(ctx context.Context, o options) error {
+	fmt.Fprintf(o.progress, "dispatcher on memstore\n")
+	type cell struct{ keys, workers int }
+	var cells []cell
+	for _, keys := range []int{0, 100} {
+		for _, w := range []int{1, 16} {
+			cells = append(cells, cell{keys, w})
+		}
+	}
+	runs := make([][]bench.DispatcherResult, len(cells))
+	for round := range o.count {
+		for i, c := range cells {
+			fmt.Fprintf(o.progress, "  keys=%d, c=%d (run %d of %d)\n", c.keys, c.workers, round+1, o.count)
+			res, err := bench.RunDispatcher(ctx, bench.DispatcherConfig{Records: o.records, Keys: c.keys, Concurrency: []int{c.workers}})
+			if err != nil {
+				return err
+			}
+			runs[i] = append(runs[i], res[0])
+		}
+	}
+	t := table{head: []string{"records", "workers", "records/s", "allocs/record", "÷ target", "B/record"}}
+	for i, c := range cells {
+		rs := runs[i]
+		slices.SortFunc(rs, func(a, b bench.DispatcherResult) int { return cmp.Compare(a.Drain.PerSecond(), b.Drain.PerSecond()) })
+		r := rs[len(rs)/2]
+		keys := "independent"
+		if c.keys > 0 {
+			keys = fmt.Sprintf("%d keys", c.keys)
+		}
+		t.add(keys, fmt.Sprint(c.workers), fmt.Sprintf("%.0f", r.Drain.PerSecond()),
+			fmt.Sprintf("%.1f", r.AllocsPerRecord), ratio(r.AllocsPerRecord, bench.DispatcherTarget), fmt.Sprintf("%.0f", r.BytesPerRecord))
+	}
+	fmt.Fprintf(o.out, "\n### 4. Dispatcher on the in-memory store\n\n")
+	t.write(o.out)
+	fmt.Fprintf(o.out, "\nOne Dispatcher.RunOnce drains a backlog of %d no-op records (enqueued beforehand, untimed) from memstore with a deliverer that returns nil: the dispatcher's own cost per record. allocs/record and B/record: heap allocations of the whole process during the drain; ÷ target: allocs/record over issue 24's target of %d (at most 1.00× meets it).\n",
+		o.records, bench.DispatcherTarget)
+	return nil
+}
+
 func durableAsContenders(cs []bench.DurableContender) []bench.Contender {
 	out := make([]bench.Contender, len(cs))
 	for i, c := range cs {
@@ -408,7 +456,7 @@ func token(o options) error {
 		}
 		t.add(row...)
 	}
-	fmt.Fprintf(o.out, "\n### 4. Token cache hit path\n\n")
+	fmt.Fprintf(o.out, "\n### 5. Token cache hit path\n\n")
 	t.write(o.out)
 	fmt.Fprintf(o.out, "\nOne op: ask the cache for a token that is valid for another hour. With %d goroutines (b.RunParallel), ns/op is wall time over all ops (lower is better).\n", workers)
 	return err

@@ -41,7 +41,8 @@ func TestQuickRunPrintsEveryTable(t *testing.T) {
 		"### 2. HTTP POST", "| net/http (bare) | ", "1.00×", "| outbound, default client (25 conns/host) | – |",
 		"| outbound resilient (RoundTripper) |", "| go-retryablehttp (StandardClient) |",
 		"### 3. Durable throughput", "| outbound postgres + Dispatcher |", "| River (InsertMany) |", "| River (InsertManyFast, COPY) |",
-		"### 4. Token cache hit path", "| outbound tokencache |", "| x/oauth2 ReuseTokenSource |",
+		"### 4. Dispatcher on the in-memory store", "| independent | 1 |", "| independent | 16 |", "| 100 keys | 16 |",
+		"### 5. Token cache hit path", "| outbound tokencache |", "| x/oauth2 ReuseTokenSource |",
 		"Load average at the end",
 	} {
 		assert.Contains(t, s, want)
@@ -77,6 +78,13 @@ func TestParseFlags(t *testing.T) {
 	assert.ErrorContains(t, err, `unknown comparison "disk"`)
 	_, err = parseFlags([]string{"-count", "0"})
 	assert.ErrorContains(t, err, "must be positive")
+	_, err = parseFlags([]string{"-records", "0"})
+	assert.ErrorContains(t, err, "must be positive")
+
+	o, err = parseFlags([]string{"-only", "dispatcher", "-records", "5000"})
+	require.NoError(t, err)
+	assert.Equal(t, map[string]bool{"dispatcher": true}, o.only)
+	assert.Equal(t, 5000, o.records)
 }
 
 func TestShownArgsHideTheDatabaseURL(t *testing.T) {
