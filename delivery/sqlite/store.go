@@ -41,6 +41,14 @@ type Store struct {
 	path   string
 	now    func() time.Time
 	notify chan struct{}
+
+	// shared is set by OpenDB: db and reads are the caller's handle, which
+	// Close leaves open and whose transactions may be deferred, so every
+	// write transaction starts with a write (see lockFirst).
+	shared bool
+	// file is the main database's file as SQLite reports it, to refuse a
+	// caller's transaction on another database.
+	file string
 }
 
 var (
@@ -92,6 +100,10 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	reads.SetMaxOpenConns(2)
 	s.reads = reads
+	if s.file, err = mainFile(ctx, reads); err != nil {
+		_ = s.Close()
+		return nil, fmt.Errorf("sqlite: open %q: %w", cfg.Path, err)
+	}
 	return s, nil
 }
 
@@ -133,8 +145,12 @@ func checkPath(path string) error {
 	return f.Close()
 }
 
-// Close closes the database. Records stay in the file.
+// Close closes the database, unless the Store came from OpenDB: the
+// caller's handle stays open. Records stay in the file.
 func (s *Store) Close() error {
+	if s.shared {
+		return nil
+	}
 	if err := errors.Join(s.reads.Close(), s.db.Close()); err != nil {
 		return fmt.Errorf("sqlite: close %q: %w", s.path, err)
 	}
@@ -159,8 +175,23 @@ func (s *Store) signal() {
 // inTx runs fn in a BEGIN IMMEDIATE transaction and commits it, or rolls it
 // back when fn fails.
 func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	return runTx(ctx, s.db, fn)
+	if !s.shared {
+		return runTx(ctx, s.db, fn)
+	}
+	return runTx(ctx, s.db, func(tx *sql.Tx) error {
+		// The caller's handle may begin deferred transactions: a write
+		// first takes the write lock before anything is read, as BEGIN
+		// IMMEDIATE would, so a later write cannot fail on a stale
+		// snapshot.
+		if _, err := tx.ExecContext(ctx, lockFirst); err != nil {
+			return fmt.Errorf("sqlite: take the write lock: %w", err)
+		}
+		return fn(tx)
+	})
 }
+
+// lockFirst is a write that changes nothing.
+const lockFirst = `UPDATE outbox_counters SET value = value WHERE name = 'seq'`
 
 // inReadTx runs fn in a deferred transaction: a consistent snapshot that
 // takes no write lock.
