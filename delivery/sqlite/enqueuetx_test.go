@@ -189,3 +189,17 @@ func TestOpenDBBadInput(t *testing.T) {
 	_, err = sqlite.OpenDB(ctx, db, sqlite.Config{})
 	assert.True(t, errors.Is(err, sqlite.ErrNewerSchema), "%v", err)
 }
+
+// The transactional cases of the conformance suite, through the
+// application's own handle.
+func TestConformanceTx(t *testing.T) {
+	storetest.RunTx(t, func(t *testing.T, now func() time.Time) storetest.TxStore[*sql.Tx] {
+		db, s := openApp(t, filepath.Join(t.TempDir(), "app.db"), now)
+		return storetest.TxStore[*sql.Tx]{
+			Store: s, Enqueuer: delivery.TxEnqueuerFunc[*sql.Tx](s.EnqueueSQLTx),
+			Begin:    func(ctx context.Context) (*sql.Tx, error) { return db.BeginTx(ctx, nil) },
+			Commit:   (*sql.Tx).Commit,
+			Rollback: (*sql.Tx).Rollback,
+		}
+	})
+}

@@ -77,7 +77,7 @@ var migrations = [][]string{schemaV1}
 func (s *Store) migrate(ctx context.Context) error {
 	// Not inTx: its first write needs the tables this creates. The first
 	// statement here writes when the schema is missing.
-	err := runTx(ctx, s.db, func(tx *sql.Tx) error {
+	err := runTx(ctx, s.db, nil, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS outbox_schema_version (version INTEGER NOT NULL)`); err != nil {
 			return err
 		}

@@ -176,9 +176,9 @@ func (s *Store) signal() {
 // back when fn fails.
 func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	if !s.shared {
-		return runTx(ctx, s.db, fn)
+		return runTx(ctx, s.db, nil, fn)
 	}
-	return runTx(ctx, s.db, func(tx *sql.Tx) error {
+	return runTx(ctx, s.db, nil, func(tx *sql.Tx) error {
 		// The caller's handle may begin deferred transactions: a write
 		// first takes the write lock before anything is read, as BEGIN
 		// IMMEDIATE would, so a later write cannot fail on a stale
@@ -196,11 +196,19 @@ const lockFirst = `UPDATE outbox_counters SET value = value WHERE name = 'seq'`
 // inReadTx runs fn in a deferred transaction: a consistent snapshot that
 // takes no write lock.
 func (s *Store) inReadTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	return runTx(ctx, s.reads, fn)
+	// Read-only: the driver begins it deferred even on a handle whose DSN
+	// asks for immediate transactions (OpenDB's), so it waits for no
+	// writer.
+	return runTx(ctx, s.reads, readOnly, fn)
 }
 
-func runTx(ctx context.Context, db *sql.DB, fn func(tx *sql.Tx) error) error {
-	tx, err := db.BeginTx(ctx, nil)
+// readOnly begins a deferred, read-only transaction.
+var readOnly = &sql.TxOptions{ReadOnly: true}
+
+// runTx runs fn in a transaction begun with opts on db, and commits it, or
+// rolls it back when fn fails.
+func runTx(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn func(tx *sql.Tx) error) error {
+	tx, err := db.BeginTx(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("sqlite: begin: %w", err)
 	}
