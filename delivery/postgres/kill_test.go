@@ -22,10 +22,12 @@ const (
 	childAppName   = "outbound-kill-child"
 )
 
-// childTiming: the lease is twice what the dispatcher requires (2 × 1s
-// attempt + 0.5s store timeout): under -race on a loaded machine a record
-// can wait seconds between its claim and its settle.
-var childTiming = killtest.Timing{Lease: 5 * time.Second, StoreTimeout: 500 * time.Millisecond}
+// childTiming: on a loaded machine (or under -race) a settle can take
+// over a second, and one that times out leaves a delivered record to be
+// delivered again, a duplicate no kill explains; so the store timeout is
+// generous, and the lease twice what the dispatcher requires (2 × 1s
+// attempt + 2s store timeout).
+var childTiming = killtest.Timing{Lease: 8 * time.Second, StoreTimeout: 2 * time.Second}
 
 // A dispatcher process is SIGKILLed several times mid-drain and restarted:
 // nothing is lost, and the duplicates stay within the records in flight

@@ -17,6 +17,7 @@ import (
 	"github.com/outbound-go/outbound/classify"
 	"github.com/outbound-go/outbound/delivery"
 	"github.com/outbound-go/outbound/delivery/postgres"
+	"github.com/outbound-go/outbound/delivery/storetest/killtest"
 	"github.com/outbound-go/outbound/internal/testenv"
 )
 
@@ -76,18 +77,18 @@ func TestLeastPrivilegeRole(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, s.LatestSchemaVersionForTest(), v)
 
-	ids := enqueueMany(t, s, "lp", 200)
+	ids := killtest.Enqueue(t, s, "lp", 200)
 	_, err = s.Enqueue(ctx, delivery.Message{ID: "doomed", Payload: []byte(`{}`)})
 	require.NoError(t, err)
 
 	var failDoomed atomic.Bool
 	failDoomed.Store(true)
-	counter := newDeliveryCounter()
+	counter := killtest.NewCounter()
 	send := delivery.DelivererFunc(func(_ context.Context, m *delivery.Message) error {
 		if m.ID == "doomed" && failDoomed.Load() {
 			return classify.Permanent(errors.New("rejected"))
 		}
-		counter.add(m.ID)
+		counter.Add(m.ID)
 		return nil
 	})
 	d, err := delivery.NewDispatcher(delivery.DispatcherConfig{
@@ -100,16 +101,16 @@ func TestLeastPrivilegeRole(t *testing.T) {
 	waitFor(t, func() bool {
 		r, err := s.Get(ctx, "doomed")
 		require.NoError(t, err)
-		return counter.unique() == len(ids) && r.State == delivery.StateDead
+		return counter.Unique() == len(ids) && r.State == delivery.StateDead
 	})
 	failDoomed.Store(false)
 	n, err := s.Redrive(ctx, "doomed")
 	require.NoError(t, err)
 	assert.Equal(t, 1, n, "the dead letter is redriven")
-	waitFor(t, func() bool { return counter.unique() == len(ids)+1 })
+	waitFor(t, func() bool { return counter.Unique() == len(ids)+1 })
 	cancel()
 	require.NoError(t, <-done)
-	dups, missing := counter.duplicates(append(ids, "doomed"))
+	dups, missing := counter.Duplicates(append(ids, "doomed"))
 	assert.Empty(t, missing)
 	assert.Zero(t, dups)
 

@@ -62,7 +62,7 @@ func OpenDB(ctx context.Context, db *sql.DB, cfg Config) (*Store, error) {
 	if now == nil {
 		now = time.Now
 	}
-	s := &Store{db: db, reads: db, path: file, file: file, now: now, notify: make(chan struct{}, 1), shared: true}
+	s := &Store{db: db, reads: db, path: file, file: file, now: now, notify: make(chan struct{}, 1), shared: true, writing: make(chan struct{}, 1)}
 	if err := s.migrate(ctx); err != nil {
 		return nil, err
 	}

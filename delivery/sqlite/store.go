@@ -5,14 +5,12 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
-	"strings"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" driver
 
 	"github.com/outbound-go/outbound/delivery"
+	"github.com/outbound-go/outbound/internal/sqlitepath"
 )
 
 // Config configures a Store.
@@ -49,6 +47,11 @@ type Store struct {
 	// file is the main database's file as SQLite reports it, to refuse a
 	// caller's transaction on another database.
 	file string
+	// writing holds a token while one of this Store's write transactions
+	// runs on a shared handle: its writes take turns in process, as Open's
+	// single connection makes them, instead of many connections polling
+	// for the file's lock under the busy timeout.
+	writing chan struct{}
 }
 
 var (
@@ -107,42 +110,18 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	return s, nil
 }
 
-// checkPath returns an error naming what is wrong with path: empty, in a
-// directory that does not exist, or an existing file that is not a
-// writable regular file.
+// checkPath returns an error naming what is wrong with path (see
+// sqlitepath.Check); one for a path wrong in itself wraps
+// delivery.ErrInvalid.
 func checkPath(path string) error {
-	if path == "" {
-		return fmt.Errorf("sqlite: Config.Path is required: %w", delivery.ErrInvalid)
-	}
-	if strings.ContainsAny(path, "?\x00") || strings.HasPrefix(path, "file:") || path == ":memory:" {
-		return fmt.Errorf("sqlite: path %q must be a plain file path (no '?', no file: URI, not :memory:): %w", path, delivery.ErrInvalid)
-	}
-	dir := filepath.Dir(path)
-	if st, err := os.Stat(dir); err != nil {
-		return fmt.Errorf("sqlite: open %q: directory %q: %w", path, dir, err)
-	} else if !st.IsDir() {
-		return fmt.Errorf("sqlite: open %q: %q is not a directory: %w", path, dir, delivery.ErrInvalid)
-	}
-	st, err := os.Stat(path)
-	if errors.Is(err, os.ErrNotExist) {
+	err := sqlitepath.Check(path)
+	switch {
+	case err == nil:
 		return nil
+	case errors.Is(err, sqlitepath.ErrBadPath):
+		return fmt.Errorf("sqlite: %w: %w", err, delivery.ErrInvalid)
 	}
-	if err != nil {
-		return fmt.Errorf("sqlite: open %q: %w", path, err)
-	}
-	if !st.Mode().IsRegular() {
-		return fmt.Errorf("sqlite: open %q: not a regular file: %w", path, delivery.ErrInvalid)
-	}
-	// Checked on the mode bits too, since a superuser may write any file:
-	// a file nobody may write was made read-only on purpose.
-	if st.Mode().Perm()&0o222 == 0 {
-		return fmt.Errorf("sqlite: open %q: the file is read-only (mode %v): %w", path, st.Mode().Perm(), delivery.ErrInvalid)
-	}
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		return fmt.Errorf("sqlite: open %q: the file is not writable: %w", path, err)
-	}
-	return f.Close()
+	return fmt.Errorf("sqlite: %w", err)
 }
 
 // Close closes the database, unless the Store came from OpenDB: the
@@ -177,6 +156,12 @@ func (s *Store) signal() {
 func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	if !s.shared {
 		return runTx(ctx, s.db, nil, fn)
+	}
+	select {
+	case s.writing <- struct{}{}:
+		defer func() { <-s.writing }()
+	case <-ctx.Done():
+		return fmt.Errorf("sqlite: begin: %w", ctx.Err())
 	}
 	return runTx(ctx, s.db, nil, func(tx *sql.Tx) error {
 		// The caller's handle may begin deferred transactions: a write

@@ -5,14 +5,12 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"regexp"
-	"strings"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" driver
 
+	"github.com/outbound-go/outbound/internal/sqlitepath"
 	"github.com/outbound-go/outbound/tokencache"
 )
 
@@ -69,8 +67,8 @@ type Store struct {
 // read-only or not a SQLite database, a bad table name or a negative busy
 // timeout; it never replaces an existing file.
 func Open(ctx context.Context, cfg Config) (*Store, error) {
-	if err := checkPath(cfg.Path); err != nil {
-		return nil, err
+	if err := sqlitepath.Check(cfg.Path); err != nil {
+		return nil, fmt.Errorf("tokencache/sqlite: %w", err)
 	}
 	table := cfg.Table
 	if table == "" {
@@ -124,38 +122,6 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("tokencache/sqlite: open %q: create table: %w", cfg.Path, err)
 	}
 	return s, nil
-}
-
-// checkPath returns an error naming what is wrong with path: empty, not a
-// plain path, in a directory that does not exist, or an existing file that
-// is not a writable regular file.
-func checkPath(path string) error {
-	if path == "" {
-		return errors.New("tokencache/sqlite: Config.Path is required")
-	}
-	if strings.ContainsAny(path, "?\x00") || strings.HasPrefix(path, "file:") || path == ":memory:" {
-		return fmt.Errorf("tokencache/sqlite: path %q must be a plain file path (no '?', no file: URI, not :memory:)", path)
-	}
-	dir := filepath.Dir(path)
-	if st, err := os.Stat(dir); err != nil {
-		return fmt.Errorf("tokencache/sqlite: open %q: directory %q: %w", path, dir, err)
-	} else if !st.IsDir() {
-		return fmt.Errorf("tokencache/sqlite: open %q: %q is not a directory", path, dir)
-	}
-	st, err := os.Stat(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("tokencache/sqlite: open %q: %w", path, err)
-	}
-	if !st.Mode().IsRegular() {
-		return fmt.Errorf("tokencache/sqlite: open %q: not a regular file", path)
-	}
-	if st.Mode().Perm()&0o222 == 0 {
-		return fmt.Errorf("tokencache/sqlite: open %q: the file is read-only (mode %v)", path, st.Mode().Perm())
-	}
-	return nil
 }
 
 // Close closes the database; the tokens stay in the file.

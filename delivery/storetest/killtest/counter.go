@@ -2,32 +2,35 @@ package killtest
 
 import "sync"
 
-// counter counts deliveries per idempotency key at the partner.
-type counter struct {
+// Counter counts deliveries per key (an Idempotency-Key, a record ID) at
+// a partner. It is safe for concurrent use; make it with NewCounter.
+type Counter struct {
 	mu     sync.Mutex
 	counts map[string]int
 	total  int
 }
 
-func newCounter() *counter { return &counter{counts: map[string]int{}} }
+// NewCounter returns an empty Counter.
+func NewCounter() *Counter { return &Counter{counts: map[string]int{}} }
 
-func (c *counter) add(key string) {
+// Add counts one delivery of key.
+func (c *Counter) Add(key string) {
 	c.mu.Lock()
 	c.counts[key]++
 	c.total++
 	c.mu.Unlock()
 }
 
-// unique returns how many distinct keys were delivered.
-func (c *counter) unique() int {
+// Unique returns how many distinct keys were delivered.
+func (c *Counter) Unique() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return len(c.counts)
 }
 
-// duplicates returns how many deliveries repeated an earlier one, and
+// Duplicates returns how many deliveries repeated an earlier one, and
 // which keys of want were never delivered.
-func (c *counter) duplicates(want []string) (dups int, missing []string) {
+func (c *Counter) Duplicates(want []string) (dups int, missing []string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, k := range want {
@@ -40,7 +43,7 @@ func (c *counter) duplicates(want []string) (dups int, missing []string) {
 
 // overKills returns the keys delivered more often than once plus the
 // number of kills that found them in flight, with their counts.
-func (c *counter) overKills(inFlightAt map[string]int) map[string]int {
+func (c *Counter) overKills(inFlightAt map[string]int) map[string]int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	out := map[string]int{}

@@ -79,11 +79,11 @@ func Run(t *testing.T, cfg Config) Result {
 		kills = 5
 	}
 	ctx := context.Background()
-	ids := enqueue(t, cfg.Store, n)
+	ids := Enqueue(t, cfg.Store, "kill", n)
 
-	count := newCounter()
+	count := NewCounter()
 	partner := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		count.add(r.Header.Get(httpdelivery.DefaultIdempotencyHeader))
+		count.Add(r.Header.Get(httpdelivery.DefaultIdempotencyHeader))
 		time.Sleep(time.Millisecond) // a partner that takes a moment, so kills find work in flight
 		w.WriteHeader(http.StatusOK)
 	}))
@@ -102,12 +102,12 @@ func Run(t *testing.T, cfg Config) Result {
 	for k := range kills {
 		cmd, out := startChild(t, partner.URL, cfg.ChildEnv)
 		outputs = append(outputs, out)
-		target := min(n, count.unique()+n/(kills+2))
+		target := min(n, count.Unique()+n/(kills+2))
 		deadline := time.Now().Add(2 * time.Minute)
-		for count.unique() < target && time.Now().Before(deadline) {
+		for count.Unique() < target && time.Now().Before(deadline) {
 			time.Sleep(5 * time.Millisecond) // waiting for progress, not timing it
 		}
-		require.GreaterOrEqual(t, count.unique(), target, "child %d made no progress; its output:\n%s", k, out)
+		require.GreaterOrEqual(t, count.Unique(), target, "child %d made no progress; its output:\n%s", k, out)
 		require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
 		_ = cmd.Wait()
 		if cfg.AfterKill != nil {
@@ -118,7 +118,7 @@ func Run(t *testing.T, cfg Config) Result {
 			inFlightAt[id]++
 		}
 		bound += len(inFlight)
-		t.Logf("kill %d: %d records delivered so far, %d in flight at the kill", k+1, count.unique(), len(inFlight))
+		t.Logf("kill %d: %d records delivered so far, %d in flight at the kill", k+1, count.Unique(), len(inFlight))
 	}
 	require.Positive(t, bound, "the kills must hit work in flight to test anything")
 
@@ -139,7 +139,7 @@ func Run(t *testing.T, cfg Config) Result {
 	st, err := cfg.Store.Stats(ctx)
 	require.NoError(t, err)
 	assert.EqualValues(t, n, st.Count(delivery.StateDelivered), "every record is marked delivered")
-	dups, missing := count.duplicates(ids)
+	dups, missing := count.Duplicates(ids)
 	res := Result{Records: n, Kills: kills, Duplicates: dups, Bound: bound}
 	t.Logf("%d records, %d kills: %d duplicates (%.2f per kill), bound %d (records in flight at the kills)",
 		n, kills, dups, res.DuplicatesPerKill(), bound)
@@ -151,19 +151,20 @@ func Run(t *testing.T, cfg Config) Result {
 	return res
 }
 
-// enqueue stores n records in batches of 500; every fourth has one of 50
-// ordering keys. It returns their ids.
-func enqueue(t *testing.T, s delivery.Store, n int) []string {
-	t.Helper()
+// Enqueue stores n records with ids prefix-000000, prefix-000001, ... in
+// batches of 500; every fourth has one of 50 ordering keys. It returns
+// their ids, and fails tb on an error.
+func Enqueue(tb testing.TB, s delivery.Store, prefix string, n int) []string {
+	tb.Helper()
 	ids := make([]string, 0, n)
 	msgs := make([]delivery.Message, 0, 500)
 	flush := func() {
 		_, err := s.Enqueue(context.Background(), msgs...)
-		require.NoError(t, err)
+		require.NoError(tb, err)
 		msgs = msgs[:0]
 	}
 	for i := range n {
-		id := fmt.Sprintf("kill-%06d", i)
+		id := fmt.Sprintf("%s-%06d", prefix, i)
 		key := ""
 		if i%4 == 0 {
 			key = fmt.Sprintf("key-%d", i%50)
