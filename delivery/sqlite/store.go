@@ -32,7 +32,8 @@ type Config struct {
 // process or in several processes on one host, may share the file: every
 // write runs in a BEGIN IMMEDIATE transaction, so writers take turns and a
 // claim sees every lease another process holds. It is safe for concurrent
-// use; open it with Open and release it with Close.
+// use; open it with Open (or OpenDB, on your own *sql.DB) and release it
+// with Close.
 type Store struct {
 	db     *sql.DB // writes: BEGIN IMMEDIATE, one connection
 	reads  *sql.DB // reads: deferred transactions, which WAL runs beside a writer
