@@ -1,6 +1,7 @@
 package memstore_test
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -25,5 +26,17 @@ func TestConformanceShared(t *testing.T) {
 func TestHistoryBounds(t *testing.T) {
 	storetest.RunHistoryBounds(t, func(t *testing.T, now func() time.Time, h delivery.History) delivery.Store {
 		return memstore.New(memstore.Config{Now: now, History: h})
+	})
+}
+
+func TestConformanceTx(t *testing.T) {
+	storetest.RunTx(t, func(t *testing.T, now func() time.Time) storetest.TxStore[*memstore.Tx] {
+		s := memstore.New(memstore.Config{Now: now})
+		return storetest.TxStore[*memstore.Tx]{
+			Store: s, Enqueuer: s,
+			Begin:    func(context.Context) (*memstore.Tx, error) { return s.Begin(), nil },
+			Commit:   (*memstore.Tx).Commit,
+			Rollback: (*memstore.Tx).Rollback,
+		}
 	})
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/outbound-go/outbound/classify"
 	"github.com/outbound-go/outbound/delivery"
+	"github.com/outbound-go/outbound/delivery/storetest/killtest"
 )
 
 // Store-level and dispatcher-level benchmarks against the real server.
@@ -50,7 +51,7 @@ func BenchmarkClaimComplete(b *testing.B) {
 		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
 			store, _ := newStore(b, nil)
 			ctx := context.Background()
-			enqueueMany(b, store, "r", b.N)
+			killtest.Enqueue(b, store, "r", b.N)
 			var done atomic.Int64
 			b.ReportAllocs()
 			b.ResetTimer()
@@ -86,7 +87,7 @@ func BenchmarkDispatch(b *testing.B) {
 		b.Run(fmt.Sprintf("concurrency=%d", conc), func(b *testing.B) {
 			store, _ := newStore(b, nil)
 			ctx := context.Background()
-			enqueueMany(b, store, "r", b.N)
+			killtest.Enqueue(b, store, "r", b.N)
 			d, err := delivery.NewDispatcher(delivery.DispatcherConfig{
 				Store: store, Concurrency: conc, MaxPerRun: 1000,
 				Deliverer: delivery.DelivererFunc(func(context.Context, *delivery.Message) error { return nil }),

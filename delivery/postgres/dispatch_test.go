@@ -2,7 +2,6 @@ package postgres_test
 
 import (
 	"context"
-	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -12,72 +11,8 @@ import (
 
 	"github.com/outbound-go/outbound/delivery"
 	"github.com/outbound-go/outbound/delivery/postgres"
+	"github.com/outbound-go/outbound/delivery/storetest/killtest"
 )
-
-// deliveryCounter counts deliveries per key.
-type deliveryCounter struct {
-	mu     sync.Mutex
-	counts map[string]int
-	total  int
-}
-
-func newDeliveryCounter() *deliveryCounter { return &deliveryCounter{counts: map[string]int{}} }
-
-func (c *deliveryCounter) add(key string) {
-	c.mu.Lock()
-	c.counts[key]++
-	c.total++
-	c.mu.Unlock()
-}
-
-// unique returns how many distinct keys were delivered.
-func (c *deliveryCounter) unique() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.counts)
-}
-
-// duplicates returns how many deliveries repeated an earlier one, and
-// which keys were missing from want.
-func (c *deliveryCounter) duplicates(want []string) (dups int, missing []string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, k := range want {
-		if c.counts[k] == 0 {
-			missing = append(missing, k)
-		}
-	}
-	return c.total - len(c.counts), missing
-}
-
-// enqueueMany enqueues n records in batches of 500; every fourth has one
-// of 50 ordering keys. It returns their ids.
-func enqueueMany(t testing.TB, s *postgres.Store, prefix string, n int) []string {
-	t.Helper()
-	ids := make([]string, 0, n)
-	msgs := make([]delivery.Message, 0, 500)
-	flush := func() {
-		_, err := s.Enqueue(context.Background(), msgs...)
-		require.NoError(t, err)
-		msgs = msgs[:0]
-	}
-	for i := range n {
-		id := fmt.Sprintf("%s-%06d", prefix, i)
-		key := ""
-		if i%4 == 0 {
-			key = fmt.Sprintf("key-%d", i%50)
-		}
-		msgs = append(msgs, delivery.Message{ID: id, Key: key, Payload: []byte(`{"n":` + fmt.Sprint(i) + `}`)})
-		ids = append(ids, id)
-		if len(msgs) == cap(msgs) {
-			flush()
-		}
-	}
-	if len(msgs) > 0 {
-		flush()
-	}
-	return ids
-}
 
 // Three dispatchers, each with its own pool and store on the same table,
 // drain 20,000 records: every record is delivered, none is lost, and
@@ -86,11 +21,11 @@ func TestThreeDispatchersDrainTogether(t *testing.T) {
 	const n = 20_000
 	first, firstPool := newStore(t, nil)
 	schema := schemaOf(t, first)
-	ids := enqueueMany(t, first, "r", n)
+	ids := killtest.Enqueue(t, first, "r", n)
 
-	counter := newDeliveryCounter()
+	counter := killtest.NewCounter()
 	send := delivery.DelivererFunc(func(_ context.Context, m *delivery.Message) error {
-		counter.add(m.DeliveryKey())
+		counter.Add(m.DeliveryKey())
 		return nil
 	})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -113,7 +48,7 @@ func TestThreeDispatchersDrainTogether(t *testing.T) {
 	}
 
 	deadline := time.Now().Add(5 * time.Minute)
-	for counter.unique() < n && time.Now().Before(deadline) {
+	for counter.Unique() < n && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond) // waiting for the drain, not timing it
 	}
 	cancel()
@@ -122,7 +57,7 @@ func TestThreeDispatchersDrainTogether(t *testing.T) {
 		require.NoError(t, err, "dispatcher %d", i)
 	}
 
-	dups, missing := counter.duplicates(ids)
+	dups, missing := counter.Duplicates(ids)
 	t.Logf("delivered %d records with 3 dispatchers (%v each): %d duplicates", n, perDispatcher, dups)
 	require.Empty(t, missing, "every record delivered at least once")
 	assert.Zero(t, dups, "no crash, so no record is delivered twice")

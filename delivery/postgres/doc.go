@@ -78,6 +78,17 @@
 // Schema and table names are validated as lower-case identifiers and
 // quoted; every value travels as a query parameter.
 //
+// Teams that migrate with their own tool take the SQL from Migrations (or
+// the outbound-schema command, which writes goose, golang-migrate, atlas
+// or plain SQL files): each migration also creates table_migrations if
+// missing and records its version there, which is all the bookkeeping
+// Migrate does, so the two can be mixed. Migrate reads table_migrations
+// before it locks or creates anything: a runtime role with GrantSQL's
+// privileges (no CREATE) may call it at boot; it returns nil on a current
+// schema and an error wrapping ErrPrivilege, naming the privilege and the
+// migration, on an outdated one. Dispatchers LISTEN on NotifyChannel's
+// channel, which the insert trigger notifies.
+//
 // # Destinations
 //
 // A destination is a row of the destinations table, shared by every

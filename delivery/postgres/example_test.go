@@ -118,3 +118,21 @@ func ExampleRetention_PurgeOnce() {
 	// Output:
 	// 1 <nil>
 }
+
+// The GRANTs for a runtime role, and the channel a process may LISTEN on,
+// for the default outbox.
+func ExampleGrantSQL() {
+	grants, err := postgres.GrantSQL("", "", "app")
+	if err != nil {
+		panic(err)
+	}
+	fmt.Print(grants)
+	channel, _ := postgres.NotifyChannel("", "")
+	fmt.Println(channel)
+	// Output:
+	// GRANT USAGE ON SCHEMA "outbound" TO "app";
+	// GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE "outbound"."outbox", "outbound"."outbox_keys", "outbound"."outbox_destinations" TO "app";
+	// GRANT SELECT ON TABLE "outbound"."outbox_migrations" TO "app";
+	// GRANT USAGE ON SEQUENCE "outbound"."outbox_seq" TO "app";
+	// outbound_8367996ad0760b69cca7e8d3
+}

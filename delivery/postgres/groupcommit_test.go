@@ -16,6 +16,7 @@ import (
 	"github.com/outbound-go/outbound/classify"
 	"github.com/outbound-go/outbound/delivery"
 	"github.com/outbound-go/outbound/delivery/postgres"
+	"github.com/outbound-go/outbound/delivery/storetest/killtest"
 )
 
 // settleTask is one settle a test makes and the result it expects.
@@ -281,7 +282,7 @@ func TestGroupCommitFailedFlushFallsBack(t *testing.T) {
 func TestGroupCommitWaiterCancellation(t *testing.T) {
 	ctx := context.Background()
 	store, _ := newStore(t, nil)
-	enqueueMany(t, store, "c", 4)
+	killtest.Enqueue(t, store, "c", 4)
 	var recs []delivery.Record
 	for len(recs) < 4 {
 		got, err := store.Claim(ctx, 4, time.Minute)

@@ -11,6 +11,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/outbound-go/outbound/delivery/postgres"
+	"github.com/outbound-go/outbound/delivery/storetest/killtest"
 	"github.com/outbound-go/outbound/internal/testenv"
 )
 
@@ -19,8 +20,8 @@ import (
 // binary is re-executed as the kill test's child it runs the child's
 // dispatcher instead of the tests.
 func TestMain(m *testing.M) {
-	if os.Getenv(childEnv) != "" {
-		os.Exit(runChild())
+	if killtest.IsChild() {
+		os.Exit(killtest.RunChild(openChildStore, childTiming))
 	}
 	testenv.AnnounceSkips(testenv.Postgres)
 	goleak.VerifyTestMain(m)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
@@ -13,6 +14,7 @@ import (
 	"text/template"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 //go:embed migrations/*.sql
@@ -76,8 +78,78 @@ func loadMigrations(n names) ([]migration, error) {
 // the package's migrations directory says what it costs (adding a column is
 // instant, building an index reads the table and holds writes back until it
 // is built).
+//
+// Migrate first reads the applied versions without taking a lock or
+// creating anything, and returns nil if none is missing: a runtime role
+// with only the privileges of GrantSQL may call it at boot once an owner
+// (or the team's migration tool, fed by Migrations) has migrated. When a
+// version is missing and the role may not apply it, the error wraps
+// ErrPrivilege and names the privilege and the migration to run.
 func (s *Store) Migrate(ctx context.Context) error {
-	return s.migrate(ctx, s.migrations[len(s.migrations)-1].version)
+	upTo := s.migrations[len(s.migrations)-1].version
+	if current, err := s.migrated(ctx, upTo); err != nil || current {
+		return err
+	}
+	return s.migrate(ctx, upTo)
+}
+
+// ErrPrivilege is wrapped by the error Migrate returns when the role lacks
+// a privilege the schema change needs (PostgreSQL's insufficient_privilege
+// or "must be owner"); the message names the privilege and the migration.
+var ErrPrivilege = errors.New("postgres: insufficient privilege")
+
+// migrated reports whether every version up to upTo is applied, reading
+// the migrations table only. A missing table or schema reports false.
+func (s *Store) migrated(ctx context.Context, upTo int) (bool, error) {
+	var exists bool
+	// to_regclass is NULL for a missing table, and for one in a schema
+	// the role may not use.
+	if err := s.pool.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, s.n.Migrations).Scan(&exists); err != nil {
+		return false, fmt.Errorf("postgres: migrate %s: read versions: %w", s.n.raw, err)
+	}
+	if !exists {
+		return false, nil
+	}
+	rows, err := s.pool.Query(ctx, `SELECT version FROM `+s.n.Migrations)
+	if err != nil {
+		return false, s.privilegeError(err, "read versions", "SELECT on "+s.n.Migrations, "")
+	}
+	applied, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+	if err != nil {
+		return false, s.privilegeError(err, "read versions", "SELECT on "+s.n.Migrations, "")
+	}
+	return len(s.missing(applied, upTo)) == 0, nil
+}
+
+// missing returns the migrations up to upTo that are not in applied.
+func (s *Store) missing(applied []int32, upTo int) []migration {
+	var out []migration
+	for _, m := range s.migrations {
+		if m.version <= upTo && !slices.Contains(applied, int32(m.version)) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// insufficientPrivilege is PostgreSQL's SQLSTATE for a missing privilege
+// or ownership.
+const insufficientPrivilege = "42501"
+
+// privilegeError wraps err from a migration step. When the server refused
+// for lack of privilege (SQLSTATE 42501) or ownership (a 42501 too), the
+// error wraps ErrPrivilege and names need and, if set, the migration.
+func (s *Store) privilegeError(err error, step, need, migration string) error {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != insufficientPrivilege {
+		return fmt.Errorf("postgres: migrate %s: %s: %w", s.n.raw, step, err)
+	}
+	what := ""
+	if migration != "" {
+		what = " to apply " + migration
+	}
+	return fmt.Errorf("postgres: migrate %s: %s: %w: the role needs %s%s; run Migrate as the outbox's owner, or apply postgres.Migrations (the outbound-schema command prints them) with your migration tool: %w",
+		s.n.raw, step, ErrPrivilege, need, what, err)
 }
 
 // migrate applies the versions up to and including upTo.
@@ -91,33 +163,44 @@ func (s *Store) migrate(ctx context.Context, upTo int) error {
 	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, migrationLockSpace, s.cfg.Schema); err != nil {
 		return fmt.Errorf("postgres: migrate %s: lock: %w", s.n.raw, err)
 	}
-	setup := `CREATE SCHEMA IF NOT EXISTS ` + s.n.Schema + `;
-CREATE TABLE IF NOT EXISTS ` + s.n.Migrations + ` (
-	version    integer     PRIMARY KEY,
-	name       text        NOT NULL,
-	applied_at timestamptz NOT NULL
-)`
-	if _, err := tx.Exec(ctx, setup); err != nil {
-		return fmt.Errorf("postgres: migrate %s: create schema: %w", s.n.raw, err)
-	}
-	rows, err := tx.Query(ctx, `SELECT version FROM `+s.n.Migrations)
-	if err != nil {
+	// CREATE ... IF NOT EXISTS checks the privilege before it looks, so
+	// only what is missing is created.
+	var schemaExists, tableExists bool
+	if err := tx.QueryRow(ctx, `SELECT to_regnamespace($1) IS NOT NULL, to_regclass($2) IS NOT NULL`,
+		s.n.schema, s.n.Migrations).Scan(&schemaExists, &tableExists); err != nil {
 		return fmt.Errorf("postgres: migrate %s: read versions: %w", s.n.raw, err)
 	}
-	applied, err := pgx.CollectRows(rows, pgx.RowTo[int32])
-	if err != nil {
-		return fmt.Errorf("postgres: migrate %s: read versions: %w", s.n.raw, err)
-	}
-	for _, m := range s.migrations {
-		if m.version > upTo || slices.Contains(applied, int32(m.version)) {
-			continue
+	var applied []int32
+	if tableExists {
+		rows, err := tx.Query(ctx, `SELECT version FROM `+s.n.Migrations)
+		if err != nil {
+			return s.privilegeError(err, "read versions", "SELECT on "+s.n.Migrations, "")
 		}
+		if applied, err = pgx.CollectRows(rows, pgx.RowTo[int32]); err != nil {
+			return s.privilegeError(err, "read versions", "SELECT on "+s.n.Migrations, "")
+		}
+	}
+	missing := s.missing(applied, upTo)
+	if len(missing) == 0 {
+		return nil // another instance migrated meanwhile
+	}
+	if !schemaExists {
+		if _, err := tx.Exec(ctx, `CREATE SCHEMA `+s.n.Schema); err != nil {
+			return s.privilegeError(err, "create schema", "CREATE on the database (or the schema created by its owner)", missing[0].name)
+		}
+	}
+	if !tableExists {
+		if _, err := tx.Exec(ctx, bookkeepingSQL(s.n)); err != nil {
+			return s.privilegeError(err, "create the migrations table", "CREATE on the schema "+s.n.Schema, missing[0].name)
+		}
+	}
+	for _, m := range missing {
 		if _, err := tx.Exec(ctx, m.sql); err != nil {
-			return fmt.Errorf("postgres: migrate %s: apply %s: %w", s.n.raw, m.name, err)
+			return s.privilegeError(err, "apply "+m.name, "CREATE on the schema "+s.n.Schema+" and ownership of the outbox's tables", m.name)
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO `+s.n.Migrations+` (version, name, applied_at) VALUES ($1, $2, $3)`,
 			m.version, m.name, s.now()); err != nil {
-			return fmt.Errorf("postgres: migrate %s: record %s: %w", s.n.raw, m.name, err)
+			return s.privilegeError(err, "record "+m.name, "INSERT on "+s.n.Migrations, m.name)
 		}
 	}
 	if err := tx.Commit(ctx); err != nil {

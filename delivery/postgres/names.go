@@ -70,3 +70,12 @@ func newNames(schema, table string) names {
 		raw:          schema + "." + table,
 	}
 }
+
+// dataTables lists, quoted, every table whose rows the store reads and
+// writes at run time (not table_migrations). GrantSQL grants on exactly
+// these: a migration that adds a table adds it here.
+func (n names) dataTables() []string { return []string{n.Table, n.Keys, n.Destinations} }
+
+// sequences lists, quoted, every sequence the store draws from at run
+// time. GrantSQL grants USAGE on exactly these.
+func (n names) sequences() []string { return []string{n.Seq} }

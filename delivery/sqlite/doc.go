@@ -36,6 +36,17 @@
 // the same Store (in process); records another process inserts are found
 // when the dispatcher polls.
 //
+// # Enqueue in your transaction
+//
+// An application that keeps its own tables in the same file opens its
+// *sql.DB itself (driver "sqlite", a DSN with _txlock=immediate and a
+// busy_timeout pragma) and hands it to OpenDB; EnqueueSQLTx then writes the
+// records in the application's transaction, so they exist if and only if
+// its own writes commit. The store never begins, commits or rolls back
+// that transaction. It cannot see the commit, so dispatchers find those
+// records at their next poll (DispatcherConfig.PollInterval) rather than
+// through Notify; a rolled-back transaction wakes nobody.
+//
 // # Schema
 //
 // Open creates its tables (outbox_records, outbox_destinations,

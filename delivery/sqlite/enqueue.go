@@ -19,6 +19,29 @@ type idemKey struct{ destination, key string }
 // Enqueue implements delivery.Store. The records are stored in one
 // transaction, durable once it returns.
 func (s *Store) Enqueue(ctx context.Context, msgs ...delivery.Message) ([]delivery.Enqueued, error) {
+	prepared, err := prepare(ctx, msgs)
+	if err != nil {
+		return nil, err
+	}
+	var out []delivery.Enqueued
+	created := 0
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		out, created, err = s.enqueueIn(ctx, tx, prepared)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if created > 0 {
+		s.signal()
+	}
+	return out, nil
+}
+
+// prepare validates msgs and fills in their defaults; an error names the
+// message and wraps delivery.ErrInvalid.
+func prepare(ctx context.Context, msgs []delivery.Message) ([]delivery.Message, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -30,82 +53,76 @@ func (s *Store) Enqueue(ctx context.Context, msgs ...delivery.Message) ([]delive
 		}
 		prepared[i] = m
 	}
+	return prepared, nil
+}
+
+// enqueueIn stores the prepared messages in tx, and returns their
+// outcomes and how many records it created.
+func (s *Store) enqueueIn(ctx context.Context, tx *sql.Tx, prepared []delivery.Message) ([]delivery.Enqueued, int, error) {
 	out := make([]delivery.Enqueued, len(prepared))
-	created := 0
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		created = 0
-		now := s.now()
-		batchID := make(map[string]int, len(prepared))
-		batchIdem := make(map[idemKey]int, len(prepared))
-		var fresh []int
-		from := make(map[int]int) // a match of an earlier message of the call
-		for i := range prepared {
-			m := &prepared[i]
-			match, j, found, err := s.existing(ctx, tx, out, batchID, batchIdem, m)
-			if err != nil {
-				return err
-			}
-			if j >= 0 {
-				from[i] = j
-			}
-			if found {
-				if err := delivery.CheckMatch(m, &match.Message); err != nil {
-					return fmt.Errorf("sqlite: enqueue message %d: %w", i, err)
-				}
-				out[i] = delivery.Enqueued{Record: match, Existing: true}
-				continue
-			}
-			if m.CreatedAt.IsZero() {
-				m.CreatedAt = now
-			}
-			out[i] = delivery.Enqueued{Record: delivery.Record{
-				Message: *m, State: delivery.StatePending, NextAttemptAt: now, UpdatedAt: now,
-			}}
-			batchID[m.ID] = i
-			if m.IdempotencyKey != "" {
-				batchIdem[idemKey{m.Destination, m.IdempotencyKey}] = i
-			}
-			fresh = append(fresh, i)
-		}
-		if len(fresh) == 0 {
-			return nil
-		}
-		seq, err := nextCounter(ctx, tx, "seq", int64(len(fresh)))
+	now := s.now()
+	batchID := make(map[string]int, len(prepared))
+	batchIdem := make(map[idemKey]int, len(prepared))
+	var fresh []int
+	from := make(map[int]int) // a match of an earlier message of the call
+	for i := range prepared {
+		m := &prepared[i]
+		match, j, found, err := s.existing(ctx, tx, out, batchID, batchIdem, m)
 		if err != nil {
-			return err
+			return nil, 0, err
 		}
-		known := make(map[string]bool)
-		for _, i := range fresh {
-			r := &out[i].Record
-			r.Seq = seq
-			seq++
-			if err := insertRecord(ctx, tx, r); err != nil {
-				return err
+		if j >= 0 {
+			from[i] = j
+		}
+		if found {
+			if err := delivery.CheckMatch(m, &match.Message); err != nil {
+				return nil, 0, fmt.Errorf("sqlite: enqueue message %d: %w", i, err)
 			}
-			if !known[r.Destination] {
-				known[r.Destination] = true
-				// Claim visits the destinations through their rows.
-				if _, err := tx.ExecContext(ctx, `INSERT INTO outbox_destinations (name) VALUES (?) ON CONFLICT (name) DO NOTHING`,
-					r.Destination); err != nil {
-					return fmt.Errorf("sqlite: enqueue: destination %q: %w", r.Destination, err)
-				}
-			}
+			out[i] = delivery.Enqueued{Record: match, Existing: true}
+			continue
 		}
-		// Existing matches inside the call point at the records just
-		// numbered.
-		for i, j := range from {
-			out[i].Record = out[j].Record
+		if m.CreatedAt.IsZero() {
+			m.CreatedAt = now
 		}
-		created = len(fresh)
-		return nil
-	})
+		out[i] = delivery.Enqueued{Record: delivery.Record{
+			Message: *m, State: delivery.StatePending, NextAttemptAt: now, UpdatedAt: now,
+		}}
+		batchID[m.ID] = i
+		if m.IdempotencyKey != "" {
+			batchIdem[idemKey{m.Destination, m.IdempotencyKey}] = i
+		}
+		fresh = append(fresh, i)
+	}
+	if len(fresh) == 0 {
+		return out, 0, nil
+	}
+	seq, err := nextCounter(ctx, tx, "seq", int64(len(fresh)))
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	if created > 0 {
-		s.signal()
+	known := make(map[string]bool)
+	for _, i := range fresh {
+		r := &out[i].Record
+		r.Seq = seq
+		seq++
+		if err := insertRecord(ctx, tx, r); err != nil {
+			return nil, 0, err
+		}
+		if !known[r.Destination] {
+			known[r.Destination] = true
+			// Claim visits the destinations through their rows.
+			if _, err := tx.ExecContext(ctx, `INSERT INTO outbox_destinations (name) VALUES (?) ON CONFLICT (name) DO NOTHING`,
+				r.Destination); err != nil {
+				return nil, 0, fmt.Errorf("sqlite: enqueue: destination %q: %w", r.Destination, err)
+			}
+		}
 	}
-	return out, nil
+	// Existing matches inside the call point at the records just
+	// numbered.
+	for i, j := range from {
+		out[i].Record = out[j].Record
+	}
+	return out, len(fresh), nil
 }
 
 // existing returns the record or earlier message of the call that m

@@ -5,14 +5,16 @@ import (
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"github.com/outbound-go/outbound/delivery/storetest/killtest"
 )
 
 // TestMain fails the package's tests if any goroutine outlives them (every
 // Store must be closed). When the binary is re-executed as the kill test's
 // child it runs the child's dispatcher instead of the tests.
 func TestMain(m *testing.M) {
-	if os.Getenv(childEnv) != "" {
-		os.Exit(runChild())
+	if killtest.IsChild() {
+		os.Exit(killtest.RunChild(openChildStore, childTiming))
 	}
 	goleak.VerifyTestMain(m)
 }

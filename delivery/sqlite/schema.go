@@ -98,7 +98,9 @@ var migrations = [][]string{schemaV1, schemaTraceContext, schemaRates, schemaHis
 // migrate creates the schema in an empty database, checks the version of
 // an existing one, and fails on a newer one without touching it.
 func (s *Store) migrate(ctx context.Context) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	// Not inTx: its first write needs the tables this creates. The first
+	// statement here writes when the schema is missing.
+	err := runTx(ctx, s.db, nil, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS outbox_schema_version (version INTEGER NOT NULL)`); err != nil {
 			return err
 		}

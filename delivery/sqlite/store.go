@@ -5,14 +5,12 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
-	"strings"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" driver
 
 	"github.com/outbound-go/outbound/delivery"
+	"github.com/outbound-go/outbound/internal/sqlitepath"
 )
 
 // Config configures a Store.
@@ -38,7 +36,8 @@ type Config struct {
 // process or in several processes on one host, may share the file: every
 // write runs in a BEGIN IMMEDIATE transaction, so writers take turns and a
 // claim sees every lease another process holds. It is safe for concurrent
-// use; open it with Open and release it with Close.
+// use; open it with Open (or OpenDB, on your own *sql.DB) and release it
+// with Close.
 type Store struct {
 	db      *sql.DB // writes: BEGIN IMMEDIATE, one connection
 	reads   *sql.DB // reads: deferred transactions, which WAL runs beside a writer
@@ -46,6 +45,19 @@ type Store struct {
 	now     func() time.Time
 	notify  chan struct{}
 	history delivery.History
+
+	// shared is set by OpenDB: db and reads are the caller's handle, which
+	// Close leaves open and whose transactions may be deferred, so every
+	// write transaction starts with a write (see lockFirst).
+	shared bool
+	// file is the main database's file as SQLite reports it, to refuse a
+	// caller's transaction on another database.
+	file string
+	// writing holds a token while one of this Store's write transactions
+	// runs on a shared handle: its writes take turns in process, as Open's
+	// single connection makes them, instead of many connections polling
+	// for the file's lock under the busy timeout.
+	writing chan struct{}
 }
 
 var (
@@ -97,49 +109,33 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	reads.SetMaxOpenConns(2)
 	s.reads = reads
+	if s.file, err = mainFile(ctx, reads); err != nil {
+		_ = s.Close()
+		return nil, fmt.Errorf("sqlite: open %q: %w", cfg.Path, err)
+	}
 	return s, nil
 }
 
-// checkPath returns an error naming what is wrong with path: empty, in a
-// directory that does not exist, or an existing file that is not a
-// writable regular file.
+// checkPath returns an error naming what is wrong with path (see
+// sqlitepath.Check); one for a path wrong in itself wraps
+// delivery.ErrInvalid.
 func checkPath(path string) error {
-	if path == "" {
-		return fmt.Errorf("sqlite: Config.Path is required: %w", delivery.ErrInvalid)
-	}
-	if strings.ContainsAny(path, "?\x00") || strings.HasPrefix(path, "file:") || path == ":memory:" {
-		return fmt.Errorf("sqlite: path %q must be a plain file path (no '?', no file: URI, not :memory:): %w", path, delivery.ErrInvalid)
-	}
-	dir := filepath.Dir(path)
-	if st, err := os.Stat(dir); err != nil {
-		return fmt.Errorf("sqlite: open %q: directory %q: %w", path, dir, err)
-	} else if !st.IsDir() {
-		return fmt.Errorf("sqlite: open %q: %q is not a directory: %w", path, dir, delivery.ErrInvalid)
-	}
-	st, err := os.Stat(path)
-	if errors.Is(err, os.ErrNotExist) {
+	err := sqlitepath.Check(path)
+	switch {
+	case err == nil:
 		return nil
+	case errors.Is(err, sqlitepath.ErrBadPath):
+		return fmt.Errorf("sqlite: %w: %w", err, delivery.ErrInvalid)
 	}
-	if err != nil {
-		return fmt.Errorf("sqlite: open %q: %w", path, err)
-	}
-	if !st.Mode().IsRegular() {
-		return fmt.Errorf("sqlite: open %q: not a regular file: %w", path, delivery.ErrInvalid)
-	}
-	// Checked on the mode bits too, since a superuser may write any file:
-	// a file nobody may write was made read-only on purpose.
-	if st.Mode().Perm()&0o222 == 0 {
-		return fmt.Errorf("sqlite: open %q: the file is read-only (mode %v): %w", path, st.Mode().Perm(), delivery.ErrInvalid)
-	}
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		return fmt.Errorf("sqlite: open %q: the file is not writable: %w", path, err)
-	}
-	return f.Close()
+	return fmt.Errorf("sqlite: %w", err)
 }
 
-// Close closes the database. Records stay in the file.
+// Close closes the database, unless the Store came from OpenDB: the
+// caller's handle stays open. Records stay in the file.
 func (s *Store) Close() error {
+	if s.shared {
+		return nil
+	}
 	if err := errors.Join(s.reads.Close(), s.db.Close()); err != nil {
 		return fmt.Errorf("sqlite: close %q: %w", s.path, err)
 	}
@@ -164,17 +160,46 @@ func (s *Store) signal() {
 // inTx runs fn in a BEGIN IMMEDIATE transaction and commits it, or rolls it
 // back when fn fails.
 func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	return runTx(ctx, s.db, fn)
+	if !s.shared {
+		return runTx(ctx, s.db, nil, fn)
+	}
+	select {
+	case s.writing <- struct{}{}:
+		defer func() { <-s.writing }()
+	case <-ctx.Done():
+		return fmt.Errorf("sqlite: begin: %w", ctx.Err())
+	}
+	return runTx(ctx, s.db, nil, func(tx *sql.Tx) error {
+		// The caller's handle may begin deferred transactions: a write
+		// first takes the write lock before anything is read, as BEGIN
+		// IMMEDIATE would, so a later write cannot fail on a stale
+		// snapshot.
+		if _, err := tx.ExecContext(ctx, lockFirst); err != nil {
+			return fmt.Errorf("sqlite: take the write lock: %w", err)
+		}
+		return fn(tx)
+	})
 }
+
+// lockFirst is a write that changes nothing.
+const lockFirst = `UPDATE outbox_counters SET value = value WHERE name = 'seq'`
 
 // inReadTx runs fn in a deferred transaction: a consistent snapshot that
 // takes no write lock.
 func (s *Store) inReadTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	return runTx(ctx, s.reads, fn)
+	// Read-only: the driver begins it deferred even on a handle whose DSN
+	// asks for immediate transactions (OpenDB's), so it waits for no
+	// writer.
+	return runTx(ctx, s.reads, readOnly, fn)
 }
 
-func runTx(ctx context.Context, db *sql.DB, fn func(tx *sql.Tx) error) error {
-	tx, err := db.BeginTx(ctx, nil)
+// readOnly begins a deferred, read-only transaction.
+var readOnly = &sql.TxOptions{ReadOnly: true}
+
+// runTx runs fn in a transaction begun with opts on db, and commits it, or
+// rolls it back when fn fails.
+func runTx(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn func(tx *sql.Tx) error) error {
+	tx, err := db.BeginTx(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("sqlite: begin: %w", err)
 	}

@@ -5,7 +5,8 @@
 //
 //	go run ./examples/quickstart
 //	go run ./examples/quickstart -records 5000 -outage 2s
-//	go run ./examples/quickstart -postgres postgres://postgres@127.0.0.1:5432/test
+//	go run ./examples/quickstart -store sqlite:/tmp/outbox.db
+//	go run ./examples/quickstart -store postgres:postgres://postgres@127.0.0.1:5432/test
 //
 // Each record is for one of three partners (package deliverytest), each a
 // destination of its own:
@@ -19,7 +20,8 @@
 // All three fail some records once with 503, reject a few as invalid
 // records and already have a few.
 //
-// The records go into an outbox (in memory, or PostgreSQL with -postgres)
+// The records go into an outbox (-store: in memory, a SQLite file, or
+// PostgreSQL; -postgres URL is -store postgres:URL)
 // and one Dispatcher delivers them, with a pipeline per destination
 // (DispatcherConfig.Destinations): its own client, URL and protection (a
 // token shared through tokencache, a health gate and a circuit breaker for
@@ -91,7 +93,9 @@ type config struct {
 	throttleEvery int
 	latency       time.Duration
 	rate          float64
-	postgres      string
+	store         string // the -store flag as given
+	postgres      string // the PostgreSQL URL, from -store postgres:URL or -postgres
+	sqlite        string // the SQLite file, from -store sqlite:PATH
 	keep          bool
 	timeout       time.Duration
 	progress      string
@@ -114,8 +118,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.throttleEvery, "throttle-every", 100, "how many requests crm accepts before each time it throttles")
 	fs.DurationVar(&c.latency, "latency", 2*time.Millisecond, "how long each partner takes to answer each request")
 	fs.Float64Var(&c.rate, "rate", 0, "at most this many requests per second to each partner (0: no limit)")
-	fs.StringVar(&c.postgres, "postgres", "", "PostgreSQL URL: keep the outbox in a fresh schema there instead of in memory")
-	fs.BoolVar(&c.keep, "keep", false, "with -postgres, keep the schema afterwards (it is dropped by default)")
+	fs.StringVar(&c.store, "store", storeMemory, "the outbox: memory, sqlite:PATH (a new file) or postgres:URL (a fresh schema)")
+	fs.StringVar(&c.postgres, "postgres", "", "PostgreSQL URL: the same as -store postgres:URL")
+	fs.BoolVar(&c.keep, "keep", false, "with a SQLite or PostgreSQL store, keep the file or schema afterwards (removed by default)")
 	fs.DurationVar(&c.timeout, "timeout", 30*time.Second, "give up (and exit 1) if the backlog is not settled by then")
 	fs.StringVar(&c.progress, "progress", progressAuto, "live progress: auto (a bar on a terminal, lines otherwise), bar, lines or off")
 	fs.Usage = func() {
@@ -136,7 +141,11 @@ Flags:
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
-	if err := c.validate(); err != nil {
+	err := c.parseStore()
+	if err == nil {
+		err = c.validate()
+	}
+	if err != nil {
 		fmt.Fprintln(stderr, "quickstart:", err)
 		fs.Usage()
 		return c, err

@@ -261,7 +261,7 @@ func TestFlags(t *testing.T) {
 	_, err := parseFlags([]string{"-h"}, &help)
 	require.ErrorIs(t, err, flag.ErrHelp)
 	for _, name := range []string{"records", "concurrency", "max-conns", "backoff-unit", "outage", "outage-after",
-		"throttles", "throttle-every", "latency", "rate", "postgres", "keep", "timeout", "progress"} {
+		"throttles", "throttle-every", "latency", "rate", "store", "postgres", "keep", "timeout", "progress"} {
 		assert.Regexp(t, `(?m)^  -`+name+`( \w+)?\n\s+\S`, help.String(), "-h explains -%s", name)
 	}
 

@@ -42,18 +42,24 @@ type Queue interface {
 type DurableContender struct {
 	// Name is the row's label in the table.
 	Name string
+	// Ours marks outbound's own rows: never the best peer a row is
+	// compared with.
+	Ours bool
 	// Open creates the queue's schema in the database at url, migrated
 	// and empty, or returns an error.
 	Open func(ctx context.Context, url string) (Queue, error)
 }
 
 // DurableContenders returns the queues compared, ours first: outbound's
-// PostgreSQL store and dispatcher, River inserting with InsertMany
+// PostgreSQL store and dispatcher, the same dispatcher on outbound's SQLite
+// store (a file in a temporary directory: the database server is not
+// used, for comparison with a service that has none), River inserting with InsertMany
 // (INSERT, like ours, returning the rows), and River inserting with
 // InsertManyFast (COPY FROM, returning only a count).
 func DurableContenders() []DurableContender {
 	return []DurableContender{
-		{Name: "outbound postgres + Dispatcher", Open: openOutbound},
+		{Name: "outbound postgres + Dispatcher", Open: openOutbound, Ours: true},
+		{Name: "outbound sqlite + Dispatcher", Open: openSQLite, Ours: true},
 		{Name: "River (InsertMany)", Open: func(ctx context.Context, url string) (Queue, error) { return openRiver(ctx, url, false) }},
 		{Name: "River (InsertManyFast, COPY)", Open: func(ctx context.Context, url string) (Queue, error) { return openRiver(ctx, url, true) }},
 	}

@@ -13,13 +13,19 @@ import (
 	"github.com/outbound-go/outbound/delivery/postgres"
 )
 
-// outboundQueue is outbound's PostgreSQL store worked by a
-// delivery.Dispatcher with a no-op deliverer.
+// storeQueue is an outbound store worked by a delivery.Dispatcher with a
+// no-op deliverer; the store's kind opens and closes it.
+type storeQueue struct {
+	store delivery.Store
+	seq   int
+}
+
+// outboundQueue is outbound's PostgreSQL store as a storeQueue.
 type outboundQueue struct {
+	storeQueue
 	pool   *pgxpool.Pool
 	schema string
-	store  *postgres.Store
-	seq    int
+	pg     *postgres.Store
 }
 
 func openOutbound(ctx context.Context, url string) (Queue, error) {
@@ -28,9 +34,10 @@ func openOutbound(ctx context.Context, url string) (Queue, error) {
 		return nil, err
 	}
 	q := &outboundQueue{pool: pool, schema: schemaName("bench_outbound")}
-	q.store, err = postgres.New(postgres.Config{Pool: pool, Schema: q.schema})
+	q.pg, err = postgres.New(postgres.Config{Pool: pool, Schema: q.schema})
 	if err == nil {
-		err = q.store.Migrate(ctx)
+		q.store = q.pg
+		err = q.pg.Migrate(ctx)
 	}
 	if err != nil {
 		return nil, errors.Join(err, q.Close(context.WithoutCancel(ctx)))
@@ -38,7 +45,7 @@ func openOutbound(ctx context.Context, url string) (Queue, error) {
 	return q, nil
 }
 
-func (q *outboundQueue) Insert(ctx context.Context, n, batch int) error {
+func (q *storeQueue) Insert(ctx context.Context, n, batch int) error {
 	msgs := make([]delivery.Message, 0, batch)
 	for n > 0 {
 		msgs = msgs[:0]
@@ -77,7 +84,7 @@ func (c *completions) ObserveAttempt(_ context.Context, e delivery.AttemptEvent)
 
 func (c *completions) ObserveRun(context.Context, delivery.Report) {}
 
-func (q *outboundQueue) Work(ctx context.Context, n, workers int) error {
+func (q *storeQueue) Work(ctx context.Context, n, workers int) error {
 	obs := &completions{want: int64(n), done: make(chan struct{})}
 	d, err := delivery.NewDispatcher(delivery.DispatcherConfig{
 		Store:       q.store,
@@ -106,7 +113,7 @@ func (q *outboundQueue) Work(ctx context.Context, n, workers int) error {
 	return runErr
 }
 
-func (q *outboundQueue) Completed(ctx context.Context) (int, error) {
+func (q *storeQueue) Completed(ctx context.Context) (int, error) {
 	st, err := q.store.Stats(ctx)
 	if err != nil {
 		return 0, err
@@ -116,8 +123,8 @@ func (q *outboundQueue) Completed(ctx context.Context) (int, error) {
 
 func (q *outboundQueue) Close(ctx context.Context) error {
 	var err error
-	if q.store != nil {
-		err = q.store.Close()
+	if q.pg != nil {
+		err = q.pg.Close()
 	}
 	err = errors.Join(err, dropSchema(ctx, q.pool, q.schema))
 	q.pool.Close()

@@ -360,7 +360,7 @@ func durable(ctx context.Context, o options) error {
 			fmt.Sprintf("%.0f", work(16)(r)), ratio(work(16)(r), best16))
 	}
 	t.write(o.out)
-	fmt.Fprintf(o.out, "\n%d no-op jobs inserted in batches of %d, then worked to completion (completion committed), once per concurrency, each queue in a fresh schema with a pool of %d connections; every job is checked completed in the database. River runs with FetchCooldown %v (its minimum). ÷ best peer: jobs/s over the best River row's (higher is better).\n",
+	fmt.Fprintf(o.out, "\n%d no-op jobs inserted in batches of %d, then worked to completion (completion committed), once per concurrency, each PostgreSQL queue in a fresh schema with a pool of %d connections (outbound sqlite: a new file in a temporary directory, no server); every job is checked completed in the database. River runs with FetchCooldown %v (its minimum). ÷ best peer: jobs/s over the best River row's (higher is better).\n",
 		o.jobs, o.batch, bench.DurablePoolSize, bench.RiverFetchCooldown)
 	return errors.Join(errs...)
 }
@@ -410,7 +410,7 @@ func dispatcher(ctx context.Context, o options) error {
 func durableAsContenders(cs []bench.DurableContender) []bench.Contender {
 	out := make([]bench.Contender, len(cs))
 	for i, c := range cs {
-		out[i] = bench.Contender{Name: c.Name}
+		out[i] = bench.Contender{Name: c.Name, Partial: c.Ours} // Partial rows are never the best peer
 	}
 	return out
 }
