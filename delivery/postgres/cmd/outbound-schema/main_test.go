@@ -49,7 +49,7 @@ func TestFormatsWriteTheToolsFiles(t *testing.T) {
 				for _, f := range tc.frame {
 					assert.Contains(t, text, f)
 				}
-				assert.Contains(t, text, `"billing"."events"`)
+				assert.Contains(t, text, `"billing"."events`, "rendered for the outbox's own schema and table names")
 			}
 		})
 	}
