@@ -71,8 +71,13 @@ type completions struct {
 }
 
 func (c *completions) ObserveAttempt(_ context.Context, e delivery.AttemptEvent) {
+	if e.Action == delivery.ActionRelease && e.StoreErr == nil {
+		// Given back unattempted at shutdown (the run's ctx ended): still
+		// pending, not a failure; Work reports the ctx's end.
+		return
+	}
 	if e.Action != delivery.ActionDelivered || e.StoreErr != nil {
-		err := fmt.Errorf("record %s: action %v, error %v, store error %v", e.Record.ID, e.Action, e.Err, e.StoreErr)
+		err := fmt.Errorf("record %s: action %v: %w", e.Record.ID, e.Action, errors.Join(e.Err, e.StoreErr))
 		c.failed.CompareAndSwap(nil, &err)
 		c.once.Do(func() { close(c.done) })
 		return
