@@ -33,8 +33,8 @@ const (
 	fleetRateEnv   = "OUTBOUND_BENCH_FLEET_RATE" // outbound: the destination's Rate; River: this process's rate
 )
 
-// fleetWorkers is each process's concurrency, outbound's and River's.
-const fleetWorkers = 8
+// FleetWorkers is each fleet process's concurrency, outbound's and River's.
+const FleetWorkers = 8
 
 // fleetDestination is the records' destination in the fleet benchmark.
 const fleetDestination = "partner"
@@ -86,7 +86,7 @@ func fleetOutbound(ctx context.Context, pool *pgxpool.Pool, schema, target strin
 		return err
 	}
 	defer func() { _ = store.Close() }()
-	client, err := httpclient.New(httpclient.Config{MaxConnsPerHost: fleetWorkers})
+	client, err := httpclient.New(httpclient.Config{MaxConnsPerHost: FleetWorkers})
 	if err != nil {
 		return err
 	}
@@ -95,7 +95,7 @@ func fleetOutbound(ctx context.Context, pool *pgxpool.Pool, schema, target strin
 		return err
 	}
 	d, err := delivery.NewDispatcher(delivery.DispatcherConfig{
-		Store: store, Deliverer: send, Concurrency: fleetWorkers,
+		Store: store, Deliverer: send, Concurrency: FleetWorkers,
 		Destinations: map[string]delivery.DestinationConfig{fleetDestination: {Rate: destRate, Burst: 1}},
 	})
 	if err != nil {
@@ -153,7 +153,7 @@ func fleetRiver(ctx context.Context, pool *pgxpool.Pool, schema, target string, 
 	}
 	c, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
 		Schema: schema, Workers: workers, Logger: riverLogger(), FetchCooldown: RiverFetchCooldown,
-		Queues: map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: fleetWorkers}},
+		Queues: map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: FleetWorkers}},
 	})
 	if err != nil {
 		return err
