@@ -95,6 +95,8 @@ type FleetResult struct {
 	// Windows is the requests the partner saw in each window, the last
 	// one possibly shorter.
 	Windows []int
+	// RefusedWindows is the requests answered 429 in each window.
+	RefusedWindows []int
 	// Requests and Refused are the requests seen during Duration, and
 	// those of them answered 429.
 	Requests, Refused int
@@ -234,6 +236,7 @@ func RunFleet(ctx context.Context, cfg FleetConfig, c FleetContender) (FleetResu
 	}
 	res := FleetResult{Window: cfg.Window, Duration: cfg.Duration}
 	res.Windows = make([]int, int((cfg.Duration+cfg.Window-1)/cfg.Window))
+	res.RefusedWindows = make([]int, len(res.Windows))
 	for _, h := range partner.seen() {
 		if !h.refused {
 			res.Accepted++
@@ -246,6 +249,7 @@ func RunFleet(ctx context.Context, cfg FleetConfig, c FleetContender) (FleetResu
 		res.Requests++
 		if h.refused {
 			res.Refused++
+			res.RefusedWindows[at/cfg.Window]++
 		}
 	}
 	res.Delivered, err = q.Completed(ctx)

@@ -27,6 +27,12 @@ func TestRunFleetPlumbing(t *testing.T) {
 				sum += n
 			}
 			assert.Equal(t, res.Requests, sum, "every request counted in one window")
+			refused := 0
+			for i, n := range res.RefusedWindows {
+				refused += n
+				assert.LessOrEqual(t, n, res.Windows[i])
+			}
+			assert.Equal(t, res.Refused, refused, "every 429 counted in one window")
 			assert.Positive(t, res.Requests, "the processes reached the partner")
 			assert.LessOrEqual(t, res.Refused, res.Requests)
 			assert.Positive(t, res.Delivered, "the processes settled deliveries in the queue")

@@ -40,11 +40,14 @@ func fleet(ctx context.Context, o options) error {
 		rates := make([]string, len(r.Windows))
 		for i := range r.Windows {
 			rates[i] = fmt.Sprintf("%.1f", r.WindowRate(i))
+			if n := r.RefusedWindows[i]; n > 0 {
+				rates[i] += fmt.Sprintf(" (%d×429)", n)
+			}
 		}
 		series = append(series, fmt.Sprintf("- %s: %s", c.Name, strings.Join(rates, ", ")))
 	}
 	t.write(o.out)
-	fmt.Fprintf(o.out, "\nEach row: %d child processes of this command, %d workers each, work one queue in a fresh PostgreSQL schema for %v; the partner (loopback, a token bucket of %.0f/s holding one second's worth) answers 429 above its rate. Requests are counted at the partner, those while the processes stop excluded; accepted includes them, delivered is what the queue holds as done. outbound: `DestinationConfig{Rate: r, Burst: 1}`, one limit for the fleet kept in the store (a 429 lowers it). River (no limit across processes in its open-source version): a `rate.Limiter` of r/%d in each process's worker, a 429 snoozed for 1s (`JobSnooze`, no attempt spent). Targets for outbound at the partner's rate: no window above 21 req/s after the first, an average of at least 18 req/s, under 1%% answered 429.\n\nRequests per second in each %v window:\n\n%s\n",
+	fmt.Fprintf(o.out, "\nEach row: %d child processes of this command, %d workers each, work one queue in a fresh PostgreSQL schema for %v; the partner (loopback, a token bucket of %.0f/s holding one second's worth) answers 429 above its rate. Requests are counted at the partner, those while the processes stop excluded; accepted includes them, delivered is what the queue holds as done. outbound: `DestinationConfig{Rate: r, Burst: 1}`, one limit for the fleet kept in the store (a 429 lowers it). River (no limit across processes in its open-source version): a `rate.Limiter` of r/%d in each process's worker, a 429 snoozed for 1s (`JobSnooze`, no attempt spent). Targets for outbound at the partner's rate: no window above 21 req/s after the first, an average of at least 18 req/s, under 1%% answered 429.\n\nRequests per second in each %v window (and the requests answered 429 in it):\n\n%s\n",
 		cfg.Processes, bench.FleetWorkers, cfg.Duration, cfg.PartnerRate, cfg.Processes, cfg.Window, strings.Join(series, "\n"))
 	return errors.Join(errs...)
 }
