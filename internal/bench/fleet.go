@@ -282,6 +282,9 @@ func (p *fleetProcess) stop(grace time.Duration) error {
 	select {
 	case err := <-p.done:
 		p.done = nil
+		if ws, ok := p.cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGTERM {
+			return nil // ended by the signal before its handler was installed (a short run, a slow start)
+		}
 		if err != nil {
 			return fmt.Errorf("%w; output:\n%s", err, p.out.String())
 		}
