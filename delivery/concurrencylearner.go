@@ -83,8 +83,9 @@ func overloaded(err error) bool {
 }
 
 // observe takes one answer at now that took latency and returns the new
-// limit when the whole number changed.
-func (c *concLearner) observe(now time.Time, latency time.Duration, err error) (int, bool) {
+// limit when the whole number changed, with the cause of the change:
+// "overload", "latency" or "growth".
+func (c *concLearner) observe(now time.Time, latency time.Duration, err error) (n int, cause string, changed bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.minRTT == 0 || latency < c.minRTT || now.Sub(c.minAt) > concBaseline {
@@ -96,14 +97,16 @@ func (c *concLearner) observe(now time.Time, latency time.Duration, err error) (
 	if over := overloaded(err); over || queued {
 		if now.Sub(c.lastCut) >= max(c.minRTT, time.Millisecond) {
 			cut := concCut
+			cause = "latency"
 			if over {
-				cut = concOverloadCut
+				cut, cause = concOverloadCut, "overload"
 			}
 			c.limit = max(1, c.limit*cut)
 			c.slowStart = false
 			c.lastCut = now
 		}
 	} else if err == nil {
+		cause = "growth"
 		if c.slowStart {
 			c.limit++
 		} else {
@@ -111,22 +114,23 @@ func (c *concLearner) observe(now time.Time, latency time.Duration, err error) (
 		}
 		c.limit = min(c.limit, float64(c.ceiling))
 	}
-	n := max(1, min(c.ceiling, int(c.limit)))
+	n = max(1, min(c.ceiling, int(c.limit)))
 	if n == c.written {
-		return 0, false
+		return 0, "", false
 	}
 	c.written = n
-	return n, true
+	return n, cause, true
 }
 
 // learnConcurrency lets the destination's concurrency learner take the
 // attempt's answer, and writes a new MaxInFlight to the store for the
-// fleet (with the destination's rate in force).
+// fleet (with the destination's rate in force), and reports the change
+// (DestinationConcurrencyChange).
 func (r *run) learnConcurrency(p *pipeline, e *AttemptEvent) {
 	if p.conc == nil || r.ctx.Err() != nil {
 		return
 	}
-	n, changed := p.conc.observe(time.Now(), e.Attempt.Duration, e.Err)
+	n, cause, changed := p.conc.observe(time.Now(), e.Attempt.Duration, e.Err)
 	if !changed {
 		return
 	}
@@ -138,9 +142,9 @@ func (r *run) learnConcurrency(p *pipeline, e *AttemptEvent) {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), r.d.cfg.StoreTimeout)
 	defer cancel()
-	if err := r.d.cfg.Store.SetDestinationLimits(ctx, e.Record.Destination, l); err != nil {
-		r.mu.Lock()
-		r.errs = append(r.errs, fmt.Errorf("delivery: concurrency limit of destination %q: %w", e.Record.Destination, err))
-		r.mu.Unlock()
+	serr := r.d.cfg.Store.SetDestinationLimits(ctx, e.Record.Destination, l)
+	if serr != nil {
+		serr = fmt.Errorf("concurrency limit %d: %w", n, serr)
 	}
+	r.observeDestination(DestinationEvent{Destination: e.Record.Destination, Change: DestinationConcurrencyChange, Cause: cause, StoreErr: serr, InFlight: n})
 }

@@ -21,6 +21,15 @@ const (
 	// DestinationRateChange: the fleet-wide rate learned from the partner
 	// changed (Rate; Cause "http_429", "ratelimit_policy" or "recovery").
 	DestinationRateChange
+	// DestinationConcurrencyChange: the adaptive concurrency limit
+	// (DestinationConfig.AdaptiveConcurrency) changed (InFlight; Cause
+	// "overload" for a 429, 503 or timeout, "latency" for an answer that
+	// queued at the partner, "growth" for an increase).
+	DestinationConcurrencyChange
+	// DestinationBudgetExhaustedChange: the destination's RetryBudget is
+	// spent and due retries are deferred (Cause "retry_budget"). It is
+	// reported once per episode: again only after a retry was let through.
+	DestinationBudgetExhaustedChange
 )
 
 var destinationChangeNames = [...]string{
@@ -28,9 +37,13 @@ var destinationChangeNames = [...]string{
 	DestinationResumedChange:  "resumed",
 	DestinationDisabledChange: "disabled",
 	DestinationRateChange:     "rate",
+
+	DestinationConcurrencyChange:     "concurrency",
+	DestinationBudgetExhaustedChange: "budget_exhausted",
 }
 
-// String returns "paused", "resumed", "disabled" or "rate".
+// String returns "paused", "resumed", "disabled", "rate", "concurrency" or
+// "budget_exhausted".
 func (c DestinationChange) String() string {
 	if c >= DestinationPausedChange && int(c) < len(destinationChangeNames) {
 		return destinationChangeNames[c]
@@ -57,6 +70,9 @@ type DestinationEvent struct {
 	// Rate is the destination's new rate per second
 	// (DestinationRateChange).
 	Rate float64
+	// InFlight is the destination's new adaptive concurrency limit
+	// (DestinationConcurrencyChange).
+	InFlight int
 }
 
 // DestinationObserver is implemented by Observers that want to see every

@@ -782,7 +782,10 @@ func (r *run) attempt(p *pipeline, c claimed, e *AttemptEvent) verdict {
 	}
 	start := time.Now()
 	if p.budget != nil {
-		if ok, wait := p.budget.take(start, rec.Attempts > 0); !ok {
+		if ok, wait, first := p.budget.take(start, rec.Attempts > 0); !ok {
+			if first {
+				r.observeDestination(DestinationEvent{Destination: rec.Destination, Change: DestinationBudgetExhaustedChange, Cause: "retry_budget"})
+			}
 			holdUnattempted(e, errRetryBudget)
 			e.NextAttemptAt = start.Add(wait)
 			return verdict{}

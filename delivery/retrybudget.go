@@ -88,6 +88,7 @@ type budget struct {
 	mu     sync.Mutex
 	tokens float64
 	last   time.Time // when tokens was last brought up to date
+	spent  bool      // a retry was refused, none let through since
 }
 
 func newBudget(cfg RetryBudget) *budget {
@@ -107,7 +108,9 @@ func (b *budget) refillPerSecond() float64 {
 // may go; a retry over budget is not recorded, and wait says how long it
 // should wait before it is tried again: past the next token, spread over
 // a Window so that a backlog's deferred retries do not come back at once.
-func (b *budget) take(now time.Time, retry bool) (ok bool, wait time.Duration) {
+// first is true for the first refusal after a retry was let through (or
+// since the start): the budget became exhausted.
+func (b *budget) take(now time.Time, retry bool) (ok bool, wait time.Duration, first bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if !b.last.IsZero() && now.After(b.last) {
@@ -119,10 +122,13 @@ func (b *budget) take(now time.Time, retry bool) (ok bool, wait time.Duration) {
 	if retry {
 		if b.tokens < 1 {
 			next := time.Duration((1 - b.tokens) / b.refillPerSecond() * float64(time.Second))
-			return false, min(next, b.cfg.Window) + rand.N(b.cfg.Window)
+			first = !b.spent
+			b.spent = true
+			return false, min(next, b.cfg.Window) + rand.N(b.cfg.Window), first
 		}
 		b.tokens--
+		b.spent = false
 	}
 	b.tokens = min(b.capacity(), b.tokens+b.cfg.Share)
-	return true, 0
+	return true, 0, false
 }

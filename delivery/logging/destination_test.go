@@ -68,3 +68,24 @@ func TestObserveDestinationRate(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(lines[1]), &got))
 	assert.Equal(t, "INFO", got["level"])
 }
+
+func TestObserveDestinationConcurrencyAndRetryBudget(t *testing.T) {
+	var buf bytes.Buffer
+	logs, err := logging.NewObserver(logging.Config{Logger: slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	require.NoError(t, err)
+	logs.ObserveDestination(context.Background(), delivery.DestinationEvent{Destination: "crm", Change: delivery.DestinationConcurrencyChange, Cause: "overload", InFlight: 6})
+	logs.ObserveDestination(context.Background(), delivery.DestinationEvent{Destination: "crm", Change: delivery.DestinationBudgetExhaustedChange, Cause: "retry_budget"})
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	require.Len(t, lines, 2)
+	var got map[string]any
+	require.NoError(t, json.Unmarshal([]byte(lines[0]), &got))
+	assert.Equal(t, "DEBUG", got["level"])
+	assert.Equal(t, "destination concurrency limit changed", got["msg"])
+	assert.Equal(t, "overload", got["cause"])
+	assert.InDelta(t, 6, got["in_flight"], 1e-9)
+	got = nil
+	require.NoError(t, json.Unmarshal([]byte(lines[1]), &got))
+	assert.Equal(t, "WARN", got["level"])
+	assert.Equal(t, "destination retry budget exhausted; due retries wait", got["msg"])
+	assert.Equal(t, "retry_budget", got["cause"])
+}

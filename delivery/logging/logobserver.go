@@ -267,7 +267,9 @@ func (o *Observer) HealthChanged(c health.Change) {
 // the redacted error that caused it), Error when it is disabled (a person
 // must resume it), Info when a probe resumes it; a rate learned from the
 // partner is logged with its cause, Warn when lowered, Info when it
-// recovers. It makes the Observer a
+// recovers; an adaptive concurrency limit's change at Debug with its
+// cause and new limit; a spent retry budget at Warn (once per episode).
+// It makes the Observer a
 // delivery.DestinationObserver.
 func (o *Observer) ObserveDestination(ctx context.Context, e delivery.DestinationEvent) {
 	level, msg := slog.LevelInfo, "destination resumed"
@@ -285,6 +287,12 @@ func (o *Observer) ObserveDestination(ctx context.Context, e delivery.Destinatio
 			level = slog.LevelWarn
 		}
 		attrs = append(attrs, slog.String("cause", e.Cause), slog.Float64("rate", e.Rate))
+	case delivery.DestinationConcurrencyChange:
+		level, msg = slog.LevelDebug, "destination concurrency limit changed"
+		attrs = append(attrs, slog.String("cause", e.Cause), slog.Int("in_flight", e.InFlight))
+	case delivery.DestinationBudgetExhaustedChange:
+		level, msg = slog.LevelWarn, "destination retry budget exhausted; due retries wait"
+		attrs = append(attrs, slog.String("cause", e.Cause))
 	}
 	if e.Err != nil {
 		attrs = append(attrs, slog.String("error", health.Redact(e.Err.Error())))

@@ -121,6 +121,8 @@ type Collector struct {
 	destChanges    *prometheus.CounterVec
 	destPaused     *prometheus.GaugeVec
 	learnedRate    *prometheus.GaugeVec
+	concLimit      *prometheus.GaugeVec
+	budgetDefers   *prometheus.CounterVec
 
 	queue *queueCollector // nil without Config.Store
 }
@@ -259,6 +261,12 @@ func New(cfg Config) (*Collector, error) {
 		learnedRate: gauge("destination_learned_rate",
 			"The fleet-wide rate per second this process's dispatchers last set for the destination, learned from the partner's 429s and rate-limit headers.",
 			"destination"),
+		concLimit: gauge("destination_concurrency_limit",
+			"The adaptive concurrency limit (requests in flight, fleet-wide) this process's dispatchers last set for the destination.",
+			"destination"),
+		budgetDefers: counter("retry_budget_deferrals_total",
+			"Due retries deferred, unattempted, because the destination's retry budget was spent.",
+			"destination"),
 	}
 	if cfg.Store != nil {
 		m.queue = newQueueCollector(cfg.Store, ns, cl, cfg.StatsInterval, cfg.StatsTimeout)
@@ -285,6 +293,7 @@ func (m *Collector) collectors() []prometheus.Collector {
 		m.attempts, m.latency, m.actions, m.settleErrors, m.runs, m.runDuration, m.lastRun,
 		m.breakerState, m.breakerChanges, m.healthState, m.healthChanges, m.tokenEvents, m.mintDuration,
 		m.switches, m.channelSends, m.destChanges, m.destPaused, m.learnedRate,
+		m.concLimit, m.budgetDefers,
 	}
 }
 

@@ -62,7 +62,8 @@ func (m *Collector) action(dest string, a delivery.Action) prometheus.Counter {
 // deliverer was called, in outbound_attempts_total and
 // outbound_attempt_duration_seconds, with the record's correlation id as
 // exemplar at most once per ExemplarInterval per series. An outcome the
-// store refused is counted in outbound_settle_errors_total. It implements
+// store refused is counted in outbound_settle_errors_total, a retry the
+// retry budget deferred in outbound_retry_budget_deferrals_total. It implements
 // delivery.Observer.
 func (m *Collector) ObserveAttempt(_ context.Context, e delivery.AttemptEvent) {
 	dest := m.dests.get(e.Record.Destination)
@@ -75,6 +76,9 @@ func (m *Collector) ObserveAttempt(_ context.Context, e delivery.AttemptEvent) {
 	}
 	m.action(dest, e.Action).Inc()
 	if !e.Attempted {
+		if errors.Is(e.Err, delivery.ErrRetryBudget) {
+			m.budgetDefers.WithLabelValues(dest).Inc()
+		}
 		return
 	}
 	s := m.series(dest, e.Attempt.Class.String(), m.causes.get(e.Cause))

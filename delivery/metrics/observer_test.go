@@ -250,3 +250,30 @@ outbound_destination_changes_total{cause="http_429",change="rate",destination="c
 outbound_destination_learned_rate{destination="crm"} 25
 `), "outbound_destination_changes_total", "outbound_destination_learned_rate", "outbound_destination_paused"))
 }
+
+func TestObserveConcurrencyLimitAndRetryBudget(t *testing.T) {
+	m, reg := newMetrics(t, metrics.Config{})
+	ctx := context.Background()
+	m.ObserveDestination(ctx, delivery.DestinationEvent{Destination: "crm", Change: delivery.DestinationConcurrencyChange, Cause: "growth", InFlight: 8})
+	m.ObserveDestination(ctx, delivery.DestinationEvent{Destination: "crm", Change: delivery.DestinationConcurrencyChange, Cause: "overload", InFlight: 4})
+	m.ObserveDestination(ctx, delivery.DestinationEvent{Destination: "crm", Change: delivery.DestinationBudgetExhaustedChange, Cause: "retry_budget"})
+	deferred := delivery.AttemptEvent{Record: delivery.Record{Message: delivery.Message{Destination: "crm"}}, Action: delivery.ActionDefer,
+		Err: classify.Unavailable(delivery.ErrRetryBudget)}
+	m.ObserveAttempt(ctx, deferred)
+	m.ObserveAttempt(ctx, deferred)
+	m.ObserveAttempt(ctx, delivery.AttemptEvent{Record: delivery.Record{Message: delivery.Message{Destination: "crm"}}, Action: delivery.ActionDefer,
+		Err: classify.Unavailable(errors.New("paused"))})
+	require.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(`
+# HELP outbound_destination_changes_total Destination pauses, resumes, disables and rate changes made by this process's dispatchers, by destination, change and cause.
+# TYPE outbound_destination_changes_total counter
+outbound_destination_changes_total{cause="growth",change="concurrency",destination="crm"} 1
+outbound_destination_changes_total{cause="overload",change="concurrency",destination="crm"} 1
+outbound_destination_changes_total{cause="retry_budget",change="budget_exhausted",destination="crm"} 1
+# HELP outbound_destination_concurrency_limit The adaptive concurrency limit (requests in flight, fleet-wide) this process's dispatchers last set for the destination.
+# TYPE outbound_destination_concurrency_limit gauge
+outbound_destination_concurrency_limit{destination="crm"} 4
+# HELP outbound_retry_budget_deferrals_total Due retries deferred, unattempted, because the destination's retry budget was spent.
+# TYPE outbound_retry_budget_deferrals_total counter
+outbound_retry_budget_deferrals_total{destination="crm"} 2
+`), "outbound_destination_changes_total", "outbound_destination_concurrency_limit", "outbound_retry_budget_deferrals_total", "outbound_destination_paused"))
+}

@@ -17,6 +17,11 @@
 //     allocations per record.
 //   - [TokenContenders]: the hit path of a token cache against
 //     golang.org/x/oauth2's ReuseTokenSource.
+//   - [RunFleet] with [FleetContenders]: several dispatcher processes
+//     (child processes: main or TestMain must call [RunFleetChild] when
+//     [IsFleetChild]) on one PostgreSQL queue against a partner that
+//     answers 429 above 20 req/s, counted per window at the partner
+//     (go run ./cmd/compare -only fleet).
 //
 // The Benchmark functions in this package's tests run each contender under
 // go test; cmd/compare runs them all and prints one markdown table:

@@ -1,11 +1,15 @@
 package bench
 
 import (
+	"os"
 	"testing"
 
 	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) {
+	if IsFleetChild() { // a dispatcher process started by RunFleet
+		os.Exit(RunFleetChild())
+	}
 	goleak.VerifyTestMain(m)
 }

@@ -8,6 +8,11 @@
 //	go run ./cmd/compare -quick           # CI: one op per benchmark, 200 jobs
 //	go run ./cmd/compare -only http,token # some comparisons only
 //	go run ./cmd/compare -only dispatcher -records 200000
+//	go run ./cmd/compare -only fleet      # 4 processes against a 20 req/s partner, 60s per row
+//
+// The fleet comparison (real child processes of this command on one
+// PostgreSQL queue) takes about four minutes and is only run when named
+// in -only: neither the default run nor -quick includes it.
 //
 // The durable comparison uses the PostgreSQL database in
 // OUTBOUND_POSTGRES_URL (or -pg); without one it is skipped, unless
@@ -44,13 +49,22 @@ type options struct {
 	pg          string
 	only        map[string]bool
 	httpWorkers []int
+	fleet       bench.FleetConfig
 	out         io.Writer
 	progress    io.Writer
 }
 
-var sections = []string{"pipeline", "http", "durable", "dispatcher", "token"}
+var (
+	// defaultSections run without -only (and with -quick).
+	defaultSections = []string{"pipeline", "http", "durable", "dispatcher", "token"}
+	// sections are every comparison -only may name.
+	sections = append(slices.Clone(defaultSections), "fleet")
+)
 
 func main() {
+	if bench.IsFleetChild() { // a dispatcher process of the fleet comparison
+		os.Exit(bench.RunFleetChild())
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	opts, err := parseFlags(os.Args[1:])
@@ -67,14 +81,17 @@ func main() {
 func parseFlags(args []string) (options, error) {
 	fs := flag.NewFlagSet("compare", flag.ContinueOnError)
 	o := options{args: args, out: os.Stdout, progress: os.Stderr}
-	only := fs.String("only", strings.Join(sections, ","), "comma-separated comparisons to run: "+strings.Join(sections, ", "))
+	only := fs.String("only", strings.Join(defaultSections, ","), "comma-separated comparisons to run: "+strings.Join(sections, ", ")+" (fleet only when named)")
 	fs.BoolVar(&o.quick, "quick", false, "tiny run that only checks every contender works (as CI runs it): -benchtime 1x, -jobs 200")
 	fs.StringVar(&o.benchtime, "benchtime", "1s", "time (1s) or count (100x) per benchmark")
 	fs.IntVar(&o.count, "count", 1, "runs per benchmark; the median is reported")
 	fs.IntVar(&o.jobs, "jobs", 50_000, "durable jobs inserted and then worked, per concurrency")
 	fs.IntVar(&o.batch, "batch", 1000, "durable jobs per insert call")
 	fs.IntVar(&o.records, "records", 100_000, "records in the backlog the dispatcher comparison drains")
-	fs.StringVar(&o.pg, "pg", os.Getenv("OUTBOUND_POSTGRES_URL"), "PostgreSQL URL for the durable comparison")
+	fs.StringVar(&o.pg, "pg", os.Getenv("OUTBOUND_POSTGRES_URL"), "PostgreSQL URL for the durable and fleet comparisons")
+	fs.DurationVar(&o.fleet.Duration, "fleet-duration", time.Minute, "length of each fleet comparison run")
+	fs.DurationVar(&o.fleet.Window, "fleet-window", 5*time.Second, "span the fleet comparison's partner counts requests in")
+	fs.IntVar(&o.fleet.Processes, "fleet-processes", 4, "dispatcher processes in the fleet comparison")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -84,6 +101,10 @@ func parseFlags(args []string) (options, error) {
 	if o.count < 1 || o.jobs < 1 || o.batch < 1 || o.records < 1 {
 		return o, errors.New("compare: -count, -jobs, -batch and -records must be positive")
 	}
+	if o.fleet.Duration <= 0 || o.fleet.Window <= 0 || o.fleet.Processes < 1 {
+		return o, errors.New("compare: -fleet-duration, -fleet-window and -fleet-processes must be positive")
+	}
+	o.fleet.PartnerRate = 20
 	o.only = map[string]bool{}
 	for s := range strings.SplitSeq(*only, ",") {
 		s = strings.TrimSpace(s)
@@ -123,6 +144,9 @@ func run(ctx context.Context, o options) error {
 	}
 	if o.only["token"] {
 		errs = append(errs, token(o))
+	}
+	if o.only["fleet"] {
+		errs = append(errs, fleet(ctx, o))
 	}
 	fmt.Fprintf(o.out, "\nLoad average at the end: %s.\n", bench.ReadLoad())
 	return errors.Join(errs...)

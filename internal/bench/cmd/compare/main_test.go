@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -16,6 +18,9 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if bench.IsFleetChild() { // a dispatcher process of the fleet comparison
+		os.Exit(bench.RunFleetChild())
+	}
 	goleak.VerifyTestMain(m)
 }
 
@@ -110,4 +115,42 @@ func TestRatioAndBestPeer(t *testing.T) {
 	get := func(i int) (float64, bool) { return vals[i], true }
 	assert.Equal(t, 2.0, bestPeer(cs, get, lowerIsBetter), "ours (index 0) and partial rows are not peers")
 	assert.Equal(t, 4.0, bestPeer(cs, get, higherIsBetter))
+}
+
+// The fleet comparison takes minutes: it runs only when named.
+func TestFleetOnlyWhenNamed(t *testing.T) {
+	for _, args := range [][]string{nil, {"-quick"}} {
+		o, err := parseFlags(args)
+		require.NoError(t, err)
+		assert.False(t, o.only["fleet"], "%v", args)
+		assert.True(t, o.only["durable"], "%v", args)
+	}
+	o, err := parseFlags([]string{"-only", "fleet"})
+	require.NoError(t, err)
+	assert.True(t, o.only["fleet"])
+	assert.Equal(t, time.Minute, o.fleet.Duration)
+	assert.Equal(t, 4, o.fleet.Processes)
+	for _, bad := range []string{"-fleet-duration=0s", "-fleet-processes=0", "-fleet-window=-1s"} {
+		_, err := parseFlags([]string{"-only", "fleet", bad})
+		assert.Error(t, err, bad)
+	}
+}
+
+// A short fleet section prints a row and a series of windows for every
+// contender, none failed.
+func TestFleetSection(t *testing.T) {
+	url := testenv.PostgresURL(t)
+	o, err := parseFlags([]string{"-only", "fleet", "-pg", url, "-fleet-duration", "1s", "-fleet-window", "500ms", "-fleet-processes", "2"})
+	require.NoError(t, err)
+	var out bytes.Buffer
+	o.out, o.progress = &out, io.Discard
+	o.fleet.ChildArgs = []string{"-test.run=^$"}
+	require.NoError(t, fleet(context.Background(), o))
+	s := out.String()
+	assert.Contains(t, s, "### 6. Fleet-wide rate limit: 2 processes")
+	for _, c := range bench.FleetContenders(20) {
+		assert.Contains(t, s, "| "+c.Name+" |")
+		assert.Contains(t, s, "- "+c.Name+": ")
+	}
+	assert.NotContains(t, s, "failed")
 }
