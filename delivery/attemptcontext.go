@@ -7,9 +7,9 @@ import (
 
 // attemptContext is the context of one Dispatcher attempt. It carries what
 // a Deliverer may ask of the attempt, its correlation id (see
-// CorrelationIDFrom) and the recorder ReportResponse fills, as one value:
-// a context.WithValue layer for each cost two allocations apiece on every
-// record.
+// CorrelationIDFrom) and the recorder ReportResponse and ReportChannel
+// fill, as one value: a context.WithValue layer for each cost two
+// allocations apiece on every record.
 //
 // Its deadline, AttemptTimeout, is a lazyDeadline: a Deliverer that never
 // waits on its context costs no timer.

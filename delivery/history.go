@@ -93,25 +93,28 @@ type storedAttempt struct {
 	Class     int       `json:"class"`
 	Error     string    `json:"error"`
 	Response  string    `json:"response"`
+	Channel   string    `json:"channel,omitempty"`
 }
 
 // EncodeAttempt returns a as the JSON object a SQL store appends to a
-// record's stored history (see DecodeHistory).
+// record's stored history (see DecodeHistory). Its Channel is the member
+// "channel", left out when empty.
 func EncodeAttempt(a Attempt) []byte {
 	b, err := json.Marshal(storedAttempt{StartedAt: a.StartedAt, Duration: int64(a.Duration),
-		Status: a.Status, Class: int(a.Class), Error: a.Error, Response: a.Response})
+		Status: a.Status, Class: int(a.Class), Error: a.Error, Response: a.Response, Channel: a.Channel})
 	if err != nil {
 		// Only strings, numbers and a time: json.Marshal cannot fail on
 		// them but for a time outside years 0..9999, which no clock gives.
 		b, _ = json.Marshal(storedAttempt{Duration: int64(a.Duration), Status: a.Status,
-			Class: int(a.Class), Error: a.Error, Response: a.Response})
+			Class: int(a.Class), Error: a.Error, Response: a.Response, Channel: a.Channel})
 	}
 	return b
 }
 
 // DecodeHistory reads a history a SQL store kept as a JSON array of
-// EncodeAttempt objects, oldest first. Empty input is no history. It
-// returns an error for anything else.
+// EncodeAttempt objects, oldest first. Empty input is no history; an
+// entry without "channel" (written before attempts had one) has an empty
+// Channel. It returns an error for anything else.
 func DecodeHistory(b []byte) ([]Attempt, error) {
 	if len(b) == 0 {
 		return nil, nil
@@ -126,7 +129,25 @@ func DecodeHistory(b []byte) ([]Attempt, error) {
 	out := make([]Attempt, len(stored))
 	for i, s := range stored {
 		out[i] = Attempt{StartedAt: s.StartedAt, Duration: time.Duration(s.Duration), Status: s.Status,
-			Class: classify.Class(s.Class), Error: s.Error, Response: s.Response}
+			Class: classify.Class(s.Class), Error: s.Error, Response: s.Response, Channel: s.Channel}
 	}
 	return out, nil
+}
+
+// LastChannel returns the Channel of the newest attempt of hist when that
+// attempt is last (the same time, duration, status, class and texts), and
+// "" otherwise. SQL stores, which keep an attempt's channel only in the
+// history, fill a record's LastAttempt.Channel with it; an attempt that
+// is not the newest in the history (an operator's cancel rewrites the
+// last attempt without one) gets none.
+func LastChannel(last Attempt, hist []Attempt) string {
+	if len(hist) == 0 {
+		return ""
+	}
+	h := hist[len(hist)-1]
+	if h.StartedAt.Equal(last.StartedAt) && h.Duration == last.Duration && h.Status == last.Status &&
+		h.Class == last.Class && h.Error == last.Error && h.Response == last.Response {
+		return h.Channel
+	}
+	return ""
 }

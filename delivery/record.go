@@ -99,6 +99,18 @@ type Attempt struct {
 	// reported. Stores keep it with the record (Record.LastAttempt);
 	// observers see it on AttemptEvent.Attempt as the attempt settles.
 	Response string
+	// Channel names the channel that carried the attempt, as its
+	// Deliverer reported it with ReportChannel: for a failover set
+	// (package delivery/failover), the name of the channel that answered,
+	// or of the last one tried when none could take the message. It is
+	// empty when the Deliverer has a single channel and reports none.
+	// Every store keeps it in Record.History. The in-memory store keeps
+	// it on LastAttempt too; the SQL stores have no column for it and
+	// fill LastAttempt.Channel from the newest History entry when that
+	// entry is the same attempt, so it is empty on records a Claim
+	// returns (they carry no history) and when the store keeps no
+	// history.
+	Channel string
 }
 
 // MaxErrorText bounds Attempt.Error so a chatty partner cannot bloat the

@@ -21,6 +21,8 @@ type responseRecorder struct {
 	body   string
 	limit  classify.RateLimit // see ReportRateLimit
 	hasLim bool
+	// channel is what ReportChannel reported.
+	channel string
 }
 
 // maxReportedBody bounds how much of a reported body is redacted: the
@@ -60,7 +62,8 @@ func RecordsResponse(ctx context.Context) bool {
 }
 
 // fill puts what was reported into a, the attempt built from the outcome:
-// the status when the outcome's error carries none, and the response.
+// the status when the outcome's error carries none, the response and the
+// channel (ReportChannel).
 func (r *responseRecorder) fill(a *Attempt) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -68,4 +71,5 @@ func (r *responseRecorder) fill(a *Attempt) {
 		a.Status = r.status
 	}
 	a.Response = r.body
+	a.Channel = r.channel
 }

@@ -6,8 +6,8 @@
 // partner said: stats by state, destinations with their figures and
 // pauses, records filtered by state, destination, key, time and error
 // text, and one record with its attempt history. The actions redrive dead
-// records (by id or by filter) and pause, disable or resume a
-// destination.
+// records (by id or by filter), purge old delivered and discarded records,
+// and pause, disable or resume a destination.
 //
 //	h, err := admin.New(admin.Config{
 //		Store: store,
@@ -55,6 +55,12 @@
 //	POST /api/pause             name, for (a duration, default 1h), reason
 //	POST /api/resume            name
 //	POST /api/disable           name, reason: no claims until resumed
+//	POST /api/purge             updated_before (RFC 3339) or older_than (a
+//	                            duration), limit (default 10000): delete
+//	                            delivered and discarded records last changed
+//	                            before then (never dead ones; by age only, so
+//	                            id, destination, key and class are refused);
+//	                            dry_run=1 counts them instead
 //
 // Errors are JSON objects {"error": "..."} with 400 for bad input, 403 when
 // refused, 404 for an unknown record or destination, 405 for a wrong

@@ -24,6 +24,9 @@ const (
 	ActionResume Action = "resume"
 	// ActionDisable disables a destination until someone resumes it.
 	ActionDisable Action = "disable"
+	// ActionPurge deletes delivered and discarded records last changed
+	// before a time (delivery.Store.Purge); a dry run counts them.
+	ActionPurge Action = "purge"
 )
 
 // Authorizer decides whether r may take action a. It returns nil to allow
@@ -94,6 +97,7 @@ func New(cfg Config) (*Handler, error) {
 	h.route("POST /api/pause", ActionPause, h.pause)
 	h.route("POST /api/resume", ActionResume, h.resume)
 	h.route("POST /api/disable", ActionDisable, h.disable)
+	h.route("POST /api/purge", ActionPurge, h.purge)
 	return h, nil
 }
 

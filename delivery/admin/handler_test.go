@@ -32,7 +32,12 @@ type fixture struct {
 
 func newFixture(t *testing.T, auth admin.Authorizer) *fixture {
 	t.Helper()
-	store := memstore.New(memstore.Config{})
+	return serve(t, memstore.New(memstore.Config{}), auth)
+}
+
+// serve is newFixture on store.
+func serve(t *testing.T, store *memstore.Store, auth admin.Authorizer) *fixture {
+	t.Helper()
 	h, err := admin.New(admin.Config{Store: store, Authorize: auth})
 	require.NoError(t, err)
 	mux := http.NewServeMux()

@@ -40,12 +40,15 @@ type AttemptView struct {
 	Class     string    `json:"class"`
 	Error     string    `json:"error,omitempty"`
 	Response  string    `json:"response,omitempty"`
+	// Channel names the channel that carried the attempt (a failover
+	// set's channel); empty for a Deliverer with a single channel.
+	Channel string `json:"channel,omitempty"`
 }
 
 // ViewAttempt returns a as shown.
 func ViewAttempt(a delivery.Attempt) AttemptView {
 	return AttemptView{StartedAt: a.StartedAt, Duration: a.Duration.String(), Status: a.Status,
-		Class: a.Class.String(), Error: a.Error, Response: a.Response}
+		Class: a.Class.String(), Error: a.Error, Response: a.Response, Channel: a.Channel}
 }
 
 // ViewRecord returns r as shown; withHistory adds its attempt history

@@ -105,3 +105,42 @@ func TestDispatcherThroughAFailoverSet(t *testing.T) {
 		assert.Equal(t, 400, rec.LastAttempt.Status)
 	})
 }
+
+// TestHistoryNamesTheChannels: a record whose first attempt the primary
+// answered with a 503, and whose second found the primary unusable
+// (connection refused) and went to the backup, has a history naming both
+// channels, the second on LastAttempt too.
+func TestHistoryNamesTheChannels(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		primary, backup := &fakeChannel{}, &fakeChannel{}
+		primary.set(func() error { return &classify.Error{Class: classify.ClassEphemeral, Status: 503} })
+		set := newSet(t, failover.Config{Channels: []failover.Channel{
+			{Name: "primary", Deliverer: primary},
+			{Name: "backup", Deliverer: backup},
+		}})
+		store := memstore.New(memstore.Config{})
+		d, err := delivery.NewDispatcher(delivery.DispatcherConfig{Store: store, Deliverer: set})
+		require.NoError(t, err)
+		_, err = store.Enqueue(t.Context(), delivery.Message{ID: "rec", Payload: []byte("{}")})
+		require.NoError(t, err)
+
+		rep, err := d.RunOnce(t.Context())
+		require.NoError(t, err)
+		assert.Equal(t, 1, rep.Retried, "a 503 is the partner's answer: retried, not moved")
+		primary.set(refused)
+		time.Sleep(time.Hour)
+		rep, err = d.RunOnce(t.Context())
+		require.NoError(t, err)
+		assert.Equal(t, 1, rep.Delivered)
+
+		rec, err := store.Get(t.Context(), "rec")
+		require.NoError(t, err)
+		require.Len(t, rec.History, 2)
+		assert.Equal(t, "primary", rec.History[0].Channel)
+		assert.Equal(t, 503, rec.History[0].Status)
+		assert.Equal(t, "backup", rec.History[1].Channel, "the primary was unusable: the backup carried it")
+		assert.Equal(t, classify.ClassOK, rec.History[1].Class)
+		assert.Equal(t, "backup", rec.LastAttempt.Channel)
+		assert.Equal(t, []int{2, 1}, []int{primary.count(), backup.count()})
+	})
+}

@@ -63,7 +63,10 @@
 // carry a name, so Config.OnSend reports every send with its channel and
 // outcome, and Config.OnSwitch every switch with its cause, for metrics
 // and logs: package delivery/metrics counts both when its Collector's
-// FailoverSwitched and FailoverSent are passed as the hooks.
+// FailoverSwitched and FailoverSent are passed as the hooks. Under a
+// Dispatcher, every attempt's delivery.Attempt.Channel, kept in the
+// record's history, names the channel that answered it, successes
+// included (see delivery.ReportChannel).
 //
 // A Failover is just a Deliverer: a destination's Deliverer can be a
 // failover set, and its channels can be any Deliverers, middleware

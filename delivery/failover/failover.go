@@ -62,7 +62,10 @@ func New(cfg Config) (*Failover, error) {
 // timeout awaiting a response) as a *ChannelError of the same class; or,
 // when every channel was unusable, an *ExhaustedError: Unavailable if no
 // channel was even tried, Ephemeral otherwise. When ctx ends it returns
-// at once with the current channel's error.
+// at once with the current channel's error. Under a Dispatcher it reports
+// the channel of each send with delivery.ReportChannel, so the stored
+// attempt's Channel names the channel that answered (the last one tried
+// when none could take m).
 func (f *Failover) Deliver(ctx context.Context, m *delivery.Message) error {
 	if m == nil {
 		return classify.Permanent(errors.New("failover: nil message"))
@@ -76,6 +79,7 @@ func (f *Failover) Deliver(ctx context.Context, m *delivery.Message) error {
 		ch := &f.chans[i]
 		began := time.Now()
 		err := ch.send.Deliver(ctx, m)
+		delivery.ReportChannel(ctx, ch.Name) // the last channel tried is the attempt's
 		if hook := f.cfg.OnSend; hook != nil {
 			hook(ctx, Send{Set: f.cfg.Name, Channel: ch.Name, Message: m, Err: err, Duration: time.Since(began)})
 		}

@@ -66,6 +66,7 @@ func scanRecord(row pgx.Row, extra ...any) (delivery.Record, error) {
 	r.LastAttempt.Duration = time.Duration(durNS)
 	r.LastAttempt.Status = int(sts)
 	r.LastAttempt.Class = classify.Class(lastClass)
+	r.LastAttempt.Channel = delivery.LastChannel(r.LastAttempt, r.History) // no column of its own
 	return r, nil
 }
 

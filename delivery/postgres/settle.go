@@ -98,11 +98,13 @@ func settled(op, id string, n int64, exists bool) error {
 
 // storableAttempt returns a as the store keeps it: its time to the
 // microsecond, its texts storable (storableText), so that its entry in the
-// history equals LastAttempt read back.
+// history equals LastAttempt read back and its Channel is text jsonb can
+// hold.
 func storableAttempt(a delivery.Attempt) delivery.Attempt {
 	a.StartedAt = ts(a.StartedAt)
 	a.Error = storableText(a.Error, delivery.MaxErrorText)
 	a.Response = storableText(a.Response, delivery.MaxResponseText)
+	a.Channel = storableText(a.Channel, delivery.MaxChannelText)
 	return a
 }
 

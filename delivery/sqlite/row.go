@@ -57,6 +57,7 @@ func scanRecord(sc scanner) (delivery.Record, error) {
 	r.LastAttempt.StartedAt = fromNanos(started)
 	r.LastAttempt.Duration = timeDuration(dur)
 	r.LastAttempt.Class = classify.Class(class)
+	r.LastAttempt.Channel = delivery.LastChannel(r.LastAttempt, r.History) // no column of its own
 	r.Duplicate = dup
 	r.UpdatedAt = fromNanos(updated)
 	r.RedrivenAt = fromNanos(redrive)

@@ -79,6 +79,7 @@ var (
 func (s *Store) attemptArgs(a delivery.Attempt) []any {
 	a.Error = text.Truncate(a.Error, delivery.MaxErrorText)
 	a.Response = text.Truncate(a.Response, delivery.MaxResponseText)
+	a.Channel = text.Truncate(a.Channel, delivery.MaxChannelText)
 	enc := string(delivery.EncodeAttempt(a))
 	most, size := int64(s.history.MaxAttempts), int64(s.history.MaxBytes)
 	return []any{nanos(a.StartedAt), int64(a.Duration), a.Status, int64(a.Class), a.Error, a.Response,

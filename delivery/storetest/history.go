@@ -34,6 +34,33 @@ func sameAttempt(t *testing.T, want, got delivery.Attempt, what string) {
 	assert.Equal(t, want.Class, got.Class, what+": Class")
 	assert.Equal(t, want.Error, got.Error, what+": Error")
 	assert.Equal(t, want.Response, got.Response, what+": Response")
+	assert.Equal(t, want.Channel, got.Channel, what+": Channel")
+}
+
+// testHistoryKeepsChannel: each settled attempt's Channel is kept in the
+// history, and a record's LastAttempt has the channel of its newest
+// attempt, read by Get and by List.
+func testHistoryKeepsChannel(t *testing.T, h *harness) {
+	h.enqueue(delivery.Message{ID: "c1", Payload: payload("c1")})
+	first := h.attempt(classify.ClassEphemeral, 503, "failover: channel \"primary\": ephemeral: http 503")
+	first.Channel = "primary"
+	h.failOnce("c1", first)
+	recs := h.claim(1)
+	require.Len(t, recs, 1)
+	second := h.attempt(classify.ClassOK, 201, "")
+	second.Channel = "backup"
+	require.NoError(t, h.store.Complete(h.ctx, recs[0].Lease(), second, false))
+
+	r := h.get("c1")
+	require.Len(t, r.History, 2)
+	sameAttempt(t, first, r.History[0], "History[0]")
+	sameAttempt(t, second, r.History[1], "History[1]")
+	sameAttempt(t, second, r.LastAttempt, "LastAttempt")
+	page, err := h.store.List(h.ctx, delivery.ListOptions{})
+	require.NoError(t, err)
+	require.Len(t, page.Records, 1)
+	assert.Equal(t, []string{"primary", "backup"}, []string{page.Records[0].History[0].Channel, page.Records[0].History[1].Channel})
+	assert.Equal(t, "backup", page.Records[0].LastAttempt.Channel)
 }
 
 func testHistoryInOrder(t *testing.T, h *harness) {

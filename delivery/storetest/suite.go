@@ -65,6 +65,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"HistoryInOrder", testHistoryInOrder},
 		{"HistoryBounded", testHistoryBounded},
 		{"HistorySurvivesRedrive", testHistorySurvivesRedrive},
+		{"HistoryKeepsChannel", testHistoryKeepsChannel},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -209,15 +209,24 @@ func showCmd(*flag.FlagSet) func([]string) (action, error) {
 			fmt.Fprintln(e.stdout)
 			hist := make([][]string, len(v.History))
 			for i, a := range v.History {
-				hist[i] = []string{a.StartedAt.UTC().Format(time.RFC3339Nano), a.Duration, a.Class, status(a.Status), a.Error, oneLine(a.Response, 60)}
+				hist[i] = []string{a.StartedAt.UTC().Format(time.RFC3339Nano), a.Duration, orDash(a.Channel), a.Class, status(a.Status), a.Error, oneLine(a.Response, 60)}
 			}
 			if len(hist) == 0 {
 				fmt.Fprintln(e.stdout, "never attempted")
 				return nil
 			}
-			return e.table("STARTED\tTOOK\tCLASS\tSTATUS\tERROR\tRESPONSE", hist)
+			return e.table("STARTED\tTOOK\tCHANNEL\tCLASS\tSTATUS\tERROR\tRESPONSE", hist)
 		}
 	})
+}
+
+// orDash returns s, or "-" for an empty s, so a table's column is never
+// blank.
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 func status(s int) string {

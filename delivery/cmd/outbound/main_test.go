@@ -58,7 +58,8 @@ func jsonOf(t *testing.T, store string, v any, args ...string) {
 }
 
 // seed fills s: three records for crm dead after two attempts (one with
-// a 410), two delivered for ats, one pending for ats.
+// a 410), the first on channel "primary", the second on "backup"; two
+// delivered for ats, one pending for ats.
 func seed(t *testing.T, s delivery.Store) {
 	t.Helper()
 	ctx := context.Background()
@@ -82,10 +83,10 @@ func seed(t *testing.T, s delivery.Store) {
 			case r.Destination == "ats":
 				require.NoError(t, s.Complete(ctx, r.Lease(), delivery.Attempt{StartedAt: time.Now(), Class: classify.ClassOK, Status: 200}, false))
 			case round == 0:
-				a := delivery.Attempt{StartedAt: time.Now(), Duration: time.Second, Class: classify.ClassEphemeral, Status: 503, Error: "ephemeral: http 503"}
+				a := delivery.Attempt{StartedAt: time.Now(), Duration: time.Second, Class: classify.ClassEphemeral, Status: 503, Error: "ephemeral: http 503", Channel: "primary"}
 				require.NoError(t, s.Reschedule(ctx, r.Lease(), time.Now().Add(-time.Second), &a))
 			default:
-				a := delivery.Attempt{StartedAt: time.Now(), Class: classify.ClassPermanent, Status: 400, Error: "permanent: http 400 <bad>"}
+				a := delivery.Attempt{StartedAt: time.Now(), Class: classify.ClassPermanent, Status: 400, Error: "permanent: http 400 <bad>", Channel: "backup"}
 				if r.ID == "crm-2" {
 					a.Status, a.Error = 410, "permanent: http 410 Gone"
 				}
@@ -147,19 +148,28 @@ func exercise(t *testing.T, url string, extra ...string) {
 		State       string   `json:"state"`
 		HeaderNames []string `json:"header_names"`
 		History     []struct {
-			Status int    `json:"status"`
-			Error  string `json:"error"`
+			Status  int    `json:"status"`
+			Error   string `json:"error"`
+			Channel string `json:"channel"`
 		} `json:"history"`
+		LastAttempt struct {
+			Channel string `json:"channel"`
+		} `json:"last_attempt"`
 	}
 	jsonOf(t, url, &rec, with("show", "crm-0")...)
 	assert.Equal(t, "dead", rec.State)
 	require.Len(t, rec.History, 2, "the whole attempt history")
 	assert.Equal(t, 503, rec.History[0].Status)
 	assert.Equal(t, 400, rec.History[1].Status)
+	assert.Equal(t, []string{"primary", "backup"}, []string{rec.History[0].Channel, rec.History[1].Channel})
+	assert.Equal(t, "backup", rec.LastAttempt.Channel, "the last attempt's channel")
 	assert.Equal(t, []string{"Authorization"}, rec.HeaderNames)
 	r = cli(t, url, with("show", "crm-0")...)
 	require.Equal(t, exitOK, r.code, r.stderr)
 	assert.Contains(t, r.stdout, "ephemeral: http 503")
+	assert.Regexp(t, `(?m)^STARTED\s+TOOK\s+CHANNEL\s+CLASS\b`, r.stdout, "the history has a channel column")
+	assert.Regexp(t, `(?m)\sprimary\s+ephemeral\s+503\s`, r.stdout)
+	assert.Regexp(t, `(?m)\sbackup\s+permanent\s+400\s`, r.stdout)
 	assert.NotContains(t, r.stdout, "tok-123", "no header value")
 	assert.NotContains(t, r.stdout, "s3cr3t", "no payload")
 
