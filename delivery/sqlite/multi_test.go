@@ -82,7 +82,11 @@ func TestTwoHandlesShareMaxInFlight(t *testing.T) {
 func TestTwoHandlesClaimConcurrently(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "outbox.db")
-	a, b := open(t, path, nil), open(t, path, nil)
+	// Four writers on two handles take turns on one file lock; under the
+	// race detector on a loaded machine a writer can wait longer than the
+	// default 5 s busy timeout, which is the store's answer to overload
+	// (SQLITE_BUSY, retried by a dispatcher), not what this test checks.
+	a, b := openBusy(t, path, time.Minute), openBusy(t, path, time.Minute)
 	const n = 200
 	msgs := make([]delivery.Message, n)
 	for i := range msgs {
@@ -163,4 +167,14 @@ func TestReadsTakeNoWriteLock(t *testing.T) {
 	_, err = s.Claim(ctx, 1, time.Minute)
 	require.Error(t, err, "a write waits for the lock no longer than the busy timeout")
 	assert.Contains(t, err.Error(), "sqlite: ")
+}
+
+// openBusy opens a Store on path whose writes wait up to busy for the
+// file's lock.
+func openBusy(t testing.TB, path string, busy time.Duration) *sqlite.Store {
+	t.Helper()
+	s, err := sqlite.Open(context.Background(), sqlite.Config{Path: path, BusyTimeout: busy})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, s.Close()) })
+	return s
 }
