@@ -3,6 +3,8 @@ package otel_test
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -346,4 +348,34 @@ func TestEnqueuedSpanContext(t *testing.T) {
 	for _, bad := range []string{"", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0z", "garbage"} {
 		assert.False(t, deliveryotel.EnqueuedSpanContext(&delivery.Message{TraceParent: bad}).IsValid(), "%q", bad)
 	}
+}
+
+// A partner answering 429 with Retry-After: the attempt's span carries the
+// wait the partner asked for, in seconds, and the time of the next
+// attempt; the answer is an error of the span.
+func TestAttemptSpanCarriesRetryAfter(t *testing.T) {
+	tel := newTelemetry(t)
+	store := memstore.New(memstore.Config{})
+	_, err := store.Enqueue(context.Background(), delivery.Message{ID: "order-8", Destination: "ats", Payload: []byte(`{}`)})
+	require.NoError(t, err)
+	p := &partner{}
+	p.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "7")
+		w.WriteHeader(http.StatusTooManyRequests)
+	}))
+	t.Cleanup(p.Close)
+	d, err := delivery.NewDispatcher(delivery.DispatcherConfig{Store: store, Policy: noWait,
+		Destinations: map[string]delivery.DestinationConfig{"ats": {Deliverer: sender(t, p, tel)}},
+		Observer:     newObserver(t, deliveryotel.Config{TracerProvider: tel.tp, MeterProvider: tel.mp})})
+	require.NoError(t, err)
+	_, err = d.RunOnce(context.Background())
+	require.NoError(t, err)
+
+	attempts := tel.named("deliver ats")
+	require.Len(t, attempts, 1, "the destination waits out the Retry-After: one attempt")
+	at := attrs(attempts[0])
+	assert.Equal(t, 7.0, at[deliveryotel.RetryAfterKey].AsFloat64())
+	assert.Equal(t, int64(429), at["http.response.status_code"].AsInt64())
+	assert.NotEmpty(t, at[deliveryotel.NextAttemptKey].AsString())
+	assert.Equal(t, codes.Error, attempts[0].Status().Code)
 }
