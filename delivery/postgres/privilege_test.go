@@ -114,7 +114,12 @@ func TestLeastPrivilegeRole(t *testing.T) {
 	assert.Empty(t, missing)
 	assert.Zero(t, dups)
 
-	purged, err := s.Purge(ctx, time.Now().Add(time.Hour), 1000)
+	// The retention job, as a service runs it, under the same role: an
+	// hour later, in batches of 50.
+	retention, err := postgres.NewRetention(postgres.RetentionConfig{Store: s, MaxAge: time.Minute, BatchSize: 50,
+		Now: func() time.Time { return time.Now().Add(time.Hour) }})
+	require.NoError(t, err)
+	purged, err := retention.PurgeOnce(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, len(ids)+1, purged, "retention deletes the delivered records")
 	_, err = s.Destinations(ctx)
