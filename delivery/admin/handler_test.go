@@ -293,7 +293,7 @@ func TestFiltersAndPaging(t *testing.T) {
 		if i%4 == 0 {
 			dest = "crm"
 		}
-		msgs[i] = delivery.Message{ID: fmt.Sprintf("r%05d", i), Destination: dest, Payload: []byte("{}")}
+		msgs[i] = delivery.Message{ID: fmt.Sprintf("r%05d", i), Destination: dest, Key: fmt.Sprint("k", i%500), Payload: []byte("{}")}
 	}
 	_, err := f.store.Enqueue(ctx, msgs...)
 	require.NoError(t, err)
@@ -356,6 +356,9 @@ func TestFiltersAndPaging(t *testing.T) {
 	assert.Equal(t, n-dead, count("state=delivered"))
 	assert.Equal(t, gone, count("state=dead&error=410"))
 	assert.Equal(t, n/20, count("state=dead&destination=crm"), "every twentieth record is a crm dead letter")
+	assert.Equal(t, n/500, count("key=k7"), "every 500th record has key k7")
+	assert.Equal(t, n/500, count("key=k10&state=dead"), "key k10's records are all tenth records: dead")
+	assert.Equal(t, 0, count("key=k7&state=dead"))
 	assert.Equal(t, n, count("updated_after="+url.QueryEscape(start.Add(-time.Second).Format(time.RFC3339Nano))))
 	assert.Equal(t, 0, count("updated_before="+url.QueryEscape(start.Add(-time.Hour).Format(time.RFC3339Nano))))
 
