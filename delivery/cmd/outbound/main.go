@@ -3,9 +3,10 @@
 // redrive, pause and resume. It works on the store a service uses, a
 // PostgreSQL outbox or a SQLite file, and never changes its schema.
 //
-// Install it with
+// Install it from a checkout of the repository (the modules are not
+// tagged yet; the README's "Installing the commands" says why):
 //
-//	go install github.com/outbound-go/outbound/delivery/cmd/outbound@latest
+//	go install ./delivery/cmd/outbound
 //
 // and point it at a store with -store (or OUTBOUND_STORE):
 //
