@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -19,6 +20,11 @@ func TestQuickstartSQLite(t *testing.T) {
 	require.NoError(t, err)
 	small := small()
 	small.sqlite = cfg.sqlite
+	// The SQLite driver is C translated to Go: under the race detector
+	// every statement is instrumented and a write costs tens of
+	// milliseconds, so this run is smaller and may take longer (it takes
+	// about a second without the race detector).
+	small.records, small.timeout = 150, 5*time.Minute
 	var out bytes.Buffer
 	sum, err := run(context.Background(), small, &out)
 	require.NoError(t, err, out.String())

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -63,7 +64,7 @@ func assertSummary(t *testing.T, cfg config, sum *summary, out string) {
 	assert.Equal(t, sum.delivered, sum.partnerHolds)
 	assert.Empty(t, sum.missing)
 	assert.Equal(t, 1, sum.tokens, "one token for the whole run")
-	assert.Less(t, sum.conns, cfg.records/10, "keep-alive: connections are reused")
+	assert.Less(t, sum.conns*4, sum.requests, "keep-alive: connections are reused")
 	assert.Positive(t, sum.retryCauses["http_503"], "records failed once were retried")
 	assert.Positive(t, sum.throttled, "crm throttled")
 	assert.Positive(t, sum.outageTil, "webhooks' outage happened")
@@ -99,7 +100,12 @@ func assertSummary(t *testing.T, cfg config, sum *summary, out string) {
 	crmSum := byName[crm]
 	require.NotEmpty(t, crmSum.pauses, "crm's 429 paused it")
 	assert.Contains(t, crmSum.causes, "http_429")
-	assert.GreaterOrEqual(t, crmSum.paused, 900*time.Millisecond, "for its Retry-After of a second")
+	// The pause the store keeps ends a second (crm's Retry-After) after
+	// the answer, so at least a second after the 429's request arrived.
+	// (The window the summary shows starts when the dispatcher reported
+	// the pause, which can lag the answer by hundreds of milliseconds
+	// under the race detector on a loaded machine.)
+	assert.GreaterOrEqual(t, crmSum.pauses[0].until.Sub(crmSum.firstThrottle), time.Second, "for its Retry-After of a second")
 	assert.Positive(t, crmSum.deferred+crmSum.throttled)
 
 	wh := byName[webhooks]
@@ -108,7 +114,7 @@ func assertSummary(t *testing.T, cfg config, sum *summary, out string) {
 	assert.Contains(t, wh.causes, "conn_refused")
 	assert.Equal(t, wh.records, wh.delivered+wh.discarded, "every record of the down partner arrived in the end")
 
-	assert.Contains(t, out, "all 400 accounted for")
+	assert.Contains(t, out, fmt.Sprintf("all %d accounted for", cfg.records))
 	assert.Contains(t, out, "settled:", "progress lines were shown")
 	assert.Contains(t, out, "By destination:")
 	assert.Regexp(t, `(?m)^  webhooks +\d+ +\d+ +\d+ +0 +\d+  \d+\.\d+s, \d+× \(.*conn_refused.*\) +\d+ +0$`, out, "a line per destination")

@@ -46,9 +46,10 @@ type destSummary struct {
 	delivered, duplicates, discarded, dead     int
 	unsettled                                  int
 	sent, deferred                             int
-	requests                                   int // the partner received
-	throttled                                  int // answered 429
-	holds                                      int // records the partner holds
+	requests                                   int       // the partner received
+	throttled                                  int       // answered 429
+	firstThrottle                              time.Time // when the first request answered 429 arrived
+	holds                                      int       // records the partner holds
 	peakConns                                  int
 	pauses                                     []window
 	paused                                     time.Duration
@@ -124,6 +125,9 @@ func newDestSummary(name string, partner *deliverytest.Partner, sc *script, t *t
 	reqs := partner.Requests()
 	for _, r := range reqs {
 		if r.Status == http.StatusTooManyRequests {
+			if d.throttled == 0 {
+				d.firstThrottle = r.Received
+			}
 			d.throttled++
 		}
 	}
