@@ -82,7 +82,8 @@ type E2EConfig struct {
 	Seed uint64
 }
 
-func (c E2EConfig) withDefaults() E2EConfig {
+// WithDefaults returns c with its zero fields set to their defaults.
+func (c E2EConfig) WithDefaults() E2EConfig {
 	setDefault(&c.Records, 5000)
 	setDefault(&c.Concurrency, 16)
 	setDefault(&c.AttemptTimeout, time.Second)
@@ -194,7 +195,7 @@ var ErrRecordsLost = errors.New("records lost")
 // some record: then the result is returned too, and the error wraps
 // ErrRecordsLost.
 func RunE2E(ctx context.Context, cfg E2EConfig, c E2EContender) (E2EResult, error) {
-	cfg = cfg.withDefaults()
+	cfg = cfg.WithDefaults()
 	if err := cfg.validate(); err != nil {
 		return E2EResult{}, err
 	}

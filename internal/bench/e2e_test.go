@@ -47,7 +47,7 @@ func TestRunE2EDeliversEveryRecord(t *testing.T) {
 // it goes down once half the records were accepted, answers every request
 // 503 while down and counts them, and reports lost and duplicated records.
 func TestFaultyPartner(t *testing.T) {
-	cfg := E2EConfig{Records: 40, Latency: time.Millisecond, FailShare: 0.3, HoldShare: 0.1, Hold: 5 * time.Second, DownFor: 300 * time.Millisecond, Seed: 3}.withDefaults()
+	cfg := E2EConfig{Records: 40, Latency: time.Millisecond, FailShare: 0.3, HoldShare: 0.1, Hold: 5 * time.Second, DownFor: 300 * time.Millisecond, Seed: 3}.WithDefaults()
 	p, err := startFaultyPartner(cfg)
 	require.NoError(t, err)
 	defer p.close()
