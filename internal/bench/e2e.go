@@ -57,7 +57,7 @@ type E2EConfig struct {
 	// PG is the PostgreSQL URL; each contender works in a fresh schema
 	// there. Required.
 	PG string
-	// Records is how many records are enqueued and delivered (5,000).
+	// Records is how many records are enqueued and delivered (10,000).
 	Records int
 	// Concurrency is the workers of each contender (16).
 	Concurrency int
@@ -84,7 +84,7 @@ type E2EConfig struct {
 
 // WithDefaults returns c with its zero fields set to their defaults.
 func (c E2EConfig) WithDefaults() E2EConfig {
-	setDefault(&c.Records, 5000)
+	setDefault(&c.Records, 10_000)
 	setDefault(&c.Concurrency, 16)
 	setDefault(&c.AttemptTimeout, time.Second)
 	setDefault(&c.Latency, 5*time.Millisecond)

@@ -14,7 +14,7 @@
 // The fleet comparison (real child processes of this command on one
 // PostgreSQL queue) takes about four minutes and is only run when named
 // in -only: neither the default run nor -quick includes it. Nor does the
-// end-to-end comparison (-e2e-records records, 5,000 by default, enqueued
+// end-to-end comparison (-e2e-records records, 10,000 by default, enqueued
 // on PostgreSQL and delivered over HTTP to a loopback partner that fails
 // 10% of requests, times out 1% and is down for 5s in the middle; a
 // minute or two); it exits non-zero if a stack lost a record.
@@ -98,7 +98,7 @@ func parseFlags(args []string) (options, error) {
 	fs.DurationVar(&o.fleet.Duration, "fleet-duration", time.Minute, "length of each fleet comparison run")
 	fs.DurationVar(&o.fleet.Window, "fleet-window", 5*time.Second, "span the fleet comparison's partner counts requests in")
 	fs.IntVar(&o.fleet.Processes, "fleet-processes", 4, "dispatcher processes in the fleet comparison")
-	fs.IntVar(&o.e2e.Records, "e2e-records", 5000, "records the end-to-end comparison enqueues and delivers")
+	fs.IntVar(&o.e2e.Records, "e2e-records", 10_000, "records the end-to-end comparison enqueues and delivers")
 	fs.IntVar(&o.e2e.Concurrency, "e2e-concurrency", 16, "workers of each stack in the end-to-end comparison")
 	fs.DurationVar(&o.e2e.DownFor, "e2e-down", 5*time.Second, "how long the end-to-end comparison's partner is down")
 	fs.Uint64Var(&o.e2e.Seed, "e2e-seed", 1, "seed of the end-to-end comparison's faults")

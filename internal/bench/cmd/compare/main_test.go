@@ -165,7 +165,7 @@ func TestE2EOnlyWhenNamed(t *testing.T) {
 	o, err := parseFlags([]string{"-only", "e2e"})
 	require.NoError(t, err)
 	assert.True(t, o.only["e2e"])
-	assert.Equal(t, 5000, o.e2e.Records)
+	assert.Equal(t, 10_000, o.e2e.Records)
 	assert.Equal(t, 16, o.e2e.Concurrency)
 	assert.Equal(t, 5*time.Second, o.e2e.DownFor)
 	assert.Equal(t, time.Second, o.e2e.AttemptTimeout, "defaults filled in for the footnote")
