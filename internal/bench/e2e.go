@@ -172,6 +172,9 @@ type E2EResult struct {
 	// DownAt is when the down window began, from the start of the work,
 	// and DownFor how long it lasted; both zero if it never began.
 	DownAt, DownFor time.Duration
+	// Recovery is the time from the end of the down window to the first
+	// record the partner accepted after it; zero if none was.
+	Recovery time.Duration
 }
 
 // PerSecond returns the records settled per second, or 0 for an empty
@@ -223,6 +226,9 @@ func RunE2E(ctx context.Context, cfg E2EConfig, c E2EContender) (E2EResult, erro
 		Requests: p.requests, WhileDown: p.whileDown, Served503: p.served503, Timeouts: p.held,
 		Lost: p.lost, Duplicates: p.duplicates, GaveUp: gaveUp,
 		DownAt: p.downAt, DownFor: p.downFor,
+	}
+	if p.resumedAt > 0 {
+		res.Recovery = p.resumedAt - p.downAt - p.downFor
 	}
 	switch {
 	case p.malformed > 0 || p.unknown > 0:

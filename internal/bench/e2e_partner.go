@@ -41,6 +41,7 @@ type faultyPartner struct {
 	accepted  map[int]int // acceptances per record (200, or processed and held)
 	downFrom  time.Time   // zero until the down window starts
 	downUntil time.Time
+	resumed   time.Time // the first acceptance after the down window
 	stats     partnerStats
 }
 
@@ -154,6 +155,9 @@ func (p *faultyPartner) accept(n int, now time.Time) {
 // window when the downAfter-th distinct record is accepted.
 func (p *faultyPartner) acceptLocked(n int, now time.Time) {
 	p.accepted[n]++
+	if !p.downFrom.IsZero() && p.resumed.IsZero() && !now.Before(p.downUntil) {
+		p.resumed = now
+	}
 	if p.accepted[n] == 1 && len(p.accepted) == p.downAfter && p.downFrom.IsZero() {
 		p.downFrom, p.downUntil = now, now.Add(p.cfg.DownFor)
 	}
@@ -196,6 +200,7 @@ type partnerReport struct {
 	unknown    int // accepted record numbers outside 1..records
 	downAt     time.Duration
 	downFor    time.Duration
+	resumedAt  time.Duration // first acceptance after the down window (0: none)
 }
 
 func (p *faultyPartner) report(records int, start time.Time) partnerReport {
@@ -215,6 +220,9 @@ func (p *faultyPartner) report(records int, start time.Time) partnerReport {
 	r.lost = records - r.accepted
 	if !p.downFrom.IsZero() {
 		r.downAt, r.downFor = p.downFrom.Sub(start), p.downUntil.Sub(p.downFrom)
+	}
+	if !p.resumed.IsZero() {
+		r.resumedAt = p.resumed.Sub(start)
 	}
 	return r
 }

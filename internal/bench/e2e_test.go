@@ -34,6 +34,8 @@ func TestRunE2EDeliversEveryRecord(t *testing.T) {
 			assert.Positive(t, res.DownAt, "the partner went down")
 			assert.Equal(t, time.Second, res.DownFor)
 			assert.Less(t, res.DownAt, res.Elapsed)
+			assert.Positive(t, res.Recovery, "a record was accepted after the down window")
+			assert.Less(t, res.DownAt+res.DownFor+res.Recovery, res.Elapsed)
 			assert.Positive(t, res.WhileDown, "requests reached the partner while down")
 			assert.LessOrEqual(t, res.WhileDown, res.Served503, "every request while down was answered 503")
 			assert.LessOrEqual(t, res.Duplicates, res.Timeouts, "only a processed, held request makes a duplicate")
@@ -108,6 +110,7 @@ func TestFaultyPartner(t *testing.T) {
 	}
 	assert.Equal(t, refused, r.lost, "lost: the records never accepted")
 	assert.LessOrEqual(t, r.duplicates, r.held)
+	assert.Greater(t, r.resumedAt, r.downAt+r.downFor, "records 21..40 were accepted after the window")
 
 	resp, err := client.Post(p.url, "application/json", bytes.NewReader([]byte(`{}`)))
 	require.NoError(t, err)

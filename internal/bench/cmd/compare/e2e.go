@@ -45,7 +45,7 @@ func e2e(ctx context.Context, o options) error {
 		}
 		return rs[i].PerSecond(), true
 	}, higherIsBetter)
-	t := table{head: []string{"stack", "wall time", "records/s", "÷ River", "requests at the partner", "while down", "503s served", "timeouts served", "lost", "duplicates", "given up", "down from"}}
+	t := table{head: []string{"stack", "wall time", "records/s", "÷ River", "requests at the partner", "while down", "503s served", "timeouts served", "lost", "duplicates", "given up", "down from", "first 200 after it"}}
 	for i, c := range cs {
 		r := rs[i]
 		if r == nil {
@@ -55,13 +55,13 @@ func e2e(ctx context.Context, o options) error {
 		t.add(c.Name, r.Elapsed.Round(100*time.Millisecond).String(), fmt.Sprintf("%.0f", r.PerSecond()), ratio(r.PerSecond(), best),
 			fmt.Sprint(r.Requests), fmt.Sprint(r.WhileDown), fmt.Sprint(r.Served503), fmt.Sprint(r.Timeouts),
 			fmt.Sprint(r.Lost), fmt.Sprint(r.Duplicates), fmt.Sprint(r.GaveUp),
-			fmt.Sprintf("%.1fs to %.1fs", r.DownAt.Seconds(), (r.DownAt+r.DownFor).Seconds()))
+			fmt.Sprintf("%.1fs to %.1fs", r.DownAt.Seconds(), (r.DownAt+r.DownFor).Seconds()), recovery(r))
 	}
 	t.write(o.out)
 	fmt.Fprintf(o.out, "\n%s\n", strings.Join([]string{
 		fmt.Sprintf("%d records enqueued (untimed) in a fresh PostgreSQL schema per stack, then worked by %d workers until the library held every record as settled (wall time). The partner (loopback, same process) answers 200 in %v; %.0f%% of requests 503 and %.0f%% are processed but answered only after %v (the client gives up at %v), decided per record and per request of that record by seed %d, so both stacks meet the same faults; once half the records were accepted it is down for %v: it answers every request 503 at once (a load balancer in front of a dead backend), and those requests are counted (while down; also in 503s served).",
 			cfg.Records, cfg.Concurrency, cfg.Latency, 100*cfg.FailShare, 100*cfg.HoldShare, cfg.Hold, cfg.AttemptTimeout, cfg.Seed, cfg.DownFor),
-		"Lost: records the partner never accepted (must be 0: the run fails otherwise). Duplicates: records it accepted twice, a held request it had processed and then the retry of the client that timed out; neither stack can avoid those without the partner deduplicating on the Idempotency-Key both send. Given up: records the library dead-lettered or discarded. ÷ River: records/s over River's (higher is better).",
+		"Lost: records the partner never accepted (must be 0: the run fails otherwise). Duplicates: records it accepted twice, a held request it had processed and then the retry of the client that timed out; neither stack can avoid those without the partner deduplicating on the Idempotency-Key both send. Given up: records the library dead-lettered or discarded. Down from: the down window, from the start of the work; first 200 after it: when the partner accepted a record again, after the window's end. ÷ River: records/s over River's (higher is better).",
 		fmt.Sprintf("Both stacks: attempt timeout %v, retries %v growing %d× per failure up to %v, no jitter, at most %d attempts; a breaker opening after %d failures in a row, open for %v, then one probe.",
 			cfg.AttemptTimeout, bench.E2ERetryBase, bench.E2ERetryFactor, bench.E2ERetryCap, bench.E2EMaxAttempts, bench.E2EBreakerFailures, bench.E2EBreakerOpen),
 		fmt.Sprintf("outbound: postgres.Store, `delivery.Dispatcher{Concurrency: %d, AttemptTimeout: %v, Policy: retry.Policy{Backoff: retry.Exponential{...}, MaxAttempts: %d}}` over `httpdelivery` (an `httpclient.New` client of %d connections) behind `delivery.WithBreaker(health.NewCircuitBreaker(...{ConsecutiveFailures: %d, FailureRatio: -1, OpenTimeout: %v}))`; every other setting its default (a 503 without Retry-After is retried with backoff; an open breaker defers the record without spending an attempt and pauses the destination for the default 5s).",
@@ -70,6 +70,15 @@ func e2e(ctx context.Context, o options) error {
 			cfg.Concurrency, bench.RiverFetchCooldown, bench.E2EMaxAttempts, bench.E2EHTTPRetries, cfg.AttemptTimeout, cfg.Concurrency, bench.E2EBreakerFailures, bench.E2EBreakerOpen, bench.E2EBreakerOpen, bench.E2EHTTPRetries+1),
 	}, "\n\n"))
 	return errors.Join(errs...)
+}
+
+// recovery formats the time from the end of the down window to the first
+// record accepted after it.
+func recovery(r *bench.E2EResult) string {
+	if r.DownAt == 0 || r.Recovery <= 0 {
+		return "–"
+	}
+	return fmt.Sprintf("+%.2fs", r.Recovery.Seconds())
 }
 
 func e2eAsContenders(cs []bench.E2EContender) []bench.Contender {
