@@ -159,3 +159,22 @@ func TestRecordNumber(t *testing.T) {
 		assert.Error(t, err, body)
 	}
 }
+
+// nothingSent is a stack that settles nothing: every record is lost.
+type nothingSent struct{}
+
+func (nothingSent) run(context.Context) (int, error) { return 3, nil }
+func (nothingSent) close(context.Context) error      { return nil }
+
+// A stack that never reaches the partner loses every record, and RunE2E
+// says so with ErrRecordsLost and the counts.
+func TestRunE2EReportsLostRecords(t *testing.T) {
+	c := E2EContender{Name: "nothing", open: func(context.Context, E2EConfig, string) (e2eStack, error) { return nothingSent{}, nil }}
+	res, err := RunE2E(context.Background(), E2EConfig{PG: "postgres://unused", Records: 10}, c)
+	require.ErrorIs(t, err, ErrRecordsLost)
+	assert.ErrorContains(t, err, "10 of 10 never accepted")
+	assert.Equal(t, 10, res.Lost)
+	assert.Equal(t, 3, res.GaveUp)
+	assert.Zero(t, res.Requests)
+	assert.Zero(t, res.DownAt, "the partner never went down")
+}

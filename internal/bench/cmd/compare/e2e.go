@@ -30,7 +30,12 @@ func e2e(ctx context.Context, o options) error {
 	var errs []error
 	for i, c := range cs {
 		fmt.Fprintf(o.progress, "e2e: %s (%d records) ...\n", c.Name, cfg.Records)
-		r, err := bench.RunE2E(ctx, cfg, c)
+		// A stuck row fails instead of hanging the command: 20 ms a
+		// record (50 records/s, a fifth of a slow machine's pace) and
+		// five minutes to spare.
+		rowCtx, cancel := context.WithTimeout(ctx, 5*time.Minute+time.Duration(cfg.Records)*20*time.Millisecond)
+		r, err := bench.RunE2E(rowCtx, cfg, c)
+		cancel()
 		if err != nil {
 			errs = append(errs, err)
 		}
