@@ -22,6 +22,13 @@
 //     [IsFleetChild]) on one PostgreSQL queue against a partner that
 //     answers 429 above 20 req/s, counted per window at the partner
 //     (go run ./cmd/compare -only fleet).
+//   - [RunE2E] with [E2EContenders]: records enqueued on PostgreSQL and
+//     delivered over HTTP to a loopback partner that answers 503 to 10% of
+//     requests, holds 1% past the client's timeout and is down for 5s in
+//     the middle; outbound against River workers using go-retryablehttp
+//     and gobreaker, counted at the partner: requests, requests while
+//     down, records lost (must be none) and duplicated
+//     (go run ./cmd/compare -only e2e).
 //
 // The Benchmark functions in this package's tests run each contender under
 // go test; cmd/compare runs them all and prints one markdown table:

@@ -9,10 +9,15 @@
 //	go run ./cmd/compare -only http,token # some comparisons only
 //	go run ./cmd/compare -only dispatcher -records 200000
 //	go run ./cmd/compare -only fleet      # 4 processes against a 20 req/s partner, 60s per row
+//	go run ./cmd/compare -only e2e        # PostgreSQL to a faulty HTTP partner, outbound and River
 //
 // The fleet comparison (real child processes of this command on one
 // PostgreSQL queue) takes about four minutes and is only run when named
-// in -only: neither the default run nor -quick includes it.
+// in -only: neither the default run nor -quick includes it. Nor does the
+// end-to-end comparison (-e2e-records records, 10,000 by default, enqueued
+// on PostgreSQL and delivered over HTTP to a loopback partner that fails
+// 10% of requests, times out 1% and is down for 5s in the middle; a
+// minute or two); it exits non-zero if a stack lost a record.
 //
 // The durable comparison uses the PostgreSQL database in
 // OUTBOUND_POSTGRES_URL (or -pg); without one it is skipped, unless
@@ -50,6 +55,7 @@ type options struct {
 	only        map[string]bool
 	httpWorkers []int
 	fleet       bench.FleetConfig
+	e2e         bench.E2EConfig
 	out         io.Writer
 	progress    io.Writer
 }
@@ -58,7 +64,7 @@ var (
 	// defaultSections run without -only (and with -quick).
 	defaultSections = []string{"pipeline", "http", "durable", "dispatcher", "token"}
 	// sections are every comparison -only may name.
-	sections = append(slices.Clone(defaultSections), "fleet")
+	sections = append(slices.Clone(defaultSections), "fleet", "e2e")
 )
 
 func main() {
@@ -92,6 +98,10 @@ func parseFlags(args []string) (options, error) {
 	fs.DurationVar(&o.fleet.Duration, "fleet-duration", time.Minute, "length of each fleet comparison run")
 	fs.DurationVar(&o.fleet.Window, "fleet-window", 5*time.Second, "span the fleet comparison's partner counts requests in")
 	fs.IntVar(&o.fleet.Processes, "fleet-processes", 4, "dispatcher processes in the fleet comparison")
+	fs.IntVar(&o.e2e.Records, "e2e-records", 10_000, "records the end-to-end comparison enqueues and delivers")
+	fs.IntVar(&o.e2e.Concurrency, "e2e-concurrency", 16, "workers of each stack in the end-to-end comparison")
+	fs.DurationVar(&o.e2e.DownFor, "e2e-down", 5*time.Second, "how long the end-to-end comparison's partner is down")
+	fs.Uint64Var(&o.e2e.Seed, "e2e-seed", 1, "seed of the end-to-end comparison's faults")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -105,6 +115,10 @@ func parseFlags(args []string) (options, error) {
 		return o, errors.New("compare: -fleet-duration, -fleet-window and -fleet-processes must be positive")
 	}
 	o.fleet.PartnerRate = 20
+	if o.e2e.Records < 2 || o.e2e.Concurrency < 1 || o.e2e.DownFor <= 0 {
+		return o, errors.New("compare: -e2e-records must be at least 2, -e2e-concurrency and -e2e-down positive")
+	}
+	o.e2e = o.e2e.WithDefaults()
 	o.only = map[string]bool{}
 	for s := range strings.SplitSeq(*only, ",") {
 		s = strings.TrimSpace(s)
@@ -147,6 +161,9 @@ func run(ctx context.Context, o options) error {
 	}
 	if o.only["fleet"] {
 		errs = append(errs, fleet(ctx, o))
+	}
+	if o.only["e2e"] {
+		errs = append(errs, e2e(ctx, o))
 	}
 	fmt.Fprintf(o.out, "\nLoad average at the end: %s.\n", bench.ReadLoad())
 	return errors.Join(errs...)

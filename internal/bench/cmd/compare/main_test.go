@@ -154,3 +154,40 @@ func TestFleetSection(t *testing.T) {
 	}
 	assert.NotContains(t, s, "failed")
 }
+
+// The end-to-end comparison takes minutes: it runs only when named.
+func TestE2EOnlyWhenNamed(t *testing.T) {
+	for _, args := range [][]string{nil, {"-quick"}} {
+		o, err := parseFlags(args)
+		require.NoError(t, err)
+		assert.False(t, o.only["e2e"], "%v", args)
+	}
+	o, err := parseFlags([]string{"-only", "e2e"})
+	require.NoError(t, err)
+	assert.True(t, o.only["e2e"])
+	assert.Equal(t, 10_000, o.e2e.Records)
+	assert.Equal(t, 16, o.e2e.Concurrency)
+	assert.Equal(t, 5*time.Second, o.e2e.DownFor)
+	assert.Equal(t, time.Second, o.e2e.AttemptTimeout, "defaults filled in for the footnote")
+	for _, bad := range []string{"-e2e-records=1", "-e2e-concurrency=0", "-e2e-down=0s"} {
+		_, err := parseFlags([]string{"-only", "e2e", bad})
+		assert.Error(t, err, bad)
+	}
+}
+
+// A short end-to-end section prints a row for every stack, none failed.
+func TestE2ESection(t *testing.T) {
+	url := testenv.PostgresURL(t)
+	o, err := parseFlags([]string{"-only", "e2e", "-pg", url, "-e2e-records", "100", "-e2e-concurrency", "4", "-e2e-down", "1s"})
+	require.NoError(t, err)
+	var out bytes.Buffer
+	o.out, o.progress = &out, io.Discard
+	require.NoError(t, e2e(context.Background(), o))
+	s := out.String()
+	assert.Contains(t, s, "### 7. End to end: 100 records")
+	for _, c := range bench.E2EContenders() {
+		assert.Contains(t, s, "| "+c.Name+" |")
+	}
+	assert.Contains(t, s, "| 1.00× |", "River's row against itself")
+	assert.NotContains(t, s, "failed")
+}
