@@ -1,0 +1,18 @@
+// Package sqlitedriver runs outbound's SQLite store on both pure-Go SQLite
+// drivers, modernc.org/sqlite (the one package delivery/sqlite imports)
+// and github.com/ncruces/go-sqlite3, so that the choice between them rests
+// on figures. It is a module of its own so that the second driver never
+// enters delivery/sqlite's go.mod; it has no code of its own, only tests:
+//
+//   - the conformance suite (storetest.Run, RunShared) on a Store that
+//     sqlite.OpenDB makes on a *sql.DB of the ncruces driver, and on a
+//     pair of Stores sharing one file through the two drivers;
+//   - BenchmarkDrivers, the store benchmark (enqueue in batches of 1 and
+//     100, claim+complete with 1 and 16 workers) on sqlite.Open and on
+//     sqlite.OpenDB with each driver, run back to back:
+//
+//     cd internal/sqlitedriver && go test -run XXX -bench . -count 3
+//
+// The figures and the reason for the choice are in delivery/sqlite's
+// package documentation and in the README ("Choosing a store").
+package sqlitedriver
