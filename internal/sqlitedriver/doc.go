@@ -4,9 +4,9 @@
 // on figures. It is a module of its own so that the second driver never
 // enters delivery/sqlite's go.mod; it has no code of its own, only tests:
 //
-//   - the conformance suite (storetest.Run, RunShared) on a Store that
-//     sqlite.OpenDB makes on a *sql.DB of the ncruces driver, and on a
-//     pair of Stores sharing one file through the two drivers;
+//   - the conformance suite (storetest.Run, RunShared, RunHistoryBounds,
+//     RunTx) on a Store that sqlite.OpenDB makes on a *sql.DB of the
+//     ncruces driver;
 //   - BenchmarkDrivers, the store benchmark (enqueue in batches of 1 and
 //     100, claim+complete with 1 and 16 workers) on sqlite.Open and on
 //     sqlite.OpenDB with each driver, run back to back:
