@@ -7,11 +7,14 @@
 //   - the conformance suite (storetest.Run, RunShared, RunHistoryBounds,
 //     RunTx) on a Store that sqlite.OpenDB makes on a *sql.DB of the
 //     ncruces driver;
+//   - two processes, one on each driver, working one file at once;
 //   - BenchmarkDrivers, the store benchmark (enqueue in batches of 1 and
 //     100, claim+complete with 1 and 16 workers) on sqlite.Open and on
-//     sqlite.OpenDB with each driver, run back to back:
+//     sqlite.OpenDB with each driver, run back to back.
 //
-//     cd internal/sqlitedriver && go test -run XXX -bench . -count 3
+// Run the benchmark with
+//
+//	cd internal/sqlitedriver && go test -run XXX -bench . -count 3
 //
 // The figures and the reason for the choice are in delivery/sqlite's
 // package documentation and in the README ("Choosing a store").

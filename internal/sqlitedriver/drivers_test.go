@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"net/url"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -24,7 +25,12 @@ const (
 	ncruces = "sqlite3" // github.com/ncruces/go-sqlite3/driver
 )
 
+// TestMain fails the tests if a goroutine outlives them; re-executed as a
+// child of TestTwoDriversInTwoProcesses, the binary runs its part instead.
 func TestMain(m *testing.M) {
+	if os.Getenv(childRoleEnv) != "" {
+		os.Exit(runChild())
+	}
 	goleak.VerifyTestMain(m)
 }
 
