@@ -78,11 +78,19 @@ func TestTwoHandlesShareMaxInFlight(t *testing.T) {
 
 // TestTwoHandlesClaimConcurrently drains records through two handles from
 // several goroutines each, so writes contend for the file lock, and checks
-// that every record is handed out exactly once.
+// that every record is handed out exactly once. The handles wait up to a
+// minute for the lock: under -race on a loaded machine one handle's
+// goroutines can keep it for longer than the default 5s.
 func TestTwoHandlesClaimConcurrently(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "outbox.db")
-	a, b := open(t, path, nil), open(t, path, nil)
+	openPatient := func() *sqlite.Store {
+		s, err := sqlite.Open(ctx, sqlite.Config{Path: path, BusyTimeout: time.Minute})
+		require.NoError(t, err)
+		t.Cleanup(func() { require.NoError(t, s.Close()) })
+		return s
+	}
+	a, b := openPatient(), openPatient()
 	const n = 200
 	msgs := make([]delivery.Message, n)
 	for i := range msgs {
