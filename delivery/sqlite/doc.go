@@ -58,15 +58,21 @@
 // BenchmarkDrivers, this package's store benchmark on OpenDB with either
 // driver, the same DSN (a file: URI, WAL, synchronous=FULL, immediate
 // transactions, a busy timeout of 5s), the drivers back to back in one
-// run. On a shared 2-CPU machine under a load average of 15 (medians of
-// three), ncruces did 0.89× modernc's records/s enqueueing one record a
-// call (1789 against 2007), 1.08× in batches of 100 (9056 against 8412),
-// 0.86× claiming and completing with one worker (634 against 737) and
-// 0.89× with 16 (690 against 771); single runs of either moved by ±30%.
-// Neither is clearly faster: with synchronous=FULL a write waits for its
-// fsync, and ncruces' fewer allocations (7,000 against 10,300 a batch of
-// 100) do not show. Modernc stays the driver of Open because the figures
-// give no reason to switch and:
+// run. Two runs on a shared 2-CPU machine under load averages of 15 and
+// 10 (medians of three and of five runs of each benchmark; ncruces'
+// records/s over modernc's):
+//
+//	enqueue, 1 record a call       0.89× (1789 / 2007)   1.33× (1716 / 1290)
+//	enqueue, batches of 100        1.08× (9056 / 8412)   0.71× (4937 / 6957)
+//	claim+complete, 1 worker       0.86× (634 / 737)     0.83× (610 / 732)
+//	claim+complete, 16 workers     0.89× (690 / 771)     0.54× (489 / 903)
+//
+// Single runs of either moved by ±30% and more. Enqueueing, where each
+// call waits for its fsync (synchronous=FULL), shows no winner; claiming
+// and completing, the dispatcher's path, was slower on ncruces in every
+// cell, though its allocations are fewer (7,000 against 10,300 a batch of
+// 100). Modernc stays the driver of Open because the figures give no
+// reason to switch and:
 //
 //   - it runs SQLite's own Unix VFS, the file locking of every other
 //     SQLite program on the host (the sqlite3 shell, backup tools);
