@@ -10,16 +10,20 @@ import (
 	"github.com/outbound-go/outbound/delivery"
 )
 
-// OpenDB returns a Store on the caller's *sql.DB, opened with the
-// modernc.org/sqlite driver ("sqlite") on a file, for an application that
-// keeps its own tables in the same file and enqueues in its own
-// transactions (EnqueueSQLTx). It creates or upgrades the outbox's tables
-// (all prefixed outbox_) as Open does, and switches the file to WAL mode.
-// cfg.Now is the clock; cfg.Path and cfg.BusyTimeout must be zero: the
-// file and the busy timeout are the handle's, and the handle's DSN should
-// set both a busy timeout and immediate transactions, such as
-// "file.db?_txlock=immediate&_pragma=busy_timeout(5000)". The Store's own
-// write transactions take the write lock first whatever the DSN says.
+// OpenDB returns a Store on the caller's *sql.DB, opened on a file with the
+// modernc.org/sqlite driver ("sqlite") or github.com/ncruces/go-sqlite3's
+// ("sqlite3"), for an application that keeps its own tables in the same
+// file and enqueues in its own transactions (EnqueueSQLTx), or that is
+// already on ncruces (see the package documentation, The driver). It
+// creates or upgrades the outbox's tables (all prefixed outbox_) as Open
+// does, and switches the file to WAL mode. cfg.Now is the clock; cfg.Path
+// and cfg.BusyTimeout must be zero: the file and the busy timeout are the
+// handle's, and the handle's DSN should set both a busy timeout and
+// immediate transactions, such as
+// "file:app.db?_txlock=immediate&_pragma=busy_timeout(5000)" (ncruces
+// reads these parameters only from a file: URI). The Store's own write
+// transactions take the write lock first whatever the DSN says. A process
+// must not also open the file through the other driver.
 //
 // It returns an error wrapping delivery.ErrInvalid for a nil db, a db that
 // is not SQLite, an in-memory database, or a connection without a busy
