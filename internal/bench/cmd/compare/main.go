@@ -9,10 +9,16 @@
 //	go run ./cmd/compare -only http,token # some comparisons only
 //	go run ./cmd/compare -only dispatcher -records 200000
 //	go run ./cmd/compare -only fleet      # 4 processes against a 20 req/s partner, 60s per row
+//	go run ./cmd/compare -only chaos      # faults on a private PostgreSQL server: lost, duplicated, recovery
 //
 // The fleet comparison (real child processes of this command on one
 // PostgreSQL queue) takes about four minutes and is only run when named
-// in -only: neither the default run nor -quick includes it.
+// in -only: neither the default run nor -quick includes it. Nor is the
+// chaos comparison, which starts a PostgreSQL server of its own (initdb
+// into a temporary directory, a free loopback port; the binaries of the
+// postgresql package, run as the postgres OS user when this command runs
+// as root), restarts it, cuts its connections, fills its connection slots
+// and SIGKILLs the dispatcher process, then stops and removes it.
 //
 // The durable comparison uses the PostgreSQL database in
 // OUTBOUND_POSTGRES_URL (or -pg); without one it is skipped, unless
@@ -32,6 +38,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -50,6 +57,8 @@ type options struct {
 	only        map[string]bool
 	httpWorkers []int
 	fleet       bench.FleetConfig
+	chaos       bench.ChaosConfig
+	chaosQueues []bench.ChaosContender
 	out         io.Writer
 	progress    io.Writer
 }
@@ -58,14 +67,17 @@ var (
 	// defaultSections run without -only (and with -quick).
 	defaultSections = []string{"pipeline", "http", "durable", "dispatcher", "token"}
 	// sections are every comparison -only may name.
-	sections = append(slices.Clone(defaultSections), "fleet")
+	sections = append(slices.Clone(defaultSections), "fleet", "chaos")
 )
 
 func main() {
 	if bench.IsFleetChild() { // a dispatcher process of the fleet comparison
 		os.Exit(bench.RunFleetChild())
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	if bench.IsChaosChild() { // the dispatcher process of the chaos comparison
+		os.Exit(bench.RunChaosChild())
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	opts, err := parseFlags(os.Args[1:])
 	if err != nil {
@@ -81,7 +93,7 @@ func main() {
 func parseFlags(args []string) (options, error) {
 	fs := flag.NewFlagSet("compare", flag.ContinueOnError)
 	o := options{args: args, out: os.Stdout, progress: os.Stderr}
-	only := fs.String("only", strings.Join(defaultSections, ","), "comma-separated comparisons to run: "+strings.Join(sections, ", ")+" (fleet only when named)")
+	only := fs.String("only", strings.Join(defaultSections, ","), "comma-separated comparisons to run: "+strings.Join(sections, ", ")+" (fleet and chaos only when named)")
 	fs.BoolVar(&o.quick, "quick", false, "tiny run that only checks every contender works (as CI runs it): -benchtime 1x, -jobs 200")
 	fs.StringVar(&o.benchtime, "benchtime", "1s", "time (1s) or count (100x) per benchmark")
 	fs.IntVar(&o.count, "count", 1, "runs per benchmark; the median is reported")
@@ -92,6 +104,9 @@ func parseFlags(args []string) (options, error) {
 	fs.DurationVar(&o.fleet.Duration, "fleet-duration", time.Minute, "length of each fleet comparison run")
 	fs.DurationVar(&o.fleet.Window, "fleet-window", 5*time.Second, "span the fleet comparison's partner counts requests in")
 	fs.IntVar(&o.fleet.Processes, "fleet-processes", 4, "dispatcher processes in the fleet comparison")
+	fs.StringVar(&o.chaos.PGBin, "chaos-pgbin", "", "directory of the PostgreSQL server binaries (initdb, pg_ctl) the chaos comparison runs its private server with; empty means the newest /usr/lib/postgresql/*/bin")
+	fs.IntVar(&o.chaos.Records, "chaos-records", 30000, "records each chaos cell enqueues and delivers")
+	chaosQueues := fs.String("chaos-queues", "outbound,river", "queues the chaos comparison runs each fault with: outbound, river")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -100,6 +115,9 @@ func parseFlags(args []string) (options, error) {
 	}
 	if o.count < 1 || o.jobs < 1 || o.batch < 1 || o.records < 1 {
 		return o, errors.New("compare: -count, -jobs, -batch and -records must be positive")
+	}
+	if o.chaos.Records < 3 {
+		return o, errors.New("compare: -chaos-records must be at least 3")
 	}
 	if o.fleet.Duration <= 0 || o.fleet.Window <= 0 || o.fleet.Processes < 1 {
 		return o, errors.New("compare: -fleet-duration, -fleet-window and -fleet-processes must be positive")
@@ -112,6 +130,13 @@ func parseFlags(args []string) (options, error) {
 			return o, fmt.Errorf("compare: -only: unknown comparison %q (have %s)", s, strings.Join(sections, ", "))
 		}
 		o.only[s] = true
+	}
+	for s := range strings.SplitSeq(*chaosQueues, ",") {
+		i := slices.IndexFunc(bench.ChaosContenders(), func(c bench.ChaosContender) bool { return c.Kind == strings.TrimSpace(s) })
+		if i < 0 {
+			return o, fmt.Errorf("compare: -chaos-queues: unknown queue %q (have outbound, river)", s)
+		}
+		o.chaosQueues = append(o.chaosQueues, bench.ChaosContenders()[i])
 	}
 	o.httpWorkers = []int{1, 8, 32}
 	return o, nil
@@ -147,6 +172,9 @@ func run(ctx context.Context, o options) error {
 	}
 	if o.only["fleet"] {
 		errs = append(errs, fleet(ctx, o))
+	}
+	if o.only["chaos"] {
+		errs = append(errs, chaos(ctx, o))
 	}
 	fmt.Fprintf(o.out, "\nLoad average at the end: %s.\n", bench.ReadLoad())
 	return errors.Join(errs...)
