@@ -152,6 +152,12 @@ func TestChaosOnlyWhenNamed(t *testing.T) {
 	assert.Equal(t, map[string]bool{"chaos": true}, o.only)
 	assert.Equal(t, "/opt/pg/bin", o.chaos.PGBin)
 	assert.Equal(t, 90, o.chaos.Records)
+	assert.Equal(t, bench.ChaosContenders(), o.chaosQueues, "outbound and River by default")
+	o, err = parseFlags([]string{"-only", "chaos", "-chaos-queues", "outbound"})
+	require.NoError(t, err)
+	assert.Equal(t, bench.ChaosContenders()[:1], o.chaosQueues)
+	_, err = parseFlags([]string{"-only", "chaos", "-chaos-queues", "outbound,sidekiq"})
+	assert.ErrorContains(t, err, `unknown queue "sidekiq"`)
 	_, err = parseFlags([]string{"-only", "chaos", "-chaos-records", "2"})
 	assert.ErrorContains(t, err, "-chaos-records")
 }
