@@ -30,7 +30,7 @@ type ChaosConfig struct {
 	// PGBin is the directory of the PostgreSQL server binaries; empty
 	// means the newest under /usr/lib/postgresql (see [FindPGBin]).
 	PGBin string
-	// Records is how many records each cell enqueues (30000).
+	// Records is how many records each cell enqueues (20000).
 	Records int
 	// Workers is the dispatcher's Concurrency (8).
 	Workers int
@@ -54,7 +54,7 @@ type ChaosConfig struct {
 
 func (c ChaosConfig) withDefaults() ChaosConfig {
 	if c.Records == 0 {
-		c.Records = 30000
+		c.Records = 20000
 	}
 	if c.Workers == 0 {
 		c.Workers = 8
@@ -509,7 +509,7 @@ func (c *Chaos) exhaust(ctx context.Context, hold time.Duration, cut bool) (stri
 			}
 			time.Sleep(5 * time.Millisecond)
 		}
-		return fmt.Sprintf("%d free slots of %d taken for %v; %d backends of the dispatcher terminated, their %d slots taken too", taken, c.cfg.MaxConnections, hold, n, len(conns)-taken), nil
+		return fmt.Sprintf("%d free slots of %d taken for %v; %d backends of the dispatcher terminated, %d of the slots they freed taken too", taken, c.cfg.MaxConnections, hold, n, len(conns)-taken), nil
 	}
 	select {
 	case <-time.After(hold):

@@ -40,8 +40,12 @@ type privatePG struct {
 const (
 	chaosDB       = "chaos"
 	chaosRole     = "chaos"
-	chaosReserved = 3 // superuser_reserved_connections
+	chaosReserved = ChaosReservedConnections
 )
+
+// ChaosReservedConnections is the private server's
+// superuser_reserved_connections: the slots an ordinary role cannot take.
+const ChaosReservedConnections = 3
 
 // FindPGBin returns the directory of the newest PostgreSQL server
 // installation under /usr/lib/postgresql (the layout of Debian's and

@@ -105,7 +105,7 @@ func parseFlags(args []string) (options, error) {
 	fs.DurationVar(&o.fleet.Window, "fleet-window", 5*time.Second, "span the fleet comparison's partner counts requests in")
 	fs.IntVar(&o.fleet.Processes, "fleet-processes", 4, "dispatcher processes in the fleet comparison")
 	fs.StringVar(&o.chaos.PGBin, "chaos-pgbin", "", "directory of the PostgreSQL server binaries (initdb, pg_ctl) the chaos comparison runs its private server with; empty means the newest /usr/lib/postgresql/*/bin")
-	fs.IntVar(&o.chaos.Records, "chaos-records", 30000, "records each chaos cell enqueues and delivers")
+	fs.IntVar(&o.chaos.Records, "chaos-records", 20000, "records each chaos cell enqueues and delivers")
 	chaosQueues := fs.String("chaos-queues", "outbound,river", "queues the chaos comparison runs each fault with: outbound, river")
 	if err := fs.Parse(args); err != nil {
 		return o, err
