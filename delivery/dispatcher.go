@@ -143,9 +143,14 @@ type DispatcherConfig struct {
 	// their records released without counting an attempt. Zero means
 	// DefaultShutdownGrace (10s).
 	ShutdownGrace time.Duration
-	// StoreTimeout bounds each write of an outcome to the store. Writes
-	// are not cancelled by shutdown, so no record is left in flight. Zero
-	// means DefaultStoreTimeout (10s). At most MaxStoreTimeout.
+	// StoreTimeout bounds each write of an outcome to the store, tries
+	// included: a write that fails (the database restarting, a connection
+	// cut) is tried again, after 25ms doubling up to 500ms, until
+	// StoreTimeout has passed, so a store error of a moment does not
+	// leave the record in flight to be sent again when its lease expires.
+	// Writes are not cancelled by shutdown, so no record is left in
+	// flight. Zero means DefaultStoreTimeout (10s). At most
+	// MaxStoreTimeout.
 	StoreTimeout time.Duration
 	// RetryBudget, if set, bounds the retries sent to each destination
 	// without its own to a share of its attempts (see RetryBudget). Nil
@@ -300,9 +305,10 @@ func (c *DispatcherConfig) leaseNeeded() time.Duration {
 //	Discard       discarded with the reason
 //	Unavailable   deferred by Policy without counting an attempt
 //
-// Delivery is at-least-once: a worker that dies mid-attempt leaves its
-// records in flight until their lease expires, and they are then sent again
-// with the same Idempotency-Key. A Dispatcher is safe for concurrent use;
+// Delivery is at-least-once: a worker that dies mid-attempt, or whose
+// store stays unreachable for StoreTimeout after the attempt, leaves its
+// records in flight until their lease expires, and they are then sent
+// again with the same Idempotency-Key. A Dispatcher is safe for concurrent use;
 // several dispatchers (in one process or many) may share a Store.
 type Dispatcher struct {
 	cfg     DispatcherConfig
