@@ -28,6 +28,9 @@ func chaos(ctx context.Context, o options) error {
 	var errs []error
 	for _, cell := range bench.ChaosCells() {
 		for _, q := range o.chaosQueues {
+			if ctx.Err() != nil { // interrupted: the rows left would only fail
+				break
+			}
 			fmt.Fprintf(o.progress, "chaos: %s, %s ...\n", cell.Name, q.Name)
 			r, err := c.Run(ctx, q, cell)
 			if err != nil {
