@@ -143,9 +143,14 @@ type DispatcherConfig struct {
 	// their records released without counting an attempt. Zero means
 	// DefaultShutdownGrace (10s).
 	ShutdownGrace time.Duration
-	// StoreTimeout bounds each write of an outcome to the store. Writes
-	// are not cancelled by shutdown, so no record is left in flight. Zero
-	// means DefaultStoreTimeout (10s). At most MaxStoreTimeout.
+	// StoreTimeout bounds each write of an outcome to the store, tries
+	// included: a write that fails (the database restarting, a connection
+	// cut) is tried again, after 25ms doubling up to 500ms, until
+	// StoreTimeout has passed, so a store error of a moment does not
+	// leave the record in flight to be sent again when its lease expires.
+	// Writes are not cancelled by shutdown, so no record is left in
+	// flight. Zero means DefaultStoreTimeout (10s). At most
+	// MaxStoreTimeout.
 	StoreTimeout time.Duration
 	// RetryBudget, if set, bounds the retries sent to each destination
 	// without its own to a share of its attempts (see RetryBudget). Nil
@@ -300,9 +305,10 @@ func (c *DispatcherConfig) leaseNeeded() time.Duration {
 //	Discard       discarded with the reason
 //	Unavailable   deferred by Policy without counting an attempt
 //
-// Delivery is at-least-once: a worker that dies mid-attempt leaves its
-// records in flight until their lease expires, and they are then sent again
-// with the same Idempotency-Key. A Dispatcher is safe for concurrent use;
+// Delivery is at-least-once: a worker that dies mid-attempt, or whose
+// store stays unreachable for StoreTimeout after the attempt, leaves its
+// records in flight until their lease expires, and they are then sent
+// again with the same Idempotency-Key. A Dispatcher is safe for concurrent use;
 // several dispatchers (in one process or many) may share a Store.
 type Dispatcher struct {
 	cfg     DispatcherConfig
@@ -934,10 +940,51 @@ func holdAttempted(e *AttemptEvent) {
 
 // settle writes the outcome to the store, with a context that shutdown does
 // not cancel, so no record is left in flight.
+//
+// A write that fails is tried again, after 25ms, 50ms, ... up to 500ms
+// (and never more than half the time left), until StoreTimeout has passed
+// since the first: a store error of a moment
+// (the database restarting, a connection cut mid-statement) would
+// otherwise leave the record in flight, and a record whose attempt reached
+// the partner would be sent again when its lease expired. Trying again is
+// safe because every write is fenced by the lease: if the failed write did
+// commit, the next one answers ErrLeaseLost and changes nothing. Lease
+// lost, not found and invalid input are answers, not failures, and are
+// returned at once.
 func (r *run) settle(rec Record, e *AttemptEvent) error {
-	cfg := &r.d.cfg
-	ctx := newStoreContext(r.detached, cfg.StoreTimeout)
+	ctx := newStoreContext(r.detached, r.d.cfg.StoreTimeout)
 	defer ctx.stop()
+	wait := settleRetryFirst
+	for {
+		err := r.write(ctx, rec, e)
+		if err == nil || errors.Is(err, ErrLeaseLost) || errors.Is(err, ErrNotFound) || errors.Is(err, ErrInvalid) {
+			return err
+		}
+		dl, _ := ctx.Deadline()
+		left := time.Until(dl)
+		if left < 2*settleRetryFirst {
+			return err
+		}
+		t := time.NewTimer(min(wait, left/2)) // the last tries get the time left
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		}
+		wait = min(2*wait, settleRetryMax)
+	}
+}
+
+// The waits between tries of a failed outcome write (see settle).
+const (
+	settleRetryFirst = 25 * time.Millisecond
+	settleRetryMax   = 500 * time.Millisecond
+)
+
+// write writes e's outcome for rec to the store once.
+func (r *run) write(ctx context.Context, rec Record, e *AttemptEvent) error {
+	cfg := &r.d.cfg
 	l := rec.Lease()
 	switch e.Action {
 	case ActionDelivered, ActionDuplicate:

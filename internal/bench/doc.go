@@ -29,6 +29,14 @@
 //     and gobreaker, counted at the partner: requests, requests while
 //     down, records lost (must be none) and duplicated
 //     (go run ./cmd/compare -only e2e).
+//   - [OpenChaos] and [Chaos.Run] with [ChaosCells]: records delivered
+//     over HTTP by a dispatcher process (main or TestMain must call
+//     [RunChaosChild] when [IsChaosChild]) from a PostgreSQL server of
+//     the benchmark's own, while PostgreSQL restarts, the dispatcher's
+//     backends are terminated, another client takes every connection
+//     slot, or the process is SIGKILLed; counted at the partner as
+//     records lost, duplicated and the time to recover (go run
+//     ./cmd/compare -only chaos).
 //
 // The Benchmark functions in this package's tests run each contender under
 // go test; cmd/compare runs them all and prints one markdown table:

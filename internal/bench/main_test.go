@@ -11,5 +11,8 @@ func TestMain(m *testing.M) {
 	if IsFleetChild() { // a dispatcher process started by RunFleet
 		os.Exit(RunFleetChild())
 	}
+	if IsChaosChild() { // the dispatcher process of a chaos cell
+		os.Exit(RunChaosChild())
+	}
 	goleak.VerifyTestMain(m)
 }

@@ -10,6 +10,7 @@
 //	go run ./cmd/compare -only dispatcher -records 200000
 //	go run ./cmd/compare -only fleet      # 4 processes against a 20 req/s partner, 60s per row
 //	go run ./cmd/compare -only e2e        # PostgreSQL to a faulty HTTP partner, outbound and River
+//	go run ./cmd/compare -only chaos      # faults on a private PostgreSQL server: lost, duplicated, recovery
 //
 // The fleet comparison (real child processes of this command on one
 // PostgreSQL queue) takes about four minutes and is only run when named
@@ -17,7 +18,12 @@
 // end-to-end comparison (-e2e-records records, 10,000 by default, enqueued
 // on PostgreSQL and delivered over HTTP to a loopback partner that fails
 // 10% of requests, times out 1% and is down for 5s in the middle; a
-// minute or two); it exits non-zero if a stack lost a record.
+// minute or two); it exits non-zero if a stack lost a record. Nor does the
+// chaos comparison, which starts a PostgreSQL server of its own (initdb
+// into a temporary directory, a free loopback port; the binaries of the
+// postgresql package, run as the postgres OS user when this command runs
+// as root), restarts it, cuts its connections, fills its connection slots
+// and SIGKILLs the dispatcher process, then stops and removes it.
 //
 // The durable comparison uses the PostgreSQL database in
 // OUTBOUND_POSTGRES_URL (or -pg); without one it is skipped, unless
@@ -37,6 +43,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -56,6 +63,8 @@ type options struct {
 	httpWorkers []int
 	fleet       bench.FleetConfig
 	e2e         bench.E2EConfig
+	chaos       bench.ChaosConfig
+	chaosQueues []bench.ChaosContender
 	out         io.Writer
 	progress    io.Writer
 }
@@ -64,14 +73,17 @@ var (
 	// defaultSections run without -only (and with -quick).
 	defaultSections = []string{"pipeline", "http", "durable", "dispatcher", "token"}
 	// sections are every comparison -only may name.
-	sections = append(slices.Clone(defaultSections), "fleet", "e2e")
+	sections = append(slices.Clone(defaultSections), "fleet", "e2e", "chaos")
 )
 
 func main() {
 	if bench.IsFleetChild() { // a dispatcher process of the fleet comparison
 		os.Exit(bench.RunFleetChild())
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	if bench.IsChaosChild() { // the dispatcher process of the chaos comparison
+		os.Exit(bench.RunChaosChild())
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	opts, err := parseFlags(os.Args[1:])
 	if err != nil {
@@ -87,7 +99,7 @@ func main() {
 func parseFlags(args []string) (options, error) {
 	fs := flag.NewFlagSet("compare", flag.ContinueOnError)
 	o := options{args: args, out: os.Stdout, progress: os.Stderr}
-	only := fs.String("only", strings.Join(defaultSections, ","), "comma-separated comparisons to run: "+strings.Join(sections, ", ")+" (fleet only when named)")
+	only := fs.String("only", strings.Join(defaultSections, ","), "comma-separated comparisons to run: "+strings.Join(sections, ", ")+" (fleet and chaos only when named)")
 	fs.BoolVar(&o.quick, "quick", false, "tiny run that only checks every contender works (as CI runs it): -benchtime 1x, -jobs 200")
 	fs.StringVar(&o.benchtime, "benchtime", "1s", "time (1s) or count (100x) per benchmark")
 	fs.IntVar(&o.count, "count", 1, "runs per benchmark; the median is reported")
@@ -102,6 +114,9 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.e2e.Concurrency, "e2e-concurrency", 16, "workers of each stack in the end-to-end comparison")
 	fs.DurationVar(&o.e2e.DownFor, "e2e-down", 5*time.Second, "how long the end-to-end comparison's partner is down")
 	fs.Uint64Var(&o.e2e.Seed, "e2e-seed", 1, "seed of the end-to-end comparison's faults")
+	fs.StringVar(&o.chaos.PGBin, "chaos-pgbin", "", "directory of the PostgreSQL server binaries (initdb, pg_ctl) the chaos comparison runs its private server with; empty means the newest /usr/lib/postgresql/*/bin")
+	fs.IntVar(&o.chaos.Records, "chaos-records", 20000, "records each chaos cell enqueues and delivers")
+	chaosQueues := fs.String("chaos-queues", "outbound,river", "queues the chaos comparison runs each fault with: outbound, river")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -110,6 +125,9 @@ func parseFlags(args []string) (options, error) {
 	}
 	if o.count < 1 || o.jobs < 1 || o.batch < 1 || o.records < 1 {
 		return o, errors.New("compare: -count, -jobs, -batch and -records must be positive")
+	}
+	if o.chaos.Records < 3 {
+		return o, errors.New("compare: -chaos-records must be at least 3")
 	}
 	if o.fleet.Duration <= 0 || o.fleet.Window <= 0 || o.fleet.Processes < 1 {
 		return o, errors.New("compare: -fleet-duration, -fleet-window and -fleet-processes must be positive")
@@ -126,6 +144,13 @@ func parseFlags(args []string) (options, error) {
 			return o, fmt.Errorf("compare: -only: unknown comparison %q (have %s)", s, strings.Join(sections, ", "))
 		}
 		o.only[s] = true
+	}
+	for s := range strings.SplitSeq(*chaosQueues, ",") {
+		i := slices.IndexFunc(bench.ChaosContenders(), func(c bench.ChaosContender) bool { return c.Kind == strings.TrimSpace(s) })
+		if i < 0 {
+			return o, fmt.Errorf("compare: -chaos-queues: unknown queue %q (have outbound, river)", s)
+		}
+		o.chaosQueues = append(o.chaosQueues, bench.ChaosContenders()[i])
 	}
 	o.httpWorkers = []int{1, 8, 32}
 	return o, nil
@@ -164,6 +189,9 @@ func run(ctx context.Context, o options) error {
 	}
 	if o.only["e2e"] {
 		errs = append(errs, e2e(ctx, o))
+	}
+	if o.only["chaos"] {
+		errs = append(errs, chaos(ctx, o))
 	}
 	fmt.Fprintf(o.out, "\nLoad average at the end: %s.\n", bench.ReadLoad())
 	return errors.Join(errs...)

@@ -21,6 +21,9 @@ func TestMain(m *testing.M) {
 	if bench.IsFleetChild() { // a dispatcher process of the fleet comparison
 		os.Exit(bench.RunFleetChild())
 	}
+	if bench.IsChaosChild() { // the dispatcher process of the chaos comparison
+		os.Exit(bench.RunChaosChild())
+	}
 	goleak.VerifyTestMain(m)
 }
 
@@ -134,6 +137,42 @@ func TestFleetOnlyWhenNamed(t *testing.T) {
 		_, err := parseFlags([]string{"-only", "fleet", bad})
 		assert.Error(t, err, bad)
 	}
+}
+
+// The chaos comparison starts a PostgreSQL server and takes minutes: it
+// runs only when named.
+func TestChaosOnlyWhenNamed(t *testing.T) {
+	for _, args := range [][]string{nil, {"-quick"}, {"-only", "fleet"}} {
+		o, err := parseFlags(args)
+		require.NoError(t, err)
+		assert.False(t, o.only["chaos"], "%v", args)
+	}
+	o, err := parseFlags([]string{"-only", "chaos", "-chaos-pgbin", "/opt/pg/bin", "-chaos-records", "90"})
+	require.NoError(t, err)
+	assert.Equal(t, map[string]bool{"chaos": true}, o.only)
+	assert.Equal(t, "/opt/pg/bin", o.chaos.PGBin)
+	assert.Equal(t, 90, o.chaos.Records)
+	assert.Equal(t, bench.ChaosContenders(), o.chaosQueues, "outbound and River by default")
+	o, err = parseFlags([]string{"-only", "chaos", "-chaos-queues", "outbound"})
+	require.NoError(t, err)
+	assert.Equal(t, bench.ChaosContenders()[:1], o.chaosQueues)
+	_, err = parseFlags([]string{"-only", "chaos", "-chaos-queues", "outbound,sidekiq"})
+	assert.ErrorContains(t, err, `unknown queue "sidekiq"`)
+	_, err = parseFlags([]string{"-only", "chaos", "-chaos-records", "2"})
+	assert.ErrorContains(t, err, "-chaos-records")
+}
+
+// Without the PostgreSQL server binaries the chaos section fails and
+// says what to install.
+func TestChaosWithoutPostgresBinaries(t *testing.T) {
+	o, err := parseFlags([]string{"-only", "chaos", "-chaos-pgbin", t.TempDir()})
+	require.NoError(t, err)
+	var out bytes.Buffer
+	o.out, o.progress = &out, io.Discard
+	err = chaos(context.Background(), o)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "PostgreSQL server binaries")
+	assert.Contains(t, out.String(), "Failed: ")
 }
 
 // A short fleet section prints a row and a series of windows for every
