@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -136,6 +137,7 @@ type BreakerConfig struct {
 type CircuitBreaker struct {
 	name         string
 	cb           *gobreaker.TwoStepCircuitBreaker[struct{}]
+	exec         *gobreaker.CircuitBreaker[struct{}] // cb's own breaker, for Do; nil if it cannot be read
 	openTimeout  time.Duration
 	halfOpenMax  uint32
 	halfOpenHint time.Duration
@@ -224,9 +226,28 @@ func newCircuitBreaker(cfg BreakerConfig) *CircuitBreaker {
 		ReadyToTrip:   readyToTrip(cfg),
 		OnStateChange: b.changed,
 		IsSuccessful:  func(err error) bool { return err == nil },
-		IsExcluded:    func(err error) bool { return err == errExcluded },
+		// Every outcome but a counted failure is excluded: the ones done
+		// is given are nil, errCounted and errExcluded, and the one
+		// Execute makes of a panic in Do's call is not counted either.
+		IsExcluded: func(err error) bool { return err != nil && err != errCounted },
 	})
+	b.exec = innerBreaker(b.cb)
 	return b
+}
+
+// innerBreaker returns the gobreaker.CircuitBreaker that ts wraps, so that
+// Do can call its Execute, which allocates nothing, where the two-step
+// Allow allocates its done func on every call. Both work on the same
+// state. gobreaker keeps it in TwoStepCircuitBreaker's one, unexported
+// field; innerBreaker reads it only when the struct is laid out as that
+// (checked by reflection), and returns nil otherwise, which makes Do use
+// the two-step breaker.
+func innerBreaker(ts *gobreaker.TwoStepCircuitBreaker[struct{}]) *gobreaker.CircuitBreaker[struct{}] {
+	v := reflect.ValueOf(ts).Elem()
+	if v.NumField() != 1 || v.Field(0).Type() != reflect.TypeFor[*gobreaker.CircuitBreaker[struct{}]]() {
+		return nil
+	}
+	return (*gobreaker.CircuitBreaker[struct{}])(v.Field(0).UnsafePointer())
 }
 
 // readyToTrip returns gobreaker's trip rule for cfg: consecutive failures,

@@ -66,8 +66,8 @@ func TestBreakerDoEndedContext(t *testing.T) {
 	assert.ErrorIs(t, err, context.Canceled)
 }
 
-// On a closed breaker, a successful Do allocates only what gobreaker's own
-// two-step Allow does (its done func); Allow and done cost two more.
+// On a closed breaker, a successful Do allocates nothing (it runs the
+// call through gobreaker's Execute); Allow and done cost three.
 func TestBreakerDoAllocations(t *testing.T) {
 	b := newBreaker(t, health.BreakerConfig{})
 	ctx := context.Background()
@@ -77,6 +77,26 @@ func TestBreakerDoAllocations(t *testing.T) {
 		done, _ := b.Allow(ctx)
 		done(nil)
 	})
-	assert.LessOrEqual(t, do, 1.0)
+	assert.Zero(t, do)
 	assert.Less(t, do, allow)
+}
+
+// A call that panics is not counted as a failure by a closed breaker,
+// however often it panics, and Do and Allow share one breaker: failures
+// reported through either open it.
+func TestBreakerDoPanicIsNotAFailure(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newBreaker(t, health.BreakerConfig{ConsecutiveFailures: 2})
+		for range 3 {
+			assert.PanicsWithValue(t, "boom", func() {
+				_ = b.Do(t.Context(), func(context.Context) error { panic("boom") })
+			})
+		}
+		assert.Equal(t, health.BreakerClosed, b.State())
+
+		require.NoError(t, call(t, b, http503)) // through Allow and done
+		assert.Equal(t, http503, b.Do(t.Context(), func(context.Context) error { return http503 }))
+		assert.Equal(t, health.BreakerOpen, b.State())
+		requireRefused(t, b.Do(t.Context(), func(context.Context) error { return nil }), openTimeout)
+	})
 }
