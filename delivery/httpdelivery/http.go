@@ -66,7 +66,7 @@ func PostTo(rawURL, contentType string) RequestBuilder {
 		// change it): the one parsed from "" above, overwritten.
 		*req.URL = *u
 		req.Host = host
-		req.Header.Set("Content-Type", contentType)
+		req.Header["Content-Type"] = []string{contentType} // Set, without canonicalizing the name again
 		return req, nil
 	}
 }
