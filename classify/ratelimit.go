@@ -52,27 +52,29 @@ const maxQuota = 1 << 40
 // and durations capped at MaxRetryAfter; it never panics. Where several
 // policies are listed, the strictest (lowest rate) is kept.
 func ParseRateLimit(h http.Header, now time.Time) (l RateLimit, ok bool) {
-	if v := h.Get("Retry-After"); v != "" {
+	// The names are written canonically and h is indexed directly, as
+	// h.Get would after canonicalizing them again on every response.
+	if v := headerValue(h, "Retry-After"); v != "" {
 		if d, good := ParseRetryAfter(v, now); good {
 			l.RetryAfter, ok = d, true
 		}
 	}
 	for _, name := range [...]string{"X-Ratelimit-Limit", "Ratelimit-Limit"} {
-		if n, good := leadingInt(h.Get(name)); good {
+		if n, good := leadingInt(headerValue(h, name)); good {
 			l.Quota, ok = n, true
 		}
 	}
 	for _, name := range [...]string{"X-Ratelimit-Remaining", "Ratelimit-Remaining"} {
-		if n, good := leadingInt(h.Get(name)); good {
+		if n, good := leadingInt(headerValue(h, name)); good {
 			l.Remaining, l.HasRemaining, ok = n, true, true
 		}
 	}
 	for _, name := range [...]string{"X-Ratelimit-Reset", "Ratelimit-Reset"} {
-		if n, good := leadingInt(h.Get(name)); good {
+		if n, good := leadingInt(headerValue(h, name)); good {
 			l.Reset, ok = resetIn(n, now), true
 		}
 	}
-	for _, v := range h.Values("Ratelimit-Policy") {
+	for _, v := range h["Ratelimit-Policy"] {
 		for _, item := range splitList(v) {
 			p := params(item)
 			q, okq := p["q"]
@@ -90,7 +92,7 @@ func ParseRateLimit(h http.Header, now time.Time) (l RateLimit, ok bool) {
 			ok = true
 		}
 	}
-	for _, v := range h.Values("Ratelimit") {
+	for _, v := range h["Ratelimit"] {
 		for _, item := range splitList(v) {
 			p := params(item)
 			if r, good := first(p, "r", "remaining"); good && (!l.HasRemaining || r < l.Remaining) {
@@ -105,6 +107,14 @@ func ParseRateLimit(h http.Header, now time.Time) (l RateLimit, ok bool) {
 		}
 	}
 	return l, ok
+}
+
+// headerValue is h.Get(key) for a key in canonical form.
+func headerValue(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
 
 func mustRate(l RateLimit) float64 { r, _ := l.Rate(); return r }

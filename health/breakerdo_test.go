@@ -80,3 +80,23 @@ func TestBreakerDoAllocations(t *testing.T) {
 	assert.LessOrEqual(t, do, 1.0)
 	assert.Less(t, do, allow)
 }
+
+// A call that panics is not counted as a failure by a closed breaker,
+// however often it panics, and Do and Allow share one breaker: failures
+// reported through either open it.
+func TestBreakerDoPanicIsNotAFailure(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newBreaker(t, health.BreakerConfig{ConsecutiveFailures: 2})
+		for range 3 {
+			assert.PanicsWithValue(t, "boom", func() {
+				_ = b.Do(t.Context(), func(context.Context) error { panic("boom") })
+			})
+		}
+		assert.Equal(t, health.BreakerClosed, b.State())
+
+		require.NoError(t, call(t, b, http503)) // through Allow and done
+		assert.Equal(t, http503, b.Do(t.Context(), func(context.Context) error { return http503 }))
+		assert.Equal(t, health.BreakerOpen, b.State())
+		requireRefused(t, b.Do(t.Context(), func(context.Context) error { return nil }), openTimeout)
+	})
+}

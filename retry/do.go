@@ -66,14 +66,28 @@ func run(ctx context.Context, p Policy, fn func(context.Context) error) error {
 	if err := ctx.Err(); err != nil {
 		return &AttemptsError{Err: err, Reason: ErrContextDone}
 	}
-	start := time.Since(epoch)
+	// The clock is read only when MaxElapsed needs it: on a call that
+	// succeeds, the read would be most of what Do costs.
+	var start time.Duration
+	if p.MaxElapsed != 0 {
+		start = time.Since(epoch)
+	}
 	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
 	for attempt := 1; ; attempt++ {
 		err := fn(ctx)
 		if err == nil {
 			return nil
 		}
-		delay, v := p.decide(attempt, time.Since(epoch)-start, err, true)
+		var elapsed time.Duration
+		if p.MaxElapsed != 0 {
+			elapsed = time.Since(epoch) - start
+		}
+		delay, v := p.decide(attempt, elapsed, err, true)
 		if v != verdictRetry {
 			return &AttemptsError{Attempts: attempt, Err: err, Reason: v.reason()}
 		}
@@ -86,7 +100,6 @@ func run(ctx context.Context, p Policy, fn func(context.Context) error) error {
 		if delay > 0 {
 			if timer == nil {
 				timer = time.NewTimer(delay)
-				defer timer.Stop()
 			} else {
 				timer.Reset(delay)
 			}

@@ -66,7 +66,7 @@ func PostTo(rawURL, contentType string) RequestBuilder {
 		// change it): the one parsed from "" above, overwritten.
 		*req.URL = *u
 		req.Host = host
-		req.Header.Set("Content-Type", contentType)
+		req.Header["Content-Type"] = []string{contentType} // Set, without canonicalizing the name again
 		return req, nil
 	}
 }
@@ -256,9 +256,13 @@ func (d *Deliverer) Deliver(ctx context.Context, m *delivery.Message) error {
 	} else {
 		d.drainAndClose(resp.Body, cancel)
 	}
-	delivery.ReportResponse(ctx, resp.StatusCode, body)
-	if rl, ok := classify.ParseRateLimit(resp.Header, time.Now()); ok {
-		delivery.ReportRateLimit(ctx, rl)
+	// Both reports go to the attempt's recorder; with none, nobody keeps
+	// them, and the headers are not parsed.
+	if delivery.RecordsResponse(ctx) {
+		delivery.ReportResponse(ctx, resp.StatusCode, body)
+		if rl, ok := classify.ParseRateLimit(resp.Header, time.Now()); ok {
+			delivery.ReportRateLimit(ctx, rl)
+		}
 	}
 	return d.classify(req, resp, body)
 }

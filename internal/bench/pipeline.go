@@ -53,6 +53,10 @@ var errStatus = errors.New("bench: retryable status")
 //   - go-retryablehttp: DefaultRetryPolicy, its per-response check, alone
 //     (it has no breaker; its retry loop is inside Client.Do, which needs a
 //     real request, so that is measured in the HTTP comparison).
+//   - gobreaker/v2 alone: one CircuitBreaker.Execute around the attempt,
+//     with a status check and no retry: the part of the work that the
+//     backoff/v5 + gobreaker/v2 chain and outbound's (whose breaker is
+//     gobreaker's) both do, and so a floor for either.
 func PipelineContenders() []Contender {
 	return pipelineContenders(okAttempt())
 }
@@ -68,6 +72,7 @@ func pipelineContenders(attempt func() *http.Response) []Contender {
 		{Name: "failsafe-go", Setup: with(failsafePipeline)},
 		{Name: "backoff/v5 + gobreaker/v2", Setup: with(backoffGobreakerPipeline)},
 		{Name: "go-retryablehttp (policy check only)", Partial: true, Setup: with(retryablehttpPolicy)},
+		{Name: "gobreaker/v2 Execute alone (no retry)", Partial: true, Setup: with(gobreakerAlone)},
 	}
 }
 
@@ -162,6 +167,26 @@ func backoffGobreakerPipeline(attempt func() *http.Response) (Op, func(), error)
 		b.InitialInterval = 10 * time.Millisecond
 		b.MaxInterval = time.Second
 		r, err := backoff.Retry(ctx, guarded, backoff.WithBackOff(b), backoff.WithMaxTries(pipelineTries))
+		return expectOK(r, err)
+	}, nil, nil
+}
+
+func gobreakerAlone(attempt func() *http.Response) (Op, func(), error) {
+	breaker := gobreaker.NewCircuitBreaker[*http.Response](gobreaker.Settings{
+		Name:    "partner",
+		Timeout: time.Minute,
+		ReadyToTrip: func(c gobreaker.Counts) bool {
+			return c.ConsecutiveFailures >= 5
+		},
+	})
+	return func(context.Context) error {
+		r, err := breaker.Execute(func() (*http.Response, error) {
+			resp := attempt()
+			if resp.StatusCode >= 400 {
+				return resp, errStatus
+			}
+			return resp, nil
+		})
 		return expectOK(r, err)
 	}, nil, nil
 }

@@ -114,3 +114,21 @@ func TestPipelineChainsHaveABreaker(t *testing.T) {
 		})
 	}
 }
+
+// The outbound chain's success path (classification, retry, gate,
+// breaker) allocates once: gobreaker's two-step Allow makes its done func
+// (issue 24 asks for none; see the README). Allocation counts do not
+// depend on the machine's load, so this holds where timings cannot be
+// asserted.
+func TestOutboundPipelineAllocatesOnce(t *testing.T) {
+	op, done, err := pipelineContender(t, okAttempt(), "outbound").Setup()
+	require.NoError(t, err)
+	defer done()
+	ctx := context.Background()
+	allocs := testing.AllocsPerRun(1000, func() {
+		if err := op(ctx); err != nil {
+			t.Fatal(err)
+		}
+	})
+	assert.LessOrEqual(t, allocs, 1.0)
+}

@@ -15,16 +15,21 @@ func Token(s string) bool {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' {
-			continue
-		}
-		if c < '!' || c > '~' || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
+		if !tokenChar[s[i]] {
 			return false
 		}
 	}
 	return true
 }
+
+// tokenChar marks the bytes a token may hold (a table: Token runs on every
+// header of every request).
+var tokenChar = func() (t [256]bool) {
+	for c := '!'; c <= '~'; c++ {
+		t[c] = !strings.ContainsRune(`"(),/:;<=>?@[\]{}`, c)
+	}
+	return t
+}()
 
 // HeaderValue reports whether s can be sent as a header value: no
 // control characters other than horizontal tab (net/http refuses CR, LF,

@@ -222,23 +222,31 @@ type job struct {
 	label   string // for progress lines
 }
 
-// result is a job's outcome: the run with the median ns/op, and the median
-// of its CPU time per op (0 where unknown).
+// result is a job's outcome: the run with the median ns/op, the median
+// of its CPU time per op (0 where unknown), and every run in round order.
 type result struct {
 	testing.BenchmarkResult
 	cpuNsPerOp float64
+	rounds     []testing.BenchmarkResult
 }
 
-// measureAll runs every job o.count times, round-robin (each job once, then
-// each again), so that a change in the machine's load during the run falls
-// on every contender alike. It returns each job's result, nil for a job
+// measureAll runs every job o.count times, round by round (each job once,
+// then each again), so that a change in the machine's load during the run
+// falls on every contender alike; odd rounds run the jobs in reverse
+// order, so that no job always runs right after the same neighbour or at
+// the same point of a round. It returns each job's result, nil for a job
 // that failed, and the failures.
 func measureAll(o options, jobs []job) ([]*result, error) {
 	runs := make([][]testing.BenchmarkResult, len(jobs))
 	failed := make([]bool, len(jobs))
 	var errs []error
 	for round := range o.count {
-		for i, j := range jobs {
+		for k := range jobs {
+			i := k
+			if round%2 == 1 {
+				i = len(jobs) - 1 - k
+			}
+			j := jobs[i]
 			if failed[i] {
 				continue
 			}
@@ -262,13 +270,57 @@ func measureAll(o options, jobs []job) ([]*result, error) {
 			cpu = append(cpu, r.Extra["cpu-ns/op"])
 		}
 		slices.Sort(cpu)
-		slices.SortFunc(rs, func(a, b testing.BenchmarkResult) int {
+		sorted := slices.Clone(rs)
+		slices.SortFunc(sorted, func(a, b testing.BenchmarkResult) int {
 			return cmp.Compare(nsPerOp(&a), nsPerOp(&b))
 		})
-		out[i] = &result{BenchmarkResult: rs[len(rs)/2], cpuNsPerOp: cpu[len(cpu)/2]}
+		out[i] = &result{BenchmarkResult: sorted[len(sorted)/2], cpuNsPerOp: cpu[len(cpu)/2], rounds: rs}
 	}
 	return out, errors.Join(errs...)
 }
+
+// pairedRatio returns the median over rounds of value(r's run)/value(ref's
+// run) in the same round, or 0 when no round has both. Both ran within
+// seconds of each other in every round, so a load change between rounds
+// moves numerator and denominator alike, where a ratio of the two medians
+// would mix runs made under different loads.
+func pairedRatio(r, ref *result, value func(*testing.BenchmarkResult) float64) float64 {
+	if r == nil || ref == nil {
+		return 0
+	}
+	var ratios []float64
+	for i := 0; i < len(r.rounds) && i < len(ref.rounds); i++ {
+		v, base := value(&r.rounds[i]), value(&ref.rounds[i])
+		if v > 0 && base > 0 {
+			ratios = append(ratios, v/base)
+		}
+	}
+	return median(ratios)
+}
+
+// median returns the median of vs (the mean of the middle two for an even
+// count), or 0 for none.
+func median(vs []float64) float64 {
+	if len(vs) == 0 {
+		return 0
+	}
+	vs = slices.Clone(vs)
+	slices.Sort(vs)
+	n := len(vs)
+	if n%2 == 1 {
+		return vs[n/2]
+	}
+	return (vs[n/2-1] + vs[n/2]) / 2
+}
+
+func reqPerSec(r *testing.BenchmarkResult) float64 {
+	if r.T <= 0 {
+		return 0
+	}
+	return float64(r.N) / r.T.Seconds()
+}
+
+func cpuPerOp(r *testing.BenchmarkResult) float64 { return r.Extra["cpu-ns/op"] }
 
 func pipeline(o options) error {
 	fmt.Fprintf(o.progress, "pipeline overhead\n")
@@ -299,7 +351,7 @@ func pipeline(o options) error {
 	}
 	fmt.Fprintf(o.out, "\n### 1. Pipeline overhead on the success path (no I/O)\n\n")
 	t.write(o.out)
-	fmt.Fprintf(o.out, "\nOne op: one attempt returning a 200, classified, through retry (3 tries) and a circuit breaker (and, for outbound, the health gate). ÷ best peer: ns/op over the fastest full peer's (lower is better); the policy-check-only row does less work and is never the reference.\n")
+	fmt.Fprintf(o.out, "\nOne op: one attempt returning a 200, classified, through retry (3 tries) and a circuit breaker (and, for outbound, the health gate). ÷ best peer: ns/op over the fastest full peer's (lower is better); the policy-check-only and gobreaker-alone rows do less work and are never the reference (the latter is the floor of every chain built on gobreaker, outbound's included).\n")
 	return err
 }
 
@@ -339,7 +391,7 @@ func httpLoad(o options) error {
 
 	head := []string{"client"}
 	for _, w := range o.httpWorkers {
-		head = append(head, fmt.Sprintf("c=%d req/s", w), "÷ net/http", "CPU µs/req")
+		head = append(head, fmt.Sprintf("c=%d req/s", w), "÷ net/http", "CPU µs/req", "÷ net/http")
 	}
 	t := table{head: head}
 	base := names[0] // bare net/http
@@ -349,25 +401,30 @@ func httpLoad(o options) error {
 			r, ran := got[key{n, w}]
 			switch {
 			case !ran:
-				row = append(row, "–", "", "")
+				row = append(row, "–", "", "", "")
 			case r == nil:
-				row = append(row, "failed", "", "")
+				row = append(row, "failed", "", "", "")
 			default:
-				rate := float64(r.N) / r.T.Seconds()
-				ref := 0.0
-				if b := got[key{base, w}]; b != nil {
-					ref = float64(b.N) / b.T.Seconds()
-				}
-				row = append(row, fmt.Sprintf("%.0f", rate), ratio(rate, ref), cpuMicros(r.cpuNsPerOp))
+				ref := got[key{base, w}]
+				row = append(row, fmt.Sprintf("%.0f", reqPerSec(&r.BenchmarkResult)), ratioOf(pairedRatio(r, ref, reqPerSec)),
+					cpuMicros(r.cpuNsPerOp), ratioOf(pairedRatio(r, ref, cpuPerOp)))
 			}
 		}
 		t.add(row...)
 	}
 	fmt.Fprintf(o.out, "\n### 2. HTTP POST to a loopback server\n\n")
 	t.write(o.out)
-	fmt.Fprintf(o.out, "\nc = concurrent senders sharing one client; the server runs in the same process and shares the %d CPUs. Every client has an idle pool of %d connections per host. ÷ net/http: requests/s over bare net/http's (higher is better; 1.00 is the physical limit). CPU µs/req: user+system CPU time of the whole process (client and server) per request, steadier than requests/s under other load but not immune to it (busy CPUs make each syscall dearer): compare runs with -count 3.\n",
-		runtime.NumCPU(), bench.HTTPPoolSize)
+	fmt.Fprintf(o.out, "\nc = concurrent senders sharing one client; the server runs in the same process and shares the %d CPUs. Every client has an idle pool of %d connections per host. req/s and CPU µs/req: medians of %d runs. CPU µs/req: user+system CPU time of the whole process (client and server) per request, steadier than requests/s under other load but not immune to it (busy CPUs make each syscall dearer). ÷ net/http: the median, over the runs, of the ratio to bare net/http's run in the same round (every contender runs once per round, back to back, in alternating order), so that load that changes between rounds cancels out; for req/s higher is better (1.00 is the physical limit), for CPU lower is better.\n",
+		runtime.NumCPU(), bench.HTTPPoolSize, o.count)
 	return err
+}
+
+// ratioOf formats a ratio, "–" for none.
+func ratioOf(v float64) string {
+	if v <= 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f×", v)
 }
 
 func cpuMicros(ns float64) string {

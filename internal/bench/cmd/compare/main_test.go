@@ -230,3 +230,17 @@ func TestE2ESection(t *testing.T) {
 	assert.Contains(t, s, "| 1.00× |", "River's row against itself")
 	assert.NotContains(t, s, "failed")
 }
+
+// Ratios pair each run with the reference's run of the same round: a
+// round under heavy load slows both and leaves the ratio alone.
+func TestPairedRatio(t *testing.T) {
+	run := func(n int, d time.Duration) testing.BenchmarkResult { return testing.BenchmarkResult{N: n, T: d} }
+	ref := &result{rounds: []testing.BenchmarkResult{run(1000, time.Second), run(500, time.Second), run(1000, time.Second)}}
+	r := &result{rounds: []testing.BenchmarkResult{run(900, time.Second), run(450, time.Second), run(950, time.Second)}}
+	assert.InDelta(t, 0.9, pairedRatio(r, ref, reqPerSec), 1e-9, "0.90, 0.90 and 0.95: the median")
+	assert.Zero(t, pairedRatio(r, nil, reqPerSec))
+	short := &result{rounds: r.rounds[:2]} // failed after two rounds
+	assert.InDelta(t, 0.9, pairedRatio(short, ref, reqPerSec), 1e-9)
+	assert.InDelta(t, 2.5, median([]float64{4, 1, 2, 3}), 1e-9)
+	assert.Zero(t, median(nil))
+}
