@@ -22,6 +22,13 @@
 //     [IsFleetChild]) on one PostgreSQL queue against a partner that
 //     answers 429 above 20 req/s, counted per window at the partner
 //     (go run ./cmd/compare -only fleet).
+//   - [RunScale]: outbound's PostgreSQL store filled to 1,000, 100,000
+//     and 1,000,000 pending records, over one destination and over 1,000:
+//     the latency of Store.Claim at each depth and the plans of one claim
+//     at the largest, then one dispatcher in a child process ([RunScaleDrain];
+//     main or TestMain must call [RunScaleChild] when [IsScaleChild])
+//     draining the largest backlog while its resident set size is sampled
+//     (go run ./cmd/compare -only scale).
 //
 // The Benchmark functions in this package's tests run each contender under
 // go test; cmd/compare runs them all and prints one markdown table:

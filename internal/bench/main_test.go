@@ -11,5 +11,8 @@ func TestMain(m *testing.M) {
 	if IsFleetChild() { // a dispatcher process started by RunFleet
 		os.Exit(RunFleetChild())
 	}
+	if IsScaleChild() { // the dispatcher process started by RunScaleDrain
+		os.Exit(RunScaleChild())
+	}
 	goleak.VerifyTestMain(m)
 }

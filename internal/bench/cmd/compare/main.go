@@ -9,10 +9,18 @@
 //	go run ./cmd/compare -only http,token # some comparisons only
 //	go run ./cmd/compare -only dispatcher -records 200000
 //	go run ./cmd/compare -only fleet      # 4 processes against a 20 req/s partner, 60s per row
+//	go run ./cmd/compare -only scale      # claim latency at 1k/100k/1M pending, RSS of a 1M drain
+//	go run ./cmd/compare -only scale -scale-records 100000
 //
 // The fleet comparison (real child processes of this command on one
 // PostgreSQL queue) takes about four minutes and is only run when named
-// in -only: neither the default run nor -quick includes it.
+// in -only: neither the default run nor -quick includes it. So is the
+// scale comparison, which fills outbound's store to a million pending
+// records per series (two series: one destination and 1,000) in a
+// database of its own (-scale-db, created if missing), times claims at
+// each depth, and has one dispatcher, alone in a child process, drain the
+// backlog while its resident set size is sampled: 20 minutes or more on
+// a small machine; -scale-records makes it smaller.
 //
 // The durable comparison uses the PostgreSQL database in
 // OUTBOUND_POSTGRES_URL (or -pg); without one it is skipped, unless
@@ -50,6 +58,7 @@ type options struct {
 	only        map[string]bool
 	httpWorkers []int
 	fleet       bench.FleetConfig
+	scale       bench.ScaleConfig
 	out         io.Writer
 	progress    io.Writer
 }
@@ -58,12 +67,15 @@ var (
 	// defaultSections run without -only (and with -quick).
 	defaultSections = []string{"pipeline", "http", "durable", "dispatcher", "token"}
 	// sections are every comparison -only may name.
-	sections = append(slices.Clone(defaultSections), "fleet")
+	sections = append(slices.Clone(defaultSections), "fleet", "scale")
 )
 
 func main() {
 	if bench.IsFleetChild() { // a dispatcher process of the fleet comparison
 		os.Exit(bench.RunFleetChild())
+	}
+	if bench.IsScaleChild() { // the draining dispatcher process of the scale comparison
+		os.Exit(bench.RunScaleChild())
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -81,7 +93,7 @@ func main() {
 func parseFlags(args []string) (options, error) {
 	fs := flag.NewFlagSet("compare", flag.ContinueOnError)
 	o := options{args: args, out: os.Stdout, progress: os.Stderr}
-	only := fs.String("only", strings.Join(defaultSections, ","), "comma-separated comparisons to run: "+strings.Join(sections, ", ")+" (fleet only when named)")
+	only := fs.String("only", strings.Join(defaultSections, ","), "comma-separated comparisons to run: "+strings.Join(sections, ", ")+" (fleet and scale only when named)")
 	fs.BoolVar(&o.quick, "quick", false, "tiny run that only checks every contender works (as CI runs it): -benchtime 1x, -jobs 200")
 	fs.StringVar(&o.benchtime, "benchtime", "1s", "time (1s) or count (100x) per benchmark")
 	fs.IntVar(&o.count, "count", 1, "runs per benchmark; the median is reported")
@@ -92,6 +104,11 @@ func parseFlags(args []string) (options, error) {
 	fs.DurationVar(&o.fleet.Duration, "fleet-duration", time.Minute, "length of each fleet comparison run")
 	fs.DurationVar(&o.fleet.Window, "fleet-window", 5*time.Second, "span the fleet comparison's partner counts requests in")
 	fs.IntVar(&o.fleet.Processes, "fleet-processes", 4, "dispatcher processes in the fleet comparison")
+	fs.IntVar(&o.scale.Records, "scale-records", bench.DefaultScaleRecords, "largest backlog of the scale comparison (claims are also timed at 1,000 and 100,000 when smaller), drained by one dispatcher process")
+	fs.IntVar(&o.scale.Claims, "scale-claims", 500, "claims timed at each depth of the scale comparison")
+	fs.IntVar(&o.scale.DrainConcurrency, "scale-concurrency", 16, "Concurrency of the dispatcher process that drains the scale comparison's backlog")
+	fs.StringVar(&o.scale.Database, "scale-db", "outbound_scale", "database on the -pg server the scale comparison works in, created if missing (empty: the -pg database itself)")
+	fs.StringVar(&o.scale.HeapProfile, "scale-heapprofile", "", "file the scale comparison's draining process writes a heap profile to when it has drained")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -103,6 +120,9 @@ func parseFlags(args []string) (options, error) {
 	}
 	if o.fleet.Duration <= 0 || o.fleet.Window <= 0 || o.fleet.Processes < 1 {
 		return o, errors.New("compare: -fleet-duration, -fleet-window and -fleet-processes must be positive")
+	}
+	if o.scale.Records < 1 || o.scale.Claims < 1 || o.scale.DrainConcurrency < 1 {
+		return o, errors.New("compare: -scale-records, -scale-claims and -scale-concurrency must be positive")
 	}
 	o.fleet.PartnerRate = 20
 	o.only = map[string]bool{}
@@ -122,7 +142,7 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	pg := o.pg
-	if !o.only["durable"] {
+	if !o.only["durable"] && !o.only["scale"] {
 		pg = ""
 	}
 	m := bench.ReadMachine(ctx, pg)
@@ -147,6 +167,9 @@ func run(ctx context.Context, o options) error {
 	}
 	if o.only["fleet"] {
 		errs = append(errs, fleet(ctx, o))
+	}
+	if o.only["scale"] {
+		errs = append(errs, scale(ctx, o))
 	}
 	fmt.Fprintf(o.out, "\nLoad average at the end: %s.\n", bench.ReadLoad())
 	return errors.Join(errs...)
