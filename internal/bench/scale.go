@@ -31,7 +31,10 @@ import (
 // vacuumed and analyzed, as autovacuum would do (the test server runs with
 // autovacuum off).
 //
-// Each timed claim asks for ScaleConfig.ClaimBatch records, the largest
+// Each depth is a schema of its own, and the claims are timed at every
+// depth in turn, ten at a time, so that the load of a shared machine
+// changing during the run falls on every depth alike. Each timed claim
+// asks for ScaleConfig.ClaimBatch records, the largest
 // claim a Dispatcher of Concurrency 16 makes (it keeps up to twice its
 // Concurrency claimed), and the records it returns are released right
 // after, untimed, so the depth stays the same claim after claim.
@@ -70,6 +73,8 @@ type ScaleConfig struct {
 	DrainDestinations int
 	// DrainConcurrency is the draining Dispatcher's Concurrency (16).
 	DrainConcurrency int
+	// SkipDrain leaves the drain out: claim latencies and plans only.
+	SkipDrain bool
 	// HeapProfile, if set, is a file the draining process writes a heap
 	// profile to once it has drained the backlog.
 	HeapProfile string
@@ -166,9 +171,9 @@ type ScaleResult struct {
 	Config ScaleConfig
 }
 
-// RunScale fills a fresh schema per series in cfg.Destinations to each
-// depth in turn, times claims there, reads the plans of one claim at the
-// largest depth, then has a dispatcher process drain the DrainDestinations
+// RunScale fills, for each series in cfg.Destinations, a fresh schema per
+// depth, times claims at every depth in turn, reads the plans of one claim
+// at the largest depth, then (unless cfg.SkipDrain) has a dispatcher process drain the DrainDestinations
 // series' backlog while its memory is sampled (see [RunScaleDrain]). It
 // drops every schema it made and returns the first error of any step
 // along with what it measured before it.
@@ -189,19 +194,20 @@ func RunScale(ctx context.Context, cfg ScaleConfig) (ScaleResult, error) {
 		}
 	}()
 	for _, dests := range cfg.Destinations {
-		s, err := openScaleSeries(ctx, pgURL, dests)
+		largest, err := measureSeries(ctx, pgURL, dests, cfg, &res)
 		if err != nil {
 			return res, err
 		}
-		err = s.measure(ctx, cfg, &res)
-		if err == nil && dests == cfg.DrainDestinations && drain == nil {
-			drain = s
+		if dests == cfg.DrainDestinations && drain == nil && !cfg.SkipDrain {
+			drain = largest
 			continue
 		}
-		err = errors.Join(err, s.close(context.WithoutCancel(ctx)))
-		if err != nil {
+		if err := largest.close(context.WithoutCancel(ctx)); err != nil {
 			return res, err
 		}
+	}
+	if drain == nil {
+		return res, nil
 	}
 	fmt.Fprintf(cfg.Progress, "scale: a dispatcher process drains %d records over %d destinations at concurrency %d ...\n", cfg.Records, drain.dests, cfg.DrainConcurrency)
 	res.Drain, err = RunScaleDrain(ctx, DrainConfig{
@@ -285,37 +291,81 @@ func scaleDestination(i, n int) string {
 	return fmt.Sprintf("dest-%04d", i%n)
 }
 
-// measure fills the series to each depth of cfg and times claims there,
-// adding rows (and the fill's rate, and the plans at the last depth) to
-// res.
-func (s *scaleSeries) measure(ctx context.Context, cfg ScaleConfig, res *ScaleResult) error {
-	for _, depth := range cfg.Depths {
-		fmt.Fprintf(cfg.Progress, "scale: %d destinations: filling to %d pending records ...\n", s.dests, depth)
-		start, before := time.Now(), s.filled
-		if err := s.fill(ctx, depth, cfg.FillBatch); err != nil {
-			return fmt.Errorf("bench: scale: fill %d destinations to %d: %w", s.dests, depth, err)
+// measureSeries fills a fresh schema per depth of cfg with records over
+// dests destinations, then times claims in every schema in turn, a few at
+// a time (round robin: a change in the machine's load during the
+// measurement falls on every depth alike), adds the rows, the fill's rate
+// and the plans of a claim at the largest depth to res, and drops every
+// schema but the largest, which it returns.
+func measureSeries(ctx context.Context, pgURL string, dests int, cfg ScaleConfig, res *ScaleResult) (*scaleSeries, error) {
+	series := make([]*scaleSeries, 0, len(cfg.Depths))
+	keep := false
+	defer func() {
+		for i, s := range series {
+			if keep && i == len(cfg.Depths)-1 {
+				continue
+			}
+			_ = s.close(context.WithoutCancel(ctx))
 		}
-		res.Fill.Jobs += s.filled - before
+	}()
+	for _, depth := range cfg.Depths {
+		s, err := openScaleSeries(ctx, pgURL, dests)
+		if err != nil {
+			return nil, err
+		}
+		series = append(series, s)
+		fmt.Fprintf(cfg.Progress, "scale: %d destinations: filling a schema with %d pending records ...\n", dests, depth)
+		start := time.Now()
+		if err := s.fill(ctx, depth, cfg.FillBatch); err != nil {
+			return nil, fmt.Errorf("bench: scale: fill %d destinations to %d: %w", dests, depth, err)
+		}
+		res.Fill.Jobs += depth
 		res.Fill.Elapsed += time.Since(start)
 		if err := s.analyze(ctx); err != nil {
-			return fmt.Errorf("bench: scale: vacuum: %w", err)
+			return nil, fmt.Errorf("bench: scale: vacuum: %w", err)
 		}
-		fmt.Fprintf(cfg.Progress, "scale: %d destinations, %d pending: %d claims of %d ...\n", s.dests, depth, cfg.Claims, cfg.ClaimBatch)
-		row, err := s.timeClaims(ctx, cfg)
-		if err != nil {
-			return fmt.Errorf("bench: scale: claims with %d destinations at %d: %w", s.dests, depth, err)
-		}
-		row.Depth = depth
-		res.Claims = append(res.Claims, row)
-		fmt.Fprintf(cfg.Progress, "scale: %d destinations, %d pending: p50 %v, p99 %v, max %v\n", s.dests, depth, row.P50, row.P99, row.Max)
 	}
-	plan, err := explainClaim(ctx, s.url, s.schema, cfg.ClaimBatch)
+	fmt.Fprintf(cfg.Progress, "scale: %d destinations: %d claims of %d at each of %v pending, in turn ...\n", dests, cfg.Claims, cfg.ClaimBatch, cfg.Depths)
+	times := make([][]time.Duration, len(series))
+	claimed := make([]int, len(series))
+	warm := max(1, cfg.Claims/10)
+	for done := -warm; done < cfg.Claims; done += scaleRound {
+		for i, s := range series {
+			for k := range scaleRound {
+				if done+k >= cfg.Claims {
+					break
+				}
+				took, n, err := s.timeClaim(ctx, cfg.ClaimBatch)
+				if err != nil {
+					return nil, fmt.Errorf("bench: scale: claim with %d destinations at %d: %w", dests, cfg.Depths[i], err)
+				}
+				if done+k >= 0 {
+					times[i] = append(times[i], took)
+					claimed[i] += n
+				}
+			}
+		}
+	}
+	for i, ts := range times {
+		slices.Sort(ts)
+		row := ClaimLatency{Destinations: dests, Depth: cfg.Depths[i], Claims: len(ts), Claimed: claimed[i],
+			P50: percentile(ts, 0.50), P99: percentile(ts, 0.99), Max: ts[len(ts)-1]}
+		res.Claims = append(res.Claims, row)
+		fmt.Fprintf(cfg.Progress, "scale: %d destinations, %d pending: p50 %v, p99 %v, max %v\n", dests, row.Depth, row.P50, row.P99, row.Max)
+	}
+	largest := series[len(series)-1]
+	plan, err := explainClaim(ctx, largest.url, largest.schema, cfg.ClaimBatch)
 	if err != nil {
 		plan = "not read: " + err.Error()
 	}
-	res.Plans[s.dests] = plan
-	return nil
+	res.Plans[dests] = plan
+	keep = true
+	return largest, nil
 }
+
+// scaleRound is how many claims are timed at one depth before the next
+// depth's turn.
+const scaleRound = 10
 
 // fill enqueues records until the series holds depth of them, batch per
 // Store.Enqueue call, each with a generated ID and no key, the n-th to
@@ -351,33 +401,21 @@ func (s *scaleSeries) analyze(ctx context.Context) error {
 // scaleLease is the lease of the timed claims: longer than any run.
 const scaleLease = 10 * time.Minute
 
-// timeClaims times cfg.Claims claims of cfg.ClaimBatch, after a tenth as
-// many untimed, releasing each claim's records before the next.
-func (s *scaleSeries) timeClaims(ctx context.Context, cfg ScaleConfig) (ClaimLatency, error) {
-	warm := max(1, cfg.Claims/10)
-	times := make([]time.Duration, 0, cfg.Claims)
-	row := ClaimLatency{Destinations: s.dests, Claims: cfg.Claims}
-	for i := range warm + cfg.Claims {
-		start := time.Now()
-		recs, err := s.store.Claim(ctx, cfg.ClaimBatch, scaleLease)
-		took := time.Since(start)
-		if err != nil {
-			return row, err
-		}
-		if want := min(cfg.ClaimBatch, s.filled); len(recs) != want {
-			return row, fmt.Errorf("claim %d returned %d records, want %d", i, len(recs), want)
-		}
-		if i >= warm {
-			times = append(times, took)
-			row.Claimed += len(recs)
-		}
-		if err := releaseAll(ctx, s.store, recs); err != nil {
-			return row, err
-		}
+// timeClaim times one claim of batch, checks it returned a full batch
+// (or every record, if fewer are pending), and releases its records,
+// untimed. It returns the claim's latency and how many records it
+// returned.
+func (s *scaleSeries) timeClaim(ctx context.Context, batch int) (time.Duration, int, error) {
+	start := time.Now()
+	recs, err := s.store.Claim(ctx, batch, scaleLease)
+	took := time.Since(start)
+	if err != nil {
+		return 0, 0, err
 	}
-	slices.Sort(times)
-	row.P50, row.P99, row.Max = percentile(times, 0.50), percentile(times, 0.99), times[len(times)-1]
-	return row, nil
+	if want := min(batch, s.filled); len(recs) != want {
+		return 0, 0, errors.Join(fmt.Errorf("claim returned %d records, want %d", len(recs), want), releaseAll(ctx, s.store, recs))
+	}
+	return took, len(recs), releaseAll(ctx, s.store, recs)
 }
 
 // percentile returns the q-quantile of sorted (nearest rank).

@@ -39,7 +39,7 @@ func TestRunScaleSmall(t *testing.T) {
 		assert.LessOrEqual(t, r.P50, r.P99)
 		assert.LessOrEqual(t, r.P99, r.Max)
 	}
-	assert.Equal(t, 10_000, res.Fill.Jobs, "both series filled to 5,000")
+	assert.Equal(t, 12_000, res.Fill.Jobs, "both series filled a schema of 1,000 and one of 5,000")
 	require.Len(t, res.Plans, 2)
 	for dests, plan := range res.Plans {
 		if strings.HasPrefix(plan, "not read: ") {
@@ -60,6 +60,19 @@ func TestRunScaleSmall(t *testing.T) {
 	assert.GreaterOrEqual(t, d.Peak(), d.PeakRSS)
 	assert.Positive(t, d.PerSecond())
 	t.Logf("claims %+v; drain %+v", res.Claims, d)
+}
+
+// With SkipDrain the claims are timed and the plans read, and nothing is
+// drained.
+func TestRunScaleSkipDrain(t *testing.T) {
+	url := testenv.PostgresURL(t)
+	res, err := RunScale(context.Background(), ScaleConfig{PG: url, Records: 500, Destinations: []int{3}, Claims: 5, SkipDrain: true})
+	require.NoError(t, err)
+	require.Len(t, res.Claims, 1)
+	assert.Equal(t, 5, res.Claims[0].Claims)
+	assert.Equal(t, 5*32, res.Claims[0].Claimed)
+	assert.Len(t, res.Plans, 1)
+	assert.Zero(t, res.Drain)
 }
 
 // The drain's check fails when a record was attempted twice, or is not

@@ -108,6 +108,7 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.scale.Claims, "scale-claims", 500, "claims timed at each depth of the scale comparison")
 	fs.IntVar(&o.scale.DrainConcurrency, "scale-concurrency", 16, "Concurrency of the dispatcher process that drains the scale comparison's backlog")
 	fs.StringVar(&o.scale.Database, "scale-db", "outbound_scale", "database on the -pg server the scale comparison works in, created if missing (empty: the -pg database itself)")
+	fs.BoolVar(&o.scale.SkipDrain, "scale-skip-drain", false, "time the scale comparison's claims only, without the drain")
 	fs.StringVar(&o.scale.HeapProfile, "scale-heapprofile", "", "file the scale comparison's draining process writes a heap profile to when it has drained")
 	if err := fs.Parse(args); err != nil {
 		return o, err

@@ -43,7 +43,7 @@ func scale(ctx context.Context, o options) error {
 	if cfg.Database != "" {
 		db = "database " + cfg.Database + " (created if missing) on the server of -pg"
 	}
-	fmt.Fprintf(o.out, "\nLatency of one Store.Claim of %d records (the largest claim of a Dispatcher at Concurrency 16), in ms, timed from the caller; each claim's records are released, untimed, before the next, so the depth stays put; %d untimed claims first. Each series is a fresh schema in %s, filled by the store itself (Store.Enqueue, %d messages a call, generated IDs, no keys, destinations round robin; %s) and then vacuumed and analyzed, as autovacuum would.\n",
+	fmt.Fprintf(o.out, "\nLatency of one Store.Claim of %d records (the largest claim of a Dispatcher at Concurrency 16), in ms, timed from the caller; each claim's records are released, untimed, before the next, so the depth stays put; %d untimed claims first. Each depth of each series is a fresh schema in %s, filled by the store itself (Store.Enqueue, %d messages a call, generated IDs, no keys, destinations round robin; %s) and then vacuumed and analyzed, as autovacuum would; the claims are timed at the depths in turn, 10 at a time, so the machine's changing load falls on every depth alike.\n",
 		cfg.ClaimBatch, max(1, cfg.Claims/10), db, cfg.FillBatch, fillRate(res.Fill))
 
 	for _, dests := range slices.Sorted(maps.Keys(res.Plans)) {
