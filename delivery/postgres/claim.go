@@ -14,7 +14,8 @@ import (
 
 // Claim implements delivery.Store. It is one round trip: two statements in
 // one pipelined batch, which PostgreSQL runs as one transaction, each with
-// its own snapshot (READ COMMITTED), holding no lock once it returns.
+// its own snapshot (READ COMMITTED), holding no lock once it returns. JIT
+// compilation is off for the batch (see noJIT).
 //
 //   - The first locks, FOR UPDATE SKIP LOCKED, the rows of the destinations
 //     whose leases must be counted (a MaxInFlight, or probing after a
@@ -52,6 +53,7 @@ func (s *Store) Claim(ctx context.Context, limit int, lease time.Duration, skip 
 	now := s.stamp().now
 	token := delivery.NewToken()
 	b := &pgx.Batch{}
+	b.Queue(noJIT) // see plan.go
 	b.Queue(s.q.lockDests, now, limit, token, skipped)
 	var recs []delivery.Record
 	b.Queue(s.q.claim, now, limit, token, lease.Truncate(time.Microsecond), skipped).Query(func(rows pgx.Rows) error {

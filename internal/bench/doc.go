@@ -37,6 +37,13 @@
 //     slot, or the process is SIGKILLed; counted at the partner as
 //     records lost, duplicated and the time to recover (go run
 //     ./cmd/compare -only chaos).
+//   - [RunScale]: outbound's PostgreSQL store filled to 1,000, 100,000
+//     and 1,000,000 pending records, over one destination and over 1,000:
+//     the latency of Store.Claim at each depth and the plans of one claim
+//     at the largest, then one dispatcher in a child process ([RunScaleDrain];
+//     main or TestMain must call [RunScaleChild] when [IsScaleChild])
+//     draining the largest backlog while its resident set size is sampled
+//     (go run ./cmd/compare -only scale).
 //
 // The Benchmark functions in this package's tests run each contender under
 // go test; cmd/compare runs them all and prints one markdown table:

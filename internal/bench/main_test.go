@@ -14,5 +14,8 @@ func TestMain(m *testing.M) {
 	if IsChaosChild() { // the dispatcher process of a chaos cell
 		os.Exit(RunChaosChild())
 	}
+	if IsScaleChild() { // the dispatcher process started by RunScaleDrain
+		os.Exit(RunScaleChild())
+	}
 	goleak.VerifyTestMain(m)
 }

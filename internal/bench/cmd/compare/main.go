@@ -11,6 +11,8 @@
 //	go run ./cmd/compare -only fleet      # 4 processes against a 20 req/s partner, 60s per row
 //	go run ./cmd/compare -only e2e        # PostgreSQL to a faulty HTTP partner, outbound and River
 //	go run ./cmd/compare -only chaos      # faults on a private PostgreSQL server: lost, duplicated, recovery
+//	go run ./cmd/compare -only scale      # claim latency at 1k/100k/1M pending, RSS of a 1M drain
+//	go run ./cmd/compare -only scale -scale-records 100000
 //
 // The fleet comparison (real child processes of this command on one
 // PostgreSQL queue) takes about four minutes and is only run when named
@@ -23,7 +25,13 @@
 // into a temporary directory, a free loopback port; the binaries of the
 // postgresql package, run as the postgres OS user when this command runs
 // as root), restarts it, cuts its connections, fills its connection slots
-// and SIGKILLs the dispatcher process, then stops and removes it.
+// and SIGKILLs the dispatcher process, then stops and removes it. Nor does the scale
+// comparison, which fills outbound's store to a million pending records
+// per series (two series: one destination and 1,000) in a database of its
+// own (-scale-db, created if missing), times claims at each depth, and has
+// one dispatcher, alone in a child process, drain the backlog while its
+// resident set size is sampled: 20 minutes or more on a small machine;
+// -scale-records makes it smaller.
 //
 // The durable comparison uses the PostgreSQL database in
 // OUTBOUND_POSTGRES_URL (or -pg); without one it is skipped, unless
@@ -65,6 +73,7 @@ type options struct {
 	e2e         bench.E2EConfig
 	chaos       bench.ChaosConfig
 	chaosQueues []bench.ChaosContender
+	scale       bench.ScaleConfig
 	out         io.Writer
 	progress    io.Writer
 }
@@ -73,7 +82,7 @@ var (
 	// defaultSections run without -only (and with -quick).
 	defaultSections = []string{"pipeline", "http", "durable", "dispatcher", "token"}
 	// sections are every comparison -only may name.
-	sections = append(slices.Clone(defaultSections), "fleet", "e2e", "chaos")
+	sections = append(slices.Clone(defaultSections), "fleet", "e2e", "chaos", "scale")
 )
 
 func main() {
@@ -82,6 +91,9 @@ func main() {
 	}
 	if bench.IsChaosChild() { // the dispatcher process of the chaos comparison
 		os.Exit(bench.RunChaosChild())
+	}
+	if bench.IsScaleChild() { // the draining dispatcher process of the scale comparison
+		os.Exit(bench.RunScaleChild())
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -99,7 +111,7 @@ func main() {
 func parseFlags(args []string) (options, error) {
 	fs := flag.NewFlagSet("compare", flag.ContinueOnError)
 	o := options{args: args, out: os.Stdout, progress: os.Stderr}
-	only := fs.String("only", strings.Join(defaultSections, ","), "comma-separated comparisons to run: "+strings.Join(sections, ", ")+" (fleet and chaos only when named)")
+	only := fs.String("only", strings.Join(defaultSections, ","), "comma-separated comparisons to run: "+strings.Join(sections, ", ")+" (fleet, e2e, chaos and scale only when named)")
 	fs.BoolVar(&o.quick, "quick", false, "tiny run that only checks every contender works (as CI runs it): -benchtime 1x, -jobs 200")
 	fs.StringVar(&o.benchtime, "benchtime", "1s", "time (1s) or count (100x) per benchmark")
 	fs.IntVar(&o.count, "count", 1, "runs per benchmark; the median is reported")
@@ -117,6 +129,12 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.chaos.PGBin, "chaos-pgbin", "", "directory of the PostgreSQL server binaries (initdb, pg_ctl) the chaos comparison runs its private server with; empty means the newest /usr/lib/postgresql/*/bin")
 	fs.IntVar(&o.chaos.Records, "chaos-records", 20000, "records each chaos cell enqueues and delivers")
 	chaosQueues := fs.String("chaos-queues", "outbound,river", "queues the chaos comparison runs each fault with: outbound, river")
+	fs.IntVar(&o.scale.Records, "scale-records", bench.DefaultScaleRecords, "largest backlog of the scale comparison (claims are also timed at 1,000 and 100,000 when smaller), drained by one dispatcher process")
+	fs.IntVar(&o.scale.Claims, "scale-claims", 500, "claims timed at each depth of the scale comparison")
+	fs.IntVar(&o.scale.DrainConcurrency, "scale-concurrency", 16, "Concurrency of the dispatcher process that drains the scale comparison's backlog")
+	fs.StringVar(&o.scale.Database, "scale-db", "outbound_scale", "database on the -pg server the scale comparison works in, created if missing (empty: the -pg database itself)")
+	fs.BoolVar(&o.scale.SkipDrain, "scale-skip-drain", false, "time the scale comparison's claims only, without the drain")
+	fs.StringVar(&o.scale.HeapProfile, "scale-heapprofile", "", "file the scale comparison's draining process writes a heap profile to when it has drained")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -131,6 +149,9 @@ func parseFlags(args []string) (options, error) {
 	}
 	if o.fleet.Duration <= 0 || o.fleet.Window <= 0 || o.fleet.Processes < 1 {
 		return o, errors.New("compare: -fleet-duration, -fleet-window and -fleet-processes must be positive")
+	}
+	if o.scale.Records < 1 || o.scale.Claims < 1 || o.scale.DrainConcurrency < 1 {
+		return o, errors.New("compare: -scale-records, -scale-claims and -scale-concurrency must be positive")
 	}
 	o.fleet.PartnerRate = 20
 	if o.e2e.Records < 2 || o.e2e.Concurrency < 1 || o.e2e.DownFor <= 0 {
@@ -161,7 +182,7 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	pg := o.pg
-	if !o.only["durable"] {
+	if !o.only["durable"] && !o.only["scale"] {
 		pg = ""
 	}
 	m := bench.ReadMachine(ctx, pg)
@@ -192,6 +213,9 @@ func run(ctx context.Context, o options) error {
 	}
 	if o.only["chaos"] {
 		errs = append(errs, chaos(ctx, o))
+	}
+	if o.only["scale"] {
+		errs = append(errs, scale(ctx, o))
 	}
 	fmt.Fprintf(o.out, "\nLoad average at the end: %s.\n", bench.ReadLoad())
 	return errors.Join(errs...)

@@ -24,6 +24,9 @@ func TestMain(m *testing.M) {
 	if bench.IsChaosChild() { // the dispatcher process of the chaos comparison
 		os.Exit(bench.RunChaosChild())
 	}
+	if bench.IsScaleChild() { // the draining dispatcher process of the scale comparison
+		os.Exit(bench.RunScaleChild())
+	}
 	goleak.VerifyTestMain(m)
 }
 
@@ -243,4 +246,45 @@ func TestPairedRatio(t *testing.T) {
 	assert.InDelta(t, 0.9, pairedRatio(short, ref, reqPerSec), 1e-9)
 	assert.InDelta(t, 2.5, median([]float64{4, 1, 2, 3}), 1e-9)
 	assert.Zero(t, median(nil))
+}
+
+// The scale comparison fills a million records: it runs only when named.
+func TestScaleOnlyWhenNamed(t *testing.T) {
+	for _, args := range [][]string{nil, {"-quick"}} {
+		o, err := parseFlags(args)
+		require.NoError(t, err)
+		assert.False(t, o.only["scale"], "%v", args)
+	}
+	o, err := parseFlags([]string{"-only", "scale"})
+	require.NoError(t, err)
+	assert.True(t, o.only["scale"])
+	assert.Equal(t, bench.DefaultScaleRecords, o.scale.Records)
+	assert.Equal(t, "outbound_scale", o.scale.Database)
+	assert.Equal(t, 16, o.scale.DrainConcurrency)
+	for _, bad := range []string{"-scale-records=0", "-scale-claims=0", "-scale-concurrency=0"} {
+		_, err := parseFlags([]string{"-only", "scale", bad})
+		assert.Error(t, err, bad)
+	}
+}
+
+// A small scale section prints a row per series and depth, both plans and
+// the drain's row.
+func TestScaleSection(t *testing.T) {
+	url := testenv.PostgresURL(t)
+	o, err := parseFlags([]string{"-only", "scale", "-pg", url, "-scale-records", "2000", "-scale-claims", "10", "-scale-db", ""})
+	require.NoError(t, err)
+	var out bytes.Buffer
+	o.out, o.progress = &out, io.Discard
+	o.scale.ChildArgs = []string{"-test.run=^$"}
+	require.NoError(t, scale(context.Background(), o))
+	s := out.String()
+	for _, want := range []string{
+		"### 7. Scale", "| 1 | 1000 | 10 | ", "| 1 | 2000 | 10 | ", "| 1000 | 1000 | 10 | ", "| 1000 | 2000 | 10 | ",
+		"Plans of one claim of 32 with 2000 pending records over 1 destination(s)",
+		"Plans of one claim of 32 with 2000 pending records over 1000 destination(s)",
+		"| 2000 | 1000 | 16 | ", "the database of -pg",
+	} {
+		assert.Contains(t, s, want)
+	}
+	assert.NotContains(t, s, "failed")
 }
