@@ -3,7 +3,6 @@ package bench
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -13,7 +12,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
-	"github.com/riverqueue/river/rivermigrate"
 )
 
 // River in the chaos comparison: the same records as jobs in River's own
@@ -69,15 +67,8 @@ func (w *chaosWorker) Timeout(*river.Job[chaosArgs]) time.Duration { return Chao
 // openChaosRiver migrates River into a new schema and inserts n jobs; it
 // returns the Idempotency-Keys the partner will see.
 func openChaosRiver(ctx context.Context, pool *pgxpool.Pool, schema string, n int) ([]string, error) {
-	if _, err := pool.Exec(ctx, "CREATE SCHEMA "+pgx.Identifier{schema}.Sanitize()); err != nil {
+	if err := migrateRiver(ctx, pool, schema); err != nil {
 		return nil, err
-	}
-	m, err := rivermigrate.New(riverpgxv5.New(pool), &rivermigrate.Config{Schema: schema, Logger: riverLogger()})
-	if err != nil {
-		return nil, err
-	}
-	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
-		return nil, fmt.Errorf("river migrate: %w", err)
 	}
 	workers := river.NewWorkers()
 	if err := river.AddWorkerSafely(workers, &chaosWorker{}); err != nil {
@@ -135,14 +126,5 @@ func chaosRiverChild(ctx context.Context, pool *pgxpool.Pool, schema, target str
 	if err != nil {
 		return err
 	}
-	if err := c.Start(ctx); err != nil {
-		return err
-	}
-	<-ctx.Done()
-	stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := c.Stop(stopCtx); err != nil && !errors.Is(err, context.Canceled) {
-		return err
-	}
-	return nil
+	return runRiver(ctx, c)
 }

@@ -4,13 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
-	"github.com/riverqueue/river/rivermigrate"
 	"github.com/riverqueue/river/rivertype"
 )
 
@@ -42,8 +40,6 @@ type riverQueue struct {
 	seq     int
 }
 
-func riverLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
-
 func openRiver(ctx context.Context, url string, fast bool) (Queue, error) {
 	pool, err := newPool(ctx, url)
 	if err != nil {
@@ -57,19 +53,13 @@ func openRiver(ctx context.Context, url string, fast bool) (Queue, error) {
 }
 
 func (q *riverQueue) open(ctx context.Context) error {
-	if _, err := q.pool.Exec(ctx, "CREATE SCHEMA "+pgx.Identifier{q.schema}.Sanitize()); err != nil {
+	if err := migrateRiver(ctx, q.pool, q.schema); err != nil {
 		return err
-	}
-	m, err := rivermigrate.New(riverpgxv5.New(q.pool), &rivermigrate.Config{Schema: q.schema, Logger: riverLogger()})
-	if err != nil {
-		return err
-	}
-	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
-		return fmt.Errorf("river migrate: %w", err)
 	}
 	if err := river.AddWorkerSafely(q.workers, &noopWorker{}); err != nil {
 		return err
 	}
+	var err error
 	q.insert, err = river.NewClient(riverpgxv5.New(q.pool), &river.Config{
 		Schema: q.schema, Workers: q.workers, Logger: riverLogger(),
 	})

@@ -14,7 +14,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
-	"github.com/riverqueue/river/rivermigrate"
 	"github.com/riverqueue/river/rivertype"
 	"github.com/sony/gobreaker/v2"
 )
@@ -102,15 +101,8 @@ func openE2ERiver(ctx context.Context, cfg E2EConfig, target string) (e2eStack, 
 }
 
 func (s *e2eRiver) setUp(ctx context.Context, cfg E2EConfig, target string) error {
-	if _, err := s.pool.Exec(ctx, "CREATE SCHEMA "+pgx.Identifier{s.schema}.Sanitize()); err != nil {
+	if err := migrateRiver(ctx, s.pool, s.schema); err != nil {
 		return err
-	}
-	m, err := rivermigrate.New(riverpgxv5.New(s.pool), &rivermigrate.Config{Schema: s.schema, Logger: riverLogger()})
-	if err != nil {
-		return err
-	}
-	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
-		return fmt.Errorf("river migrate: %w", err)
 	}
 
 	// go-retryablehttp as a user would set it up: its pooled client with
@@ -135,6 +127,7 @@ func (s *e2eRiver) setUp(ctx context.Context, cfg E2EConfig, target string) erro
 	if err := river.AddWorkerSafely(workers, &e2eWorker{client: s.http, breaker: breaker, target: target}); err != nil {
 		return err
 	}
+	var err error
 	s.client, err = river.NewClient(riverpgxv5.New(s.pool), &river.Config{
 		Schema:        s.schema,
 		Workers:       workers,

@@ -3,7 +3,6 @@ package bench
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -158,14 +157,5 @@ func fleetRiver(ctx context.Context, pool *pgxpool.Pool, schema, target string, 
 	if err != nil {
 		return err
 	}
-	if err := c.Start(ctx); err != nil {
-		return err
-	}
-	<-ctx.Done()
-	stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := c.Stop(stopCtx); err != nil && !errors.Is(err, context.Canceled) {
-		return err
-	}
-	return nil
+	return runRiver(ctx, c)
 }
