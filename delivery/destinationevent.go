@@ -19,7 +19,8 @@ const (
 	// DestinationDisabledChange: disabled until a person resumes it.
 	DestinationDisabledChange
 	// DestinationRateChange: the fleet-wide rate learned from the partner
-	// changed (Rate; Cause "http_429", "ratelimit_policy" or "recovery").
+	// changed (Rate; Cause "http_429", "ratelimit_policy",
+	// "ratelimit_remaining" or "recovery").
 	DestinationRateChange
 	// DestinationConcurrencyChange: the adaptive concurrency limit
 	// (DestinationConfig.AdaptiveConcurrency) changed (InFlight; Cause

@@ -57,7 +57,12 @@ type DestinationConfig struct {
 	// lowers it to the share of recent requests the partner accepted
 	// (the record waits, unattempted, and the destination is not
 	// paused); a RateLimit-Policy the Deliverer reports (ReportRateLimit)
-	// lowers it to what the partner publishes. It holds for
+	// lowers it to what the partner publishes; a remaining quota it
+	// reports (X-RateLimit-Remaining r until X-RateLimit-Reset t, or
+	// RateLimit r and t) lowers it to r/t when that is at least 5% under
+	// the rate in force (answers that leave plenty change nothing), and a
+	// quota spent (r = 0) pauses the destination for the fleet until the
+	// reset, capped by DispatcherConfig.MaxPause. It holds for
 	// DispatcherConfig.RateRecovery, then climbs back to Rate over as
 	// long again. Each change is a DestinationEvent (DestinationRateChange).
 	Rate float64
@@ -340,15 +345,30 @@ func (d *Dispatcher) pauseFor(cause string, err error) Pause {
 	return p
 }
 
-// pauseDestination pauses name for the fleet after err, disabling it when
-// it has been paused longer than DisableAfter. It returns the pause's end.
-func (r *run) pauseDestination(name, cause string, err error) time.Time {
+// pauseNeeded reports whether name should be paused until until: false
+// when this process paused it already until then (within a second), so
+// that the answers of one spent quota, which all say so, write one pause.
+func (d *Dispatcher) pauseNeeded(name string, until time.Time) bool {
+	ds := &d.dests
+	ds.mu.Lock()
+	defer ds.mu.Unlock()
+	h, ok := ds.held[name]
+	return !ok || (!h.until.IsZero() && h.until.Before(until.Add(-time.Second)))
+}
+
+// pauseDestination pauses name for the fleet after err, until until when
+// it is set, else as pauseFor says, disabling it when it has been paused
+// longer than DisableAfter. It returns the pause's end.
+func (r *run) pauseDestination(name, cause string, err error, until time.Time) time.Time {
 	d := r.d
 	p := d.pauseFor(cause, err)
+	if !until.IsZero() {
+		p.Until, p.Length = until, nil
+	}
 	ctx, cancel := context.WithTimeout(r.detached, d.cfg.StoreTimeout)
 	defer cancel()
 	st, serr := d.cfg.Store.PauseDestination(ctx, name, p)
-	until := p.Until
+	until = p.Until
 	if serr == nil && st.PausedUntil.After(until) {
 		until = st.PausedUntil
 	}

@@ -25,8 +25,18 @@ const (
 	rateMinCut  = 0.5
 	rateFineCut = 0.95
 	// rateRewrite is the least relative change of a recovering rate that
-	// is written to the store.
+	// is written to the store, and the least cut a partner's remaining
+	// quota makes.
 	rateRewrite = 0.05
+	// resetResolution is how far a reset given in whole seconds may be
+	// from the true one (X-RateLimit-Reset: 1 may be 0.01s away).
+	resetResolution = time.Second
+)
+
+// Causes of a rate change the Dispatcher reports (DestinationEvent.Cause).
+const (
+	causePolicy    = "ratelimit_policy"
+	causeRemaining = "ratelimit_remaining"
 )
 
 // rateLearner learns the rate a partner accepts for one destination with
@@ -48,7 +58,10 @@ const (
 // rate from the store (LimitsReader): when another process cut it since,
 // it takes that rate as its own and watches again, so cuts do not stack.
 // A partner's published policy (RateLimit-Policy q/w) lowers it at once
-// to that. The rate learned holds for RateRecovery after the last cut,
+// to that, and so does its remaining quota (X-RateLimit-Remaining r with
+// X-RateLimit-Reset t, or RateLimit r and t) when r/t is under the rate in
+// force: the fleet may send r more until the reset, so at most r/t a
+// second (see remainingPace). The rate learned holds for RateRecovery after the last cut,
 // then climbs linearly back to the ceiling over another RateRecovery, so
 // a partner that raised its limit is found again; it is never above the
 // ceiling nor under MinRate.
@@ -92,17 +105,22 @@ func (l *rateLearner) setRate(r float64, now time.Time) float64 {
 }
 
 // observe takes one answer of the partner at now (its HTTP status, and
-// what it said of its limit). It returns a new rate when the partner's
-// policy lowers it (cause "ratelimit_policy"), or, when the answers since
-// the last change say the rate is too high, judge true and the share of
-// them the partner accepted: the caller then reads the fleet's rate and
-// calls cutTo.
-func (l *rateLearner) observe(now time.Time, status int, rl classify.RateLimit, hasRL bool) (rate float64, changed, judge bool, share float64) {
+// what it said of its limit). It returns a new rate when what the partner
+// said lowers it (cause causePolicy for a published policy,
+// causeRemaining for a remaining quota), or, when the answers since the
+// last change say the rate is too high, judge true and the share of them
+// the partner accepted: the caller then reads the fleet's rate and calls
+// cutTo.
+func (l *rateLearner) observe(now time.Time, status int, rl classify.RateLimit, hasRL bool) (rate float64, cause string, judge bool, share float64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if hasRL {
-		if r, ok := rl.Rate(); ok && r < l.rateAt(now)*0.99 {
-			return l.setRate(r, now), true, false, 0
+		cur := l.rateAt(now)
+		if r, ok := rl.Rate(); ok && r < cur*0.99 {
+			return l.setRate(r, now), causePolicy, false, 0
+		}
+		if pace, sure, ok := remainingPace(rl); ok && sure < cur*(1-rateRewrite) {
+			return l.setRate(pace, now), causeRemaining, false, 0
 		}
 	}
 	if l.watchFrom.IsZero() {
@@ -115,9 +133,47 @@ func (l *rateLearner) observe(now time.Time, status int, rl classify.RateLimit, 
 	}
 	n := l.ok + l.limited
 	if status != http.StatusTooManyRequests || n < rateSamples || now.Sub(l.watchFrom) < rateSample {
-		return 0, false, false, 0
+		return 0, "", false, 0
 	}
-	return 0, false, true, min(0.9, float64(l.ok)/float64(n))
+	return 0, "", true, min(0.9, float64(l.ok)/float64(n))
+}
+
+// remainingPace reads a partner's remaining quota: r requests
+// (rl.Remaining) until its reset in t (rl.Reset) allow the fleet r/t a
+// second until then, pace. A reset in whole seconds is as coarse as that
+// (X-RateLimit-Reset: 1 may mean 0.01s, when r is what is left of a
+// window just ending), so the rate is lowered only when even the least
+// reset it may mean, t - 1s, gives a rate under the one in force: sure is
+// r/(t - 1s), or r/t for a reset known to a finer resolution (a Unix time
+// that does not fall on a whole second from now). ok is false when the
+// answer says nothing of a pace: no remaining count, none left (see
+// exhaustedFor), or no reset after now (or under a second away, in whole
+// seconds).
+func remainingPace(rl classify.RateLimit) (pace, sure float64, ok bool) {
+	if !rl.HasRemaining || rl.Remaining <= 0 || rl.Reset <= 0 {
+		return 0, 0, false
+	}
+	t := rl.Reset
+	least := t
+	if t%time.Second == 0 {
+		least = t - resetResolution
+	}
+	if least <= 0 {
+		return 0, 0, false
+	}
+	r := float64(rl.Remaining)
+	return r / t.Seconds(), r / least.Seconds(), true
+}
+
+// exhaustedFor returns how long the partner said nothing more is allowed:
+// the reset of a remaining quota of zero, capped by maxPause; ok is false
+// when the answer does not say so (a reset of zero, or in the past, is no
+// wait).
+func exhaustedFor(rl classify.RateLimit, hasRL bool, maxPause time.Duration) (time.Duration, bool) {
+	if !hasRL || !rl.HasRemaining || rl.Remaining != 0 || rl.Reset <= 0 {
+		return 0, false
+	}
+	return min(rl.Reset, maxPause), true
 }
 
 // sentRate is the rate the fleet sent at over the span from watchFrom to
@@ -189,24 +245,36 @@ func (l *rateLearner) limits(r float64) DestinationLimits {
 
 // learnRate lets the destination's learner take the attempt's answer, and
 // writes a new rate to the store for the fleet. It reports whether the
-// answer was a 429 the learner took: the record then waits, unattempted,
-// instead of pausing the destination.
-func (r *run) learnRate(p *pipeline, e *AttemptEvent, rl classify.RateLimit, hasRL bool) bool {
+// answer was a 429 the learner took (the record then waits, unattempted,
+// instead of pausing the destination), and, when the partner said its
+// quota is spent until a reset (a remaining count of 0), when the
+// destination should be paused until: the reset, capped by MaxPause.
+func (r *run) learnRate(p *pipeline, e *AttemptEvent, rl classify.RateLimit, hasRL bool) (limited bool, until time.Time) {
 	if p.learner == nil || r.ctx.Err() != nil {
-		return false
+		return false, time.Time{}
 	}
 	status, name := e.Attempt.Status, e.Record.Destination
-	rate, changed, judge, share := p.learner.observe(time.Now(), status, rl, hasRL)
+	now := time.Now()
+	if wait, ok := exhaustedFor(rl, hasRL, r.d.cfg.MaxPause); ok {
+		until = now.Add(wait)
+	}
+	rate, cause, judge, share := p.learner.observe(now, status, rl, hasRL)
 	switch {
-	case changed:
-		r.writeRate(name, p.learner, rate, "ratelimit_policy", e.Err)
+	case cause != "":
+		// The partner said so: lower the fleet's rate to it, unless
+		// another process lowered it further since.
+		if fleet, known := r.fleetRate(name); known && fleet > 0 && fleet < rate*0.99 {
+			p.learner.adopt(time.Now(), fleet)
+			break
+		}
+		r.writeRate(name, p.learner, rate, cause, e.Err)
 	case judge:
 		fleet, known := r.fleetRate(name)
 		if rate, changed := p.learner.cutTo(time.Now(), fleet, known, share); changed {
 			r.writeRate(name, p.learner, rate, "http_429", e.Err)
 		}
 	}
-	return status == http.StatusTooManyRequests
+	return status == http.StatusTooManyRequests, until
 }
 
 // fleetRate reads the destination's rate in force for the fleet, when the
