@@ -108,7 +108,8 @@
 //
 //   - The Rate is a ceiling the Dispatcher learns under: a partner's 429s
 //     lower it for the fleet (halving while most requests are refused,
-//     then 5% steps), a RateLimit-Policy header (ReportRateLimit,
+//     20% steps while more than a fifth are, then 5% steps), a
+//     RateLimit-Policy header (ReportRateLimit,
 //     classify.ParseRateLimit; HTTPDeliverer reports it) lowers it to what
 //     the partner publishes, a remaining quota (X-RateLimit-Remaining r
 //     with X-RateLimit-Reset t, or RateLimit r and t) lowers it to r/t when

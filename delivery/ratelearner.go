@@ -22,7 +22,9 @@ const (
 	rateSamples = 20
 	// A cut halves the rate while the partner accepts less than half of
 	// what is sent, and takes 5% off once it accepts more.
+	// A cut takes 20% off while it accepts less than 80%.
 	rateMinCut  = 0.5
+	rateMidCut  = 0.8
 	rateFineCut = 0.95
 	// rateRewrite is the least relative change of a recovering rate that
 	// is written to the store, and the least cut a partner's remaining
@@ -48,11 +50,15 @@ const (
 // limit. The learner watches the answers for rateSample after the rate
 // last changed, then compares the share the partner accepted with the
 // rate they were sent at (the rate in force, plus the burst GCRA grants
-// at once): while the partner accepts less than half of what is sent
-// (sending 100/s to one that accepts 20/s, about 20% succeed) it halves
-// the rate, as AIMD's multiplicative decrease does; once it accepts more,
-// a cut takes 5% off, so the rate settles within 5% under the partner's
-// limit instead of anywhere down to half of it. The share only picks the
+// at once), which bounds the rate the partner accepted from above: while
+// that bound is under half the rate (sending 100/s to one that accepts
+// 20/s, about 20% succeed) it halves the rate, as AIMD's multiplicative
+// decrease does; while it is under 80%, a cut takes 20% off; once it is
+// closer, 5%, so the rate settles within 5% under the partner's limit
+// instead of anywhere down to half of it. (The middle step is for a fleet
+// that cannot keep up with its limit: it sends less than the limit, sees
+// more of it accepted, and 5% steps of a limit that does not bind would
+// take many samples to reach the partner's.) The share only picks the
 // step: one process's sample is noisy, and the process that judges first
 // is the one that saw the most 429s. Before it cuts, it reads the fleet's
 // rate from the store (LimitsReader): when another process cut it since,
@@ -200,9 +206,15 @@ func (l *rateLearner) cutTo(now time.Time, fleet float64, known bool, share floa
 		l.learned, l.cut, l.watchFrom, l.ok, l.limited, l.written = fleet, now, now, 0, 0, fleet
 		return fleet, false // another process cut it since
 	}
+	// What the partner accepted a second, at most: the fleet sent at
+	// most sentRate (less when it could not keep up with its limit).
+	accepted := l.sentRate(now, cur) * share
 	cut := rateFineCut
-	if l.sentRate(now, cur)*share < cur*rateMinCut {
+	switch {
+	case accepted < cur*rateMinCut:
 		cut = rateMinCut
+	case accepted < cur*rateMidCut:
+		cut = rateMidCut
 	}
 	return l.setRate(cur*cut, now), true
 }
@@ -267,11 +279,11 @@ func (r *run) learnRate(p *pipeline, e *AttemptEvent, rl classify.RateLimit, has
 			p.learner.adopt(time.Now(), fleet)
 			break
 		}
-		r.writeRate(name, p.learner, rate, cause, e.Err)
+		r.cutRate(name, p.learner, rate, cause, e.Err)
 	case judge:
 		fleet, known := r.fleetRate(name)
 		if rate, changed := p.learner.cutTo(time.Now(), fleet, known, share); changed {
-			r.writeRate(name, p.learner, rate, "http_429", e.Err)
+			r.cutRate(name, p.learner, rate, "http_429", e.Err)
 		}
 	}
 	return status == http.StatusTooManyRequests, until
@@ -288,6 +300,33 @@ func (r *run) fleetRate(name string) (float64, bool) {
 	defer cancel()
 	l, err := lr.DestinationLimits(ctx, name)
 	return l.Rate, err == nil
+}
+
+// cutRate lowers the fleet's rate to a learned rate and reports the
+// change. With a RateLowerer it never raises the store's rate: when
+// another process cut it lower meanwhile, the learner takes that rate as
+// its own and reports nothing (that process did). Otherwise, or when the
+// store has no limits for name yet, it writes them (writeRate).
+func (r *run) cutRate(name string, l *rateLearner, rate float64, cause string, err error) {
+	lw, ok := r.d.cfg.Store.(RateLowerer)
+	if !ok {
+		r.writeRate(name, l, rate, cause, err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), r.d.cfg.StoreTimeout)
+	inForce, serr := lw.LowerDestinationRate(ctx, name, rate)
+	cancel()
+	switch {
+	case serr == nil && inForce == 0:
+		r.writeRate(name, l, rate, cause, err)
+	case serr == nil && inForce < rate*0.99:
+		l.adopt(time.Now(), inForce)
+	default:
+		if serr != nil {
+			serr = fmt.Errorf("learned rate %.3g/s: %w", rate, serr)
+		}
+		r.observeDestination(DestinationEvent{Destination: name, Change: DestinationRateChange, Cause: cause, Err: err, StoreErr: serr, Rate: rate})
+	}
 }
 
 // writeRate writes a learned rate to the store and reports the change.
