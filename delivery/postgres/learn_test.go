@@ -297,3 +297,104 @@ func TestLowerDestinationRate(t *testing.T) {
 		assert.ErrorIs(t, err, delivery.ErrInvalid, "%v", bad)
 	}
 }
+
+// capped is a partner that serves capacity requests at once in service
+// each; up to capacity more wait in its queue, beyond that it answers
+// 503. It samples the requests it holds.
+type capped struct {
+	slots, queue chan struct{}
+	service      time.Duration
+
+	mu       sync.Mutex
+	inFlight int
+	done     []time.Time
+	refused  int
+}
+
+func (p *capped) Deliver(_ context.Context, _ *delivery.Message) error {
+	select {
+	case p.queue <- struct{}{}:
+	default:
+		p.mu.Lock()
+		p.refused++
+		p.mu.Unlock()
+		return &classify.Error{Class: classify.ClassEphemeral, Status: http.StatusServiceUnavailable}
+	}
+	defer func() { <-p.queue }()
+	p.mu.Lock()
+	p.inFlight++
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		p.inFlight--
+		p.mu.Unlock()
+	}()
+	p.slots <- struct{}{}
+	defer func() { <-p.slots }()
+	time.Sleep(p.service)
+	p.mu.Lock()
+	p.done = append(p.done, time.Now())
+	p.mu.Unlock()
+	return nil
+}
+
+// runCapped drives three dispatchers on their own pools at a partner of
+// capacity 10 (100ms a request) with dc for warm+measure, and returns
+// the answers accepted and the mean and peak requests it held over the
+// last measure.
+func runCapped(t *testing.T, dc delivery.DestinationConfig, warm, measure time.Duration) (ok int, mean float64, peak, refused int) {
+	first, _ := newStore(t, nil)
+	schema := schemaOf(t, first)
+	ctx := context.Background()
+	msgs := make([]delivery.Message, 4000)
+	for i := range msgs {
+		msgs[i] = delivery.Message{ID: fmt.Sprintf("r-%05d", i), Destination: "p", Payload: []byte(`{}`)}
+	}
+	_, err := first.Enqueue(ctx, msgs...)
+	require.NoError(t, err)
+	p := &capped{slots: make(chan struct{}, 10), queue: make(chan struct{}, 20), service: 100 * time.Millisecond}
+	dc.Deliverer = p
+	runCtx, cancel := context.WithCancel(ctx)
+	wg := startFleet(t, runCtx, schema, 3, func(_ int, s delivery.Store) delivery.DispatcherConfig {
+		return delivery.DispatcherConfig{Store: s, Concurrency: 16, Destinations: map[string]delivery.DestinationConfig{"p": dc}}
+	})
+	time.Sleep(warm)
+	from := time.Now()
+	sum, n := 0, 0
+	for time.Since(from) < measure {
+		time.Sleep(10 * time.Millisecond)
+		p.mu.Lock()
+		sum += p.inFlight
+		peak = max(peak, p.inFlight)
+		p.mu.Unlock()
+		n++
+	}
+	to := time.Now()
+	cancel()
+	wg.Wait()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, d := range p.done {
+		if !d.Before(from) && d.Before(to) {
+			ok++
+		}
+	}
+	return ok, float64(sum) / float64(n), peak, p.refused
+}
+
+// Three dispatchers on PostgreSQL, a partner serving 10 requests at once
+// (beyond that it queues, then answers 503): with AdaptiveConcurrency
+// under a MaxInFlight of 40, the fleet keeps at most 12 requests in flight
+// at the partner on average, and gets at least 90% of the answers a fixed
+// MaxInFlight of exactly 10 gets, over 10 seconds after 4 of learning.
+func TestAdaptiveConcurrencyOnPostgres(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs for 28 seconds")
+	}
+	fixed, fixedMean, _, _ := runCapped(t, delivery.DestinationConfig{MaxInFlight: 10}, 4*time.Second, 10*time.Second)
+	ok, mean, peak, refused := runCapped(t, delivery.DestinationConfig{MaxInFlight: 40, AdaptiveConcurrency: true}, 4*time.Second, 10*time.Second)
+	t.Logf("fixed 10: %d in 10s (in flight %.1f); adaptive: %d (%.0f%%), in flight mean %.1f peak %d, %d 503s",
+		fixed, fixedMean, ok, 100*float64(ok)/float64(fixed), mean, peak, refused)
+	assert.LessOrEqual(t, mean, 12.0, "in flight settles near the capacity")
+	assert.GreaterOrEqual(t, float64(ok), 0.9*float64(fixed), "throughput at least 90% of a fixed limit of 10")
+}
