@@ -484,10 +484,14 @@ type run struct {
 func (r *run) execute() error {
 	cfg := &r.d.cfg
 	lctx, cancelLimits := context.WithTimeout(r.detached, cfg.StoreTimeout)
-	if err := r.d.writeLimits(lctx); err != nil {
+	started, err := r.d.writeLimits(lctx)
+	if err != nil {
 		r.errs = append(r.errs, err)
 	}
 	cancelLimits()
+	for _, e := range started {
+		r.observeDestination(e)
+	}
 	r.recoverRates()
 	hard, cancelHard := context.WithCancel(r.detached)
 	defer cancelHard()

@@ -236,20 +236,33 @@ func resolveRecovering(resolve func(string) (DestinationConfig, bool), name stri
 
 // writeLimits writes the limits of every destination configured or
 // resolved since the last call to the store; failures are kept for the
-// next call.
-func (d *Dispatcher) writeLimits(ctx context.Context) error {
+// next call. It returns the limits in force for the learned ones (a Rate,
+// AdaptiveConcurrency) as events of cause "start", so that gauges show
+// them before they first change.
+func (d *Dispatcher) writeLimits(ctx context.Context) ([]DestinationEvent, error) {
 	ds := &d.dests
 	ds.mu.Lock()
 	pending := ds.limits
 	ds.limits = nil
 	ds.mu.Unlock()
 	var errs []error
+	var events []DestinationEvent
 	failed := map[string]DestinationLimits{}
 	for name, l := range pending {
 		l = d.keepLearned(ctx, name, l)
 		if err := d.cfg.Store.SetDestinationLimits(ctx, name, l); err != nil {
 			errs = append(errs, fmt.Errorf("delivery: limits of destination %q: %w", name, err))
 			failed[name] = l
+			continue
+		}
+		ds.mu.Lock()
+		p := ds.pipelines[name]
+		ds.mu.Unlock()
+		if p != nil && p.learner != nil {
+			events = append(events, DestinationEvent{Destination: name, Change: DestinationRateChange, Cause: causeStart, Rate: l.Rate})
+		}
+		if p != nil && p.conc != nil {
+			events = append(events, DestinationEvent{Destination: name, Change: DestinationConcurrencyChange, Cause: causeStart, InFlight: l.MaxInFlight})
 		}
 	}
 	if len(failed) > 0 {
@@ -265,8 +278,12 @@ func (d *Dispatcher) writeLimits(ctx context.Context) error {
 		}
 		ds.mu.Unlock()
 	}
-	return errors.Join(errs...)
+	return events, errors.Join(errs...)
 }
+
+// causeStart is the cause of the events that report a destination's
+// learned limits in force when a Dispatcher starts with it.
+const causeStart = "start"
 
 // keepLearned returns l with what the fleet learned for name in place of
 // the configured ceilings, when the store holds it (LimitsReader): a rate

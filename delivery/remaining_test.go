@@ -118,7 +118,7 @@ func TestRateLearnedFromRemaining(t *testing.T) {
 		defer events.mu.Unlock()
 		var rates []string
 		for _, e := range events.rates {
-			if e.Change == delivery.DestinationRateChange {
+			if e.Change == delivery.DestinationRateChange && e.Cause != "start" {
 				rates = append(rates, fmt.Sprintf("%s %.1f", e.Cause, e.Rate))
 				assert.Equal(t, "ratelimit_remaining", e.Cause)
 				assert.LessOrEqual(t, e.Rate, 100.0, "never above the ceiling")
@@ -251,4 +251,28 @@ func TestHostileRateLimitHeaders(t *testing.T) {
 			})
 		})
 	}
+}
+
+// A Dispatcher starting with a destination reports the limits in force,
+// learned by the fleet before it (Cause "start"), so that gauges show
+// them before they first change.
+func TestStartReportsTheLimitsInForce(t *testing.T) {
+	store := memstore.New(memstore.Config{})
+	require.NoError(t, store.SetDestinationLimits(context.Background(), "p", delivery.DestinationLimits{MaxInFlight: 5, Rate: 12, Burst: 3}))
+	events := &rateEvents{}
+	d := newDispatcher(t, delivery.DispatcherConfig{Store: store, Deliverer: delivery.DelivererFunc(func(context.Context, *delivery.Message) error { return nil }),
+		Observer: events, Destinations: map[string]delivery.DestinationConfig{
+			"p": {Rate: 100, Burst: 3, MaxInFlight: 40, AdaptiveConcurrency: true},
+			"q": {Rate: 7},
+			"r": {MaxInFlight: 4}, // nothing learned: nothing reported
+		}})
+	_, err := d.RunOnce(context.Background())
+	require.NoError(t, err)
+	events.mu.Lock()
+	defer events.mu.Unlock()
+	assert.ElementsMatch(t, []delivery.DestinationEvent{
+		{Destination: "p", Change: delivery.DestinationRateChange, Cause: "start", Rate: 12},
+		{Destination: "p", Change: delivery.DestinationConcurrencyChange, Cause: "start", InFlight: 5},
+		{Destination: "q", Change: delivery.DestinationRateChange, Cause: "start", Rate: 7},
+	}, events.rates)
 }
