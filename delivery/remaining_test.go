@@ -276,3 +276,33 @@ func TestStartReportsTheLimitsInForce(t *testing.T) {
 		{Destination: "q", Change: delivery.DestinationRateChange, Cause: "start", Rate: 7},
 	}, events.rates)
 }
+
+// A change of the adaptive concurrency limit writes the destination's
+// limits: it writes the fleet's rate, not this process's view of it, so
+// it does not undo another process's cut.
+func TestConcurrencyChangeKeepsTheFleetsRate(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := memstore.New(memstore.Config{})
+		for i := range 20 {
+			enqueue(t, store, delivery.Message{ID: fmt.Sprintf("r-%02d", i), Destination: "p", Payload: pl("r")})
+		}
+		cut := false
+		partner := delivery.DelivererFunc(func(context.Context, *delivery.Message) error {
+			if !cut { // another process learns a lower rate while this one sends
+				cut = true
+				_, err := store.LowerDestinationRate(context.Background(), "p", 7)
+				require.NoError(t, err)
+			}
+			time.Sleep(10 * time.Millisecond)
+			return nil
+		})
+		d := newDispatcher(t, delivery.DispatcherConfig{Store: store, Deliverer: partner, Concurrency: 1,
+			Destinations: map[string]delivery.DestinationConfig{"p": {Rate: 100, Burst: 5, MaxInFlight: 8, AdaptiveConcurrency: true}}})
+		_, err := d.RunOnce(context.Background())
+		require.NoError(t, err)
+		l, err := store.DestinationLimits(context.Background(), "p")
+		require.NoError(t, err)
+		assert.Greater(t, l.MaxInFlight, 1, "the concurrency limit grew, written")
+		assert.Equal(t, 7.0, l.Rate, "the fleet's rate kept")
+	})
+}
