@@ -21,8 +21,8 @@ const (
 	rateSample  = 2 * time.Second
 	rateSamples = 20
 	// A cut halves the rate while the partner accepts less than half of
-	// what is sent, and takes 5% off once it accepts more.
-	// A cut takes 20% off while it accepts less than 80%.
+	// what is sent, takes 20% off while it accepts less than 80%, and 5%
+	// once it accepts more.
 	rateMinCut  = 0.5
 	rateMidCut  = 0.8
 	rateFineCut = 0.95
@@ -67,8 +67,8 @@ const (
 // to that, and so does its remaining quota (X-RateLimit-Remaining r with
 // X-RateLimit-Reset t, or RateLimit r and t) when r/t is under the rate in
 // force: the fleet may send r more until the reset, so at most r/t a
-// second (see remainingPace). The rate learned holds for RateRecovery after the last cut,
-// then climbs linearly back to the ceiling over another RateRecovery, so
+// second (see remainingPace). The rate learned holds for RateRecovery
+// after the last cut, then climbs linearly back to the ceiling over another RateRecovery, so
 // a partner that raised its limit is found again; it is never above the
 // ceiling nor under MinRate.
 type rateLearner struct {
