@@ -139,6 +139,13 @@ func (r *run) learnConcurrency(p *pipeline, e *AttemptEvent) {
 		p.learner.mu.Lock()
 		l.Rate, l.Burst = p.learner.rateAt(time.Now()), p.learner.ceiling.Burst
 		p.learner.mu.Unlock()
+		// Another process may have cut the rate since this one last
+		// looked: write the fleet's rate, not this process's view of it,
+		// which would raise it.
+		if fleet, known := r.fleetRate(e.Record.Destination); known && fleet > 0 && fleet < l.Rate*0.99 {
+			p.learner.adopt(time.Now(), fleet)
+			l.Rate = fleet
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), r.d.cfg.StoreTimeout)
 	defer cancel()

@@ -19,12 +19,16 @@ const (
 	// DestinationDisabledChange: disabled until a person resumes it.
 	DestinationDisabledChange
 	// DestinationRateChange: the fleet-wide rate learned from the partner
-	// changed (Rate; Cause "http_429", "ratelimit_policy" or "recovery").
+	// changed (Rate; Cause "http_429", "ratelimit_policy",
+	// "ratelimit_remaining" or "recovery"), or a Dispatcher started with
+	// the destination and reports the rate in force (Cause "start": the
+	// configured Rate, or the one the fleet learned).
 	DestinationRateChange
 	// DestinationConcurrencyChange: the adaptive concurrency limit
 	// (DestinationConfig.AdaptiveConcurrency) changed (InFlight; Cause
 	// "overload" for a 429, 503 or timeout, "latency" for an answer that
-	// queued at the partner, "growth" for an increase).
+	// queued at the partner, "growth" for an increase, "start" for the
+	// limit in force when a Dispatcher started with the destination).
 	DestinationConcurrencyChange
 	// DestinationBudgetExhaustedChange: the destination's RetryBudget is
 	// spent and due retries are deferred (Cause "retry_budget"). It is

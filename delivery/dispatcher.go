@@ -490,10 +490,14 @@ type run struct {
 func (r *run) execute() error {
 	cfg := &r.d.cfg
 	lctx, cancelLimits := context.WithTimeout(r.detached, cfg.StoreTimeout)
-	if err := r.d.writeLimits(lctx); err != nil {
+	started, err := r.d.writeLimits(lctx)
+	if err != nil {
 		r.errs = append(r.errs, err)
 	}
 	cancelLimits()
+	for _, e := range started {
+		r.observeDestination(e)
+	}
 	r.recoverRates()
 	hard, cancelHard := context.WithCancel(r.detached)
 	defer cancelHard()
@@ -656,10 +660,11 @@ func (r *run) process(c claimed) {
 
 // verdict is what an outcome says about the record's destination.
 type verdict struct {
-	pause   bool   // pause the destination for the fleet
-	disable bool   // disable it until a person resumes it
-	resume  bool   // a probe's healthy answer: resume it
-	cause   string // why, for pause and disable
+	pause   bool      // pause the destination for the fleet
+	disable bool      // disable it until a person resumes it
+	resume  bool      // a probe's healthy answer: resume it
+	cause   string    // why, for pause and disable
+	until   time.Time // when a pause ends; zero: as pauseFor says
 }
 
 // hold makes e a wait, without an attempt, of a record whose destination
@@ -703,7 +708,7 @@ func (r *run) applyVerdict(rec Record, e *AttemptEvent, v verdict) {
 	case v.disable:
 		r.disableDestination(rec.Destination, v.cause, e.Err)
 	case v.pause:
-		until := r.pauseDestination(rec.Destination, v.cause, e.Err)
+		until := r.pauseDestination(rec.Destination, v.cause, e.Err, v.until)
 		if e.Action == ActionDefer {
 			e.heldUntil = until
 		}
@@ -809,7 +814,10 @@ func (r *run) attempt(p *pipeline, c claimed, e *AttemptEvent) verdict {
 		return verdict{}
 	}
 	r.learnConcurrency(p, e)
-	if rl, hasRL := actx.response.rateLimit(); r.learnRate(p, e, rl, hasRL) {
+	rl, hasRL := actx.response.rateLimit()
+	limited, spentUntil := r.learnRate(p, e, rl, hasRL)
+	v := verdict{resume: e.Record.Probe}
+	if limited {
 		// Too fast for the partner: the learner slowed the destination
 		// for the fleet; the record waits for the partner's Retry-After
 		// if it gave one, unattempted.
@@ -819,9 +827,15 @@ func (r *run) attempt(p *pipeline, c claimed, e *AttemptEvent) verdict {
 		} else if rl.RetryAfter > 0 {
 			e.NextAttemptAt = e.NextAttemptAt.Add(min(rl.RetryAfter, cfg.MaxPause))
 		}
-		return verdict{resume: e.Record.Probe}
+	} else {
+		v = r.decide(p, e)
 	}
-	return r.decide(p, e)
+	if !spentUntil.IsZero() && !v.pause && !v.disable && r.d.pauseNeeded(e.Record.Destination, spentUntil) {
+		// The partner's quota is spent until its reset: nothing more
+		// goes there, from any process, until then.
+		v = verdict{pause: true, cause: causeRemaining, until: spentUntil}
+	}
+	return v
 }
 
 // maxTokenWait is how long a worker waits for its destination's next

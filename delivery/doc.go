@@ -108,10 +108,15 @@
 //
 //   - The Rate is a ceiling the Dispatcher learns under: a partner's 429s
 //     lower it for the fleet (halving while most requests are refused,
-//     then 5% steps), a RateLimit-Policy header (ReportRateLimit,
+//     20% steps while more than a fifth are, then 5% steps), a
+//     RateLimit-Policy header (ReportRateLimit,
 //     classify.ParseRateLimit; HTTPDeliverer reports it) lowers it to what
-//     the partner publishes, and it climbs back after RateRecovery. A 429
-//     then costs the record no attempt and pauses nothing.
+//     the partner publishes, a remaining quota (X-RateLimit-Remaining r
+//     with X-RateLimit-Reset t, or RateLimit r and t) lowers it to r/t when
+//     that is under it, and a quota spent (r = 0) pauses the destination
+//     until the reset (capped by MaxPause); it climbs back after
+//     RateRecovery. A 429 then costs the record no attempt and pauses
+//     nothing.
 //
 //   - DestinationConfig.AdaptiveConcurrency makes MaxInFlight a ceiling:
 //     the store's MaxInFlight (the leases of every process) is adapted by

@@ -57,7 +57,12 @@ type DestinationConfig struct {
 	// lowers it to the share of recent requests the partner accepted
 	// (the record waits, unattempted, and the destination is not
 	// paused); a RateLimit-Policy the Deliverer reports (ReportRateLimit)
-	// lowers it to what the partner publishes. It holds for
+	// lowers it to what the partner publishes; a remaining quota it
+	// reports (X-RateLimit-Remaining r until X-RateLimit-Reset t, or
+	// RateLimit r and t) lowers it to r/t when that is at least 5% under
+	// the rate in force (answers that leave plenty change nothing), and a
+	// quota spent (r = 0) pauses the destination for the fleet until the
+	// reset, capped by DispatcherConfig.MaxPause. It holds for
 	// DispatcherConfig.RateRecovery, then climbs back to Rate over as
 	// long again. Each change is a DestinationEvent (DestinationRateChange).
 	Rate float64
@@ -231,20 +236,33 @@ func resolveRecovering(resolve func(string) (DestinationConfig, bool), name stri
 
 // writeLimits writes the limits of every destination configured or
 // resolved since the last call to the store; failures are kept for the
-// next call.
-func (d *Dispatcher) writeLimits(ctx context.Context) error {
+// next call. It returns the limits in force for the learned ones (a Rate,
+// AdaptiveConcurrency) as events of cause "start", so that gauges show
+// them before they first change.
+func (d *Dispatcher) writeLimits(ctx context.Context) ([]DestinationEvent, error) {
 	ds := &d.dests
 	ds.mu.Lock()
 	pending := ds.limits
 	ds.limits = nil
 	ds.mu.Unlock()
 	var errs []error
+	var events []DestinationEvent
 	failed := map[string]DestinationLimits{}
 	for name, l := range pending {
 		l = d.keepLearned(ctx, name, l)
 		if err := d.cfg.Store.SetDestinationLimits(ctx, name, l); err != nil {
 			errs = append(errs, fmt.Errorf("delivery: limits of destination %q: %w", name, err))
 			failed[name] = l
+			continue
+		}
+		ds.mu.Lock()
+		p := ds.pipelines[name]
+		ds.mu.Unlock()
+		if p != nil && p.learner != nil {
+			events = append(events, DestinationEvent{Destination: name, Change: DestinationRateChange, Cause: causeStart, Rate: l.Rate})
+		}
+		if p != nil && p.conc != nil {
+			events = append(events, DestinationEvent{Destination: name, Change: DestinationConcurrencyChange, Cause: causeStart, InFlight: l.MaxInFlight})
 		}
 	}
 	if len(failed) > 0 {
@@ -260,8 +278,12 @@ func (d *Dispatcher) writeLimits(ctx context.Context) error {
 		}
 		ds.mu.Unlock()
 	}
-	return errors.Join(errs...)
+	return events, errors.Join(errs...)
 }
+
+// causeStart is the cause of the events that report a destination's
+// learned limits in force when a Dispatcher starts with it.
+const causeStart = "start"
 
 // keepLearned returns l with what the fleet learned for name in place of
 // the configured ceilings, when the store holds it (LimitsReader): a rate
@@ -340,15 +362,30 @@ func (d *Dispatcher) pauseFor(cause string, err error) Pause {
 	return p
 }
 
-// pauseDestination pauses name for the fleet after err, disabling it when
-// it has been paused longer than DisableAfter. It returns the pause's end.
-func (r *run) pauseDestination(name, cause string, err error) time.Time {
+// pauseNeeded reports whether name should be paused until until: false
+// when this process paused it already until then (within a second), so
+// that the answers of one spent quota, which all say so, write one pause.
+func (d *Dispatcher) pauseNeeded(name string, until time.Time) bool {
+	ds := &d.dests
+	ds.mu.Lock()
+	defer ds.mu.Unlock()
+	h, ok := ds.held[name]
+	return !ok || (!h.until.IsZero() && h.until.Before(until.Add(-time.Second)))
+}
+
+// pauseDestination pauses name for the fleet after err, until until when
+// it is set, else as pauseFor says, disabling it when it has been paused
+// longer than DisableAfter. It returns the pause's end.
+func (r *run) pauseDestination(name, cause string, err error, until time.Time) time.Time {
 	d := r.d
 	p := d.pauseFor(cause, err)
+	if !until.IsZero() {
+		p.Until, p.Length = until, nil
+	}
 	ctx, cancel := context.WithTimeout(r.detached, d.cfg.StoreTimeout)
 	defer cancel()
 	st, serr := d.cfg.Store.PauseDestination(ctx, name, p)
-	until := p.Until
+	until = p.Until
 	if serr == nil && st.PausedUntil.After(until) {
 		until = st.PausedUntil
 	}

@@ -21,12 +21,24 @@ const (
 	rateSample  = 2 * time.Second
 	rateSamples = 20
 	// A cut halves the rate while the partner accepts less than half of
-	// what is sent, and takes 5% off once it accepts more.
+	// what is sent, takes 20% off while it accepts less than 80%, and 5%
+	// once it accepts more.
 	rateMinCut  = 0.5
+	rateMidCut  = 0.8
 	rateFineCut = 0.95
 	// rateRewrite is the least relative change of a recovering rate that
-	// is written to the store.
+	// is written to the store, and the least cut a partner's remaining
+	// quota makes.
 	rateRewrite = 0.05
+	// resetResolution is how far a reset given in whole seconds may be
+	// from the true one (X-RateLimit-Reset: 1 may be 0.01s away).
+	resetResolution = time.Second
+)
+
+// Causes of a rate change the Dispatcher reports (DestinationEvent.Cause).
+const (
+	causePolicy    = "ratelimit_policy"
+	causeRemaining = "ratelimit_remaining"
 )
 
 // rateLearner learns the rate a partner accepts for one destination with
@@ -38,18 +50,25 @@ const (
 // limit. The learner watches the answers for rateSample after the rate
 // last changed, then compares the share the partner accepted with the
 // rate they were sent at (the rate in force, plus the burst GCRA grants
-// at once): while the partner accepts less than half of what is sent
-// (sending 100/s to one that accepts 20/s, about 20% succeed) it halves
-// the rate, as AIMD's multiplicative decrease does; once it accepts more,
-// a cut takes 5% off, so the rate settles within 5% under the partner's
-// limit instead of anywhere down to half of it. The share only picks the
+// at once), which bounds the rate the partner accepted from above: while
+// that bound is under half the rate (sending 100/s to one that accepts
+// 20/s, about 20% succeed) it halves the rate, as AIMD's multiplicative
+// decrease does; while it is under 80%, a cut takes 20% off; once it is
+// closer, 5%, so the rate settles within 5% under the partner's limit
+// instead of anywhere down to half of it. (The middle step is for a fleet
+// that cannot keep up with its limit: it sends less than the limit, sees
+// more of it accepted, and 5% steps of a limit that does not bind would
+// take many samples to reach the partner's.) The share only picks the
 // step: one process's sample is noisy, and the process that judges first
 // is the one that saw the most 429s. Before it cuts, it reads the fleet's
 // rate from the store (LimitsReader): when another process cut it since,
 // it takes that rate as its own and watches again, so cuts do not stack.
 // A partner's published policy (RateLimit-Policy q/w) lowers it at once
-// to that. The rate learned holds for RateRecovery after the last cut,
-// then climbs linearly back to the ceiling over another RateRecovery, so
+// to that, and so does its remaining quota (X-RateLimit-Remaining r with
+// X-RateLimit-Reset t, or RateLimit r and t) when r/t is under the rate in
+// force: the fleet may send r more until the reset, so at most r/t a
+// second (see remainingPace). The rate learned holds for RateRecovery
+// after the last cut, then climbs linearly back to the ceiling over another RateRecovery, so
 // a partner that raised its limit is found again; it is never above the
 // ceiling nor under MinRate.
 type rateLearner struct {
@@ -92,17 +111,22 @@ func (l *rateLearner) setRate(r float64, now time.Time) float64 {
 }
 
 // observe takes one answer of the partner at now (its HTTP status, and
-// what it said of its limit). It returns a new rate when the partner's
-// policy lowers it (cause "ratelimit_policy"), or, when the answers since
-// the last change say the rate is too high, judge true and the share of
-// them the partner accepted: the caller then reads the fleet's rate and
-// calls cutTo.
-func (l *rateLearner) observe(now time.Time, status int, rl classify.RateLimit, hasRL bool) (rate float64, changed, judge bool, share float64) {
+// what it said of its limit). It returns a new rate when what the partner
+// said lowers it (cause causePolicy for a published policy,
+// causeRemaining for a remaining quota), or, when the answers since the
+// last change say the rate is too high, judge true and the share of them
+// the partner accepted: the caller then reads the fleet's rate and calls
+// cutTo.
+func (l *rateLearner) observe(now time.Time, status int, rl classify.RateLimit, hasRL bool) (rate float64, cause string, judge bool, share float64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if hasRL {
-		if r, ok := rl.Rate(); ok && r < l.rateAt(now)*0.99 {
-			return l.setRate(r, now), true, false, 0
+		cur := l.rateAt(now)
+		if r, ok := rl.Rate(); ok && r < cur*0.99 {
+			return l.setRate(r, now), causePolicy, false, 0
+		}
+		if pace, sure, ok := remainingPace(rl); ok && sure < cur*(1-rateRewrite) {
+			return l.setRate(pace, now), causeRemaining, false, 0
 		}
 	}
 	if l.watchFrom.IsZero() {
@@ -115,9 +139,47 @@ func (l *rateLearner) observe(now time.Time, status int, rl classify.RateLimit, 
 	}
 	n := l.ok + l.limited
 	if status != http.StatusTooManyRequests || n < rateSamples || now.Sub(l.watchFrom) < rateSample {
-		return 0, false, false, 0
+		return 0, "", false, 0
 	}
-	return 0, false, true, min(0.9, float64(l.ok)/float64(n))
+	return 0, "", true, min(0.9, float64(l.ok)/float64(n))
+}
+
+// remainingPace reads a partner's remaining quota: r requests
+// (rl.Remaining) until its reset in t (rl.Reset) allow the fleet r/t a
+// second until then, pace. A reset in whole seconds is as coarse as that
+// (X-RateLimit-Reset: 1 may mean 0.01s, when r is what is left of a
+// window just ending), so the rate is lowered only when even the least
+// reset it may mean, t - 1s, gives a rate under the one in force: sure is
+// r/(t - 1s), or r/t for a reset known to a finer resolution (a Unix time
+// that does not fall on a whole second from now). ok is false when the
+// answer says nothing of a pace: no remaining count, none left (see
+// exhaustedFor), or no reset after now (or under a second away, in whole
+// seconds).
+func remainingPace(rl classify.RateLimit) (pace, sure float64, ok bool) {
+	if !rl.HasRemaining || rl.Remaining <= 0 || rl.Reset <= 0 {
+		return 0, 0, false
+	}
+	t := rl.Reset
+	least := t
+	if t%time.Second == 0 {
+		least = t - resetResolution
+	}
+	if least <= 0 {
+		return 0, 0, false
+	}
+	r := float64(rl.Remaining)
+	return r / t.Seconds(), r / least.Seconds(), true
+}
+
+// exhaustedFor returns how long the partner said nothing more is allowed:
+// the reset of a remaining quota of zero, capped by maxPause; ok is false
+// when the answer does not say so (a reset of zero, or in the past, is no
+// wait).
+func exhaustedFor(rl classify.RateLimit, hasRL bool, maxPause time.Duration) (time.Duration, bool) {
+	if !hasRL || !rl.HasRemaining || rl.Remaining != 0 || rl.Reset <= 0 {
+		return 0, false
+	}
+	return min(rl.Reset, maxPause), true
 }
 
 // sentRate is the rate the fleet sent at over the span from watchFrom to
@@ -144,9 +206,15 @@ func (l *rateLearner) cutTo(now time.Time, fleet float64, known bool, share floa
 		l.learned, l.cut, l.watchFrom, l.ok, l.limited, l.written = fleet, now, now, 0, 0, fleet
 		return fleet, false // another process cut it since
 	}
+	// What the partner accepted a second, at most: the fleet sent at
+	// most sentRate (less when it could not keep up with its limit).
+	accepted := l.sentRate(now, cur) * share
 	cut := rateFineCut
-	if l.sentRate(now, cur)*share < cur*rateMinCut {
+	switch {
+	case accepted < cur*rateMinCut:
 		cut = rateMinCut
+	case accepted < cur*rateMidCut:
+		cut = rateMidCut
 	}
 	return l.setRate(cur*cut, now), true
 }
@@ -189,24 +257,36 @@ func (l *rateLearner) limits(r float64) DestinationLimits {
 
 // learnRate lets the destination's learner take the attempt's answer, and
 // writes a new rate to the store for the fleet. It reports whether the
-// answer was a 429 the learner took: the record then waits, unattempted,
-// instead of pausing the destination.
-func (r *run) learnRate(p *pipeline, e *AttemptEvent, rl classify.RateLimit, hasRL bool) bool {
+// answer was a 429 the learner took (the record then waits, unattempted,
+// instead of pausing the destination), and, when the partner said its
+// quota is spent until a reset (a remaining count of 0), when the
+// destination should be paused until: the reset, capped by MaxPause.
+func (r *run) learnRate(p *pipeline, e *AttemptEvent, rl classify.RateLimit, hasRL bool) (limited bool, until time.Time) {
 	if p.learner == nil || r.ctx.Err() != nil {
-		return false
+		return false, time.Time{}
 	}
 	status, name := e.Attempt.Status, e.Record.Destination
-	rate, changed, judge, share := p.learner.observe(time.Now(), status, rl, hasRL)
+	now := time.Now()
+	if wait, ok := exhaustedFor(rl, hasRL, r.d.cfg.MaxPause); ok {
+		until = now.Add(wait)
+	}
+	rate, cause, judge, share := p.learner.observe(now, status, rl, hasRL)
 	switch {
-	case changed:
-		r.writeRate(name, p.learner, rate, "ratelimit_policy", e.Err)
+	case cause != "":
+		// The partner said so: lower the fleet's rate to it, unless
+		// another process lowered it further since.
+		if fleet, known := r.fleetRate(name); known && fleet > 0 && fleet < rate*0.99 {
+			p.learner.adopt(time.Now(), fleet)
+			break
+		}
+		r.cutRate(name, p.learner, rate, cause, e.Err)
 	case judge:
 		fleet, known := r.fleetRate(name)
 		if rate, changed := p.learner.cutTo(time.Now(), fleet, known, share); changed {
-			r.writeRate(name, p.learner, rate, "http_429", e.Err)
+			r.cutRate(name, p.learner, rate, "http_429", e.Err)
 		}
 	}
-	return status == http.StatusTooManyRequests
+	return status == http.StatusTooManyRequests, until
 }
 
 // fleetRate reads the destination's rate in force for the fleet, when the
@@ -220,6 +300,33 @@ func (r *run) fleetRate(name string) (float64, bool) {
 	defer cancel()
 	l, err := lr.DestinationLimits(ctx, name)
 	return l.Rate, err == nil
+}
+
+// cutRate lowers the fleet's rate to a learned rate and reports the
+// change. With a RateLowerer it never raises the store's rate: when
+// another process cut it lower meanwhile, the learner takes that rate as
+// its own and reports nothing (that process did). Otherwise, or when the
+// store has no limits for name yet, it writes them (writeRate).
+func (r *run) cutRate(name string, l *rateLearner, rate float64, cause string, err error) {
+	lw, ok := r.d.cfg.Store.(RateLowerer)
+	if !ok {
+		r.writeRate(name, l, rate, cause, err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), r.d.cfg.StoreTimeout)
+	inForce, serr := lw.LowerDestinationRate(ctx, name, rate)
+	cancel()
+	switch {
+	case serr == nil && inForce == 0:
+		r.writeRate(name, l, rate, cause, err)
+	case serr == nil && inForce < rate*0.99:
+		l.adopt(time.Now(), inForce)
+	default:
+		if serr != nil {
+			serr = fmt.Errorf("learned rate %.3g/s: %w", rate, serr)
+		}
+		r.observeDestination(DestinationEvent{Destination: name, Change: DestinationRateChange, Cause: cause, Err: err, StoreErr: serr, Rate: rate})
+	}
 }
 
 // writeRate writes a learned rate to the store and reports the change.

@@ -84,8 +84,8 @@ func (o *rateEvents) ObserveDestination(_ context.Context, e delivery.Destinatio
 
 // Three dispatchers send to a partner that accepts 20 requests a second
 // and answers 429 to the rest, under a configured Rate of 100/s: they
-// learn its limit within 30 seconds (halving, then 5% steps of two
-// seconds each), its 429s stop, and the partner then sees close to its
+// learn its limit within 30 seconds (halving, then 20% and 5% steps of
+// two seconds each), its 429s stop, and the partner then sees close to its
 // 20/s. Each change of the rate is reported.
 func TestRateLearnedFrom429s(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {

@@ -386,3 +386,20 @@ type LimitsReader interface {
 	// destination; zero limits for a destination without any.
 	DestinationLimits(ctx context.Context, name string) (DestinationLimits, error)
 }
+
+// RateLowerer is implemented by stores that can lower one destination's
+// rate in one step, never raising it: processes that learn a partner's
+// limit at the same moment then cannot undo each other's cuts (with
+// SetDestinationLimits alone, the last writer wins, and a process that
+// read the rate before another cut it writes a higher one back). A
+// Dispatcher uses it, when the store has it, for every cut of a learned
+// rate.
+type RateLowerer interface {
+	// LowerDestinationRate makes the named destination's stored Rate
+	// rate unless it is lower already (zero, no limit, is not lower),
+	// leaving its other limits as they are, and returns the Rate in
+	// force after. It returns 0, storing nothing, for a destination
+	// without stored limits, and an error wrapping ErrInvalid for a bad
+	// name or a rate outside MinRate..MaxRate.
+	LowerDestinationRate(ctx context.Context, name string, rate float64) (float64, error)
+}

@@ -283,7 +283,7 @@ func (o *Observer) ObserveDestination(ctx context.Context, e delivery.Destinatio
 		attrs = append(attrs, slog.String("cause", e.Cause))
 	case delivery.DestinationRateChange:
 		msg = "destination rate changed"
-		if e.Cause != "recovery" {
+		if e.Cause != "recovery" && e.Cause != "start" {
 			level = slog.LevelWarn
 		}
 		attrs = append(attrs, slog.String("cause", e.Cause), slog.Float64("rate", e.Rate))

@@ -289,6 +289,30 @@ func (s *Store) SetDestinationLimits(_ context.Context, name string, l delivery.
 	return nil
 }
 
+// LowerDestinationRate implements delivery.RateLowerer: the stored rate
+// becomes rate unless it is lower already. It returns the rate in force
+// after, 0 (and stores nothing) for a destination without stored limits,
+// or an error wrapping delivery.ErrInvalid for a bad name or rate.
+func (s *Store) LowerDestinationRate(_ context.Context, name string, rate float64) (float64, error) {
+	if err := delivery.ValidateDestinationName(name); err != nil {
+		return 0, fmt.Errorf("memstore: lower rate: %w", err)
+	}
+	if err := delivery.ValidateDestinationLimits(delivery.DestinationLimits{Rate: rate}); err != nil || rate == 0 {
+		return 0, fmt.Errorf("memstore: lower rate of %q to %v: %w", name, rate, delivery.ErrInvalid)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.dests[name]
+	if d == nil || !d.stateful {
+		return 0, nil
+	}
+	if d.rate == 0 || d.rate > rate {
+		d.rate = rate
+		d.changedAt = s.now()
+	}
+	return d.rate, nil
+}
+
 // Destinations implements delivery.Store.
 func (s *Store) Destinations(context.Context) ([]delivery.Destination, error) {
 	s.mu.Lock()

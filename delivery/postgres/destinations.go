@@ -164,6 +164,29 @@ func (s *Store) SetDestinationLimits(ctx context.Context, name string, l deliver
 	return nil
 }
 
+// LowerDestinationRate implements delivery.RateLowerer in one statement:
+// the stored rate becomes rate unless it is lower already. It returns the
+// rate in force after, 0 (and stores nothing) for a destination without
+// stored limits, or an error wrapping delivery.ErrInvalid for a bad name
+// or rate, or the database's error.
+func (s *Store) LowerDestinationRate(ctx context.Context, name string, rate float64) (float64, error) {
+	if err := delivery.ValidateDestinationName(name); err != nil {
+		return 0, fmt.Errorf("postgres: lower rate: %w", err)
+	}
+	if err := delivery.ValidateDestinationLimits(delivery.DestinationLimits{Rate: rate}); err != nil || rate == 0 {
+		return 0, fmt.Errorf("postgres: lower rate of %q to %v: %w", name, rate, delivery.ErrInvalid)
+	}
+	var inForce float64
+	err := s.pool.QueryRow(ctx, s.q.lowerRate, name, s.stamp().now, rate).Scan(&inForce)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return 0, nil
+	case err != nil:
+		return 0, fmt.Errorf("postgres: lower rate of %q: %w", name, err)
+	}
+	return inForce, nil
+}
+
 // Destinations implements delivery.Store: one statement that counts the
 // live and dead records per destination (a pass over those records, not
 // over the delivered history) and joins the destinations' stored state.

@@ -17,7 +17,7 @@ type queries struct {
 	lockDests, claim string
 
 	pause, pauseSet, resumeAfterProbe, resume, disable, setLimits, destinations string
-	limits                                                                      string
+	limits, lowerRate                                                           string
 	lockPending, cancel, retryNow                                               string
 
 	settleTerminal, promoteAfter                   string
@@ -397,6 +397,11 @@ ON CONFLICT (name) DO UPDATE SET max_in_flight = $3, rate = $4, burst = $5,
 	changed_at = CASE WHEN d.max_in_flight <> $3 OR d.rate <> $4 OR d.burst <> $5 OR d.changed_at IS NULL
 		THEN {NOW2} ELSE d.changed_at END`),
 		limits: q(`SELECT max_in_flight, rate, burst FROM {D} WHERE name = $1`),
+		// $3 the rate; the rate in force after, none without a row.
+		lowerRate: q(`WITH u AS (
+	UPDATE {D} SET rate = $3, changed_at = {NOW2} WHERE name = $1 AND (rate = 0 OR rate > $3) RETURNING rate
+)
+SELECT rate FROM u UNION ALL SELECT rate FROM {D} WHERE name = $1 AND NOT EXISTS (SELECT 1 FROM u)`),
 		// Every destination with live or dead records or stored state,
 		// with its figures: one pass over the live and dead records. $1 now.
 		destinations: q(`SELECT ` + destColumns + `,

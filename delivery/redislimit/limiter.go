@@ -28,6 +28,10 @@ type Config struct {
 type Limiter struct {
 	client goredis.UniversalClient
 	prefix string
+	// The only uses of this process's clock: the deadline check and the
+	// wait for the next token (replaced by tests to skew them).
+	now   func() time.Time
+	sleep func(ctx context.Context, d time.Duration) error
 }
 
 // ErrInvalid is wrapped by the errors for bad input.
@@ -42,7 +46,7 @@ func New(client goredis.UniversalClient, cfg Config) (*Limiter, error) {
 	if cfg.Prefix == "" {
 		cfg.Prefix = DefaultPrefix
 	}
-	return &Limiter{client: client, prefix: cfg.Prefix}, nil
+	return &Limiter{client: client, prefix: cfg.Prefix, now: time.Now, sleep: sleep}, nil
 }
 
 // take runs GCRA on KEYS[1], the theoretical arrival time in microseconds
@@ -84,23 +88,38 @@ func (l *Limiter) Take(ctx context.Context, key string, rate float64, burst int)
 
 // Wait takes one token of the limit named key, waiting for it; it returns
 // ctx's error if ctx ends first, or at once when ctx's deadline comes
-// before the next token.
+// before the next token (an error wrapping context.DeadlineExceeded). A
+// Take error is returned as it is.
+//
+// This process's clock enters only here, and only to wait: the wait Redis
+// returns is slept, then the token is asked for again. A process whose
+// clock is off, or whose timers fire early or late, asks again early (and
+// is told to wait again) or late (and sends less); neither can take more
+// than the limit.
 func (l *Limiter) Wait(ctx context.Context, key string, rate float64, burst int) error {
 	for {
 		wait, err := l.Take(ctx, key, rate, burst)
 		if err != nil || wait == 0 {
 			return err
 		}
-		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < wait {
+		if deadline, ok := ctx.Deadline(); ok && deadline.Sub(l.now()) < wait {
 			return fmt.Errorf("redislimit: next token of %q in %v, after the deadline: %w", key, wait, context.DeadlineExceeded)
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
+		if err := l.sleep(ctx, wait); err != nil {
+			return err
 		}
+	}
+}
+
+// sleep waits for d or ctx's end, returning ctx's error then.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 
