@@ -125,7 +125,12 @@ func testRateConcurrent(t *testing.T, h *harness) {
 		})
 	}
 	wg.Wait()
-	assert.Equal(t, 4, got, "eight racing claims take the burst, no more")
+	// A store may skip a destination another claim holds locked (as
+	// PostgreSQL's SKIP LOCKED does) rather than wait, so under load the
+	// claims racing the first can all come back empty: the first takes its
+	// 3, and the burst's last token may be left for a later claim.
+	assert.LessOrEqual(t, got, 4, "eight racing claims take the burst, no more")
+	assert.GreaterOrEqual(t, got, 3, "the first claim takes its 3")
 }
 
 // Two handles on one backend share one limit: what one claims, the other
