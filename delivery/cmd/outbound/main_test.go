@@ -206,6 +206,31 @@ func exercise(t *testing.T, url string, extra ...string) {
 	jsonOf(t, url, &dests, with("destinations")...)
 	assert.Equal(t, "active", dests[1].Status)
 
+	// The same two commands with -json, parsed back.
+	var paused struct {
+		Name        string    `json:"name"`
+		Status      string    `json:"status"`
+		Cause       string    `json:"cause"`
+		Reason      string    `json:"reason"`
+		PausedUntil time.Time `json:"paused_until"`
+	}
+	before := time.Now()
+	jsonOf(t, url, &paused, with("pause", "crm", "-for", "30m", "-reason", "partner deploy")...)
+	assert.Equal(t, "crm", paused.Name)
+	assert.Equal(t, "paused", paused.Status)
+	assert.Equal(t, "operator", paused.Cause)
+	assert.Equal(t, "partner deploy", paused.Reason)
+	assert.WithinRange(t, paused.PausedUntil, before.Add(30*time.Minute-time.Second), time.Now().Add(30*time.Minute+time.Second))
+	var resumed struct {
+		Name    string `json:"name"`
+		Resumed bool   `json:"resumed"`
+	}
+	jsonOf(t, url, &resumed, with("resume", "crm")...)
+	assert.Equal(t, "crm", resumed.Name)
+	assert.True(t, resumed.Resumed)
+	jsonOf(t, url, &dests, with("destinations")...)
+	assert.Equal(t, "active", dests[1].Status)
+
 	// Purge: nothing is that old.
 	var purged struct {
 		Purged int `json:"purged"`
