@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/codes"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -167,6 +168,8 @@ func TestOneTraceFromRequestToEveryAttempt(t *testing.T) {
 		}
 		assert.Equal(t, want, class, "attempt %d", i+1)
 		assert.Equal(t, map[bool]int64{true: 503, false: 200}[i < 2], status, "attempt %d", i+1)
+		// Failed attempts are errors in the trace; the last one is not.
+		assert.Equal(t, map[bool]codes.Code{true: codes.Error, false: codes.Unset}[i < 2], attempts[i].Status().Code, "attempt %d status", i+1)
 	}
 
 	// The metrics match the attempts made and the store's figures.
