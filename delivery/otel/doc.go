@@ -41,6 +41,16 @@
 // retry_after, next_attempt_at, state). They never carry a payload, a
 // header value or an error text, and url.full is redacted.
 //
+// W3C baggage is not kept with the record, by design. Baggage is
+// request-scoped key-value data that services add freely (tenant ids,
+// user ids, feature flags), and a record outlives its request by minutes
+// or days and is read by operators and other processes: storing it would
+// copy whatever a middleware put there into the outbox, unreviewed. Put
+// what the partner needs into the message (Headers, Payload) instead,
+// where it is explicit and bounded. Transport still propagates the
+// baggage of the dispatcher's own context when its Propagator includes
+// propagation.Baggage.
+//
 // Without this package the dispatcher does no tracing work: a Dispatcher
 // whose Observer is not a delivery.AttemptTracer allocates per record
 // exactly what it did before trace context existed, and a record
