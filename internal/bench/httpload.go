@@ -21,15 +21,40 @@ import (
 
 // The HTTP comparison POSTs the same small JSON body to a loopback server
 // in the same process, which reads the body and answers 200 with no body.
-// Every contender gets its own connection pool sized for the concurrency
-// measured (MaxIdleConnsPerHost = HTTPPoolSize), so none of them pays for
-// redialling; what differs is what each library does around the request.
+// Every contender sends the same request: the body with its Content-Type
+// and an Idempotency-Key, which a caller sets for any of these libraries
+// (it is what makes a retried POST safe), and which outbound's deliverer
+// sets from the message. Every contender gets its own connection pool
+// sized for the concurrency measured (MaxIdleConnsPerHost = HTTPPoolSize),
+// so none of them pays for redialling; what differs is what each library
+// does around the request.
 
 // HTTPPoolSize is the idle-connection pool per host that every HTTP
 // contender gets, at least the highest concurrency measured.
 const HTTPPoolSize = 64
 
 var httpPayload = []byte(`{"candidate":42,"event":"applied"}`)
+
+// httpIdempotencyKey is the Idempotency-Key every HTTP contender sends:
+// the message ID the outbound deliverer derives it from.
+const httpIdempotencyKey = "m-1"
+
+// newHTTPRequest is the request every contender that takes an
+// *http.Request sends.
+func newHTTPRequest(ctx context.Context, url string) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(httpPayload))
+	if err != nil {
+		return nil, err
+	}
+	setHTTPHeaders(req.Header)
+	return req, nil
+}
+
+// setHTTPHeaders sets the headers of the comparison's request.
+func setHTTPHeaders(h http.Header) {
+	h.Set("Content-Type", "application/json")
+	h.Set("Idempotency-Key", httpIdempotencyKey)
+}
 
 // NewLoopback starts the loopback server the HTTP comparison sends to: it
 // reads each request body and answers 200 with an empty body. Close it when
@@ -58,6 +83,11 @@ func loopbackTransport() *http.Transport {
 // net/http first (the physical limit):
 //
 //   - net/http: http.Client.Do, body drained and closed, status checked.
+//   - net/http with timeouts: the same with the two timeouts
+//     httpclient.New sets by default, the client's (60s, for the whole
+//     request) and the transport's ResponseHeaderTimeout (30s). Each is a
+//     timer and a cancellable context per request inside net/http; the row
+//     shows what they cost by themselves, which the outbound row pays too.
 //   - outbound: httpdelivery.Deliverer on httpclient.New
 //     (MaxConnsPerHost = HTTPPoolSize) with the full middleware chain of
 //     the pipeline comparison (retry, gate, breaker); it also sets the
@@ -74,7 +104,8 @@ func loopbackTransport() *http.Transport {
 //     go-retryablehttp's StandardClient.
 func HTTPContenders(url string, workers int) []Contender {
 	cs := []Contender{
-		{Name: "net/http (bare)", Setup: func() (Op, func(), error) { return bareHTTP(url) }},
+		{Name: "net/http (bare)", Setup: func() (Op, func(), error) { return bareHTTP(url, false) }},
+		{Name: "net/http with timeouts (60s client, 30s header)", Setup: func() (Op, func(), error) { return bareHTTP(url, true) }},
 		{Name: "outbound", Setup: func() (Op, func(), error) { return outboundHTTP(url, HTTPPoolSize) }},
 	}
 	if workers > httpclient.DefaultMaxConnsPerHost {
@@ -91,15 +122,20 @@ func HTTPContenders(url string, workers int) []Contender {
 	)
 }
 
-func bareHTTP(url string) (Op, func(), error) {
+// bareHTTP is http.Client.Do on the loopback transport, with
+// httpclient.New's default timeouts when timeouts is set.
+func bareHTTP(url string, timeouts bool) (Op, func(), error) {
 	t := loopbackTransport()
 	client := &http.Client{Transport: t}
+	if timeouts {
+		t.ResponseHeaderTimeout = httpclient.DefaultResponseHeaderTimeout
+		client.Timeout = httpclient.DefaultClientTimeout
+	}
 	return func(ctx context.Context) error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(httpPayload))
+		req, err := newHTTPRequest(ctx, url)
 		if err != nil {
 			return err
 		}
-		req.Header.Set("Content-Type", "application/json")
 		return drainOK(client.Do(req))
 	}, t.CloseIdleConnections, nil
 }
@@ -118,7 +154,7 @@ func outboundHTTP(url string, conns int) (Op, func(), error) {
 		return nil, nil, err
 	}
 	// As the dispatcher hands it over: an ID and a correlation ID.
-	m := &delivery.Message{ID: "m-1", CorrelationID: "m-1", Payload: httpPayload}
+	m := &delivery.Message{ID: httpIdempotencyKey, CorrelationID: "m-1", Payload: httpPayload}
 	return func(ctx context.Context) error { return d.Deliver(ctx, m) }, func() {
 		stop()
 		client.CloseIdleConnections()
@@ -136,7 +172,7 @@ func retryableHTTP(url string) (Op, func(), error) {
 		if err != nil {
 			return err
 		}
-		req.Header.Set("Content-Type", "application/json")
+		setHTTPHeaders(req.Header)
 		return drainOK(c.Do(req))
 	}, t.CloseIdleConnections, nil
 }
@@ -154,11 +190,10 @@ func failsafeHTTP(url string) (Op, func(), error) {
 		Build()
 	client := &http.Client{Transport: failsafehttp.NewRoundTripper(t, retryPolicy, breaker)}
 	return func(ctx context.Context) error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(httpPayload))
+		req, err := newHTTPRequest(ctx, url)
 		if err != nil {
 			return err
 		}
-		req.Header.Set("Content-Type", "application/json")
 		return drainOK(client.Do(req))
 	}, t.CloseIdleConnections, nil
 }

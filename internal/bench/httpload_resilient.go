@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"bytes"
 	"context"
 	"net/http"
 	"time"
@@ -14,9 +13,9 @@ import (
 
 // The RoundTripper rows of the HTTP comparison: clients built for code
 // that only takes an *http.Client and calls Do itself. Each sends the
-// request as such code would, a POST of bytes (replayable), with an
-// Idempotency-Key so that the outbound transport may retry it as the
-// others do.
+// request as such code would, a POST of bytes (replayable), with the
+// Idempotency-Key every contender sends, which lets the outbound transport
+// retry it as the others do.
 
 // resilientHTTP is resilient.NewTransport over the loopback transport:
 // classification with the default rules, retries on a 3-attempt policy, the
@@ -31,12 +30,10 @@ func resilientHTTP(url string) (Op, func(), error) {
 	}
 	client := &http.Client{Transport: rt}
 	return func(ctx context.Context) error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(httpPayload))
+		req, err := newHTTPRequest(ctx, url)
 		if err != nil {
 			return err
 		}
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Idempotency-Key", "m-1")
 		return drainOK(client.Do(req))
 	}, t.CloseIdleConnections, nil
 }
@@ -51,12 +48,10 @@ func retryableStandardHTTP(url string) (Op, func(), error) {
 	c.RetryMax = pipelineTries - 1
 	client := c.StandardClient()
 	return func(ctx context.Context) error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(httpPayload))
+		req, err := newHTTPRequest(ctx, url)
 		if err != nil {
 			return err
 		}
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Idempotency-Key", "m-1")
 		return drainOK(client.Do(req))
 	}, t.CloseIdleConnections, nil
 }
