@@ -125,3 +125,39 @@ func TestGateAllowHotPathDoesNotAllocate(t *testing.T) {
 		t.Fatalf("Gate.Allow on the hot path allocates %v times per call", allocs)
 	}
 }
+
+// BenchmarkBreakersForParallel is For on one host from every CPU, as a
+// client sending to one partner calls it: it takes no lock and, the key
+// staying the most recent, writes nothing the CPUs share.
+func BenchmarkBreakersForParallel(b *testing.B) {
+	set, err := health.NewBreakers(health.BreakersConfig{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	set.For("partner.example")
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			set.For("partner.example")
+		}
+	})
+}
+
+// BenchmarkCircuitBreakerDoParallel is Do with a succeeding call from every
+// CPU: gobreaker's lock, taken twice a call, is what they share.
+func BenchmarkCircuitBreakerDoParallel(b *testing.B) {
+	br, err := health.NewCircuitBreaker(health.BreakerConfig{Name: "partner"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := b.Context()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := br.Do(ctx, func(context.Context) error { return nil }); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}

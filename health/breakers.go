@@ -39,21 +39,33 @@ type BreakersConfig struct {
 
 // Breakers holds one [Breaker] per destination key (for example a URL's
 // host), created on first use, in a bounded set. It is safe for concurrent
-// use; For on an existing key takes only a read lock.
+// use; For on an existing key takes no lock and, while the key stays the
+// most recently used, writes no shared memory, so goroutines on different
+// CPUs sending to one host do not contend on the set.
 type Breakers struct {
 	cfg     BreakerConfig
 	maxKeys int
 	newFunc func(key string) (Breaker, error)
 
-	clock atomic.Uint64 // logical time of the latest For, for LRU
+	clock atomic.Uint64 // logical time of the latest change of recency, for LRU
 
-	mu      sync.RWMutex
-	entries map[string]*breakerEntry
+	mu      sync.Mutex // serialises adding and evicting entries
+	n       int        // entries held; under mu
+	entries sync.Map   // key → *breakerEntry
 }
 
 type breakerEntry struct {
 	breaker Breaker
-	used    atomic.Uint64
+	used    atomic.Uint64 // the clock when the key last became the most recently used
+}
+
+// touch marks e the most recently used entry. A key used again while it
+// is still the most recent one writes nothing: the order of the entries
+// would not change.
+func (e *breakerEntry) touch(clock *atomic.Uint64) {
+	if e.used.Load() != clock.Load() {
+		e.used.Store(clock.Add(1))
+	}
 }
 
 // NewBreakers returns an empty set for cfg. It returns an error naming the
@@ -70,42 +82,46 @@ func NewBreakers(cfg BreakersConfig) (*Breakers, error) {
 		cfg:     bc,
 		maxKeys: orDefault(cfg.MaxKeys, DefaultMaxKeys),
 		newFunc: cfg.New,
-		entries: make(map[string]*breakerEntry),
 	}, nil
 }
 
 // For returns the breaker for key, creating it if the set has none. It
 // never returns nil.
 func (s *Breakers) For(key string) Breaker {
-	s.mu.RLock()
-	e := s.entries[key]
-	s.mu.RUnlock()
-	if e == nil {
+	e, ok := s.load(key)
+	if !ok {
 		var err error
 		if e, err = s.add(key); err != nil {
 			return refusing{err: err}
 		}
 	}
-	e.used.Store(s.clock.Add(1))
+	e.touch(&s.clock)
 	return e.breaker
+}
+
+func (s *Breakers) load(key string) (*breakerEntry, bool) {
+	v, ok := s.entries.Load(key)
+	if !ok {
+		return nil, false
+	}
+	return v.(*breakerEntry), true
 }
 
 // Len returns how many breakers the set holds.
 func (s *Breakers) Len() int {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return len(s.entries)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.n
 }
 
 // States returns the state of every breaker in the set, by key.
 func (s *Breakers) States() map[string]BreakerState {
-	s.mu.RLock()
-	breakers := make(map[string]Breaker, len(s.entries))
-	for k, e := range s.entries {
-		breakers[k] = e.breaker
-	}
-	s.mu.RUnlock()
-	// State may run hooks that use the set: call it without the lock.
+	breakers := make(map[string]Breaker)
+	s.entries.Range(func(k, v any) bool {
+		breakers[k.(string)] = v.(*breakerEntry).breaker
+		return true
+	})
+	// State may run hooks that use the set: call it with no entry held.
 	states := make(map[string]BreakerState, len(breakers))
 	for k, b := range breakers {
 		states[k] = b.State()
@@ -121,14 +137,16 @@ func (s *Breakers) add(key string) (*breakerEntry, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if e := s.entries[key]; e != nil {
+	if e, ok := s.load(key); ok {
 		return e, nil // another goroutine won the race
 	}
-	if len(s.entries) >= s.maxKeys {
+	if s.n >= s.maxKeys {
 		s.evict()
 	}
 	e := &breakerEntry{breaker: b}
-	s.entries[key] = e
+	e.used.Store(s.clock.Add(1))
+	s.entries.Store(key, e)
+	s.n++
 	return e, nil
 }
 
@@ -155,20 +173,23 @@ func (s *Breakers) build(key string) (Breaker, error) {
 func (s *Breakers) evict() {
 	var victim, closedVictim string
 	var oldest, oldestClosed uint64 = ^uint64(0), ^uint64(0)
-	for k, e := range s.entries {
+	s.entries.Range(func(k, v any) bool {
+		e := v.(*breakerEntry)
 		used := e.used.Load()
 		if used < oldest {
-			victim, oldest = k, used
+			victim, oldest = k.(string), used
 		}
 		cb, own := e.breaker.(*CircuitBreaker)
 		if (!own || BreakerState(cb.state.Load()) == BreakerClosed) && used < oldestClosed {
-			closedVictim, oldestClosed = k, used
+			closedVictim, oldestClosed = k.(string), used
 		}
-	}
+		return true
+	})
 	if oldestClosed != ^uint64(0) {
 		victim = closedVictim
 	}
-	delete(s.entries, victim)
+	s.entries.Delete(victim)
+	s.n--
 }
 
 // refusing is the Breaker For returns when none could be built.

@@ -56,6 +56,40 @@ func TestBreakersBoundedSetKeepsOpenBreakers(t *testing.T) {
 	assert.Equal(t, 3, set.Len())
 }
 
+// For on the key that is already the most recent one writes nothing
+// (touch): the order the set evicts in must still be the order of last use.
+func TestBreakersEvictByLastUseWhenAKeyRepeats(t *testing.T) {
+	set, err := health.NewBreakers(health.BreakersConfig{MaxKeys: 3})
+	require.NoError(t, err)
+	for range 5 {
+		set.For("a")
+	}
+	set.For("b")
+	for range 5 {
+		set.For("b")
+	}
+	set.For("c")
+	set.For("a") // b is now the least recently used, however often it was used
+	set.For("d")
+	assert.ElementsMatch(t, []string{"a", "c", "d"}, keysOf(set.States()))
+
+	set.For("d")
+	set.For("d")
+	set.For("e") // c
+	assert.ElementsMatch(t, []string{"a", "d", "e"}, keysOf(set.States()))
+	set.For("f") // a
+	assert.ElementsMatch(t, []string{"d", "e", "f"}, keysOf(set.States()))
+	assert.Equal(t, 3, set.Len())
+}
+
+func keysOf(m map[string]health.BreakerState) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	return keys
+}
+
 func TestBreakersBoundedUnderConcurrency(t *testing.T) {
 	set, err := health.NewBreakers(health.BreakersConfig{MaxKeys: 50})
 	require.NoError(t, err)
