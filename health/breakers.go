@@ -116,12 +116,16 @@ func (s *Breakers) Len() int {
 
 // States returns the state of every breaker in the set, by key.
 func (s *Breakers) States() map[string]BreakerState {
-	breakers := make(map[string]Breaker)
+	// Under mu, so that the snapshot is one the set was in: an add and an
+	// eviction during the walk would otherwise both show.
+	s.mu.Lock()
+	breakers := make(map[string]Breaker, s.n)
 	s.entries.Range(func(k, v any) bool {
 		breakers[k.(string)] = v.(*breakerEntry).breaker
 		return true
 	})
-	// State may run hooks that use the set: call it with no entry held.
+	s.mu.Unlock()
+	// State may run hooks that use the set: call it without the lock.
 	states := make(map[string]BreakerState, len(breakers))
 	for k, b := range breakers {
 		states[k] = b.State()

@@ -90,21 +90,40 @@ func keysOf(m map[string]health.BreakerState) []string {
 	return keys
 }
 
+// While keys churn past the bound, the set never holds more than MaxKeys,
+// and States is always a snapshot the set was in: never more than MaxKeys
+// entries, even while adds and evictions run beside it.
 func TestBreakersBoundedUnderConcurrency(t *testing.T) {
 	set, err := health.NewBreakers(health.BreakersConfig{MaxKeys: 50})
 	require.NoError(t, err)
 	var wg sync.WaitGroup
+	var writers sync.WaitGroup
 	for g := range 8 {
-		wg.Go(func() {
+		writers.Go(func() {
 			for i := range 500 {
 				b := set.For(fmt.Sprintf("host-%d", (g*7+i)%120))
-				require.NotNil(t, b)
+				assert.NotNil(t, b)
 				_ = call(t, b, nil)
 			}
 		})
 	}
+	done := make(chan struct{})
+	wg.Go(func() {
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			assert.LessOrEqual(t, len(set.States()), 50)
+			assert.LessOrEqual(t, set.Len(), 50)
+		}
+	})
+	writers.Wait()
+	close(done)
 	wg.Wait()
 	assert.LessOrEqual(t, set.Len(), 50)
+	assert.Len(t, set.States(), set.Len(), "Len counts what the set holds")
 }
 
 func TestBreakersHookLearnsTheKey(t *testing.T) {

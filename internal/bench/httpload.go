@@ -87,7 +87,9 @@ func loopbackTransport() *http.Transport {
 //     httpclient.New sets by default, the client's (60s, for the whole
 //     request) and the transport's ResponseHeaderTimeout (30s). Each is a
 //     timer and a cancellable context per request inside net/http; the row
-//     shows what they cost by themselves, which the outbound row pays too.
+//     shows what they cost by themselves. The outbound row pays the same
+//     two: the deliverer enforces the client's timeout as the deadline of
+//     its own per-request context.
 //   - outbound: httpdelivery.Deliverer on httpclient.New
 //     (MaxConnsPerHost = HTTPPoolSize) with the full middleware chain of
 //     the pipeline comparison (retry, gate, breaker); it also sets the

@@ -30,6 +30,7 @@ type recordingServer struct {
 	mu       sync.Mutex
 	bodies   []string
 	idemKeys []string
+	types    []string
 	status   int
 }
 
@@ -40,6 +41,7 @@ func newRecordingServer(status int) *recordingServer {
 		s.mu.Lock()
 		s.bodies = append(s.bodies, r.Method+" "+string(body))
 		s.idemKeys = append(s.idemKeys, r.Header.Get("Idempotency-Key"))
+		s.types = append(s.types, r.Header.Get("Content-Type"))
 		s.mu.Unlock()
 		w.WriteHeader(s.status)
 	}))
@@ -69,8 +71,9 @@ func TestHTTPContendersSendTheSameRequests(t *testing.T) {
 			for _, b := range srv.bodies {
 				assert.Equal(t, "POST "+string(httpPayload), b)
 			}
-			for _, k := range srv.idemKeys {
+			for i, k := range srv.idemKeys {
 				assert.Equal(t, httpIdempotencyKey, k, "every client sends the same Idempotency-Key")
+				assert.Equal(t, "application/json", srv.types[i], "every client sends the same Content-Type")
 			}
 		})
 	}
