@@ -64,6 +64,15 @@ type hit struct {
 	body   string
 }
 
+// hitOf reads r's body and returns what the test servers keep of r.
+func hitOf(r *http.Request) hit {
+	body, _ := io.ReadAll(r.Body)
+	return hit{
+		at: time.Now(), method: r.Method, path: r.URL.Path,
+		auth: r.Header.Get("Authorization"), key: r.Header.Get("Idempotency-Key"), body: string(body),
+	}
+}
+
 func newPartner(t *testing.T, script ...string) *partner {
 	t.Helper()
 	p := &partner{script: script}
@@ -96,13 +105,10 @@ func (p *partner) serve(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, "ok")
 		return
 	}
-	body, _ := io.ReadAll(r.Body)
+	h := hitOf(r)
 	p.mu.Lock()
 	step := p.script[min(len(p.hits), len(p.script)-1)]
-	p.hits = append(p.hits, hit{
-		at: time.Now(), method: r.Method, path: r.URL.Path,
-		auth: r.Header.Get("Authorization"), key: r.Header.Get("Idempotency-Key"), body: string(body),
-	})
+	p.hits = append(p.hits, h)
 	p.mu.Unlock()
 
 	status, retryAfter, _ := strings.Cut(step, ":")

@@ -17,24 +17,28 @@ import (
 	"github.com/outbound-go/outbound/tokencache"
 )
 
-// seen is what a loopback server was sent: one "METHOD path body auth"
-// line per request.
+// seen is what a loopback server was sent.
 type seen struct {
 	mu   sync.Mutex
-	reqs []string
+	hits []hit
 }
 
 func (s *seen) add(r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
+	h := hitOf(r)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.reqs = append(s.reqs, r.Method+" "+r.URL.Path+" "+string(body)+" auth="+r.Header.Get("Authorization"))
+	s.hits = append(s.hits, h)
 }
 
+// all returns one "METHOD path body auth=..." line per request.
 func (s *seen) all() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]string(nil), s.reqs...)
+	lines := make([]string, 0, len(s.hits))
+	for _, h := range s.hits {
+		lines = append(lines, h.method+" "+h.path+" "+h.body+" auth="+h.auth)
+	}
+	return lines
 }
 
 // Redirects behave as for the HTTP deliverer: NewClient follows a 307 only
