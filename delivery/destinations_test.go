@@ -191,9 +191,12 @@ func TestDestinationsDownAndSlowCostTheOthersNothing(t *testing.T) {
 		for _, r := range page.Records {
 			assert.Zero(t, r.Attempts, "%s spent an attempt", r.ID)
 		}
-		// Pauses of 5s, 15s, 45s (DefaultPauseBackoff) end at 5s, 20s and
-		// 65s: one probe each, after the first requests at 0 (at most one
-		// per dispatcher, before any of them paused it).
+		// Pauses of 5s, 15s, 45s (DefaultPauseBackoff), each from the
+		// failure before it: one probe each, after the first requests at 0
+		// (at most one per dispatcher, before any of them paused it). A
+		// probe goes out when its pause has ended and a worker is free: by
+		// then the slow partner alone may hold every worker, so it can wait
+		// up to one of the slow partner's attempts (2s), never longer.
 		reqs := partners.requests("down")
 		t.Logf("requests to the down destination at %v", reqs)
 		var first, later []time.Duration
@@ -204,10 +207,15 @@ func TestDestinationsDownAndSlowCostTheOthersNothing(t *testing.T) {
 				later = append(later, at)
 			}
 		}
+		require.NotEmpty(t, first, "the down destination was asked before it was paused")
 		assert.LessOrEqual(t, len(first), 3, "before the first pause: at most one request per dispatcher")
 		require.Len(t, later, 3, "one probe per pause interval across the fleet")
-		for i, want := range []time.Duration{5 * time.Second, 20 * time.Second, 65 * time.Second} {
-			assert.InDelta(t, want.Seconds(), later[i].Seconds(), 1, "probe %d", i)
+		const slowAttempt = 2 * time.Second
+		earliest, latest := first[0], first[len(first)-1] // the failure that paused it
+		for i, pause := range []time.Duration{5 * time.Second, 15 * time.Second, 45 * time.Second} {
+			assert.GreaterOrEqual(t, later[i], earliest+pause, "probe %d: not before its pause ends", i)
+			assert.LessOrEqual(t, later[i], latest+pause+slowAttempt, "probe %d: no later than one slow attempt after its pause ends", i)
+			earliest, latest = later[i], later[i]
 		}
 		ds, err := store.Destinations(context.Background())
 		require.NoError(t, err)
