@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/outbound-go/outbound/classify"
 	"github.com/outbound-go/outbound/delivery"
+	"github.com/outbound-go/outbound/delivery/postgres"
 	"github.com/outbound-go/outbound/delivery/storetest/killtest"
 )
 
@@ -41,6 +43,38 @@ func BenchmarkEnqueue(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.N*size)/b.Elapsed().Seconds(), "records/s")
 		})
+	}
+}
+
+// BenchmarkEnqueueBulk enqueues batches of new unkeyed messages with
+// generated IDs, the batches Enqueue writes with COPY from
+// CopyMinForTest up, through each path in the same run: path=insert
+// forces the INSERT over unnested arrays, path=copy the COPY.
+func BenchmarkEnqueueBulk(b *testing.B) {
+	for _, size := range []int{postgres.CopyMinForTest, 1000} {
+		for _, path := range []string{"insert", "copy"} {
+			b.Run(fmt.Sprintf("batch=%d/path=%s", size, path), func(b *testing.B) {
+				store, _ := newStore(b, nil)
+				if path == "insert" {
+					store.SetCopyMinForTest(math.MaxInt)
+				}
+				ctx := context.Background()
+				msgs := make([]delivery.Message, size)
+				b.ReportAllocs()
+				for i := 0; b.Loop(); i++ {
+					for j := range msgs {
+						msgs[j] = delivery.Message{Destination: "crm", Payload: fmt.Appendf(nil, `{"candidate":%d}`, i*size+j)}
+					}
+					if _, err := store.Enqueue(ctx, msgs...); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(b.N*size)/b.Elapsed().Seconds(), "records/s")
+				if copied := store.CopiedBatchesForTest(); (path == "copy") != (copied > 0) {
+					b.Fatalf("path %s: %d batches copied", path, copied)
+				}
+			})
+		}
 	}
 }
 

@@ -32,7 +32,8 @@
 // become visible when it commits, and dispatchers wake then (the insert
 // trigger's NOTIFY is delivered at commit); if it rolls back, nothing is
 // enqueued and nobody is woken. Through pgx the statements are pipelined,
-// two round trips for any batch; database/sql cannot pipeline, so
+// two round trips for any batch (three for a bulk batch written with
+// COPY, below); database/sql cannot pipeline, so
 // EnqueueSQLTx sends them one by one (four to six round trips), and its
 // array parameters travel as PostgreSQL array literals in text parameters,
 // which any driver can send. A nil transaction, one already finished, or
@@ -42,6 +43,19 @@
 // delivery.TxEnqueuer[pgx.Tx]; delivery.TxEnqueuerFunc[*sql.Tx] adapts
 // EnqueueSQLTx), and its tests pass a memstore.Store with its test
 // transactions.
+//
+// # Bulk enqueue
+//
+// A batch of 64 or more new messages that need no lookup (none has an ID
+// from the caller, an IdempotencyKey or a Key) can match no stored record
+// and orders nothing, so Enqueue and EnqueueTx write it with COPY FROM
+// instead of an INSERT: one pipelined round trip draws its Seq values,
+// reads the statement's now and adds unknown destinations, then COPY
+// writes the rows. The records, results, wake-up and destinations are those
+// the INSERT writes; BenchmarkEnqueueBulk runs both paths side by side
+// (about 1.1x the records per second at 64 a batch, 1.3-1.4x at 1,000).
+// Any other batch, and every EnqueueSQLTx (database/sql cannot COPY), is
+// inserted as before.
 //
 // # Schema
 //

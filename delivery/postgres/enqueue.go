@@ -249,12 +249,15 @@ func (s *Store) enqueue(ctx context.Context, q txRunner, msgs []delivery.Message
 	// them into their keys; drop key rows this call created for nothing.
 	heads := make([]bool, len(msgs))
 	// The seq, creation and due times of each inserted record, by id.
-	type insertedRow struct {
-		seq          int64
-		created, due time.Time
-	}
 	inserted := map[string]insertedRow{}
-	if len(fresh) > 0 {
+	if c, ok := s.copyTarget(q, msgs, len(ids)); ok && len(fresh) == len(msgs) {
+		for i := range heads {
+			heads[i] = true // unkeyed: each heads only itself
+		}
+		if err := s.copyInsert(ctx, q, c, msgs, now, inserted); err != nil {
+			return nil, s.enqueueError("copy", err)
+		}
+	} else if len(fresh) > 0 {
 		var (
 			fids, fkeys, fdests, fcorrs []string
 			ftparents, ftstates         []string

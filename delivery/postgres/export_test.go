@@ -75,3 +75,13 @@ func (s *Store) QueuedForTest() int {
 // (time.Now when Config.Now is unset): a host whose clock is off. Call it
 // before the store is used.
 func (s *Store) SetCallerClockForTest(now func() time.Time) { s.now = now }
+
+// CopiedBatchesForTest returns how many enqueue batches were written with
+// COPY rather than INSERT.
+func (s *Store) CopiedBatchesForTest() int64 { return s.copies.Load() }
+
+// CopyMinForTest is the smallest batch Enqueue writes with COPY.
+const CopyMinForTest = defaultCopyMin
+
+// SetCopyMinForTest sets the smallest batch Enqueue writes with COPY.
+func (s *Store) SetCopyMinForTest(n int) { s.copyMin = n }

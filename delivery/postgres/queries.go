@@ -28,6 +28,8 @@ type queries struct {
 	get, list, stats, purge string
 
 	nextDue string
+
+	seqBlock, statementNow string
 }
 
 // nowParam is a statement's "now": parameter $i, or the database's now()
@@ -314,6 +316,13 @@ FOR UPDATE SKIP LOCKED`),
 		maxSeq: q(`SELECT coalesce(max(seq), 0) FROM {T}`),
 
 		nextSeqs: q(`SELECT nextval({SEQ}) FROM generate_series(1, $1::integer)`),
+
+		// n sequence values as one array: one row to send, not n.
+		seqBlock: q(`SELECT array_agg(nextval({SEQ})) FROM generate_series(1, $1::integer)`),
+
+		// The now a statement of this transaction writes: the caller's
+		// clock, or the database's (see clock.go).
+		statementNow: q(`SELECT {NOW1}`),
 
 		redrive: q(`UPDATE {T} AS t SET state = 1, attempts = 0, next_attempt_at = {NOW1}, updated_at = {NOW1}, redriven_at = {NOW1},
 	seq = u.seq, is_head = u.head, lease_token = NULL, lease_expires_at = NULL

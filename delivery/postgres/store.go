@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -38,6 +39,11 @@ type Store struct {
 
 	// dests remembers destinations whose row is known to be committed.
 	dests knownDestinations
+
+	// copyMin is the smallest batch enqueued with COPY; copies counts
+	// those batches (a test hook).
+	copyMin int
+	copies  atomic.Int64
 
 	notify     chan struct{}
 	listenOnce sync.Once
@@ -91,6 +97,7 @@ func New(cfg Config) (*Store, error) {
 		q:               buildQueries(n),
 		migrations:      ms,
 		redriveBatch:    redriveBatch,
+		copyMin:         defaultCopyMin,
 		exactSettledMax: exactSettledMax,
 		notify:          make(chan struct{}, 1),
 		closed:          make(chan struct{}),
