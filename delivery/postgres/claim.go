@@ -12,6 +12,12 @@ import (
 	"github.com/outbound-go/outbound/delivery"
 )
 
+// asyncCommit opens a claim's batch under Config.AsyncClaimCommit: its
+// transaction commits without waiting for the WAL flush. set_config(...,
+// true) lasts until that transaction ends; the connection keeps the
+// server's setting.
+const asyncCommit = `SELECT set_config('synchronous_commit', 'off', true)`
+
 // Claim implements delivery.Store. It is one round trip: two statements in
 // one pipelined batch, which PostgreSQL runs as one transaction, each with
 // its own snapshot (READ COMMITTED), holding no lock once it returns. JIT
@@ -40,6 +46,7 @@ import (
 // probing destination carry Probe. Its cost grows with limit and with the
 // number of destinations it looks at to find limit with due work, never
 // with the records waiting behind busy keys or retained as delivered.
+// Under Config.AsyncClaimCommit its commit does not wait for the disk.
 func (s *Store) Claim(ctx context.Context, limit int, lease time.Duration, skip ...string) ([]delivery.Record, error) {
 	if limit <= 0 || lease <= 0 {
 		return nil, fmt.Errorf("postgres: claim limit %d, lease %v: %w", limit, lease, delivery.ErrInvalid)
@@ -54,6 +61,9 @@ func (s *Store) Claim(ctx context.Context, limit int, lease time.Duration, skip 
 	token := delivery.NewToken()
 	b := &pgx.Batch{}
 	b.Queue(noJIT) // see plan.go
+	if s.cfg.AsyncClaimCommit {
+		b.Queue(asyncCommit)
+	}
 	b.Queue(s.q.lockDests, now, limit, token, skipped)
 	var recs []delivery.Record
 	b.Queue(s.q.claim, now, limit, token, lease.Truncate(time.Microsecond), skipped).Query(func(rows pgx.Rows) error {

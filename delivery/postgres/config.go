@@ -63,6 +63,27 @@ type Config struct {
 	// trimmed by the statement that settles each attempt. The zero value
 	// means delivery's defaults (10 attempts, 32 KiB).
 	History delivery.History
+
+	// AsyncClaimCommit lets each Claim commit without waiting for
+	// PostgreSQL to flush it to disk: synchronous_commit is off for the
+	// claim's own transaction only, and enqueues, settles and every other
+	// write still wait for theirs. A claim then returns sooner, and a
+	// dispatcher that spends most of its time claiming delivers more
+	// (BenchmarkDurable on a 2-CPU machine: about 1.3x the records per
+	// second at Concurrency 1, 1.1x at 16).
+	//
+	// The cost comes only if the PostgreSQL server itself crashes (not a
+	// clean restart, not a lost connection): claims it committed in the
+	// moment before (up to three times wal_writer_delay, 600ms by
+	// default) may be undone, so their records are claimable again at
+	// once while the workers that claimed them may still be attempting
+	// them. Such a record can be sent twice, concurrently, and a
+	// destination's MaxInFlight or single probe can be exceeded until
+	// those attempts end. No enqueued record and no settled outcome is
+	// lost: the settle that follows an undone claim finds its lease gone
+	// (delivery.ErrLeaseLost), as after a lease expiry. False (the
+	// default) keeps every claim durable when Claim returns.
+	AsyncClaimCommit bool
 }
 
 var (

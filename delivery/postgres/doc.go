@@ -282,11 +282,14 @@
 //
 // # Costs
 //
-// Enqueue is a transaction of two pipelined round trips for any batch size;
+// Enqueue is a transaction of two pipelined round trips for any batch size
+// (three for a bulk batch written with COPY);
 // Claim is one round trip for up to limit records; a settle is one round
 // trip and one commit, shared by every settle that queued behind the
 // previous flush (see Group commit), so concurrent workers pay one commit
 // (fsync) per flush rather than one per record. List pages by Seq.
+// A claim's commit waits for its fsync too, unless Config.AsyncClaimCommit
+// trades that for speed (its doc says what a server crash then costs).
 //
 // # Stats
 //

@@ -51,14 +51,17 @@ type DurableContender struct {
 }
 
 // DurableContenders returns the queues compared, ours first: outbound's
-// PostgreSQL store and dispatcher, the same dispatcher on outbound's SQLite
-// store (a file in a temporary directory: the database server is not
-// used, for comparison with a service that has none), River inserting with InsertMany
-// (INSERT, like ours, returning the rows), and River inserting with
-// InsertManyFast (COPY FROM, returning only a count).
+// PostgreSQL store and dispatcher (with its defaults, then with claims
+// committed without waiting for the disk: Config.AsyncClaimCommit), the
+// same dispatcher on outbound's SQLite store (a file in a temporary
+// directory: the database server is not used, for comparison with a
+// service that has none), River inserting with InsertMany (INSERT, like
+// ours, returning the rows), and River inserting with InsertManyFast (COPY
+// FROM, returning only a count).
 func DurableContenders() []DurableContender {
 	return []DurableContender{
 		{Name: "outbound postgres + Dispatcher", Open: openOutbound, Ours: true},
+		{Name: "outbound postgres, AsyncClaimCommit", Open: openOutboundAsyncClaims, Ours: true},
 		{Name: "outbound sqlite + Dispatcher", Open: openSQLite, Ours: true},
 		{Name: "River (InsertMany)", Open: func(ctx context.Context, url string) (Queue, error) { return openRiver(ctx, url, false) }},
 		{Name: "River (InsertManyFast, COPY)", Open: func(ctx context.Context, url string) (Queue, error) { return openRiver(ctx, url, true) }},

@@ -29,12 +29,24 @@ type outboundQueue struct {
 }
 
 func openOutbound(ctx context.Context, url string) (Queue, error) {
+	return openOutboundWith(ctx, url, postgres.Config{})
+}
+
+// openOutboundAsyncClaims is openOutbound with Config.AsyncClaimCommit.
+func openOutboundAsyncClaims(ctx context.Context, url string) (Queue, error) {
+	return openOutboundWith(ctx, url, postgres.Config{AsyncClaimCommit: true})
+}
+
+// openOutboundWith opens outbound's PostgreSQL store with cfg, its Pool
+// and Schema set here.
+func openOutboundWith(ctx context.Context, url string, cfg postgres.Config) (Queue, error) {
 	pool, err := newPool(ctx, url)
 	if err != nil {
 		return nil, err
 	}
 	q := &outboundQueue{pool: pool, schema: schemaName("bench_outbound")}
-	q.pg, err = postgres.New(postgres.Config{Pool: pool, Schema: q.schema})
+	cfg.Pool, cfg.Schema = pool, q.schema
+	q.pg, err = postgres.New(cfg)
 	if err == nil {
 		q.store = q.pg
 		err = q.pg.Migrate(ctx)
