@@ -65,24 +65,29 @@ type Config struct {
 	History delivery.History
 
 	// AsyncClaimCommit lets each Claim commit without waiting for
-	// PostgreSQL to flush it to disk: synchronous_commit is off for the
-	// claim's own transaction only, and enqueues, settles and every other
-	// write still wait for theirs. A claim then returns sooner, and a
-	// dispatcher that spends most of its time claiming delivers more
-	// (BenchmarkDurable on a 2-CPU machine: about 1.3x the records per
-	// second at Concurrency 1, 1.1x at 16).
+	// PostgreSQL to flush it to disk, or for synchronous standbys to
+	// confirm it: synchronous_commit is off for the claim's own
+	// transaction only, and enqueues, settles and every other write still
+	// wait for theirs. A claim then returns sooner, and a dispatcher that
+	// spends most of its time claiming delivers more (cmd/compare's
+	// durable run on a 2-CPU machine: about 1.1x the records per second at
+	// Concurrency 1, 1.08x at 16).
 	//
-	// The cost comes only if the PostgreSQL server itself crashes (not a
-	// clean restart, not a lost connection): claims it committed in the
-	// moment before (up to three times wal_writer_delay, 600ms by
-	// default) may be undone, so their records are claimable again at
-	// once while the workers that claimed them may still be attempting
-	// them. Such a record can be sent twice, concurrently, and a
-	// destination's MaxInFlight or single probe can be exceeded until
-	// those attempts end. No enqueued record and no settled outcome is
-	// lost: the settle that follows an undone claim finds its lease gone
-	// (delivery.ErrLeaseLost), as after a lease expiry. False (the
-	// default) keeps every claim durable when Claim returns.
+	// The cost comes only if the primary server crashes (not a clean
+	// restart, not a lost connection), or fails over to a standby that
+	// had not received the latest claims: claims committed in the moment
+	// before (up to three times wal_writer_delay, 600ms by default) may be
+	// undone. Their records are then claimable again at once while the
+	// workers that claimed them may still be attempting them, so such a
+	// record can be sent twice, concurrently, and a destination's
+	// MaxInFlight, single probe or Rate can be exceeded until those
+	// attempts end (the claim also spent the destination's rate tokens).
+	// No enqueued record and no settled outcome is lost: the settle that
+	// follows an undone claim finds its lease gone (delivery.ErrLeaseLost),
+	// as after a lease expiry. False (the default) leaves claims as
+	// durable as the server's, database's or role's synchronous_commit
+	// makes every commit: with its default, on, a claim is on disk when
+	// Claim returns.
 	AsyncClaimCommit bool
 }
 

@@ -32,9 +32,10 @@
 // become visible when it commits, and dispatchers wake then (the insert
 // trigger's NOTIFY is delivered at commit); if it rolls back, nothing is
 // enqueued and nobody is woken. Through pgx the statements are pipelined,
-// two round trips for any batch (three for a bulk batch written with
-// COPY, below); database/sql cannot pipeline, so
-// EnqueueSQLTx sends them one by one (four to six round trips), and its
+// two round trips for any batch (a bulk batch written with COPY, below,
+// too: its Seq values are drawn, then its rows copied); database/sql
+// cannot pipeline, so EnqueueSQLTx sends them one by one (four to six
+// round trips), and its
 // array parameters travel as PostgreSQL array literals in text parameters,
 // which any driver can send. A nil transaction, one already finished, or
 // one on a database where the outbox does not exist gives a clear error,
@@ -282,8 +283,9 @@
 //
 // # Costs
 //
-// Enqueue is a transaction of two pipelined round trips for any batch size
-// (three for a bulk batch written with COPY);
+// Enqueue is a transaction of at most two pipelined round trips for any
+// batch size (a bulk batch written with COPY: its Seq values are drawn,
+// then its rows copied);
 // Claim is one round trip for up to limit records; a settle is one round
 // trip and one commit, shared by every settle that queued behind the
 // previous flush (see Group commit), so concurrent workers pay one commit

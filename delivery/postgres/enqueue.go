@@ -255,7 +255,7 @@ func (s *Store) enqueue(ctx context.Context, q txRunner, msgs []delivery.Message
 			heads[i] = true // unkeyed: each heads only itself
 		}
 		if err := s.copyInsert(ctx, q, c, msgs, now, inserted); err != nil {
-			return nil, s.enqueueError("copy", err)
+			return nil, s.enqueueError("bulk insert", err)
 		}
 	} else if len(fresh) > 0 {
 		var (

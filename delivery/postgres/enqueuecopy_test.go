@@ -3,14 +3,17 @@ package postgres_test
 import (
 	"context"
 	"fmt"
+	"math"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/outbound-go/outbound/delivery"
 	"github.com/outbound-go/outbound/delivery/postgres"
+	"github.com/outbound-go/outbound/internal/testenv"
 )
 
 // bulkMessages returns n unkeyed messages without IDs or idempotency keys
@@ -74,7 +77,96 @@ func checkEnqueued(t *testing.T, store *postgres.Store, msgs []delivery.Message,
 		assert.Zero(t, got.Attempts, "message %d", i)
 		assert.True(t, r.CreatedAt.Equal(got.CreatedAt), "message %d: created %v, stored %v", i, r.CreatedAt, got.CreatedAt)
 		assert.True(t, r.NextAttemptAt.Equal(got.NextAttemptAt), "message %d: due %v, stored %v", i, r.NextAttemptAt, got.NextAttemptAt)
+		assert.True(t, r.UpdatedAt.Equal(got.UpdatedAt), "message %d: updated %v, stored %v", i, r.UpdatedAt, got.UpdatedAt)
+		assert.True(t, got.UpdatedAt.Equal(got.NextAttemptAt), "message %d: a new record is updated when it is due", i)
 	}
+}
+
+// storedRows returns every column of every record of store, but id and
+// seq, as JSON objects in queue order.
+func storedRows(t *testing.T, pool *pgxpool.Pool, store *postgres.Store) []map[string]any {
+	t.Helper()
+	rows, err := pool.Query(context.Background(), `SELECT to_jsonb(t) - 'id' - 'seq' FROM `+quote(schemaOf(t, store))+`.outbox t ORDER BY seq`)
+	require.NoError(t, err)
+	var out []map[string]any
+	for rows.Next() {
+		var row map[string]any
+		require.NoError(t, rows.Scan(&row))
+		out = append(out, row)
+	}
+	require.NoError(t, rows.Err())
+	return out
+}
+
+// The same batch, copied into one store and inserted into another, gives
+// the same rows, column by column, and the same results, on the store's
+// clock and on the database's (whose times differ between the two
+// enqueues, so they are compared for shape only).
+func TestBulkEnqueueCopyWritesWhatInsertWrites(t *testing.T) {
+	fixed := time.Date(2026, 12, 6, 10, 0, 0, 123_456_789, time.UTC)
+	for name, now := range map[string]func() time.Time{"store clock": func() time.Time { return fixed }, "database clock": nil} {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			msgs := func() []delivery.Message {
+				m := bulkMessages(100, "same")
+				m[1].CreatedAt = time.Date(2026, 1, 2, 3, 4, 5, 678_999, time.FixedZone("UTC+3", 3*3600)) // below a microsecond, not UTC
+				m[2].Headers = map[string]string{}                                                        // empty, not nil
+				m[4].Headers = map[string]string{"X-Quote": "a\"b\\c é <>&"}
+				return m
+			}
+			inserting, pool := newStore(t, now)
+			inserting.SetCopyMinForTest(math.MaxInt)
+			copying, _ := newStore(t, now)
+			inserted, err := inserting.Enqueue(ctx, msgs()...)
+			require.NoError(t, err)
+			copied, err := copying.Enqueue(ctx, msgs()...)
+			require.NoError(t, err)
+			require.Zero(t, inserting.CopiedBatchesForTest())
+			require.EqualValues(t, 1, copying.CopiedBatchesForTest())
+
+			want, got := storedRows(t, pool, inserting), storedRows(t, pool, copying)
+			require.Len(t, got, len(want))
+			for i := range want {
+				if now == nil {
+					for _, col := range []string{"created_at", "next_attempt_at", "updated_at"} {
+						if !msgs()[i].CreatedAt.IsZero() && col == "created_at" {
+							continue // the caller's: compared below
+						}
+						delete(want[i], col)
+						delete(got[i], col)
+					}
+				}
+				assert.Equal(t, want[i], got[i], "row %d", i)
+			}
+			for i := range inserted {
+				a, b := inserted[i], copied[i]
+				a.Record.ID, a.Record.Seq, b.Record.ID, b.Record.Seq = "", 0, "", 0
+				if now == nil {
+					if msgs()[i].CreatedAt.IsZero() {
+						a.Record.CreatedAt, b.Record.CreatedAt = time.Time{}, time.Time{}
+					}
+					a.Record.NextAttemptAt, b.Record.NextAttemptAt = time.Time{}, time.Time{}
+					a.Record.UpdatedAt, b.Record.UpdatedAt = time.Time{}, time.Time{}
+				}
+				assert.Equal(t, a, b, "result %d", i)
+			}
+		})
+	}
+}
+
+// EnqueueSQLTx inserts a bulk batch: database/sql cannot COPY.
+func TestBulkEnqueueSQLTxInserts(t *testing.T) {
+	ctx := context.Background()
+	store, _ := newStore(t, nil)
+	db := openSQL(t, "pgx", testenv.PostgresURL(t))
+	tx, err := db.BeginTx(ctx, nil)
+	require.NoError(t, err)
+	msgs := bulkMessages(postgres.CopyMinForTest, "sql")
+	res, err := store.EnqueueSQLTx(ctx, tx, msgs...)
+	require.NoError(t, err)
+	require.NoError(t, tx.Commit())
+	assert.Zero(t, store.CopiedBatchesForTest())
+	checkEnqueued(t, store, msgs, res)
 }
 
 // A large batch of new unkeyed messages is written with COPY and gives the
@@ -187,6 +279,8 @@ func TestBulkEnqueueInsertsWhatNeedsALookup(t *testing.T) {
 func TestBulkEnqueueTxWithCopyRollsBack(t *testing.T) {
 	ctx := context.Background()
 	store, pool := newStore(t, nil)
+	wake := store.Notify()
+	waitSignal(t, wake) // the listener's first signal after connecting
 	tx, err := pool.Begin(ctx)
 	require.NoError(t, err)
 	res, err := store.EnqueueTx(ctx, tx, bulkMessages(postgres.CopyMinForTest, "tx")...)
@@ -197,6 +291,7 @@ func TestBulkEnqueueTxWithCopyRollsBack(t *testing.T) {
 		_, err := store.Get(ctx, e.Record.ID)
 		assert.ErrorIs(t, err, delivery.ErrNotFound)
 	}
+	assertNoSignal(t, wake, "a rolled-back bulk enqueue wakes nobody")
 	recs, err := store.Claim(ctx, 10, time.Minute)
 	require.NoError(t, err)
 	assert.Empty(t, recs)
@@ -207,6 +302,7 @@ func TestBulkEnqueueTxWithCopyRollsBack(t *testing.T) {
 	res, err = store.EnqueueTx(ctx, tx, bulkMessages(postgres.CopyMinForTest, "tx")...)
 	require.NoError(t, err)
 	require.NoError(t, tx.Commit(ctx))
+	waitSignal(t, wake)
 	require.EqualValues(t, 2, store.CopiedBatchesForTest())
 	checkEnqueued(t, store, bulkMessages(postgres.CopyMinForTest, "tx"), res)
 }
