@@ -40,6 +40,11 @@ const (
 type concLearner struct {
 	ceiling int
 
+	// writeMu orders this process's writes of the limit to the store:
+	// each is made under it with the limit as it is then, so a write
+	// computed before a cut cannot land after the cut's and undo it.
+	writeMu sync.Mutex
+
 	mu        sync.Mutex
 	limit     float64
 	slowStart bool
@@ -130,10 +135,17 @@ func (r *run) learnConcurrency(p *pipeline, e *AttemptEvent) {
 	if p.conc == nil || r.ctx.Err() != nil {
 		return
 	}
-	n, cause, changed := p.conc.observe(time.Now(), e.Attempt.Duration, e.Err)
+	_, cause, changed := p.conc.observe(time.Now(), e.Attempt.Duration, e.Err)
 	if !changed {
 		return
 	}
+	// Concurrent answers change the limit concurrently; their writes go
+	// one at a time, each with the limit as it is when it is made, so the
+	// store ends with the latest (a growth computed just before an
+	// overload cut must not be written after it).
+	p.conc.writeMu.Lock()
+	defer p.conc.writeMu.Unlock()
+	n := p.conc.current()
 	l := DestinationLimits{MaxInFlight: n}
 	if p.learner != nil {
 		p.learner.mu.Lock()

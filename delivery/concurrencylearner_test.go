@@ -118,6 +118,43 @@ func TestAdaptiveConcurrencyFindsThePartnersCapacity(t *testing.T) {
 	assert.Less(t, peak, 20, "never the whole ceiling")
 }
 
+// Answers that change the adaptive limit at the same moment write it in
+// the order the learner changed it: a growth computed just before an
+// overload cut never lands in the store after the cut. Out of order, the
+// store kept the larger limit while the learner, thinking the cut was
+// written, wrote nothing more; against a partner that refuses at once,
+// workers then burned through the whole backlog with 503s in an instant
+// of fake time (about one slow start in four). Twenty slow starts against
+// a partner of 10 slots and a queue of 10: each sees only the few 503s of
+// overshooting, and the store holds the last limit reported.
+func TestAdaptiveConcurrencyWritesLandInOrder(t *testing.T) {
+	for i := range 20 {
+		synctest.Test(t, func(t *testing.T) {
+			p := newCappedPartner(10, 100*time.Millisecond)
+			obs := &limitEvents{}
+			store := memstore.New(memstore.Config{})
+			for j := range 2000 {
+				enqueue(t, store, delivery.Message{ID: fmt.Sprintf("r-%04d", j), Destination: "p", Payload: pl("r")})
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			wg := runFleet(t, ctx, 1, delivery.DispatcherConfig{Store: store, Concurrency: 32, Observer: obs,
+				Destinations: map[string]delivery.DestinationConfig{"p": {MaxInFlight: 40, AdaptiveConcurrency: true, Deliverer: p}}})
+			time.Sleep(2 * time.Second)
+			cancel()
+			wg.Wait()
+			p.mu.Lock()
+			refused := p.refused
+			p.mu.Unlock()
+			assert.Less(t, refused, 100, "slow start %d: 503s past the overshoot", i)
+			changes := obs.of(delivery.DestinationConcurrencyChange)
+			require.NotEmpty(t, changes)
+			l, err := store.DestinationLimits(context.Background(), "p")
+			require.NoError(t, err)
+			assert.Equal(t, changes[len(changes)-1].InFlight, l.MaxInFlight, "slow start %d: the store holds the last limit reported", i)
+		})
+	}
+}
+
 // A dispatcher that starts while the fleet's adaptive limit is learned
 // keeps it instead of restarting the fleet from one request at a time.
 func TestNewDispatcherKeepsTheLearnedConcurrency(t *testing.T) {
