@@ -23,12 +23,7 @@ import (
 // changes.
 func TestConformanceAsyncClaimCommit(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, now func() time.Time) delivery.Store {
-		pool := newPool(t)
-		s, err := postgres.New(postgres.Config{Pool: pool, Schema: newSchema(t, pool), Now: now, AsyncClaimCommit: true})
-		require.NoError(t, err)
-		t.Cleanup(func() { _ = s.Close() })
-		require.NoError(t, s.Migrate(context.Background()))
-		return s
+		return newStoreWith(t, postgres.Config{Pool: newPool(t), Now: now, AsyncClaimCommit: true})
 	})
 }
 
@@ -80,10 +75,7 @@ func TestAsyncClaimCommitStaysInTheClaim(t *testing.T) {
 		pool, err := pgxpool.NewWithConfig(ctx, cfg)
 		require.NoError(t, err)
 		t.Cleanup(pool.Close)
-		store, err := postgres.New(postgres.Config{Pool: pool, Schema: newSchema(t, pool), AsyncClaimCommit: async})
-		require.NoError(t, err)
-		t.Cleanup(func() { _ = store.Close() })
-		require.NoError(t, store.Migrate(ctx))
+		store := newStoreWith(t, postgres.Config{Pool: pool, AsyncClaimCommit: async})
 
 		_, err = store.Enqueue(ctx, delivery.Message{Payload: []byte("a")}, delivery.Message{Payload: []byte("b")})
 		require.NoError(t, err)

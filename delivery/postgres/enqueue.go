@@ -250,10 +250,8 @@ func (s *Store) enqueue(ctx context.Context, q txRunner, msgs []delivery.Message
 	heads := make([]bool, len(msgs))
 	// The seq, creation and due times of each inserted record, by id.
 	inserted := map[string]insertedRow{}
-	if c, ok := s.copyTarget(q, msgs, len(ids)); ok && len(fresh) == len(msgs) {
-		for i := range heads {
-			heads[i] = true // unkeyed: each heads only itself
-		}
+	lookups := len(ids) + len(idems) + len(keys)
+	if c, ok := s.copyTarget(q, len(msgs), lookups); ok && len(fresh) == len(msgs) {
 		if err := s.copyInsert(ctx, q, c, msgs, now, inserted); err != nil {
 			return nil, s.enqueueError("bulk insert", err)
 		}

@@ -53,17 +53,13 @@ type insertedRow struct {
 	created, due time.Time
 }
 
-// copyTarget returns the transaction to COPY msgs into, or false when they
-// must be inserted: too few, one needs a lookup or heads a key, or q is not
-// a pgx transaction.
-func (s *Store) copyTarget(q txRunner, msgs []delivery.Message, callerIDs int) (copier, bool) {
-	if len(msgs) < s.copyMin || callerIDs > 0 {
+// copyTarget returns the transaction to COPY a batch of n messages into,
+// or false when they must be inserted: too few, lookups of them (caller
+// IDs, idempotency keys, ordering keys) to make, or q is not a pgx
+// transaction.
+func (s *Store) copyTarget(q txRunner, n, lookups int) (copier, bool) {
+	if n < s.copyMin || lookups > 0 {
 		return nil, false
-	}
-	for i := range msgs {
-		if msgs[i].IdempotencyKey != "" || msgs[i].Key != "" {
-			return nil, false
-		}
 	}
 	r, ok := q.(pgxRunner)
 	if !ok {
@@ -84,7 +80,7 @@ func (s *Store) copyInsert(ctx context.Context, q txRunner, c copier, msgs []del
 		dests[i] = msgs[i].Destination
 	}
 	stmts := []stmt{
-		{sql: s.q.seqBlock, args: []any{len(msgs)}, row: func(r pgx.Row) error { return r.Scan(&seqs) }},
+		{sql: s.q.nextSeqs, args: []any{len(msgs)}, row: func(r pgx.Row) error { return r.Scan(&seqs) }},
 		{sql: s.q.statementNow, args: []any{now}, row: func(r pgx.Row) error { return r.Scan(&at) }},
 	}
 	if unknown := s.dests.unknown(dests); len(unknown) > 0 {

@@ -58,10 +58,17 @@ func quote(name string) string { return `"` + name + `"` }
 func newStore(t testing.TB, now func() time.Time) (*postgres.Store, *pgxpool.Pool) {
 	t.Helper()
 	pool := newPool(t)
-	schema := newSchema(t, pool)
-	s, err := postgres.New(postgres.Config{Pool: pool, Schema: schema, Now: now})
+	return newStoreWith(t, postgres.Config{Pool: pool, Now: now}), pool
+}
+
+// newStoreWith returns a store of cfg, migrated, in a fresh schema on
+// cfg.Pool, closed when the test ends.
+func newStoreWith(t testing.TB, cfg postgres.Config) *postgres.Store {
+	t.Helper()
+	cfg.Schema = newSchema(t, cfg.Pool)
+	s, err := postgres.New(cfg)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = s.Close() })
 	require.NoError(t, s.Migrate(context.Background()))
-	return s, pool
+	return s
 }

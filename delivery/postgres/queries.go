@@ -29,7 +29,7 @@ type queries struct {
 
 	nextDue string
 
-	seqBlock, statementNow string
+	statementNow string
 }
 
 // nowParam is a statement's "now": parameter $i, or the database's now()
@@ -315,10 +315,8 @@ FOR UPDATE SKIP LOCKED`),
 
 		maxSeq: q(`SELECT coalesce(max(seq), 0) FROM {T}`),
 
-		nextSeqs: q(`SELECT nextval({SEQ}) FROM generate_series(1, $1::integer)`),
-
-		// n sequence values as one array: one row to send, not n.
-		seqBlock: q(`SELECT array_agg(nextval({SEQ})) FROM generate_series(1, $1::integer)`),
+		// $1 sequence values as one array: one row to send, not $1.
+		nextSeqs: q(`SELECT array_agg(nextval({SEQ})) FROM generate_series(1, $1::integer)`),
 
 		// The now a statement of this transaction writes: the caller's
 		// clock, or the database's (see clock.go).

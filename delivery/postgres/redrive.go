@@ -184,12 +184,8 @@ func (s *Store) redriveTx(ctx context.Context, op string, pick func(pgx.Tx) ([]d
 		}
 	}
 
-	rows, err := tx.Query(ctx, s.q.nextSeqs, len(recs))
-	if err != nil {
-		return 0, fmt.Errorf("postgres: %s: sequence: %w", op, err)
-	}
-	seqs, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-	if err != nil {
+	var seqs []int64
+	if err := tx.QueryRow(ctx, s.q.nextSeqs, len(recs)).Scan(&seqs); err != nil {
 		return 0, fmt.Errorf("postgres: %s: sequence: %w", op, err)
 	}
 	slices.Sort(seqs)
