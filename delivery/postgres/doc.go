@@ -84,7 +84,14 @@
 // version 3's); version 6 adds trace_parent and trace_state (for
 // delivery.Message.TraceParent and TraceState), a catalog-only change;
 // version 7 adds history (jsonb, for
-// delivery.Record.History), a catalog-only change.
+// delivery.Record.History), a catalog-only change; version 8 adds the
+// destinations' rate limits, a catalog-only change; version 9 writes fewer
+// index entries per record (four for an unkeyed record on enqueue, claim
+// and settle, where version 8 wrote six on enqueue and claim): it replaces
+// the claim index by one that also carries created_at and adds an index of
+// the pending records waiting behind their key's head (two index builds,
+// like version 3's), then drops the pending, live-age and global lease
+// indexes, whose work Stats and NextDue now do through the others.
 //
 // The attempt history is appended and trimmed to Config.History by the
 // same UPDATE that settles the attempt, so it costs no extra round trip;
@@ -269,11 +276,12 @@
 // (delivery.NextDuer) tells a dispatcher when the next record becomes
 // claimable: per destination, the first entry of the claim index (its
 // earliest pending head), or the end of its pause if later (disabled
-// destinations and those at their MaxInFlight are left out), and the first
-// entry of the lease index (the earliest lease expiry), in one round trip,
+// destinations and those at their MaxInFlight are left out), and per
+// destination the first entry of the lease index (the earliest lease
+// expiry), in one round trip,
 // so every instance sleeps until exactly then and sees the schedules and
 // pauses other instances wrote. Its cost grows with the number of
-// destinations (an index-only probe each).
+// destinations (two index-only probes each).
 //
 // # Retention
 //
@@ -302,9 +310,10 @@
 // StatsInterval on every instance that exports metrics. Pending, in-flight and dead records
 // are counted exactly through partial indexes (index-only scans: the
 // pending count costs tens of milliseconds per million pending records),
-// and the
-// ages of the oldest live and the longest-due pending record are first
-// index entries. Delivered and discarded records are counted exactly up to
+// and the ages of the oldest live and the longest-due pending record come
+// from the same scans: the pending records' indexes carry their creation
+// and due times, and the in-flight rows, as many as the workers holding
+// them, are read. Delivered and discarded records are counted exactly up to
 // 10,000 of them together; beyond that they are ESTIMATED from PostgreSQL's
 // table statistics (the live-row count less the exact counts, split by
 // ANALYZE's sample of the state column), typically within a few percent.

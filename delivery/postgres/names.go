@@ -28,6 +28,7 @@ type names struct {
 	ClaimIdx, LeaseIdx, KeyIdx, IdemIdx, PurgeIdx, DeadIdx, SeqIdx          string
 	PendingIdx, LiveAgeIdx, DestIdemIdx                                     string
 	DestClaimIdx, DestLeaseIdx, DestKeyIdx, DestSeqIdx, ServedIdx, TokenIdx string
+	HeadsIdx, BlockedIdx                                                    string
 
 	schema, table string // unquoted, as the catalogs spell them
 
@@ -44,6 +45,8 @@ func newNames(schema, table string) names {
 		KeysPK:       q(table + "_keys_pkey"),
 		Destinations: q(schema, table+"_destinations"),
 		DestClaimIdx: q(table + "_dest_claim_idx"),
+		HeadsIdx:     q(table + "_heads_idx"),
+		BlockedIdx:   q(table + "_blocked_idx"),
 		DestLeaseIdx: q(table + "_dest_lease_idx"),
 		DestKeyIdx:   q(table + "_dest_live_key_idx"),
 		DestSeqIdx:   q(table + "_dest_seq_idx"),

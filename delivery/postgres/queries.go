@@ -336,11 +336,11 @@ ON CONFLICT DO NOTHING`),
 
 		notify: `SELECT pg_notify($1, '')`,
 
-		// Each subquery reads the first entry of a partial index in its
-		// order: one btree descent. Written as ORDER BY ... LIMIT 1 rather
-		// than min(), which the planner may turn into a full scan of an
-		// index its statistics say is small (the lease index often is,
-		// until it is not).
+		// Each subquery reads, per destination, the first entry of a
+		// partial index in its order: one btree descent. Written as ORDER
+		// BY ... LIMIT 1 rather than min(), which the planner may turn into
+		// a full scan of an index its statistics say is small (the lease
+		// index often is, until it is not).
 		nextDue: q(`SELECT
 	(SELECT min(CASE WHEN d.paused_until > {NOW1} THEN greatest(h.next_attempt_at, d.paused_until)
 		ELSE greatest(h.next_attempt_at, {NEXTTOKEN}) END)
@@ -351,7 +351,10 @@ ON CONFLICT DO NOTHING`),
 	WHERE NOT d.disabled AND (d.paused_until > {NOW1}
 		OR (d.max_in_flight = 0 AND d.paused_until IS NULL)
 		OR {LEASEDD} < CASE WHEN d.paused_until IS NOT NULL THEN 1 ELSE d.max_in_flight END)),
-	(SELECT lease_expires_at FROM {T} WHERE state = 2 ORDER BY lease_expires_at LIMIT 1),
+	(SELECT min(l.lease_expires_at) FROM {D} d CROSS JOIN LATERAL (
+		SELECT r.lease_expires_at FROM {T} r WHERE r.destination = d.name AND r.state = 2
+		ORDER BY r.destination, r.lease_expires_at LIMIT 1
+	) AS l),
 	now()`),
 
 		get: q(`SELECT {COLS} FROM {T} WHERE id = $1`),
@@ -458,15 +461,20 @@ const exactSettledMax = 10_000
 
 // statsQuery renders the Stats statement, which counts delivered and
 // discarded records exactly up to exactMax of them. Every part is an
-// index-only count or lookup on a partial index, or reads at most
-// exactMax+1 entries:
+// aggregate over a partial index, or reads at most exactMax+1 entries:
 //
-//   - pending (the pending index), in flight (the lease index) and dead
-//     (the dead index) counted exactly, by index-only scans whose cost
-//     grows with those records only, never with the retained history;
-//   - the oldest live record (first entry of the live-age index) and the
-//     longest-due pending one (first entry of the pending index at or
-//     before $1, now);
+//   - pending records counted exactly, with the oldest creation and the
+//     earliest due time among them, in two index-only scans: the pending
+//     heads through the heads index (the claim's), the keyed records
+//     waiting behind their heads through the blocked index; their cost
+//     grows with the pending records only, never with the retained
+//     history;
+//   - in-flight records counted, with the oldest creation among them,
+//     through the lease index and their rows (as many as the workers
+//     holding them), and dead records counted through the dead index;
+//   - the oldest live record is the oldest of those three, and the
+//     longest-due pending record the earliest due time if at or before
+//     $1 (now);
 //   - delivered and discarded records together, counted up to exactMax+1
 //     by an index-only scan of the purge index (the ORDER BY pins that
 //     index, and a literal LIMIT lets even a cached generic plan know the
@@ -490,13 +498,19 @@ func statsQuery(n names, exactMax int) string {
 		coalesce(sum(u.f) FILTER (WHERE u.v = 5), 0)::float8 AS discarded
 	FROM pg_stats p CROSS JOIN LATERAL unnest(p.most_common_vals::text::smallint[], p.most_common_freqs) AS u(v, f)
 	WHERE p.schemaname = $2 AND p.tablename = $3 AND p.attname = 'state'
+), heads AS (
+	SELECT count(*) AS n, min(created_at) AS oldest, min(next_attempt_at) AS due FROM {T} WHERE state = 1 AND is_head
+), blocked AS (
+	SELECT count(*) AS n, min(created_at) AS oldest, min(next_attempt_at) AS due FROM {T} WHERE state = 1 AND NOT is_head
+), flight AS (
+	SELECT count(*) AS n, min(created_at) AS oldest FROM {T} WHERE state = 2
 )
 SELECT
-	(SELECT count(*) FROM {T} WHERE state = 1),
-	(SELECT count(*) FROM {T} WHERE state = 2),
+	heads.n + blocked.n,
+	flight.n,
 	(SELECT count(*) FROM {T} WHERE state = 4),
-	(SELECT created_at FROM {T} WHERE state IN (1, 2) ORDER BY created_at LIMIT 1),
-	(SELECT next_attempt_at FROM {T} WHERE state = 1 AND next_attempt_at <= {NOW1} ORDER BY next_attempt_at LIMIT 1),
+	least(heads.oldest, blocked.oldest, flight.oldest),
+	CASE WHEN least(heads.due, blocked.due) <= {NOW1} THEN least(heads.due, blocked.due) END,
 	settled.n,
 	CASE WHEN settled.n <= {MAX} OR freq.delivered + freq.discarded = 0 THEN (
 		SELECT count(*) FROM (
@@ -505,6 +519,6 @@ SELECT
 	) END,
 	pg_stat_get_live_tuples(c.oid), greatest(c.reltuples, 0)::float8,
 	freq.delivered, freq.discarded, {NOW1}
-FROM pg_class c CROSS JOIN settled CROSS JOIN freq
+FROM pg_class c CROSS JOIN settled CROSS JOIN freq CROSS JOIN heads CROSS JOIN blocked CROSS JOIN flight
 WHERE c.oid = to_regclass($4)`)
 }
