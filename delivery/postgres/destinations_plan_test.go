@@ -91,12 +91,12 @@ func TestClaimPlanAcrossDestinations(t *testing.T) {
 	for _, now := range []any{base, nil} {
 		plan := explain(t, tx, store.LockDestinationsSQLForTest(), now, 100, "token", []string{})
 		t.Logf("lock destinations, claim of 100, %d pending over %d destinations (clock %v):\n%s", pending, dests, now, plan)
-		assert.Contains(t, plan, "outbox_heads_idx", "due heads from the claim index")
+		assert.Contains(t, plan, "outbox_dest_claim_idx", "due heads from the claim index")
 		assert.Contains(t, plan, "outbox_dest_lease_idx", "leases counted from the lease index")
 		assert.NotRegexp(t, `Seq Scan on outbox( |\n)`, plan, "no scan of the records")
 		plan = explain(t, tx, store.ClaimSQLForTest(), now, 100, "token", time.Minute, []string{})
 		t.Logf("claim of 100, %d pending over %d destinations (clock %v):\n%s", pending, dests, now, plan)
-		assert.Contains(t, plan, "Index Scan using outbox_heads_idx", "pending heads from the claim index")
+		assert.Contains(t, plan, "Index Scan using outbox_dest_claim_idx", "pending heads from the claim index")
 		assert.Contains(t, plan, "outbox_dest_lease_idx", "expired leases from the lease index")
 		assert.NotRegexp(t, `Seq Scan on outbox( |\n)`, plan, "no scan of the records")
 	}

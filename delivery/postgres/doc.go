@@ -86,12 +86,12 @@
 // version 7 adds history (jsonb, for
 // delivery.Record.History), a catalog-only change; version 8 adds the
 // destinations' rate limits, a catalog-only change; version 9 writes fewer
-// index entries per record (four for an unkeyed record on enqueue, claim
-// and settle, where version 8 wrote six on enqueue and claim): it replaces
-// the claim index by one that also carries created_at and adds an index of
-// the pending records waiting behind their key's head (two index builds,
-// like version 3's), then drops the pending, live-age and global lease
-// indexes, whose work Stats and NextDue now do through the others.
+// index entries per record (for an unkeyed record, five on enqueue and
+// four on claim, where version 8 wrote six on each): it adds one index of
+// the pending records in Seq order, carrying their due and creation times
+// (one index build, like version 3's), and drops the pending, live-age and
+// global lease indexes, whose work Stats, List and NextDue now do through
+// it and the per-destination lease index.
 //
 // The attempt history is appended and trimmed to Config.History by the
 // same UPDATE that settles the attempt, so it costs no extra round trip;
@@ -311,7 +311,7 @@
 // are counted exactly through partial indexes (index-only scans: the
 // pending count costs tens of milliseconds per million pending records),
 // and the ages of the oldest live and the longest-due pending record come
-// from the same scans: the pending records' indexes carry their creation
+// from the same scans: the pending index carries the records' creation
 // and due times, and the in-flight rows, as many as the workers holding
 // them, are read. Delivered and discarded records are counted exactly up to
 // 10,000 of them together; beyond that they are ESTIMATED from PostgreSQL's

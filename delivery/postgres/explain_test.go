@@ -33,13 +33,13 @@ func TestClaimPlanUsesIndexes(t *testing.T) {
 	defer func() { _ = tx.Rollback(ctx) }()
 	plan := explain(t, tx, store.ClaimSQLForTest(), base, 10, "token", time.Minute, []string{})
 	t.Logf("claim of 10 with %d pending (%d behind %d busy keys), %d delivered:\n%s", pending, pending/2, hotKeys, delivered, plan)
-	assert.Contains(t, plan, "Index Scan using outbox_heads_idx", "pending heads come from the claim index")
+	assert.Contains(t, plan, "Index Scan using outbox_dest_claim_idx", "pending heads come from the claim index")
 	assert.Contains(t, plan, "Index Scan using outbox_dest_lease_idx", "expired leases come from the lease index")
 	assert.NotRegexp(t, `Seq Scan on outbox( |\n)`, plan, "no scan of the records")
 	// With the database's clock (Config.Now unset) the statement's now is
 	// NULL and it reads now(): the same indexes.
 	plan = explain(t, tx, store.ClaimSQLForTest(), nil, 10, "token", time.Minute, []string{})
-	assert.Contains(t, plan, "Index Scan using outbox_heads_idx", "database clock: pending heads come from the claim index")
+	assert.Contains(t, plan, "Index Scan using outbox_dest_claim_idx", "database clock: pending heads come from the claim index")
 	assert.Contains(t, plan, "Index Scan using outbox_dest_lease_idx", "database clock: expired leases come from the lease index")
 	assert.NotRegexp(t, `Seq Scan on outbox( |\n)`, plan, "database clock: no scan of the records")
 	require.NoError(t, tx.Rollback(ctx))
@@ -60,7 +60,7 @@ func TestClaimPlanUsesIndexes(t *testing.T) {
 	// statement.
 	plan = explain(t, tx, store.NextDueSQLForTest(), base)
 	t.Logf("next due with %d pending, one in flight, %d delivered:\n%s", pending, delivered, plan)
-	assert.Contains(t, plan, "Index Only Scan using outbox_heads_idx", "the earliest pending head from the claim index")
+	assert.Contains(t, plan, "Index Only Scan using outbox_dest_claim_idx", "the earliest pending head from the claim index")
 	assert.Contains(t, plan, "Index Only Scan using outbox_dest_lease_idx", "the earliest lease expiry from the lease index")
 	assert.NotRegexp(t, `Seq Scan on outbox( |\n)`, plan, "no scan of the records")
 	due, ok, err := store.NextDue(ctx)
@@ -70,13 +70,13 @@ func TestClaimPlanUsesIndexes(t *testing.T) {
 	assert.True(t, due.Equal(want), "NextDue %v, want %v", due, want)
 
 	// Stats counts the live states through their partial indexes, takes
-	// both ages from first index entries, and reads at most 10,001 entries
+	// both ages from the same scans, and reads at most 10,001 entries
 	// of the purge index for the delivered history, which it estimates.
 	_, err = tx.Exec(ctx, `SET LOCAL max_parallel_workers_per_gather = 0`) // as Stats runs it
 	require.NoError(t, err)
 	plan = explain(t, tx, store.StatsSQLForTest(), base, schemaOf(t, store), "outbox", store.Name())
 	t.Logf("stats with %d pending, one in flight, %d delivered:\n%s", pending, delivered, plan)
-	for _, idx := range []string{"outbox_heads_idx", "outbox_blocked_idx", "outbox_dead_idx", "outbox_purge_idx"} {
+	for _, idx := range []string{"outbox_pending_seq_idx", "outbox_dead_idx", "outbox_purge_idx"} {
 		assert.Regexp(t, "Index Only Scan using "+idx, plan, "stats reads %s only", idx)
 	}
 	assert.Regexp(t, "Index Scan using outbox_dest_lease_idx", plan, "in-flight rows found through the lease index")

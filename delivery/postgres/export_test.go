@@ -22,6 +22,11 @@ func (s *Store) SettleSQLForTest() string { return s.q.settleTerminal }
 // NextDueSQLForTest returns the NextDue statement.
 func (s *Store) NextDueSQLForTest() string { return s.q.nextDue }
 
+// ListSQLForTest returns the List statement: $1 Seq after, $2 state (0
+// for any), $3 key, $4 limit, $5 destination, $6 and $7 updated_at bounds
+// from now, $8 error text, $9 now.
+func (s *Store) ListSQLForTest() string { return s.q.list }
+
 // PromoteSQLForTest returns the statement that promotes a key's next head.
 func (s *Store) PromoteSQLForTest() string { return s.q.promoteAfter }
 

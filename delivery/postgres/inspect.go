@@ -81,15 +81,17 @@ func (s *Store) List(ctx context.Context, opts delivery.ListOptions) (delivery.P
 }
 
 // Stats implements delivery.Store, in one statement that never scans the
-// table: every part is an index-only count or lookup on a partial index,
-// or reads at most 10,001 rows.
+// table: every part is a scan of a partial index, or reads at most 10,001
+// rows.
 //
-//   - Pending, in-flight and dead records are counted exactly, by
-//     index-only scans: the cost grows with those records only (60ms for a
-//     million pending in BenchmarkStatsBacklog on a 2-core machine), never
-//     with the delivered history.
-//   - OldestPending and OldestDue are exact: each is the first entry of an
-//     index.
+//   - Pending and dead records are counted exactly, by index-only scans,
+//     and in-flight records through the lease index and their rows (as
+//     many as the workers holding them): the cost grows with those records
+//     only (about 80ms for a million pending in BenchmarkStatsBacklog on
+//     a 2-core machine), never with the delivered history.
+//   - OldestPending and OldestDue are exact: the pending index carries
+//     every pending record's creation and due times, read by the same
+//     scan that counts them.
 //   - Delivered and discarded records are counted exactly while there are
 //     at most 10,000 of them together. Beyond that they are ESTIMATED, since
 //     counting a retained history of millions would cost a scan of millions

@@ -28,7 +28,7 @@ type names struct {
 	ClaimIdx, LeaseIdx, KeyIdx, IdemIdx, PurgeIdx, DeadIdx, SeqIdx          string
 	PendingIdx, LiveAgeIdx, DestIdemIdx                                     string
 	DestClaimIdx, DestLeaseIdx, DestKeyIdx, DestSeqIdx, ServedIdx, TokenIdx string
-	HeadsIdx, BlockedIdx                                                    string
+	PendingSeqIdx                                                           string
 
 	schema, table string // unquoted, as the catalogs spell them
 
@@ -39,38 +39,37 @@ func newNames(schema, table string) names {
 	q := func(parts ...string) string { return pgx.Identifier(parts).Sanitize() }
 	sum := sha256.Sum256([]byte(schema + "." + table))
 	return names{
-		Schema:       q(schema),
-		Table:        q(schema, table),
-		Keys:         q(schema, table+"_keys"),
-		KeysPK:       q(table + "_keys_pkey"),
-		Destinations: q(schema, table+"_destinations"),
-		DestClaimIdx: q(table + "_dest_claim_idx"),
-		HeadsIdx:     q(table + "_heads_idx"),
-		BlockedIdx:   q(table + "_blocked_idx"),
-		DestLeaseIdx: q(table + "_dest_lease_idx"),
-		DestKeyIdx:   q(table + "_dest_live_key_idx"),
-		DestSeqIdx:   q(table + "_dest_seq_idx"),
-		ServedIdx:    q(table + "_destinations_served_idx"),
-		TokenIdx:     q(table + "_destinations_token_idx"),
-		Seq:          q(schema, table+"_seq"),
-		SeqName:      q(schema, table+"_seq"),
-		Migrations:   q(schema, table+"_migrations"),
-		NotifyFunc:   q(schema, table+"_notify"),
-		Trigger:      q(table + "_notify"),
-		Channel:      "outbound_" + hex.EncodeToString(sum[:12]),
-		ClaimIdx:     q(table + "_claim_idx"),
-		LeaseIdx:     q(table + "_lease_idx"),
-		KeyIdx:       q(table + "_live_key_idx"),
-		IdemIdx:      q(table + "_idem_key"),
-		PurgeIdx:     q(table + "_purge_idx"),
-		DeadIdx:      q(table + "_dead_idx"),
-		SeqIdx:       q(table + "_seq_key"),
-		PendingIdx:   q(table + "_pending_idx"),
-		LiveAgeIdx:   q(table + "_live_age_idx"),
-		DestIdemIdx:  q(table + "_dest_idem_key"),
-		schema:       schema,
-		table:        table,
-		raw:          schema + "." + table,
+		Schema:        q(schema),
+		Table:         q(schema, table),
+		Keys:          q(schema, table+"_keys"),
+		KeysPK:        q(table + "_keys_pkey"),
+		Destinations:  q(schema, table+"_destinations"),
+		DestClaimIdx:  q(table + "_dest_claim_idx"),
+		PendingSeqIdx: q(table + "_pending_seq_idx"),
+		DestLeaseIdx:  q(table + "_dest_lease_idx"),
+		DestKeyIdx:    q(table + "_dest_live_key_idx"),
+		DestSeqIdx:    q(table + "_dest_seq_idx"),
+		ServedIdx:     q(table + "_destinations_served_idx"),
+		TokenIdx:      q(table + "_destinations_token_idx"),
+		Seq:           q(schema, table+"_seq"),
+		SeqName:       q(schema, table+"_seq"),
+		Migrations:    q(schema, table+"_migrations"),
+		NotifyFunc:    q(schema, table+"_notify"),
+		Trigger:       q(table + "_notify"),
+		Channel:       "outbound_" + hex.EncodeToString(sum[:12]),
+		ClaimIdx:      q(table + "_claim_idx"),
+		LeaseIdx:      q(table + "_lease_idx"),
+		KeyIdx:        q(table + "_live_key_idx"),
+		IdemIdx:       q(table + "_idem_key"),
+		PurgeIdx:      q(table + "_purge_idx"),
+		DeadIdx:       q(table + "_dead_idx"),
+		SeqIdx:        q(table + "_seq_key"),
+		PendingIdx:    q(table + "_pending_idx"),
+		LiveAgeIdx:    q(table + "_live_age_idx"),
+		DestIdemIdx:   q(table + "_dest_idem_key"),
+		schema:        schema,
+		table:         table,
+		raw:           schema + "." + table,
 	}
 }
 

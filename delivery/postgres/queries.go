@@ -464,11 +464,9 @@ const exactSettledMax = 10_000
 // aggregate over a partial index, or reads at most exactMax+1 entries:
 //
 //   - pending records counted exactly, with the oldest creation and the
-//     earliest due time among them, in two index-only scans: the pending
-//     heads through the heads index (the claim's), the keyed records
-//     waiting behind their heads through the blocked index; their cost
-//     grows with the pending records only, never with the retained
-//     history;
+//     earliest due time among them, in one index-only scan of the pending
+//     index, which carries both; its cost grows with the pending records
+//     only, never with the retained history;
 //   - in-flight records counted, with the oldest creation among them,
 //     through the lease index and their rows (as many as the workers
 //     holding them), and dead records counted through the dead index;
@@ -498,19 +496,17 @@ func statsQuery(n names, exactMax int) string {
 		coalesce(sum(u.f) FILTER (WHERE u.v = 5), 0)::float8 AS discarded
 	FROM pg_stats p CROSS JOIN LATERAL unnest(p.most_common_vals::text::smallint[], p.most_common_freqs) AS u(v, f)
 	WHERE p.schemaname = $2 AND p.tablename = $3 AND p.attname = 'state'
-), heads AS (
-	SELECT count(*) AS n, min(created_at) AS oldest, min(next_attempt_at) AS due FROM {T} WHERE state = 1 AND is_head
-), blocked AS (
-	SELECT count(*) AS n, min(created_at) AS oldest, min(next_attempt_at) AS due FROM {T} WHERE state = 1 AND NOT is_head
+), pending AS (
+	SELECT count(*) AS n, min(created_at) AS oldest, min(next_attempt_at) AS due FROM {T} WHERE state = 1
 ), flight AS (
 	SELECT count(*) AS n, min(created_at) AS oldest FROM {T} WHERE state = 2
 )
 SELECT
-	heads.n + blocked.n,
+	pending.n,
 	flight.n,
 	(SELECT count(*) FROM {T} WHERE state = 4),
-	least(heads.oldest, blocked.oldest, flight.oldest),
-	CASE WHEN least(heads.due, blocked.due) <= {NOW1} THEN least(heads.due, blocked.due) END,
+	least(pending.oldest, flight.oldest),
+	CASE WHEN pending.due <= {NOW1} THEN pending.due END,
 	settled.n,
 	CASE WHEN settled.n <= {MAX} OR freq.delivered + freq.discarded = 0 THEN (
 		SELECT count(*) FROM (
@@ -519,6 +515,6 @@ SELECT
 	) END,
 	pg_stat_get_live_tuples(c.oid), greatest(c.reltuples, 0)::float8,
 	freq.delivered, freq.discarded, {NOW1}
-FROM pg_class c CROSS JOIN settled CROSS JOIN freq CROSS JOIN heads CROSS JOIN blocked CROSS JOIN flight
+FROM pg_class c CROSS JOIN settled CROSS JOIN freq CROSS JOIN pending CROSS JOIN flight
 WHERE c.oid = to_regclass($4)`)
 }

@@ -46,7 +46,7 @@ func TestRunScaleSmall(t *testing.T) {
 			t.Logf("%d destinations: plans %s", dests, plan)
 			continue
 		}
-		assert.Contains(t, plan, "outbox_heads_idx", "%d destinations: the claim's plan", dests)
+		assert.Contains(t, plan, "outbox_dest_claim_idx", "%d destinations: the claim's plan", dests)
 		assert.NotContains(t, plan, "Query Text:")
 	}
 	d := res.Drain

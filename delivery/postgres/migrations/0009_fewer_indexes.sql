@@ -3,33 +3,33 @@
 -- Every state change moves a record between partial indexes, so no update
 -- is HOT and each one writes an entry into every index whose predicate the
 -- new row matches. Version 8 wrote six on enqueue and six on claim; this
--- version writes four on either (the primary key, seq, (destination, seq)
--- and one state's own index), with the same plans for claim and NextDue
--- and the same figures from Stats:
+-- version writes five on enqueue and four on claim (the primary key, seq,
+-- (destination, seq), then the claim index and the pending index on
+-- enqueue, the lease index on claim), with the same plans for the claim
+-- and NextDue and the same figures from Stats:
 --
--- Pending heads, in claim order, carrying created_at, so that Stats takes
--- the pending heads' count, oldest creation and longest due time from one
--- index-only scan of the index the claim reads anyway. It replaces the
--- claim index of version 5.
-CREATE INDEX IF NOT EXISTS {{.HeadsIdx}} ON {{.Table}} (destination, next_attempt_at, seq) INCLUDE (created_at)
-	WHERE state = 1 AND is_head;
--- Pending records that are not heads: keyed records waiting behind their
--- key's head, the only pending records missing from the index above.
--- Unkeyed records never enter it.
-CREATE INDEX IF NOT EXISTS {{.BlockedIdx}} ON {{.Table}} (next_attempt_at) INCLUDE (created_at)
-	WHERE state = 1 AND NOT is_head;
--- Replaced by the two above: the version 5 claim index, and version 3's
--- pending and live-age indexes (Stats' oldest in-flight record now comes
--- from the in-flight rows themselves, as few as the workers).
-DROP INDEX IF EXISTS {{.Schema}}.{{.DestClaimIdx}};
+-- Pending records in Seq order, carrying their due and creation times.
+-- Stats takes the pending count, the oldest creation and the longest due
+-- time from one index-only scan of it; List filtered to pending records
+-- reads it in its order, however much delivered history is retained. It
+-- replaces version 3's pending and live-age indexes: Stats' oldest
+-- in-flight record now comes from the in-flight rows themselves, as few
+-- as the workers.
+CREATE INDEX IF NOT EXISTS {{.PendingSeqIdx}} ON {{.Table}} (seq) INCLUDE (next_attempt_at, created_at)
+	WHERE state = 1;
 DROP INDEX IF EXISTS {{.Schema}}.{{.PendingIdx}};
 DROP INDEX IF EXISTS {{.Schema}}.{{.LiveAgeIdx}};
 -- NextDue finds the earliest lease expiry per destination through the
 -- (destination, lease_expires_at) index, as the claim does.
 DROP INDEX IF EXISTS {{.Schema}}.{{.LeaseIdx}};
 
--- Upgrading a large outbox in place: the two index builds read the table
--- and hold writes back until done (about a second per million rows each).
--- To avoid the pause, create both indexes beforehand with CREATE INDEX
--- CONCURRENTLY, with these names and definitions; this migration then
--- finds them, and dropping the old ones is quick.
+-- Upgrading a large outbox in place: the index build reads the table and
+-- holds writes back until done (about a second per million rows). To
+-- avoid the pause, create the index beforehand with CREATE INDEX
+-- CONCURRENTLY, with this name and definition, and check that it is
+-- valid (a concurrent build that fails leaves an invalid index behind,
+-- which this migration would take as built: drop it and build it again):
+--
+--   SELECT indisvalid FROM pg_index WHERE indexrelid = 'schema.table_pending_seq_idx'::regclass;
+--
+-- This migration then finds it, and dropping the old ones is quick.
