@@ -61,6 +61,12 @@ func (s *Store) GroupCommitStatsForTest() (flushes, settles, failed int64) {
 	return s.gc.flushes.Load(), s.gc.flushed.Load(), s.gc.failed.Load()
 }
 
+// TerminalBatchesForTest returns how many statements settled several
+// terminal settles of one flush at once, and how many settles they held.
+func (s *Store) TerminalBatchesForTest() (statements, settles int64) {
+	return s.gc.manyStatements.Load(), s.gc.manySettles.Load()
+}
+
 // InjectIntoFlushForTest queues sql in the middle of every flush (before
 // the settle at index len/2). Call it before the store is used.
 func (s *Store) InjectIntoFlushForTest(sql string) { s.gc.inject = sql }

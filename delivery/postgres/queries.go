@@ -21,6 +21,7 @@ type queries struct {
 	lockPending, cancel, retryNow                                               string
 
 	settleTerminal, promoteAfter                   string
+	settleTerminalMany, promoteAfterMany           string
 	rescheduleAttempt, rescheduleDeferral, release string
 
 	lockForRedrive, matchDead, maxSeq, nextSeqs, redrive, addLive, notify, addDests string
@@ -79,16 +80,17 @@ func buildQueries(n names) queries {
 	// A claim does not return the history: a worker does not read it,
 	// and it may be tens of kilobytes a record.
 	claimCols := strings.Replace(tcols, "t.history", "'[]'::jsonb", 1)
-	// history appends attempt $A (delivery.EncodeAttempt) to a record's
-	// history and keeps the newest $B (at least the newest when $B > 0)
-	// whose sizes (delivery.AttemptSize) add up to at most $C. While a
-	// history is short enough that no trim can be needed (each stored
-	// attempt is at most MaxErrorText+MaxResponseText+AttemptOverhead
-	// bytes: settle.go bounds its texts) it is a
-	// plain append, half the cost of expanding and re-aggregating it; a
-	// first attempt, the common case, always is.
-	history := func(a, b, c int) string {
-		return strings.NewReplacer("$A", "$"+strconv.Itoa(a), "$B", "$"+strconv.Itoa(b), "$C", "$"+strconv.Itoa(c),
+	// history appends attempt a (an SQL expression: a parameter, or a
+	// column of the input rows, holding delivery.EncodeAttempt's text) to
+	// a record's history and keeps the newest $b (at least the newest when
+	// $b > 0) whose sizes (delivery.AttemptSize) add up to at most $c.
+	// While a history is short enough that no trim can be needed (each
+	// stored attempt is at most MaxErrorText+MaxResponseText+AttemptOverhead
+	// bytes: settle.go bounds its texts) it is a plain append, half the
+	// cost of expanding and re-aggregating it; a first attempt, the common
+	// case, always is.
+	history := func(a string, b, c int) string {
+		return strings.NewReplacer("$A", a, "$B", "$"+strconv.Itoa(b), "$C", "$"+strconv.Itoa(c),
 			"{OVERHEAD}", strconv.Itoa(delivery.AttemptOverhead),
 			"{MAXA}", strconv.Itoa(delivery.MaxErrorText+delivery.MaxResponseText+delivery.AttemptOverhead)).Replace(`CASE
 		WHEN jsonb_array_length(history) + 1 <= $B::bigint AND (jsonb_array_length(history) + 1)::bigint * {MAXA} <= $C::bigint
@@ -249,7 +251,7 @@ RETURNING ` + claimCols + `, pick.probing`),
 		settleTerminal: q(`WITH s AS (
 	UPDATE {T} SET state = $3, attempts = attempts + 1, last_started_at = $4, last_duration_ns = $5,
 		last_status = $6, last_class = $7, last_error = $8, duplicate = $9, last_response = $11,
-		history = ` + history(12, 13, 14) + `,
+		history = ` + history("$12", 13, 14) + `,
 		lease_token = NULL, lease_expires_at = NULL, is_head = false, updated_at = {NOW10}
 	WHERE id = $1 AND lease_token = $2 AND state = 2
 	RETURNING destination, key
@@ -257,6 +259,31 @@ RETURNING ` + claimCols + `, pick.probing`),
 	UPDATE {K} AS k SET live = k.live - 1 FROM s WHERE s.key <> '' AND k.destination = s.destination AND k.key = s.key
 )
 SELECT (SELECT count(*) FROM s), EXISTS (SELECT 1 FROM {T} WHERE id = $1)`),
+
+		// settleTerminal for several records at once, as group commit
+		// sends a flush's terminal settles: $1..$12 are settleTerminal's
+		// per-record parameters as arrays (with $10, now, per record;
+		// $12 the attempt), $13 and $14 the history bounds. Each record is
+		// guarded as settleTerminal guards it; the ids are distinct. One
+		// row per input, in order: settled, and whether the id exists.
+		settleTerminalMany: q(`WITH u AS (
+	SELECT * FROM unnest($1::text[], $2::text[], $3::smallint[], $4::timestamptz[], $5::bigint[], $6::integer[],
+		$7::smallint[], $8::text[], $9::boolean[], $10::timestamptz[], $11::text[], $12::text[])
+		WITH ORDINALITY AS u(id, token, state, started, duration, status, class, error, duplicate, now, response, attempt, ord)
+), s AS (
+	UPDATE {T} AS t SET state = u.state, attempts = t.attempts + 1, last_started_at = u.started, last_duration_ns = u.duration,
+		last_status = u.status, last_class = u.class, last_error = u.error, duplicate = u.duplicate, last_response = u.response,
+		history = ` + history("u.attempt", 13, 14) + `,
+		lease_token = NULL, lease_expires_at = NULL, is_head = false, updated_at = coalesce(u.now, now())
+	FROM u WHERE t.id = u.id AND t.lease_token = u.token AND t.state = 2
+	RETURNING t.id, t.destination, t.key
+), k AS (
+	UPDATE {K} AS k SET live = k.live - c.n FROM (
+		SELECT s.destination, s.key, count(*) AS n FROM s WHERE s.key <> '' GROUP BY s.destination, s.key
+	) AS c WHERE k.destination = c.destination AND k.key = c.key
+)
+SELECT s.id IS NOT NULL, s.id IS NOT NULL OR EXISTS (SELECT 1 FROM {T} AS e WHERE e.id = u.id)
+FROM u LEFT JOIN s ON s.id = u.id ORDER BY u.ord`),
 
 		// Runs after settleTerminal, as its own statement so that it sees
 		// every record committed before the key's row was locked: drops
@@ -273,11 +300,23 @@ SELECT (SELECT count(*) FROM s), EXISTS (SELECT 1 FROM {T} WHERE id = $1)`),
 	) AS n
 )
 UPDATE {T} AS t SET is_head = true FROM h WHERE t.id = h.id AND NOT t.is_head`),
+		// promoteAfter for several settled records ($1, their ids).
+		promoteAfterMany: q(`WITH k AS (
+	SELECT DISTINCT destination, key FROM {T} WHERE id = ANY($1::text[]) AND key <> '' AND state >= 3
+), gone AS (
+	DELETE FROM {K} AS g USING k WHERE g.destination = k.destination AND g.key = k.key AND g.live = 0
+), h AS (
+	SELECT n.id FROM k CROSS JOIN LATERAL (
+		SELECT o.id FROM {T} o WHERE o.destination = k.destination AND o.key = k.key AND o.key <> '' AND o.state IN (1, 2)
+		ORDER BY o.seq LIMIT 1
+	) AS n
+)
+UPDATE {T} AS t SET is_head = true FROM h WHERE t.id = h.id AND NOT t.is_head`),
 
 		rescheduleAttempt: q(`WITH s AS (
 	UPDATE {T} SET state = 1, next_attempt_at = {NOW9} + $3::interval, attempts = attempts + 1, last_started_at = $4,
 		last_duration_ns = $5, last_status = $6, last_class = $7, last_error = $8, last_response = $10,
-		history = ` + history(11, 12, 13) + `,
+		history = ` + history("$11", 12, 13) + `,
 		lease_token = NULL, lease_expires_at = NULL, updated_at = {NOW9}
 	WHERE id = $1 AND lease_token = $2 AND state = 2
 	RETURNING 1

@@ -41,10 +41,29 @@ func (s *Store) finish(ctx context.Context, op string, l delivery.Lease, to deli
 		return err
 	}
 	a = storableAttempt(a)
-	return s.settle(ctx, &settleReq{op: op, id: l.ID, sql: s.q.settleTerminal, promote: true,
-		args: append([]any{l.ID, l.Token, int16(to), nullTS(a.StartedAt), int64(a.Duration),
-			int32(a.Status), int16(a.Class), a.Error, duplicate, s.stamp().now,
-			a.Response}, s.historyArgs(a)...)})
+	t := &terminal{id: l.ID, token: l.Token, state: int16(to), started: nullTS(a.StartedAt), duration: int64(a.Duration),
+		status: int32(a.Status), class: int16(a.Class), errText: a.Error, duplicate: duplicate, now: s.stamp().now,
+		response: a.Response, attempt: string(delivery.EncodeAttempt(a))}
+	return s.settle(ctx, &settleReq{op: op, id: l.ID, sql: s.q.settleTerminal, promote: true, term: t,
+		args: []any{t.id, t.token, t.state, t.started, t.duration, t.status, t.class, t.errText, t.duplicate, t.now,
+			t.response, t.attempt, int64(s.cfg.History.MaxAttempts), int64(s.cfg.History.MaxBytes)}})
+}
+
+// terminal is a terminal settle's values (settleTerminal's parameters
+// $1 to $12), which group commit sends together with the other terminal
+// settles of its flush as arrays (settleTerminalMany).
+type terminal struct {
+	id, token string
+	state     int16
+	started   *time.Time
+	duration  int64
+	status    int32
+	class     int16
+	errText   string
+	duplicate bool
+	now       *time.Time
+	response  string
+	attempt   string
 }
 
 // Reschedule implements delivery.Store.
