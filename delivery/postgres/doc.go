@@ -190,8 +190,13 @@
 // none in progress is sent at once, alone, so a single worker waits for
 // nobody; settles that arrive meanwhile queue, and the next flush sends up
 // to 128 of them as one pipelined batch with one commit, each with its own
-// statements and its own result (ErrLeaseLost and ErrNotFound per record,
-// promotion per key as above). If a flush fails (an error, a deadlock, a
+// result (ErrLeaseLost and ErrNotFound per record, promotion per key as
+// above). Its reschedules and releases go as their own statements; its
+// terminal settles (Complete, DeadLetter, Discard) go as one UPDATE over
+// arrays of their values, guarded per record as above, then one
+// promotion of the ended keys' next heads: two statements for the lot,
+// which cut what PostgreSQL spends executing a settle by over a quarter.
+// If a flush fails (an error, a deadlock, a
 // lock wait of over 100ms, which it gives up so that one busy key cannot
 // hold up every settle) each of its settles runs again on its own. A
 // caller whose context ends while it waits returns at once; if its settle

@@ -107,6 +107,49 @@ func TestClaimPlanUsesIndexes(t *testing.T) {
 	var head string
 	require.NoError(t, tx.QueryRow(ctx, `SELECT id FROM `+store.Name()+` WHERE key = 'hot-1' AND is_head AND state = 1`).Scan(&head))
 	assert.Equal(t, "k-4", head, "the next record of the key became its head")
+	require.NoError(t, tx.Rollback(ctx))
+
+	// A flush's terminal settles, as one statement over arrays, and their
+	// promotion: each record found by its primary key, with a custom plan
+	// and with the generic plan a prepared statement caches.
+	ids := []string{recs[0].ID, "missing"}
+	when := []*time.Time{&base, nil}
+	settleArgs := []any{ids, []string{recs[0].LeaseToken, "t"},
+		[]int16{int16(delivery.StateDelivered), int16(delivery.StateDead)}, when, []int64{0, 0}, []int32{200, 400},
+		[]int16{int16(classify.ClassOK), int16(classify.ClassPermanent)}, []string{"", "bad"}, []bool{false, false}, when,
+		[]string{"", ""}, []string{`{"status":200}`, `{"status":400}`},
+		int64(delivery.DefaultHistoryAttempts), int64(delivery.DefaultHistoryBytes)}
+	for _, generic := range []bool{false, true} {
+		tx, err = pool.Begin(ctx)
+		require.NoError(t, err)
+		settleSQL, promoteSQL := store.SettleManySQLForTest(), store.PromoteManySQLForTest()
+		args, promoteArgs := settleArgs, []any{ids}
+		if generic {
+			// EXECUTE takes no parameters of its own: pgx puts the values
+			// in the statement's text.
+			args = append([]any{pgx.QueryExecModeSimpleProtocol}, settleArgs...)
+			promoteArgs = []any{pgx.QueryExecModeSimpleProtocol, ids}
+			_, err = tx.Exec(ctx, `SET LOCAL plan_cache_mode = force_generic_plan`)
+			require.NoError(t, err)
+			_, err = tx.Exec(ctx, `PREPARE settle_many AS `+settleSQL)
+			require.NoError(t, err)
+			_, err = tx.Exec(ctx, `PREPARE promote_many AS `+promoteSQL)
+			require.NoError(t, err)
+			settleSQL = `EXECUTE settle_many($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`
+			promoteSQL = `EXECUTE promote_many($1)`
+		}
+		plan = explain(t, tx, settleSQL, args...)
+		assert.Contains(t, plan, "Index Scan using outbox_pkey on outbox t", "generic %v: settled records found by primary key", generic)
+		assert.NotContains(t, plan, "outbox_dest_lease_idx on outbox t", "generic %v: not by testing every in-flight record", generic)
+		plan += explain(t, tx, promoteSQL, promoteArgs...)
+		t.Logf("settle and promote of two records as one statement each (generic plan %v):\n%s", generic, plan)
+		assert.Contains(t, plan, "_live_key_idx", "generic %v", generic)
+		assert.NotRegexp(t, `Seq Scan on outbox( |\n)`, plan, "generic %v: no scan of the records", generic)
+		assert.NotContains(t, plan, "Seq Scan on outbox_keys", "generic %v: keys are found by primary key", generic)
+		require.NoError(t, tx.QueryRow(ctx, `SELECT id FROM `+store.Name()+` WHERE key = 'hot-1' AND is_head AND state = 1`).Scan(&head))
+		assert.Equal(t, "k-4", head, "generic %v: the next record of the key became its head", generic)
+		require.NoError(t, tx.Rollback(ctx))
+	}
 }
 
 // explain runs EXPLAIN (ANALYZE, BUFFERS) of sql in tx and returns the plan.

@@ -19,6 +19,14 @@ func (s *Store) LockDestinationsSQLForTest() string { return s.q.lockDests }
 // SettleSQLForTest returns the terminal settle statement.
 func (s *Store) SettleSQLForTest() string { return s.q.settleTerminal }
 
+// SettleManySQLForTest returns the statement that settles a flush's
+// terminal settles at once: settleTerminal's parameters as arrays.
+func (s *Store) SettleManySQLForTest() string { return s.q.settleTerminalMany }
+
+// PromoteManySQLForTest returns the promotion after SettleManySQLForTest:
+// $1 the ids.
+func (s *Store) PromoteManySQLForTest() string { return s.q.promoteAfterMany }
+
 // NextDueSQLForTest returns the NextDue statement.
 func (s *Store) NextDueSQLForTest() string { return s.q.nextDue }
 

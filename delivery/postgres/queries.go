@@ -266,16 +266,21 @@ SELECT (SELECT count(*) FROM s), EXISTS (SELECT 1 FROM {T} WHERE id = $1)`),
 		// $12 the attempt), $13 and $14 the history bounds. Each record is
 		// guarded as settleTerminal guards it; the ids are distinct. One
 		// row per input, in order: settled, and whether the id exists.
+		// Records are found by primary key (id = ANY): the in-flight
+		// guard compares state with an input column rather than the
+		// constant 2, so the planner cannot instead scan the in-flight
+		// index, whose predicate that constant would match, and test
+		// every in-flight record against every input row.
 		settleTerminalMany: q(`WITH u AS (
-	SELECT * FROM unnest($1::text[], $2::text[], $3::smallint[], $4::timestamptz[], $5::bigint[], $6::integer[],
+	SELECT v.*, 2::smallint AS inflight FROM unnest($1::text[], $2::text[], $3::smallint[], $4::timestamptz[], $5::bigint[], $6::integer[],
 		$7::smallint[], $8::text[], $9::boolean[], $10::timestamptz[], $11::text[], $12::text[])
-		WITH ORDINALITY AS u(id, token, state, started, duration, status, class, error, duplicate, now, response, attempt, ord)
+		WITH ORDINALITY AS v(id, token, state, started, duration, status, class, error, duplicate, now, response, attempt, ord)
 ), s AS (
 	UPDATE {T} AS t SET state = u.state, attempts = t.attempts + 1, last_started_at = u.started, last_duration_ns = u.duration,
 		last_status = u.status, last_class = u.class, last_error = u.error, duplicate = u.duplicate, last_response = u.response,
 		history = ` + history("u.attempt", 13, 14) + `,
 		lease_token = NULL, lease_expires_at = NULL, is_head = false, updated_at = coalesce(u.now, now())
-	FROM u WHERE t.id = u.id AND t.lease_token = u.token AND t.state = 2
+	FROM u WHERE t.id = ANY($1::text[]) AND t.id = u.id AND t.lease_token = u.token AND t.state = u.inflight
 	RETURNING t.id, t.destination, t.key
 ), k AS (
 	UPDATE {K} AS k SET live = k.live - c.n FROM (
