@@ -75,9 +75,15 @@ func (s *Store) TerminalBatchesForTest() (statements, settles int64) {
 	return s.gc.manyStatements.Load(), s.gc.manySettles.Load()
 }
 
-// InjectIntoFlushForTest queues sql in the middle of every flush (before
-// the settle at index len/2). Call it before the store is used.
+// InjectIntoFlushForTest queues sql in the middle of every flush: after
+// the own statements of the settles before index len/2, before those of
+// the rest, and before the flush's terminal settles when they go together
+// (after all the others). Call it before the store is used.
 func (s *Store) InjectIntoFlushForTest(sql string) { s.gc.inject = sql }
+
+// InjectAtFlushEndForTest queues sql at the end of every flush, after
+// every settle's statements. Call it before the store is used.
+func (s *Store) InjectAtFlushEndForTest(sql string) { s.gc.injectLast = sql }
 
 // BeforeFlushForTest makes every flush call f before it is sent. Call it
 // before the store is used.
