@@ -35,7 +35,8 @@ func (s *Store) NextDueSQLForTest() string { return s.q.nextDue }
 // from now, $8 error text, $9 now.
 func (s *Store) ListSQLForTest() string { return s.q.list }
 
-// PromoteSQLForTest returns the statement that promotes a key's next head.
+// PromoteSQLForTest returns the statement that promotes a key's next head:
+// $1 the settled record's id.
 func (s *Store) PromoteSQLForTest() string { return s.q.promoteAfter }
 
 // MigrateToForTest applies the migrations up to version v only, to build

@@ -72,14 +72,17 @@ const (
 )
 
 // settleReq is one settle: a guarded UPDATE that returns (rows updated,
-// id exists), optionally followed by the promotion of its key's next head.
+// id exists), for a terminal settle followed by the promotion of its
+// key's next head.
 type settleReq struct {
-	ctx     context.Context // the caller's: its deadline bounds a shared flush
-	op, id  string
-	sql     string
-	args    []any
-	promote bool
-	term    *terminal // a terminal settle's values, for settleTerminalMany; nil for the others
+	ctx    context.Context // the caller's: its deadline bounds a shared flush
+	op, id string
+
+	// A reschedule or release: its statement and parameters. A terminal
+	// settle has term instead (settleTerminal, settleTerminalMany).
+	sql  string
+	args []any
+	term *terminal
 
 	n      int64
 	exists bool
@@ -325,8 +328,12 @@ func (s *Store) queueTerminals(b *pgx.Batch, rs []*settleReq) {
 
 // queueSettle queues r's statements on b.
 func (s *Store) queueSettle(b *pgx.Batch, r *settleReq) {
-	b.Queue(r.sql, r.args...).QueryRow(func(row pgx.Row) error { return row.Scan(&r.n, &r.exists) })
-	if r.promote {
+	sql, args := r.sql, r.args
+	if r.term != nil {
+		sql, args = s.q.settleTerminal, r.term.args(s.cfg.History)
+	}
+	b.Queue(sql, args...).QueryRow(func(row pgx.Row) error { return row.Scan(&r.n, &r.exists) })
+	if r.term != nil {
 		b.Queue(s.q.promoteAfter, r.id)
 	}
 }

@@ -44,14 +44,12 @@ func (s *Store) finish(ctx context.Context, op string, l delivery.Lease, to deli
 	t := &terminal{id: l.ID, token: l.Token, state: int16(to), started: nullTS(a.StartedAt), duration: int64(a.Duration),
 		status: int32(a.Status), class: int16(a.Class), errText: a.Error, duplicate: duplicate, now: s.stamp().now,
 		response: a.Response, attempt: string(delivery.EncodeAttempt(a))}
-	return s.settle(ctx, &settleReq{op: op, id: l.ID, sql: s.q.settleTerminal, promote: true, term: t,
-		args: []any{t.id, t.token, t.state, t.started, t.duration, t.status, t.class, t.errText, t.duplicate, t.now,
-			t.response, t.attempt, int64(s.cfg.History.MaxAttempts), int64(s.cfg.History.MaxBytes)}})
+	return s.settle(ctx, &settleReq{op: op, id: l.ID, term: t})
 }
 
 // terminal is a terminal settle's values (settleTerminal's parameters
 // $1 to $12), which group commit sends together with the other terminal
-// settles of its flush as arrays (settleTerminalMany).
+// settles of its flush as arrays (settleTerminalMany), or on their own.
 type terminal struct {
 	id, token string
 	state     int16
@@ -64,6 +62,13 @@ type terminal struct {
 	now       *time.Time
 	response  string
 	attempt   string
+}
+
+// args returns settleTerminal's parameters for t alone, with the
+// history bounds h.
+func (t *terminal) args(h delivery.History) []any {
+	return []any{t.id, t.token, t.state, t.started, t.duration, t.status, t.class, t.errText, t.duplicate, t.now,
+		t.response, t.attempt, int64(h.MaxAttempts), int64(h.MaxBytes)}
 }
 
 // Reschedule implements delivery.Store.
