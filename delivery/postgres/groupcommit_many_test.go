@@ -2,7 +2,6 @@ package postgres_test
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
@@ -11,6 +10,7 @@ import (
 
 	"github.com/outbound-go/outbound/classify"
 	"github.com/outbound-go/outbound/delivery"
+	"github.com/outbound-go/outbound/delivery/postgres"
 )
 
 // The terminal settles of one flush (Complete, DeadLetter, Discard) go as
@@ -20,19 +20,7 @@ import (
 // releases in the same flush are applied as before.
 func TestGroupCommitSendsTerminalSettlesAsOneStatement(t *testing.T) {
 	f := newSettleFixture(t, 300, 40, 8)
-	entered, release := holdFirstFlush(f.store)
-	defer release()
-
-	var wg sync.WaitGroup
-	wg.Go(func() { f.run(t, context.Background(), 0) })
-	<-entered
-	for i := 1; i < len(f.tasks); i++ {
-		wg.Go(func() { f.run(t, context.Background(), i) })
-	}
-	waitQueued(f.store, len(f.tasks)-1)
-	release()
-	wg.Wait()
-	f.check(t)
+	f.settleBehindHeldFlush(t)
 
 	terminal := 0
 	for _, task := range f.tasks[1:] {
@@ -55,13 +43,7 @@ func TestGroupCommitSendsTerminalSettlesAsOneStatement(t *testing.T) {
 func TestGroupCommitSameLeaseTwiceInOneFlush(t *testing.T) {
 	ctx := context.Background()
 	store, _ := newStore(t, nil)
-	_, err := store.Enqueue(ctx, delivery.Message{ID: "lead", Payload: []byte(`{}`)},
-		delivery.Message{ID: "twice", Payload: []byte(`{}`)})
-	require.NoError(t, err)
-	recs, err := store.Claim(ctx, 2, time.Minute)
-	require.NoError(t, err)
-	require.Len(t, recs, 2)
-	byID := map[string]delivery.Record{recs[0].ID: recs[0], recs[1].ID: recs[1]}
+	byID := claimed(t, store, "lead", "twice")
 	complete := func(r delivery.Record) error {
 		return store.Complete(ctx, r.Lease(), delivery.Attempt{Class: classify.ClassOK, Status: 200}, false)
 	}
@@ -105,16 +87,7 @@ func TestGroupCommitSameLeaseTwiceInOneFlush(t *testing.T) {
 func TestGroupCommitSettleThenReleaseOfOneRecordKeepOrder(t *testing.T) {
 	ctx := context.Background()
 	store, _ := newStore(t, nil)
-	_, err := store.Enqueue(ctx, delivery.Message{ID: "lead", Payload: []byte(`{}`)},
-		delivery.Message{ID: "x", Payload: []byte(`{}`)}, delivery.Message{ID: "y", Payload: []byte(`{}`)})
-	require.NoError(t, err)
-	recs, err := store.Claim(ctx, 3, time.Minute)
-	require.NoError(t, err)
-	require.Len(t, recs, 3)
-	byID := map[string]delivery.Record{}
-	for _, r := range recs {
-		byID[r.ID] = r
-	}
+	byID := claimed(t, store, "lead", "x", "y")
 	complete := func(id string) error {
 		return store.Complete(ctx, byID[id].Lease(), delivery.Attempt{Class: classify.ClassOK, Status: 200}, false)
 	}
@@ -147,19 +120,7 @@ func TestGroupCommitSettleThenReleaseOfOneRecordKeepOrder(t *testing.T) {
 func TestGroupCommitFlushFailingAfterTheSharedSettleFallsBack(t *testing.T) {
 	f := newSettleFixture(t, 60, 9, 4)
 	f.store.InjectAtFlushEndForTest(`SELECT 1/0`)
-	entered, release := holdFirstFlush(f.store)
-	defer release()
-
-	var wg sync.WaitGroup
-	wg.Go(func() { f.run(t, context.Background(), 0) })
-	<-entered
-	for i := 1; i < len(f.tasks); i++ {
-		wg.Go(func() { f.run(t, context.Background(), i) })
-	}
-	waitQueued(f.store, len(f.tasks)-1)
-	release()
-	wg.Wait()
-	f.check(t)
+	f.settleBehindHeldFlush(t)
 
 	statements, _ := f.store.TerminalBatchesForTest()
 	assert.Equal(t, int64(1), statements, "the second flush sent its terminal settles together")
@@ -176,17 +137,7 @@ func TestGroupCommitSharedSettleWritesWhatALoneSettleWrites(t *testing.T) {
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	store, _ := newStore(t, func() time.Time { return now })
 	ids := []string{"alone", "shared-1", "shared-2"}
-	for _, id := range ids {
-		_, err := store.Enqueue(ctx, delivery.Message{ID: id, Payload: []byte(`{}`)})
-		require.NoError(t, err)
-	}
-	recs, err := store.Claim(ctx, 3, time.Minute)
-	require.NoError(t, err)
-	require.Len(t, recs, 3)
-	byID := map[string]delivery.Record{}
-	for _, r := range recs {
-		byID[r.ID] = r
-	}
+	byID := claimed(t, store, ids...)
 	a := delivery.Attempt{StartedAt: now.Add(-time.Second), Duration: 250 * time.Millisecond, Status: 409,
 		Class: classify.ClassDuplicate, Error: "already there", Response: `{"id":"p-1"}`}
 	complete := func(id string) error { return store.Complete(ctx, byID[id].Lease(), a, true) }
@@ -224,4 +175,25 @@ func TestGroupCommitSharedSettleWritesWhatALoneSettleWrites(t *testing.T) {
 		assert.True(t, want.UpdatedAt.Equal(got.UpdatedAt), "%s: updated at %v, want %v", id, got.UpdatedAt, want.UpdatedAt)
 		assert.Empty(t, got.LeaseToken, id)
 	}
+}
+
+// claimed enqueues a message with each of ids and claims them all, and
+// returns the records by id.
+func claimed(t *testing.T, store *postgres.Store, ids ...string) map[string]delivery.Record {
+	t.Helper()
+	ctx := context.Background()
+	msgs := make([]delivery.Message, len(ids))
+	for i, id := range ids {
+		msgs[i] = delivery.Message{ID: id, Payload: []byte(`{}`)}
+	}
+	_, err := store.Enqueue(ctx, msgs...)
+	require.NoError(t, err)
+	recs, err := store.Claim(ctx, len(ids), time.Minute)
+	require.NoError(t, err)
+	require.Len(t, recs, len(ids))
+	byID := make(map[string]delivery.Record, len(recs))
+	for _, r := range recs {
+		byID[r.ID] = r
+	}
+	return byID
 }

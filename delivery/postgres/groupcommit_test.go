@@ -248,17 +248,13 @@ func waitQueued(s *postgres.Store, n int) {
 	}
 }
 
-// A flush that fails (here a statement that divides by zero, queued after
-// half the batch's settles, so those are rolled back) fails nobody: every
-// settle runs again on its own and gets its own result.
-func TestGroupCommitFailedFlushFallsBack(t *testing.T) {
-	f := newSettleFixture(t, 60, 9, 4)
-	f.store.InjectIntoFlushForTest(`SELECT 1/0`)
+// settleBehindHeldFlush settles every task in two flushes: the first
+// task leads and holds its flush, every other one queues behind it and
+// goes in the second. Then it checks the records (check).
+func (f *settleFixture) settleBehindHeldFlush(t *testing.T) {
+	t.Helper()
 	entered, release := holdFirstFlush(f.store)
 	defer release()
-
-	// The first settle leads and holds its flush; every other one queues
-	// behind it and goes in the second flush.
 	var wg sync.WaitGroup
 	wg.Go(func() { f.run(t, context.Background(), 0) })
 	<-entered
@@ -269,6 +265,15 @@ func TestGroupCommitFailedFlushFallsBack(t *testing.T) {
 	release()
 	wg.Wait()
 	f.check(t)
+}
+
+// A flush that fails (here a statement that divides by zero, queued after
+// half the batch's settles, so those are rolled back) fails nobody: every
+// settle runs again on its own and gets its own result.
+func TestGroupCommitFailedFlushFallsBack(t *testing.T) {
+	f := newSettleFixture(t, 60, 9, 4)
+	f.store.InjectIntoFlushForTest(`SELECT 1/0`)
+	f.settleBehindHeldFlush(t)
 
 	flushes, settles, failed := f.store.GroupCommitStatsForTest()
 	assert.Equal(t, int64(2), flushes)
