@@ -10,8 +10,9 @@ import (
 // hold (in workers or queued for them) while others have due work: its
 // Concurrency workers split evenly over the destinations seen with due
 // work (in hand, or in the last claim), at least one; alone, a destination
-// is bounded only by each run's 2*Concurrency slots. A slow partner then holds
-// its share of workers, not all of them. Callers hold ds.mu.
+// is bounded only by each run's slots (Concurrency and the records claimed
+// ahead, see readAhead). A slow partner then holds its share of workers,
+// not all of them. Callers hold ds.mu.
 func (d *Dispatcher) share() int {
 	if d.dests.active <= 1 {
 		return math.MaxInt // alone, it is bounded by each run's slots only

@@ -77,9 +77,11 @@ type DispatcherConfig struct {
 	Policy retry.Policy
 	// Concurrency is how many records are in flight at once. Zero means 1:
 	// strictly sequential, in claim order. Records are handled by a fixed
-	// set of Concurrency workers, never a goroutine per record; up to
-	// Concurrency more are claimed ahead and wait for a free worker, so
-	// the next claim's round trip overlaps the attempts in flight. A
+	// set of Concurrency workers, never a goroutine per record; more are
+	// claimed ahead and wait for a free worker, so the next claim's round
+	// trip overlaps the attempts in flight: Concurrency of them, or as
+	// many as the workers finish in about 50ms when that is more (quick
+	// attempts), up to three times Concurrency. A
 	// queued record whose lease ran too low for an attempt (see Lease) is
 	// released, not attempted. At most MaxConcurrency.
 	Concurrency int
@@ -315,6 +317,7 @@ type Dispatcher struct {
 	workers chan struct{} // one token per attempt in progress, Concurrency in all
 	dests   destinations
 	claims  atomic.Uint64 // claims asked for, numbering them
+	ahead   *readAhead    // records claimed ahead of the workers
 	tracer  AttemptTracer // the Observer, when it traces attempts
 }
 
@@ -328,7 +331,7 @@ func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Dispatcher{cfg: cfg, workers: make(chan struct{}, cfg.Concurrency)}
+	d := &Dispatcher{cfg: cfg, workers: make(chan struct{}, cfg.Concurrency), ahead: newReadAhead(cfg.Concurrency)}
 	d.tracer, _ = cfg.Observer.(AttemptTracer)
 	for name := range cfg.Destinations {
 		d.pipeline(name) // resolve now; their limits go to the store on the first run
@@ -508,10 +511,14 @@ func (r *run) execute() error {
 	defer stopGrace()
 	r.hard = hard
 
-	// Up to Concurrency claimed records wait in work for a free worker, so
-	// workers never sit idle while the next claim is on its way.
-	work := make(chan claimed, cfg.Concurrency)
-	finished := make(chan struct{}, 2*cfg.Concurrency)
+	// Claimed records wait in work for a free worker (see readAhead), so
+	// workers never sit idle while the next claim is on its way. Both
+	// channels hold every record a run can have out (Concurrency plus the
+	// read-ahead, and never more than MaxPerRun), so feed and the workers
+	// never wait on them.
+	out := min(cfg.Concurrency+r.d.ahead.most(), cfg.MaxPerRun)
+	work := make(chan claimed, out)
+	finished := make(chan struct{}, out)
 	var wg sync.WaitGroup
 	for range cfg.Concurrency {
 		wg.Go(func() {
@@ -541,36 +548,42 @@ type claimed struct {
 	seq uint64
 }
 
-// feed claims records and hands them out, keeping up to Concurrency
-// claimed records queued ahead of the workers: the round trip of the next
-// claim overlaps the attempts in flight instead of leaving finished
-// workers idle (with PostgreSQL this was the larger part of the time at
-// Concurrency 16). It stops at MaxPerRun, when nothing more is claimable,
-// or when ctx ends. busy counts records handed
-// out and not yet finished, in workers or queued.
+// feed claims records and hands them out, keeping up to the read-ahead
+// (see readAhead) of claimed records queued ahead of the workers: the
+// round trip of the next claim overlaps the attempts in flight instead of
+// leaving finished workers idle (with PostgreSQL this was the larger part
+// of the time at Concurrency 16). It stops at MaxPerRun, when nothing more
+// is claimable, or when ctx ends. busy counts records handed out and not
+// yet finished, in workers or queued.
 func (r *run) feed(work chan<- claimed, finished <-chan struct{}) error {
 	cfg := &r.d.cfg
 	remaining, busy := cfg.MaxPerRun, 0
+	done, lastDone, lastArrival := 0, 0, time.Time{} // records finished; at the last claim's arrival
 	waitOne := func() bool {
 		select {
 		case <-finished:
 			busy--
+			done++
 			return true
 		case <-r.ctx.Done():
 			return false
 		}
 	}
-	for remaining > 0 && r.ctx.Err() == nil {
-		for drained := false; !drained; { // collect finished workers without blocking
+	drain := func() { // collect finished workers without blocking
+		for {
 			select {
 			case <-finished:
 				busy--
+				done++
 			default:
-				drained = true
+				return
 			}
 		}
-		idle := 2*cfg.Concurrency - busy
-		if idle == 0 {
+	}
+	for remaining > 0 && r.ctx.Err() == nil {
+		drain()
+		idle := cfg.Concurrency + r.d.ahead.get() - busy
+		if idle <= 0 {
 			if !waitOne() {
 				break
 			}
@@ -581,6 +594,14 @@ func (r *run) feed(work chan<- claimed, finished <-chan struct{}) error {
 		recs, err := r.claim(min(idle, remaining), skip)
 		if err != nil {
 			return fmt.Errorf("delivery: claim: %w", err)
+		}
+		if len(recs) > 0 {
+			drain()
+			now := time.Now()
+			if !lastArrival.IsZero() {
+				r.d.ahead.finished(done-lastDone, now.Sub(lastArrival))
+			}
+			lastDone, lastArrival = done, now
 		}
 		r.d.took(recs, skip[:shared])
 		r.mu.Lock()
@@ -599,7 +620,7 @@ func (r *run) feed(work chan<- claimed, finished <-chan struct{}) error {
 		r.mu.Unlock()
 		remaining -= len(recs)
 		for _, rec := range recs {
-			work <- claimed{rec, at, seq} // never blocks: at most 2*Concurrency are out
+			work <- claimed{rec, at, seq} // never blocks: it holds all a run can have out
 			busy++
 		}
 	}
