@@ -75,15 +75,19 @@ type DispatcherConfig struct {
 	// 9m, ... up to 10 attempts, then dead-letter. Its MaxElapsed counts
 	// from the record's EffortStartedAt: enqueue, or its latest redrive.
 	Policy retry.Policy
-	// Concurrency is how many records are in flight at once. Zero means 1:
-	// strictly sequential, in claim order. Records are handled by a fixed
-	// set of Concurrency workers, never a goroutine per record; more are
+	// Concurrency is how many records are attempted at once. Zero means
+	// 1: strictly sequential, in claim order. Records are handled by a
+	// fixed set of Concurrency workers, never a goroutine per record. A
+	// worker whose attempt is over starts the next one while its outcome
+	// is written, by one of Concurrency more goroutines (at most 128
+	// more), so a slow store write does not idle the partner and the
+	// store gets more outcomes to write together. More records are
 	// claimed ahead and wait for a free worker, so the next claim's round
 	// trip overlaps the attempts in flight: Concurrency of them, or as
 	// many as the workers finish in about 50ms when that is more (quick
-	// attempts), up to three times Concurrency. A
-	// queued record whose lease ran too low for an attempt (see Lease) is
-	// released, not attempted. At most MaxConcurrency.
+	// attempts), up to three times Concurrency. A queued record whose
+	// lease ran too low for an attempt (see Lease) is released, not
+	// attempted. At most MaxConcurrency.
 	Concurrency int
 	// MaxPerRun bounds how many records one RunOnce claims. Zero means
 	// DefaultMaxPerRun (100).
@@ -520,12 +524,21 @@ func (r *run) execute() error {
 	work := make(chan claimed, out)
 	finished := make(chan struct{}, out)
 	var wg sync.WaitGroup
-	for range cfg.Concurrency {
+	// Concurrency workers attempt at once (runs overlapping in Run share
+	// them); a goroutine whose attempt is over writes its outcome without
+	// holding one, so the next attempt starts meanwhile and the store gets
+	// more outcomes to write together. outcomeWriters more goroutines let
+	// that many outcome writes overlap the attempts.
+	for range cfg.Concurrency + min(cfg.Concurrency, outcomeWriters) {
 		wg.Go(func() {
-			for c := range work {
-				r.d.workers <- struct{}{} // runs overlapping in Run share the workers
-				r.process(c)
+			for {
+				c, ok := r.next(work)
+				if !ok {
+					return
+				}
+				e := r.process(c)
 				<-r.d.workers
+				r.record(c.rec, &e)
 				finished <- struct{}{}
 			}
 		})
@@ -641,9 +654,38 @@ func (r *run) claim(n int, skip []string) ([]Record, error) {
 	return cfg.Store.Claim(ctx, n, cfg.Lease, skip...)
 }
 
-// process handles one claimed record, claimed at or after claimedAt:
-// gate, attempt, outcome, observer.
-func (r *run) process(c claimed) {
+// next returns the next record from work with a worker taken for it, or
+// false once work is closed and empty. At Concurrency 1 it takes the
+// worker first, so that records are attempted in claim order (runs do not
+// overlap then: see Run). Otherwise it takes the record first: a
+// goroutine never holds a worker while it waits for a record, which a
+// goroutine of an overlapping run could use meanwhile.
+func (r *run) next(work <-chan claimed) (claimed, bool) {
+	if r.d.cfg.Concurrency == 1 {
+		r.d.workers <- struct{}{}
+		c, ok := <-work
+		if !ok {
+			<-r.d.workers
+		}
+		return c, ok
+	}
+	c, ok := <-work
+	if ok {
+		r.d.workers <- struct{}{}
+	}
+	return c, ok
+}
+
+// outcomeWriters bounds the goroutines of a run that write outcomes
+// while its Concurrency workers attempt: enough to fill a store's batch of
+// writes (PostgreSQL's group commit flushes up to 128) without a
+// goroutine per record at a large Concurrency.
+const outcomeWriters = 128
+
+// process handles one claimed record, claimed at or after c.at: gate,
+// attempt, and the verdict on its destination, which is written before
+// the next attempt starts. It returns the event record then writes.
+func (r *run) process(c claimed) AttemptEvent {
 	rec, claimedAt := c.rec, c.at
 	e := AttemptEvent{Record: rec}
 	p, configured := r.d.pipeline(rec.Destination)
@@ -668,15 +710,21 @@ func (r *run) process(c claimed) {
 	}
 	e.Cause = classify.Cause(e.Err)
 	r.applyVerdict(rec, &e, v)
-	e.StoreErr = r.settle(rec, &e)
+	return e
+}
+
+// record writes the outcome of rec's attempt (e) to the store, then
+// reports and observes it.
+func (r *run) record(rec Record, e *AttemptEvent) {
+	e.StoreErr = r.settle(rec, e)
 	r.d.settled(rec.Destination)
 	r.mu.Lock()
-	r.report.add(&e)
+	r.report.add(e)
 	if e.StoreErr != nil && !isLeaseLost(e.StoreErr) {
 		r.errs = append(r.errs, fmt.Errorf("delivery: record %q: %w", rec.ID, e.StoreErr))
 	}
 	r.mu.Unlock()
-	r.observeAttempt(e)
+	r.observeAttempt(*e)
 }
 
 // verdict is what an outcome says about the record's destination.

@@ -24,7 +24,10 @@ import (
 //
 // The rate is measured between the arrivals of a run's claims and smoothed
 // over about four of them. It is shared by the Dispatcher's runs, so a run
-// starts where the last one left it.
+// starts where the last one left it. If attempts turn slow all at once,
+// the records already queued wait for more than one attempt each; one
+// whose lease runs too low for its attempt is released, not attempted
+// (see DispatcherConfig.Lease).
 type readAhead struct {
 	n        atomic.Int64 // the current read-ahead, read on every claim
 	mu       sync.Mutex   // guards smooth
