@@ -35,11 +35,10 @@ func raise(p *atomic.Int32, n int32) {
 	}
 }
 
-// A worker whose attempt is over writes its outcome without holding a
-// worker: the next attempt starts meanwhile, so a slow store write does
-// not idle the partner, and the store gets more outcomes to write
-// together. Attempts in flight stay within Concurrency, and at
-// Concurrency 1 they stay in claim order.
+// A worker whose attempt is over hands its outcome to a writer and starts
+// the next attempt, so a slow store write does not idle the partner, and
+// the store gets more outcomes to write together. Attempts in flight stay
+// within Concurrency, and at Concurrency 1 they stay in claim order.
 func TestNextAttemptStartsWhileTheOutcomeIsWritten(t *testing.T) {
 	for _, conc := range []int{1, 4} {
 		t.Run(fmt.Sprintf("Concurrency %d", conc), func(t *testing.T) {
@@ -51,7 +50,8 @@ func TestNextAttemptStartsWhileTheOutcomeIsWritten(t *testing.T) {
 				}
 				var attempting, peak atomic.Int32
 				sc := newScript()
-				d := newDispatcher(t, delivery.DispatcherConfig{Store: store, Concurrency: conc, MaxPerRun: n,
+				var obs recordingObserver
+				d := newDispatcher(t, delivery.DispatcherConfig{Store: store, Concurrency: conc, MaxPerRun: n, Observer: &obs,
 					Deliverer: delivery.DelivererFunc(func(ctx context.Context, m *delivery.Message) error {
 						raise(&peak, attempting.Add(1))
 						defer attempting.Add(-1)
@@ -67,14 +67,24 @@ func TestNextAttemptStartsWhileTheOutcomeIsWritten(t *testing.T) {
 				// Attempt and write each take their time one after the other
 				// when a worker waits for its write: n/conc × 1.1s.
 				serial := time.Duration(n/conc) * 1100 * time.Millisecond
-				assert.Less(t, took, serial*2/3, "writes overlap the next attempts")
 				assert.EqualValues(t, conc, peak.Load(), "at most Concurrency attempts at once")
-				assert.Greater(t, store.peak.Load(), int32(conc), "more outcome writes than workers at once")
-				assert.LessOrEqual(t, store.peak.Load(), int32(2*conc), "at most Concurrency more goroutines write outcomes")
 				if conc == 1 {
-					for i, id := range sc.seen {
-						assert.Equal(t, fmt.Sprintf("r-%02d", i), id, "Concurrency 1 attempts in claim order")
+					// One writer, so outcomes keep claim order: the writes
+					// follow one another and every attempt but the first
+					// runs while the write before it does.
+					assert.Equal(t, time.Duration(n)*time.Second+100*time.Millisecond, took, "each attempt overlaps the write before it")
+					assert.EqualValues(t, 1, store.peak.Load(), "one writer at Concurrency 1")
+					events := obs.events()
+					require.Len(t, events, n)
+					for i := range n {
+						want := fmt.Sprintf("r-%02d", i)
+						assert.Equal(t, want, sc.seen[i], "Concurrency 1 attempts in claim order")
+						assert.Equal(t, want, events[i].Record.ID, "and observes them in that order")
 					}
+				} else {
+					assert.Less(t, took, serial*2/3, "writes overlap the next attempts")
+					assert.Greater(t, store.peak.Load(), int32(conc), "more outcome writes than workers at once")
+					assert.LessOrEqual(t, store.peak.Load(), int32(2*conc), "at most twice Concurrency outcome writers")
 				}
 			})
 		})
