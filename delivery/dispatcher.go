@@ -681,8 +681,8 @@ type outcome struct {
 // them, at most this many): enough to fill a store's batch of writes
 // (PostgreSQL's group commit flushes up to 128) without a goroutine per
 // record at a large Concurrency. Twice Concurrency writers gave larger
-// flushes, and 13% more records/s with PostgreSQL at Concurrency 16, than
-// as many as the workers.
+// flushes, and about 10% more records/s with PostgreSQL at Concurrency 16
+// (six paired runs), than as many as the workers.
 const outcomeWriters = 128
 
 // process handles one claimed record, claimed at or after c.at: gate,
