@@ -533,7 +533,7 @@ func (r *run) execute() error {
 	// busy, the worker waits for one, as it used to wait for its own
 	// write. At Concurrency 1 there is one writer, so outcomes are written
 	// and observed in claim order too.
-	writes := make(chan outcome)
+	writes := make(chan AttemptEvent)
 	var workers, writers sync.WaitGroup
 	nWriters := min(2*cfg.Concurrency, outcomeWriters)
 	if cfg.Concurrency == 1 {
@@ -541,8 +541,8 @@ func (r *run) execute() error {
 	}
 	for range nWriters {
 		writers.Go(func() {
-			for o := range writes {
-				r.record(o.rec, &o.e)
+			for e := range writes {
+				r.record(&e)
 				finished <- struct{}{}
 			}
 		})
@@ -553,7 +553,7 @@ func (r *run) execute() error {
 				r.d.workers <- struct{}{}
 				e := r.process(c)
 				<-r.d.workers
-				writes <- outcome{c.rec, e}
+				writes <- e
 			}
 		})
 	}
@@ -670,12 +670,6 @@ func (r *run) claim(n int, skip []string) ([]Record, error) {
 	return cfg.Store.Claim(ctx, n, cfg.Lease, skip...)
 }
 
-// outcome is a record whose attempt is over, with the event to write.
-type outcome struct {
-	rec Record
-	e   AttemptEvent
-}
-
 // outcomeWriters bounds the goroutines of a run that write outcomes
 // while its Concurrency workers attempt (it has twice Concurrency of
 // them, at most this many): enough to fill a store's batch of writes
@@ -716,9 +710,10 @@ func (r *run) process(c claimed) AttemptEvent {
 	return e
 }
 
-// record writes the outcome of rec's attempt (e) to the store, then
-// reports and observes it.
-func (r *run) record(rec Record, e *AttemptEvent) {
+// record writes the outcome of an attempt (e, of e.Record) to the store,
+// then reports and observes it.
+func (r *run) record(e *AttemptEvent) {
+	rec := e.Record
 	e.StoreErr = r.settle(rec, e)
 	r.d.settled(rec.Destination)
 	r.mu.Lock()
