@@ -298,8 +298,9 @@ func (s *Store) queueTerminals(b *pgx.Batch, rs []*settleReq) {
 	}
 	s.gc.manyStatements.Add(1)
 	s.gc.manySettles.Add(int64(n))
-	b.Queue(s.q.settleTerminalMany, ids, tokens, states, started, durations, statuses, classes, errs, dups, nows,
-		responses, attempts, int64(s.cfg.History.MaxAttempts), int64(s.cfg.History.MaxBytes)).Query(func(rows pgx.Rows) error {
+	args := append([]any{ids, tokens, states, started, durations, statuses, classes, errs, dups, nows,
+		responses, attempts}, s.historyBounds()...)
+	b.Queue(s.q.settleTerminalMany, args...).Query(func(rows pgx.Rows) error {
 		i := 0
 		for rows.Next() {
 			if i == n {
@@ -330,7 +331,7 @@ func (s *Store) queueTerminals(b *pgx.Batch, rs []*settleReq) {
 func (s *Store) queueSettle(b *pgx.Batch, r *settleReq) {
 	sql, args := r.sql, r.args
 	if r.term != nil {
-		sql, args = s.q.settleTerminal, r.term.args(s.cfg.History)
+		sql, args = s.q.settleTerminal, r.term.args(s.historyBounds())
 	}
 	b.Queue(sql, args...).QueryRow(func(row pgx.Row) error { return row.Scan(&r.n, &r.exists) })
 	if r.term != nil {

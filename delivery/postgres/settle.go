@@ -64,11 +64,11 @@ type terminal struct {
 	attempt   string
 }
 
-// args returns settleTerminal's parameters for t alone, with the
-// history bounds h.
-func (t *terminal) args(h delivery.History) []any {
-	return []any{t.id, t.token, t.state, t.started, t.duration, t.status, t.class, t.errText, t.duplicate, t.now,
-		t.response, t.attempt, int64(h.MaxAttempts), int64(h.MaxBytes)}
+// args returns settleTerminal's parameters for t alone, followed by the
+// history bounds (historyBounds).
+func (t *terminal) args(bounds []any) []any {
+	return append([]any{t.id, t.token, t.state, t.started, t.duration, t.status, t.class, t.errText, t.duplicate, t.now,
+		t.response, t.attempt}, bounds...)
 }
 
 // Reschedule implements delivery.Store.
@@ -135,7 +135,13 @@ func storableAttempt(a delivery.Attempt) delivery.Attempt {
 // historyArgs are the parameters of the history expression (queries.go)
 // for attempt a: its encoding and the store's bounds.
 func (s *Store) historyArgs(a delivery.Attempt) []any {
-	return []any{string(delivery.EncodeAttempt(a)), int64(s.cfg.History.MaxAttempts), int64(s.cfg.History.MaxBytes)}
+	return append([]any{string(delivery.EncodeAttempt(a))}, s.historyBounds()...)
+}
+
+// historyBounds are the bounds of the history expression (queries.go):
+// the store's History.MaxAttempts and MaxBytes.
+func (s *Store) historyBounds() []any {
+	return []any{int64(s.cfg.History.MaxAttempts), int64(s.cfg.History.MaxBytes)}
 }
 
 // storableText makes an attempt's error or response text storable: valid
