@@ -110,23 +110,30 @@ func (l *rateLearner) setRate(r float64, now time.Time) float64 {
 	return r
 }
 
+// judgement is the learner's verdict on the answers since the rate last
+// changed: the share of them the partner accepted, and when they began
+// (the watch they belong to).
+type judgement struct {
+	share float64
+	watch time.Time
+}
+
 // observe takes one answer of the partner at now (its HTTP status, and
 // what it said of its limit). It returns a new rate when what the partner
 // said lowers it (cause causePolicy for a published policy,
 // causeRemaining for a remaining quota), or, when the answers since the
-// last change say the rate is too high, judge true and the share of them
-// the partner accepted: the caller then reads the fleet's rate and calls
-// cutTo.
-func (l *rateLearner) observe(now time.Time, status int, rl classify.RateLimit, hasRL bool) (rate float64, cause string, judge bool, share float64) {
+// last change say the rate is too high, judge true and the judgement of
+// them: the caller then reads the fleet's rate and calls cutTo.
+func (l *rateLearner) observe(now time.Time, status int, rl classify.RateLimit, hasRL bool) (rate float64, cause string, judge bool, j judgement) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if hasRL {
 		cur := l.rateAt(now)
 		if r, ok := rl.Rate(); ok && r < cur*0.99 {
-			return l.setRate(r, now), causePolicy, false, 0
+			return l.setRate(r, now), causePolicy, false, judgement{}
 		}
 		if pace, sure, ok := remainingPace(rl); ok && sure < cur*(1-rateRewrite) {
-			return l.setRate(pace, now), causeRemaining, false, 0
+			return l.setRate(pace, now), causeRemaining, false, judgement{}
 		}
 	}
 	if l.watchFrom.IsZero() {
@@ -139,9 +146,9 @@ func (l *rateLearner) observe(now time.Time, status int, rl classify.RateLimit, 
 	}
 	n := l.ok + l.limited
 	if status != http.StatusTooManyRequests || n < rateSamples || now.Sub(l.watchFrom) < rateSample {
-		return 0, "", false, 0
+		return 0, "", false, judgement{}
 	}
-	return 0, "", true, min(0.9, float64(l.ok)/float64(n))
+	return 0, "", true, judgement{share: min(0.9, float64(l.ok)/float64(n)), watch: l.watchFrom}
 }
 
 // remainingPace reads a partner's remaining quota: r requests
@@ -194,21 +201,28 @@ func (l *rateLearner) sentRate(now time.Time, rate float64) float64 {
 	return rate + float64(max(1, l.ceiling.Burst)-1)/span
 }
 
-// cutTo cuts the rate at now to share of the fleet's rate in force
-// (fleet, when known; else this process's view of it). When the fleet's
-// rate is lower than this process's view, another process cut it since:
-// the learner takes it as its own and watches again, changed false.
-func (l *rateLearner) cutTo(now time.Time, fleet float64, known bool, share float64) (float64, bool) {
+// cutTo cuts the rate at now on judgement j of the answers the partner
+// gave to the fleet's rate in force (fleet, when known; else this
+// process's view of it). When the fleet's rate is lower than this
+// process's view, another process cut it since: the learner takes it as
+// its own and watches again, changed false. When the rate changed since
+// the answers j judged began (a worker that heard a 429 at the same time
+// cut it first), they were answers to the old rate, already acted on:
+// changed false, so one burst of 429s makes one cut, not one per worker.
+func (l *rateLearner) cutTo(now time.Time, fleet float64, known bool, j judgement) (float64, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	cur := l.rateAt(now)
+	if !l.watchFrom.Equal(j.watch) {
+		return cur, false // judged answers to a rate already cut
+	}
 	if known && fleet > 0 && fleet < cur*0.99 {
 		l.learned, l.cut, l.watchFrom, l.ok, l.limited, l.written = fleet, now, now, 0, 0, fleet
 		return fleet, false // another process cut it since
 	}
 	// What the partner accepted a second, at most: the fleet sent at
 	// most sentRate (less when it could not keep up with its limit).
-	accepted := l.sentRate(now, cur) * share
+	accepted := l.sentRate(now, cur) * j.share
 	cut := rateFineCut
 	switch {
 	case accepted < cur*rateMinCut:
@@ -270,7 +284,7 @@ func (r *run) learnRate(p *pipeline, e *AttemptEvent, rl classify.RateLimit, has
 	if wait, ok := exhaustedFor(rl, hasRL, r.d.cfg.MaxPause); ok {
 		until = now.Add(wait)
 	}
-	rate, cause, judge, share := p.learner.observe(now, status, rl, hasRL)
+	rate, cause, judge, j := p.learner.observe(now, status, rl, hasRL)
 	switch {
 	case cause != "":
 		// The partner said so: lower the fleet's rate to it, unless
@@ -282,7 +296,7 @@ func (r *run) learnRate(p *pipeline, e *AttemptEvent, rl classify.RateLimit, has
 		r.cutRate(name, p.learner, rate, cause, e.Err)
 	case judge:
 		fleet, known := r.fleetRate(name)
-		if rate, changed := p.learner.cutTo(time.Now(), fleet, known, share); changed {
+		if rate, changed := p.learner.cutTo(time.Now(), fleet, known, j); changed {
 			r.cutRate(name, p.learner, rate, "http_429", e.Err)
 		}
 	}

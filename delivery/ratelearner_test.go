@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -231,5 +233,73 @@ func TestNewDispatcherKeepsTheLearnedRate(t *testing.T) {
 		second.Wait()
 		assert.Equal(t, learned, ds[0].Rate, "the newcomer kept the fleet's rate")
 		assert.Zero(t, refused, "no 429s came back")
+	})
+}
+
+// slowLimits is a memstore whose DestinationLimits, the fleet's rate a
+// learner reads before it cuts, takes a millisecond.
+type slowLimits struct{ *memstore.Store }
+
+func (s slowLimits) DestinationLimits(ctx context.Context, name string) (delivery.DestinationLimits, error) {
+	time.Sleep(time.Millisecond)
+	return s.Store.DestinationLimits(ctx, name)
+}
+
+// Eight workers hear a 429 at the same moment, after two seconds of
+// accepted requests: the burst is one verdict on the rate in force and
+// makes one cut, not eight stacked on each other (each worker judging
+// the same answers, and cutting the rate the one before it had just
+// cut).
+func TestOneBurstOf429sMakesOneCut(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := slowLimits{memstore.New(memstore.Config{})}
+		for i := range 250 {
+			enqueue(t, store, delivery.Message{ID: fmt.Sprintf("r-%04d", i), Destination: "p", Payload: pl("r")})
+		}
+		const burst = 8
+		var held atomic.Int32
+		release := make(chan struct{})
+		partner := delivery.DelivererFunc(func(_ context.Context, m *delivery.Message) error {
+			if !strings.HasPrefix(m.ID, "late-") {
+				time.Sleep(10 * time.Millisecond)
+				return nil
+			}
+			// The late records are held until all are in flight, then
+			// refused together; their retries are accepted.
+			switch n := held.Add(1); {
+			case n > burst:
+				return nil
+			case n == burst:
+				close(release)
+			}
+			<-release
+			return &classify.Error{Class: classify.ClassEphemeral, Status: http.StatusTooManyRequests}
+		})
+		events := &rateEvents{}
+		ctx, cancel := context.WithCancel(context.Background())
+		wg := runFleet(t, ctx, 1, delivery.DispatcherConfig{Store: store, Deliverer: partner, Concurrency: burst, Observer: events,
+			Destinations: map[string]delivery.DestinationConfig{"p": {Rate: 100, Burst: 10}}})
+		time.Sleep(3 * time.Second) // 250 accepted at 100/s, then idle: the burst is back
+		for i := range burst {
+			enqueue(t, store, delivery.Message{ID: fmt.Sprintf("late-%d", i), Destination: "p", Payload: pl("r")})
+		}
+		time.Sleep(5 * time.Second)
+		cancel()
+		wg.Wait()
+
+		require.GreaterOrEqual(t, int(held.Load()), burst, "the late records were attempted together")
+		events.mu.Lock()
+		defer events.mu.Unlock()
+		var cuts []float64
+		for _, e := range events.rates {
+			if e.Cause == "http_429" {
+				cuts = append(cuts, e.Rate)
+			}
+		}
+		require.Len(t, cuts, 1, "one cut for one burst of 429s: %v", cuts)
+		assert.InDelta(t, 95.0, cuts[0], 0.01, "the fine step: the partner accepted most of what was sent")
+		ds, err := store.Destinations(context.Background())
+		require.NoError(t, err)
+		assert.InDelta(t, 95.0, ds[0].Rate, 0.01)
 	})
 }
