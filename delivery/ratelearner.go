@@ -55,14 +55,20 @@ const (
 // 20/s, about 20% succeed) it halves the rate, as AIMD's multiplicative
 // decrease does; while it is under 80%, a cut takes 20% off; once it is
 // closer, 5%, so the rate settles within 5% under the partner's limit
-// instead of anywhere down to half of it. (The middle step is for a fleet
+// instead of anywhere down to half of it. (A 5% step can end just over
+// the limit; the partner then refuses nothing until the excess has spent
+// what is left of its burst, and that 429 brings the next step.) (The
+// middle step is for a fleet
 // that cannot keep up with its limit: it sends less than the limit, sees
 // more of it accepted, and 5% steps of a limit that does not bind would
 // take many samples to reach the partner's.) The share only picks the
 // step: one process's sample is noisy, and the process that judges first
 // is the one that saw the most 429s. Before it cuts, it reads the fleet's
 // rate from the store (LimitsReader): when another process cut it since,
-// it takes that rate as its own and watches again, so cuts do not stack.
+// it takes that rate as its own and watches again, so cuts do not stack;
+// within a process, workers that heard 429s at the same moment make one
+// cut between them (cutTo drops a judgement of answers to a rate already
+// cut).
 // A partner's published policy (RateLimit-Policy q/w) lowers it at once
 // to that, and so does its remaining quota (X-RateLimit-Remaining r with
 // X-RateLimit-Reset t, or RateLimit r and t) when r/t is under the rate in
