@@ -77,12 +77,14 @@ type DispatcherConfig struct {
 	Policy retry.Policy
 	// Concurrency is how many records are attempted at once. Zero means
 	// 1: strictly sequential, in claim order. Records are handled by a
-	// fixed set of Concurrency workers, never a goroutine per record. A
-	// worker whose attempt is over starts the next one while its outcome
-	// is written, by one of twice Concurrency more goroutines (at most
-	// 128; one at Concurrency 1, so outcomes are written in claim order),
+	// fixed set of Concurrency workers, never a goroutine per record.
+	// Above 1, a worker whose attempt is over starts the next one while
+	// its outcome is written, by one of twice Concurrency more goroutines,
 	// so a slow store write does not idle the partner and the store gets
-	// more outcomes to write together. More records are
+	// more outcomes to write together; a worker starts an attempt only
+	// when a writer will be free for its outcome, so the write starts as
+	// soon as the attempt is over, within the record's lease. At 1, each
+	// outcome is written before the next attempt. More records are
 	// claimed ahead and wait for a free worker, so the next claim's round
 	// trip overlaps the attempts in flight: Concurrency of them, or as
 	// many as the workers finish in about 50ms when that is more (quick
@@ -525,42 +527,61 @@ func (r *run) execute() error {
 	work := make(chan claimed, out)
 	finished := make(chan struct{}, out)
 	// Concurrency workers take the records in claim order and attempt
-	// them (runs overlapping in Run share the workers). A worker whose
-	// attempt is over hands its outcome to one of the run's writers
-	// (twice Concurrency, at most outcomeWriters) and takes the next
-	// record, so a slow store write does not idle the partner and the
-	// store gets more outcomes to write together; when every writer is
-	// busy, the worker waits for one, as it used to wait for its own
-	// write. At Concurrency 1 there is one writer, so outcomes are written
-	// and observed in claim order too.
-	writes := make(chan AttemptEvent)
+	// them (runs overlapping in Run share the workers). Above Concurrency
+	// 1, a worker whose attempt is over hands its outcome to one of the
+	// run's writers (twice Concurrency) and takes the next record, so a
+	// slow store write does not idle the partner and the store gets more
+	// outcomes to write together. A worker takes a writer's slot before it
+	// checks a record's lease and attempts it, and the writer frees the
+	// slot once the outcome is written: every outcome finds its writer
+	// free the moment its attempt is over, so its write starts then, as
+	// the lease check assumed (Lease covers the attempt and one
+	// StoreTimeout, not a wait behind other records' writes). When every
+	// slot is taken, a worker waits for one before it starts an attempt.
+	// At Concurrency 1 the worker writes each outcome itself, before its
+	// next attempt: attempts, writes and observations keep claim order.
 	var workers, writers sync.WaitGroup
-	nWriters := min(2*cfg.Concurrency, outcomeWriters)
+	var writes chan AttemptEvent
 	if cfg.Concurrency == 1 {
-		nWriters = 1
-	}
-	for range nWriters {
-		writers.Go(func() {
-			for e := range writes {
-				r.record(&e)
-				finished <- struct{}{}
-			}
-		})
-	}
-	for range cfg.Concurrency {
 		workers.Go(func() {
 			for c := range work {
 				r.d.workers <- struct{}{}
 				e := r.process(c)
 				<-r.d.workers
-				writes <- e
+				r.record(&e)
+				finished <- struct{}{}
 			}
 		})
+	} else {
+		writes = make(chan AttemptEvent)
+		slots := make(chan struct{}, 2*cfg.Concurrency)
+		for range cap(slots) {
+			writers.Go(func() {
+				for e := range writes {
+					r.record(&e)
+					<-slots
+					finished <- struct{}{}
+				}
+			})
+		}
+		for range cfg.Concurrency {
+			workers.Go(func() {
+				for c := range work {
+					slots <- struct{}{}
+					r.d.workers <- struct{}{}
+					e := r.process(c)
+					<-r.d.workers
+					writes <- e
+				}
+			})
+		}
 	}
 	claimErr := r.feed(work, finished)
 	close(work)
 	workers.Wait()
-	close(writes)
+	if writes != nil {
+		close(writes)
+	}
 	writers.Wait()
 
 	r.mu.Lock()
@@ -669,15 +690,6 @@ func (r *run) claim(n int, skip []string) ([]Record, error) {
 	defer ctx.stop()
 	return cfg.Store.Claim(ctx, n, cfg.Lease, skip...)
 }
-
-// outcomeWriters bounds the goroutines of a run that write outcomes
-// while its Concurrency workers attempt (it has twice Concurrency of
-// them, at most this many): enough to fill a store's batch of writes
-// (PostgreSQL's group commit flushes up to 128) without a goroutine per
-// record at a large Concurrency. Twice Concurrency writers gave larger
-// flushes, and about 10% more records/s with PostgreSQL at Concurrency 16
-// (six paired runs), than as many as the workers.
-const outcomeWriters = 128
 
 // process handles one claimed record, claimed at or after c.at: gate,
 // attempt, and the verdict on its destination, which is written before
