@@ -527,61 +527,49 @@ func (r *run) execute() error {
 	work := make(chan claimed, out)
 	finished := make(chan struct{}, out)
 	// Concurrency workers take the records in claim order and attempt
-	// them (runs overlapping in Run share the workers). Above Concurrency
-	// 1, a worker whose attempt is over hands its outcome to one of the
-	// run's writers (twice Concurrency) and takes the next record, so a
-	// slow store write does not idle the partner and the store gets more
-	// outcomes to write together. A worker takes a writer's slot before it
-	// checks a record's lease and attempts it, and the writer frees the
-	// slot once the outcome is written: every outcome finds its writer
-	// free the moment its attempt is over, so its write starts then, as
-	// the lease check assumed (Lease covers the attempt and one
-	// StoreTimeout, not a wait behind other records' writes). When every
-	// slot is taken, a worker waits for one before it starts an attempt.
-	// At Concurrency 1 the worker writes each outcome itself, before its
-	// next attempt: attempts, writes and observations keep claim order.
-	var workers, writers sync.WaitGroup
-	var writes chan AttemptEvent
+	// them (runs overlapping in Run share the workers). A worker whose
+	// attempt is over hands its outcome to one of the run's writers and
+	// takes the next record, so a slow store write does not idle the
+	// partner and the store gets more outcomes to write together. A
+	// worker takes a writer's slot before it checks a record's lease and
+	// attempts it, and the writer frees the slot once the outcome is
+	// written: every outcome finds its writer free the moment its attempt
+	// is over, so its write starts then, as the lease check assumed (Lease
+	// covers the attempt and one StoreTimeout, not a wait behind other
+	// records' writes). When every slot is taken, a worker waits for one
+	// before it starts an attempt. There are twice Concurrency writers,
+	// and one at Concurrency 1: each outcome is then written before the
+	// next attempt, and attempts, writes and observations keep claim order.
+	slots := make(chan struct{}, 2*cfg.Concurrency)
 	if cfg.Concurrency == 1 {
-		workers.Go(func() {
-			for c := range work {
-				r.d.workers <- struct{}{}
-				e := r.process(c)
-				<-r.d.workers
+		slots = make(chan struct{}, 1)
+	}
+	writes := make(chan AttemptEvent)
+	var workers, writers sync.WaitGroup
+	for range cap(slots) {
+		writers.Go(func() {
+			for e := range writes {
 				r.record(&e)
+				<-slots
 				finished <- struct{}{}
 			}
 		})
-	} else {
-		writes = make(chan AttemptEvent)
-		slots := make(chan struct{}, 2*cfg.Concurrency)
-		for range cap(slots) {
-			writers.Go(func() {
-				for e := range writes {
-					r.record(&e)
-					<-slots
-					finished <- struct{}{}
-				}
-			})
-		}
-		for range cfg.Concurrency {
-			workers.Go(func() {
-				for c := range work {
-					slots <- struct{}{}
-					r.d.workers <- struct{}{}
-					e := r.process(c)
-					<-r.d.workers
-					writes <- e
-				}
-			})
-		}
+	}
+	for range cfg.Concurrency {
+		workers.Go(func() {
+			for c := range work {
+				slots <- struct{}{}
+				r.d.workers <- struct{}{}
+				e := r.process(c)
+				<-r.d.workers
+				writes <- e
+			}
+		})
 	}
 	claimErr := r.feed(work, finished)
 	close(work)
 	workers.Wait()
-	if writes != nil {
-		close(writes)
-	}
+	close(writes)
 	writers.Wait()
 
 	r.mu.Lock()
