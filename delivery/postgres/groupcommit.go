@@ -298,9 +298,9 @@ func (s *Store) queueTerminals(b *pgx.Batch, rs []*settleReq) {
 	}
 	s.gc.manyStatements.Add(1)
 	s.gc.manySettles.Add(int64(n))
-	args := append([]any{ids, tokens, states, started, durations, statuses, classes, errs, dups, nows,
-		responses, attempts}, s.historyBounds()...)
-	b.Queue(s.q.settleTerminalMany, args...).Query(func(rows pgx.Rows) error {
+	maxAttempts, maxBytes := s.historyBounds()
+	b.Queue(s.q.settleTerminalMany, ids, tokens, states, started, durations, statuses, classes, errs, dups, nows,
+		responses, attempts, maxAttempts, maxBytes).Query(func(rows pgx.Rows) error {
 		i := 0
 		for rows.Next() {
 			if i == n {

@@ -64,11 +64,11 @@ type terminal struct {
 	attempt   string
 }
 
-// args returns settleTerminal's parameters for t alone, followed by the
+// args returns settleTerminal's parameters for t alone, with the
 // history bounds (historyBounds).
-func (t *terminal) args(bounds []any) []any {
-	return append([]any{t.id, t.token, t.state, t.started, t.duration, t.status, t.class, t.errText, t.duplicate, t.now,
-		t.response, t.attempt}, bounds...)
+func (t *terminal) args(maxAttempts, maxBytes int64) []any {
+	return []any{t.id, t.token, t.state, t.started, t.duration, t.status, t.class, t.errText, t.duplicate, t.now,
+		t.response, t.attempt, maxAttempts, maxBytes}
 }
 
 // Reschedule implements delivery.Store.
@@ -135,13 +135,14 @@ func storableAttempt(a delivery.Attempt) delivery.Attempt {
 // historyArgs are the parameters of the history expression (queries.go)
 // for attempt a: its encoding and the store's bounds.
 func (s *Store) historyArgs(a delivery.Attempt) []any {
-	return append([]any{string(delivery.EncodeAttempt(a))}, s.historyBounds()...)
+	maxAttempts, maxBytes := s.historyBounds()
+	return []any{string(delivery.EncodeAttempt(a)), maxAttempts, maxBytes}
 }
 
 // historyBounds are the bounds of the history expression (queries.go):
 // the store's History.MaxAttempts and MaxBytes.
-func (s *Store) historyBounds() []any {
-	return []any{int64(s.cfg.History.MaxAttempts), int64(s.cfg.History.MaxBytes)}
+func (s *Store) historyBounds() (maxAttempts, maxBytes int64) {
+	return int64(s.cfg.History.MaxAttempts), int64(s.cfg.History.MaxBytes)
 }
 
 // storableText makes an attempt's error or response text storable: valid
