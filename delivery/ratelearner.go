@@ -67,8 +67,8 @@ const (
 // rate from the store (LimitsReader): when another process cut it since,
 // it takes that rate as its own and watches again, so cuts do not stack;
 // within a process, workers that heard 429s at the same moment make one
-// cut between them (cutTo drops a judgement of answers to a rate already
-// cut).
+// cut between them (observe hands out one judgement per watch, and cutTo
+// drops one of answers to a rate changed since).
 // A partner's published policy (RateLimit-Policy q/w) lowers it at once
 // to that, and so does its remaining quota (X-RateLimit-Remaining r with
 // X-RateLimit-Reset t, or RateLimit r and t) when r/t is under the rate in
@@ -87,6 +87,7 @@ type rateLearner struct {
 	cut         time.Time // when; zero: none, the ceiling is in force
 	watchFrom   time.Time // answers from then on are judged
 	ok, limited int       // answers since watchFrom
+	judged      bool      // a judgement of them is out (see observe)
 	written     float64   // the rate last written to the store
 }
 
@@ -111,9 +112,14 @@ func (l *rateLearner) rateAt(now time.Time) float64 {
 // setRate cuts the rate to r at now. Callers hold l.mu.
 func (l *rateLearner) setRate(r float64, now time.Time) float64 {
 	r = min(l.ceiling.Rate, max(MinRate, r))
-	l.learned, l.cut, l.watchFrom, l.ok, l.limited = r, now, now, 0, 0
-	l.written = r
+	l.restart(r, now)
 	return r
+}
+
+// restart takes r as the rate cut at now, as written to the store, and
+// watches the answers to it afresh. Callers hold l.mu.
+func (l *rateLearner) restart(r float64, now time.Time) {
+	l.learned, l.cut, l.watchFrom, l.ok, l.limited, l.judged, l.written = r, now, now, 0, 0, false, r
 }
 
 // judgement is the learner's verdict on the answers since the rate last
@@ -129,7 +135,10 @@ type judgement struct {
 // said lowers it (cause causePolicy for a published policy,
 // causeRemaining for a remaining quota), or, when the answers since the
 // last change say the rate is too high, judge true and the judgement of
-// them: the caller then reads the fleet's rate and calls cutTo.
+// them: the caller then reads the fleet's rate and calls cutTo. It hands
+// out one judgement of the answers since a change, so workers that hear
+// 429s at the same moment neither read the fleet's rate nor cut once
+// each; the next change (cutTo's) watches afresh.
 func (l *rateLearner) observe(now time.Time, status int, rl classify.RateLimit, hasRL bool) (rate float64, cause string, judge bool, j judgement) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -151,9 +160,10 @@ func (l *rateLearner) observe(now time.Time, status int, rl classify.RateLimit, 
 		l.ok++
 	}
 	n := l.ok + l.limited
-	if status != http.StatusTooManyRequests || n < rateSamples || now.Sub(l.watchFrom) < rateSample {
+	if l.judged || status != http.StatusTooManyRequests || n < rateSamples || now.Sub(l.watchFrom) < rateSample {
 		return 0, "", false, judgement{}
 	}
+	l.judged = true // one judgement per watch: workers hearing 429s at once make one cut
 	return 0, "", true, judgement{share: min(0.9, float64(l.ok)/float64(n)), watch: l.watchFrom}
 }
 
@@ -214,7 +224,8 @@ func (l *rateLearner) sentRate(now time.Time, rate float64) float64 {
 // its own and watches again, changed false. When the rate changed since
 // the answers j judged began (a worker that heard a 429 at the same time
 // cut it first), they were answers to the old rate, already acted on:
-// changed false, so one burst of 429s makes one cut, not one per worker.
+// changed false (observe gives one judgement per watch; this catches a
+// change made between it and cutTo, by adopt or a partner's policy).
 func (l *rateLearner) cutTo(now time.Time, fleet float64, known bool, j judgement) (float64, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -223,7 +234,7 @@ func (l *rateLearner) cutTo(now time.Time, fleet float64, known bool, j judgemen
 		return cur, false // judged answers to a rate already cut
 	}
 	if known && fleet > 0 && fleet < cur*0.99 {
-		l.learned, l.cut, l.watchFrom, l.ok, l.limited, l.written = fleet, now, now, 0, 0, fleet
+		l.restart(fleet, now)
 		return fleet, false // another process cut it since
 	}
 	// What the partner accepted a second, at most: the fleet sent at
@@ -243,7 +254,7 @@ func (l *rateLearner) cutTo(now time.Time, fleet float64, known bool, j judgemen
 func (l *rateLearner) adopt(now time.Time, rate float64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.learned, l.cut, l.watchFrom, l.ok, l.limited, l.written = rate, now, now, 0, 0, rate
+	l.restart(rate, now)
 }
 
 // recovered returns the rate to write when the recovering rate moved far
