@@ -84,7 +84,10 @@ type DispatcherConfig struct {
 	// more outcomes to write together; a worker starts an attempt only
 	// when a writer will be free for its outcome, so the write starts as
 	// soon as the attempt is over, within the record's lease. At 1, each
-	// outcome is written before the next attempt. More records are
+	// outcome is written before the next attempt. A process that dies
+	// therefore leaves at most twice Concurrency records sent and not yet
+	// recorded (one at Concurrency 1); they are sent again, with the same
+	// IdempotencyKey, once their leases expire. More records are
 	// claimed ahead and wait for a free worker, so the next claim's round
 	// trip overlaps the attempts in flight: Concurrency of them, or as
 	// many as the workers finish in about 50ms when that is more (quick

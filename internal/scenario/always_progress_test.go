@@ -22,7 +22,8 @@ import (
 // 1000 api calls ... always track and make progress in your expensive
 // jobs." The lesson: each record's outcome is written as it completes, so a
 // crash repeats only what was in flight, and those repeats carry the same
-// Idempotency-Key. A process crashes (its store writes and sends stop dead)
+// Idempotency-Key (at most two per worker: one in its attempt, one whose
+// outcome was being written). A process crashes (its store writes and sends stop dead)
 // the moment the partner receives record 999 of 1,000; once the crashed
 // leases expire a fresh process finishes the job.
 func TestCrashResendsOnlyWhatWasInFlight(t *testing.T) {
@@ -48,7 +49,6 @@ func TestCrashResendsOnlyWhatWasInFlight(t *testing.T) {
 		require.ErrorIs(t, err, errCrashed, "the first process died")
 		inFlight, err := store.List(context.Background(), delivery.ListOptions{State: delivery.StateInFlight})
 		require.NoError(t, err)
-		assert.LessOrEqual(t, len(inFlight.Records), workers, "at most one record per worker was in flight")
 		assert.EqualValues(t, records-len(inFlight.Records), stats(t, store).Count(delivery.StateDelivered)+stats(t, store).Count(delivery.StatePending),
 			"everything not in flight was either recorded as delivered or never claimed")
 
@@ -77,6 +77,11 @@ func TestCrashResendsOnlyWhatWasInFlight(t *testing.T) {
 		}
 		assert.Positive(t, resent, "the crash did cut off work in progress")
 		assert.LessOrEqual(t, resent, len(inFlight.Records))
+		// A worker starts its next attempt while a writer records the
+		// outcome of its last one, so each worker can have two records sent
+		// and not yet recorded: the one in its attempt, and the one whose
+		// outcome was being written.
+		assert.LessOrEqual(t, resent, 2*workers, "at most two records per worker were sent and not yet recorded")
 		assert.Equal(t, records+resent, partner.Stats().Requests)
 		t.Logf("crash at record 999: %d records in flight, %d re-sent, %d requests in all", len(inFlight.Records), resent, partner.Stats().Requests)
 	})
