@@ -540,39 +540,52 @@ func (r *run) execute() error {
 	// is over, so its write starts then, as the lease check assumed (Lease
 	// covers the attempt and one StoreTimeout, not a wait behind other
 	// records' writes). When every slot is taken, a worker waits for one
-	// before it starts an attempt. There are twice Concurrency writers,
-	// and one at Concurrency 1: each outcome is then written before the
-	// next attempt, and attempts, writes and observations keep claim order.
-	slots := make(chan struct{}, 2*cfg.Concurrency)
-	if cfg.Concurrency == 1 {
-		slots = make(chan struct{}, 1)
-	}
-	writes := make(chan AttemptEvent)
+	// before it starts an attempt. There are twice Concurrency writers.
+	// At Concurrency 1 the worker writes each outcome itself before its
+	// next attempt, so attempts, writes and observations keep claim order;
+	// a writer there would only add a goroutine handoff per record (which
+	// also left the feed claiming one record at a time: twice the claims
+	// and 20% fewer records/s with memstore).
 	var workers, writers sync.WaitGroup
-	for range cap(slots) {
-		writers.Go(func() {
-			for e := range writes {
-				r.record(&e)
-				<-slots
-				finished <- struct{}{}
-			}
-		})
+	var slots chan struct{}
+	var writes chan AttemptEvent
+	if cfg.Concurrency > 1 {
+		slots = make(chan struct{}, 2*cfg.Concurrency)
+		writes = make(chan AttemptEvent)
+		for range cap(slots) {
+			writers.Go(func() {
+				for e := range writes {
+					r.record(&e)
+					<-slots
+					finished <- struct{}{}
+				}
+			})
+		}
 	}
 	for range cfg.Concurrency {
 		workers.Go(func() {
 			for c := range work {
-				slots <- struct{}{}
+				if writes != nil {
+					slots <- struct{}{}
+				}
 				r.d.workers <- struct{}{}
 				e := r.process(c)
 				<-r.d.workers
-				writes <- e
+				if writes != nil {
+					writes <- e
+					continue
+				}
+				r.record(&e)
+				finished <- struct{}{}
 			}
 		})
 	}
 	claimErr := r.feed(work, finished)
 	close(work)
 	workers.Wait()
-	close(writes)
+	if writes != nil {
+		close(writes)
+	}
 	writers.Wait()
 
 	r.mu.Lock()
