@@ -50,7 +50,7 @@ func observerPanicked(method string, call func()) (panicked bool) {
 		panicked = true
 		defer func() { _ = recover() }()
 		msg := text.Truncate(redact.Text(fmt.Sprint(p)), maxPanicText)
-		slog.Default().Error("delivery: observer panicked; the record's outcome was already stored", "method", method, "panic", msg)
+		slog.Default().Error("delivery: observer panicked; the run goes on", "method", method, "panic", msg)
 	}()
 	call()
 	return false

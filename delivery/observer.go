@@ -94,8 +94,10 @@ type AttemptEvent struct {
 func (e *AttemptEvent) Class() classify.Class { return e.Attempt.Class }
 
 // Observer receives what a Dispatcher does, for logs and metrics. Methods
-// are called synchronously from the dispatcher's workers, concurrently, so
-// they must be safe for concurrent use and quick. A nil Observer in
+// are called synchronously from the dispatcher's workers and outcome
+// writers, concurrently (above Concurrency 1, one worker's consecutive
+// outcomes may be observed in either order), so they must be safe for
+// concurrent use and quick. A nil Observer in
 // DispatcherConfig costs nothing. A panic in a method is recovered and
 // logged through slog.Default, never allowed to end the process: see
 // Report.ObserverPanics.

@@ -428,7 +428,11 @@ func (r *run) observeDestination(e DestinationEvent) {
 		r.mu.Unlock()
 	}
 	if do, ok := r.d.cfg.Observer.(DestinationObserver); ok {
-		do.ObserveDestination(r.ctx, e)
+		if observerPanicked("ObserveDestination", func() { do.ObserveDestination(r.ctx, e) }) {
+			r.mu.Lock()
+			r.report.ObserverPanics++
+			r.mu.Unlock()
+		}
 	}
 }
 

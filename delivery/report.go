@@ -36,9 +36,12 @@ type Report struct {
 	// outcome.
 	LeaseLost   int
 	StoreErrors int
-	// ObserverPanics counts calls of the Observer's ObserveAttempt that
-	// panicked. Each panic was recovered and logged through
-	// slog.Default; the record's outcome had been stored before.
+	// ObserverPanics counts calls of the Observer's ObserveAttempt,
+	// TraceAttempt and ObserveDestination that panicked. Each panic was
+	// recovered and logged through slog.Default and changed nothing the
+	// run does: a record's outcome is written before ObserveAttempt, a
+	// destination's change (or the error writing it) before
+	// ObserveDestination.
 	ObserverPanics int
 	// NextDue is the earliest next-attempt time this run scheduled, or
 	// zero.
