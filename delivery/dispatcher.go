@@ -40,8 +40,9 @@ const (
 	// a day.
 	MaxStoreTimeout = 24 * time.Hour
 	// MaxConcurrency is the largest Concurrency NewDispatcher accepts:
-	// each unit is a worker goroutine and a queue slot, started by every
-	// RunOnce.
+	// each unit is a worker goroutine, two outcome writers and a queue
+	// slot, started by every RunOnce (never more goroutines than its
+	// MaxPerRun records need).
 	MaxConcurrency = 10_000
 )
 
@@ -325,10 +326,14 @@ func (c *DispatcherConfig) leaseNeeded() time.Duration {
 type Dispatcher struct {
 	cfg     DispatcherConfig
 	workers chan struct{} // one token per attempt in progress, Concurrency in all
-	dests   destinations
-	claims  atomic.Uint64 // claims asked for, numbering them
-	ahead   *readAhead    // records claimed ahead of the workers
-	tracer  AttemptTracer // the Observer, when it traces attempts
+	// unrecorded holds one token per record a worker has taken for an
+	// attempt and whose outcome is not yet written: twice Concurrency in
+	// all, across runs. Nil at Concurrency 1, where workers write inline.
+	unrecorded chan struct{}
+	dests      destinations
+	claims     atomic.Uint64 // claims asked for, numbering them
+	ahead      *readAhead    // records claimed ahead of the workers
+	tracer     AttemptTracer // the Observer, when it traces attempts
 }
 
 // NewDispatcher returns a Dispatcher for cfg, or an error naming every
@@ -342,6 +347,9 @@ func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 		return nil, err
 	}
 	d := &Dispatcher{cfg: cfg, workers: make(chan struct{}, cfg.Concurrency), ahead: newReadAhead(cfg.Concurrency)}
+	if cfg.Concurrency > 1 {
+		d.unrecorded = make(chan struct{}, 2*cfg.Concurrency)
+	}
 	d.tracer, _ = cfg.Observer.(AttemptTracer)
 	for name := range cfg.Destinations {
 		d.pipeline(name) // resolve now; their limits go to the store on the first run
@@ -410,8 +418,10 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		select {
 		case <-full:
 			// Claimed its bound: start the next run while its attempts
-			// finish. Each run still finishing holds a worker, so at most
-			// Concurrency of them are outstanding.
+			// finish. At most Concurrency runs are outstanding, and all
+			// of them together hold at most the Dispatcher's tokens:
+			// Concurrency attempts, twice that many records not yet
+			// recorded.
 			earlier = append(slices.DeleteFunc(earlier, func(c chan result) bool { return len(c) > 0 }), done)
 			if len(earlier) >= d.cfg.Concurrency {
 				<-earlier[0]
@@ -530,53 +540,57 @@ func (r *run) execute() error {
 	work := make(chan claimed, out)
 	finished := make(chan struct{}, out)
 	// Concurrency workers take the records in claim order and attempt
-	// them (runs overlapping in Run share the workers). A worker whose
-	// attempt is over hands its outcome to one of the run's writers and
-	// takes the next record, so a slow store write does not idle the
-	// partner and the store gets more outcomes to write together. A
-	// worker takes a writer's slot before it checks a record's lease and
-	// attempts it, and the writer frees the slot once the outcome is
-	// written: every outcome finds its writer free the moment its attempt
-	// is over, so its write starts then, as the lease check assumed (Lease
-	// covers the attempt and one StoreTimeout, not a wait behind other
-	// records' writes). When every slot is taken, a worker waits for one
-	// before it starts an attempt. There are twice Concurrency writers.
-	// At Concurrency 1 the worker writes each outcome itself before its
-	// next attempt, so attempts, writes and observations keep claim order;
-	// a writer there would only add a goroutine handoff per record (which
-	// also left the feed claiming one record at a time: twice the claims
-	// and 20% fewer records/s with memstore).
+	// them (runs overlapping in Run share the Dispatcher's tokens; a run
+	// never has more than MaxPerRun records, so it starts no more workers
+	// or writers than that). A worker whose attempt is over hands its
+	// outcome to one of the run's writers and takes the next record, so a
+	// slow store write does not idle the partner and the store gets more
+	// outcomes to write together. A worker takes an unrecorded token (the
+	// Dispatcher's, twice Concurrency, shared by every run) before it
+	// checks a record's lease and attempts it, and the writer gives it
+	// back once the outcome is written. So at most twice Concurrency
+	// records are sent and not yet recorded in the whole Dispatcher, and
+	// every outcome finds a writer of its run free the moment its attempt
+	// is over (the run has as many writers as it can hold tokens): its
+	// write starts then, as the lease check assumed (Lease covers the
+	// attempt and one StoreTimeout, not a wait behind other records'
+	// writes). When every token is taken, a worker waits for one before
+	// it starts an attempt. At Concurrency 1 the worker writes each
+	// outcome itself, holding its attempt token until the write is done,
+	// so attempts, writes and observations keep claim order even across
+	// runs at once; a writer there would only add a goroutine handoff per
+	// record (which also left the feed claiming one record at a time:
+	// twice the claims and 20% fewer records/s with memstore).
 	var workers, writers sync.WaitGroup
-	var slots chan struct{}
 	var writes chan AttemptEvent
-	if cfg.Concurrency > 1 {
-		slots = make(chan struct{}, 2*cfg.Concurrency)
+	if r.d.unrecorded != nil {
 		writes = make(chan AttemptEvent)
-		for range cap(slots) {
+		for range min(cap(r.d.unrecorded), cfg.MaxPerRun) {
 			writers.Go(func() {
 				for e := range writes {
 					r.record(&e)
-					<-slots
+					<-r.d.unrecorded
 					finished <- struct{}{}
 				}
 			})
 		}
 	}
-	for range cfg.Concurrency {
+	for range min(cfg.Concurrency, cfg.MaxPerRun) {
 		workers.Go(func() {
 			for c := range work {
-				if writes != nil {
-					slots <- struct{}{}
+				if writes == nil {
+					r.d.workers <- struct{}{}
+					e := r.process(c)
+					r.record(&e)
+					<-r.d.workers
+					finished <- struct{}{}
+					continue
 				}
+				r.d.unrecorded <- struct{}{}
 				r.d.workers <- struct{}{}
 				e := r.process(c)
 				<-r.d.workers
-				if writes != nil {
-					writes <- e
-					continue
-				}
-				r.record(&e)
-				finished <- struct{}{}
+				writes <- e
 			}
 		})
 	}
