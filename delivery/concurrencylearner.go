@@ -40,10 +40,11 @@ const (
 type concLearner struct {
 	ceiling int
 
-	// writeMu orders this process's writes of the limit to the store:
-	// each is made under it with the limit as it is then, so a write
-	// computed before a cut cannot land after the cut's and undo it.
-	writeMu sync.Mutex
+	// writing orders this process's writes of the limit to the store (a
+	// lock of one token, which a waiter can give up on): each is made
+	// holding it, with the limit as it is then, so a write computed before
+	// a cut cannot land after the cut's and undo it.
+	writing chan struct{}
 
 	mu        sync.Mutex
 	limit     float64
@@ -55,7 +56,7 @@ type concLearner struct {
 }
 
 func newConcLearner(ceiling int) *concLearner {
-	return &concLearner{ceiling: ceiling, limit: 1, slowStart: true, written: ceiling}
+	return &concLearner{ceiling: ceiling, limit: 1, slowStart: true, written: ceiling, writing: make(chan struct{}, 1)}
 }
 
 // current is the limit to write.
@@ -131,7 +132,7 @@ func (c *concLearner) observe(now time.Time, latency time.Duration, err error) (
 // attempt's answer, and writes a new MaxInFlight to the store for the
 // fleet (with the destination's rate in force), and reports the change
 // (DestinationConcurrencyChange).
-func (r *run) learnConcurrency(p *pipeline, e *AttemptEvent) {
+func (r *run) learnConcurrency(p *pipeline, e *AttemptEvent, by time.Time) {
 	if p.conc == nil || r.ctx.Err() != nil {
 		return
 	}
@@ -143,8 +144,18 @@ func (r *run) learnConcurrency(p *pipeline, e *AttemptEvent) {
 	// one at a time, each with the limit as it is when it is made, so the
 	// store ends with the latest (a growth computed just before an
 	// overload cut must not be written after it).
-	p.conc.writeMu.Lock()
-	defer p.conc.writeMu.Unlock()
+	ctx, cancel := r.destinationCtx(by)
+	defer cancel()
+	select {
+	case p.conc.writing <- struct{}{}:
+		defer func() { <-p.conc.writing }()
+	case <-ctx.Done():
+		// The outcome's write needs what is left of the lease: the next
+		// change of the limit writes it.
+		r.observeDestination(DestinationEvent{Destination: e.Record.Destination, Change: DestinationConcurrencyChange, Cause: cause,
+			StoreErr: fmt.Errorf("concurrency limit %d: waiting for an earlier write: %w", p.conc.current(), context.Cause(ctx)), InFlight: p.conc.current()})
+		return
+	}
 	n := p.conc.current()
 	l := DestinationLimits{MaxInFlight: n}
 	if p.learner != nil {
@@ -154,13 +165,11 @@ func (r *run) learnConcurrency(p *pipeline, e *AttemptEvent) {
 		// Another process may have cut the rate since this one last
 		// looked: write the fleet's rate, not this process's view of it,
 		// which would raise it.
-		if fleet, known := r.fleetRate(e.Record.Destination); known && fleet > 0 && fleet < l.Rate*0.99 {
+		if fleet, known := r.fleetRate(e.Record.Destination, by); known && fleet > 0 && fleet < l.Rate*0.99 {
 			p.learner.adopt(time.Now(), fleet)
 			l.Rate = fleet
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), r.d.cfg.StoreTimeout)
-	defer cancel()
 	serr := r.d.cfg.Store.SetDestinationLimits(ctx, e.Record.Destination, l)
 	if serr != nil {
 		serr = fmt.Errorf("concurrency limit %d: %w", n, serr)

@@ -108,7 +108,13 @@ type DispatcherConfig struct {
 	// takes them over. It must exceed twice AttemptTimeout plus
 	// StoreTimeout (the gate check and the attempt are each bounded by
 	// AttemptTimeout, the outcome write by StoreTimeout), or a slow attempt
-	// could be taken over and sent twice at once. Zero means the larger of
+	// could be taken over and sent twice at once. The store calls an
+	// answer leads to about its destination (a pause, a learned rate or
+	// concurrency limit), made between the attempt and the outcome write,
+	// end one StoreTimeout before the lease does, so the write keeps its
+	// StoreTimeout: a call cut off there is reported like a failed one
+	// (RunOnce's error, DestinationEvent.StoreErr) and still applied by
+	// this process. Zero means the larger of
 	// 2m and that bound plus AttemptTimeout. With a negative
 	// AttemptTimeout (no limit) it must be set explicitly.
 	Lease time.Duration
@@ -715,6 +721,7 @@ func (r *run) claim(n int, skip []string) ([]Record, error) {
 func (r *run) process(c claimed) AttemptEvent {
 	rec, claimedAt := c.rec, c.at
 	e := AttemptEvent{Record: rec}
+	by := r.destinationCallsBy(claimedAt)
 	p, configured := r.d.pipeline(rec.Destination)
 	var v verdict
 	switch {
@@ -733,10 +740,10 @@ func (r *run) process(c claimed) AttemptEvent {
 		// destination: it waits with the rest, unattempted.
 	case r.gateRefuses(p, &e, &v):
 	default:
-		v = r.attempt(p, c, &e)
+		v = r.attempt(p, c, &e, by)
 	}
 	e.Cause = classify.Cause(e.Err)
-	r.applyVerdict(rec, &e, v)
+	r.applyVerdict(rec, &e, v, by)
 	return e
 }
 
@@ -800,18 +807,45 @@ var errDestinationPaused = classify.Unavailable(errors.New("delivery: destinatio
 // applyVerdict writes the verdict to the store before the record is
 // settled, so no claimer takes the record back before its destination is
 // paused.
-func (r *run) applyVerdict(rec Record, e *AttemptEvent, v verdict) {
+func (r *run) applyVerdict(rec Record, e *AttemptEvent, v verdict, by time.Time) {
 	switch {
 	case v.disable:
-		r.disableDestination(rec.Destination, v.cause, e.Err)
+		r.disableDestination(rec.Destination, v.cause, e.Err, by)
 	case v.pause:
-		until := r.pauseDestination(rec.Destination, v.cause, e.Err, v.until)
+		until := r.pauseDestination(rec.Destination, v.cause, e.Err, v.until, by)
 		if e.Action == ActionDefer {
 			e.heldUntil = until
 		}
 	case v.resume:
-		r.resumeAfterProbe(rec.Destination)
+		r.resumeAfterProbe(rec.Destination, by)
 	}
+}
+
+// destinationCallsBy returns when the store calls about a destination
+// that an attempt's answer leads to (a pause, a learned rate or
+// concurrency limit, a probe's resume), made between the attempt of a
+// record claimed at claimedAt and the write of its outcome, must be done:
+// one StoreTimeout before its lease ends, which the outcome's write needs.
+// The zero time, with no AttemptTimeout, means no bound but StoreTimeout.
+func (r *run) destinationCallsBy(claimedAt time.Time) time.Time {
+	cfg := &r.d.cfg
+	if cfg.AttemptTimeout <= 0 {
+		return time.Time{}
+	}
+	return claimedAt.Add(cfg.Lease - cfg.StoreTimeout)
+}
+
+// destinationCtx returns the context of one store call about a
+// destination: StoreTimeout from now, ending by by if that is sooner (see
+// destinationCallsBy). A call cut off by by fails like one that took
+// StoreTimeout: the change is reported with its StoreErr, and this
+// process applies it anyway.
+func (r *run) destinationCtx(by time.Time) (context.Context, context.CancelFunc) {
+	deadline := time.Now().Add(r.d.cfg.StoreTimeout)
+	if !by.IsZero() && by.Before(deadline) {
+		deadline = by
+	}
+	return context.WithDeadline(r.detached, deadline)
 }
 
 // releaseUnattempted makes e the release, without an attempt, of a record
@@ -870,7 +904,7 @@ func (r *run) gateRefuses(p *pipeline, e *AttemptEvent, v *verdict) bool {
 }
 
 // attempt delivers the record's message and decides what to do next.
-func (r *run) attempt(p *pipeline, c claimed, e *AttemptEvent) verdict {
+func (r *run) attempt(p *pipeline, c claimed, e *AttemptEvent, by time.Time) verdict {
 	cfg := &r.d.cfg
 	rec := c.rec
 	msg := rec.Message
@@ -910,9 +944,9 @@ func (r *run) attempt(p *pipeline, c claimed, e *AttemptEvent) verdict {
 		e.Action = ActionRelease
 		return verdict{}
 	}
-	r.learnConcurrency(p, e)
+	r.learnConcurrency(p, e, by)
 	rl, hasRL := actx.response.rateLimit()
-	limited, spentUntil := r.learnRate(p, e, rl, hasRL)
+	limited, spentUntil := r.learnRate(p, e, rl, hasRL, by)
 	v := verdict{resume: e.Record.Probe}
 	if limited {
 		// Too fast for the partner: the learner slowed the destination

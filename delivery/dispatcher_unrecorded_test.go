@@ -143,3 +143,58 @@ func TestDestinationObserverPanicIsRecovered(t *testing.T) {
 	assert.Positive(t, rep.ObserverPanics, "the panic was recovered and counted")
 	assert.Equal(t, delivery.StatePending, get(t, store, "r-1").State, "the record waits for its destination")
 }
+
+// slowDestinationStore answers PauseDestination after pauseTook, or when
+// the call's context ends, as a database would; its Reschedule takes
+// rescheduleTook.
+type slowDestinationStore struct {
+	delivery.Store
+	pauseTook, rescheduleTook time.Duration
+}
+
+func (s *slowDestinationStore) PauseDestination(ctx context.Context, name string, p delivery.Pause) (delivery.Destination, error) {
+	select {
+	case <-time.After(s.pauseTook):
+		return s.Store.PauseDestination(ctx, name, p)
+	case <-ctx.Done():
+		return delivery.Destination{}, ctx.Err()
+	}
+}
+
+func (s *slowDestinationStore) Reschedule(ctx context.Context, l delivery.Lease, next time.Time, a *delivery.Attempt) error {
+	time.Sleep(s.rescheduleTook)
+	return s.Store.Reschedule(ctx, l, next, a)
+}
+
+// Lease covers the gate check, the attempt and the outcome write. The
+// store calls an answer leads to about its destination (here the pause of
+// a destination that is down) come between the attempt and the write, so
+// they end one StoreTimeout before the lease does: a slow pause is cut
+// off (and reported) rather than push the outcome write past the lease,
+// where another process could take the record over and send it again.
+// With each taking up to StoreTimeout, the record's outcome was written
+// 12.9s into a 12.5s lease.
+func TestDestinationCallsLeaveTheOutcomeWriteItsLease(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		mem := memstore.New(memstore.Config{})
+		store := &slowDestinationStore{Store: mem, pauseTook: 9900 * time.Millisecond, rescheduleTook: 3 * time.Second}
+		enqueue(t, store, delivery.Message{ID: "r-1", Payload: pl("x")})
+		d := newDispatcher(t, delivery.DispatcherConfig{Store: store, Concurrency: 2,
+			AttemptTimeout: time.Second, StoreTimeout: 10 * time.Second, Lease: 12500 * time.Millisecond, MaxPerRun: 1,
+			Deliverer: delivery.DelivererFunc(func(context.Context, *delivery.Message) error {
+				time.Sleep(10 * time.Millisecond)
+				return classify.Unavailable(errors.New("partner down"))
+			})})
+		go func() {
+			time.Sleep(12600 * time.Millisecond) // another process, once the lease is over
+			_, _ = mem.Claim(context.Background(), 1, time.Minute)
+		}()
+		start := time.Now()
+		rep, err := d.RunOnce(context.Background())
+		assert.ErrorIs(t, err, context.DeadlineExceeded, "the pause that could not be written in time is reported")
+		assert.Less(t, time.Since(start), 12500*time.Millisecond, "the outcome was written within the lease")
+		assert.Zero(t, rep.LeaseLost, "the outcome was written within the record's lease")
+		assert.Equal(t, 1, rep.Deferred)
+		time.Sleep(13 * time.Second) // the other process has looked
+	})
+}

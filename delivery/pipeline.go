@@ -376,13 +376,13 @@ func (d *Dispatcher) pauseNeeded(name string, until time.Time) bool {
 // pauseDestination pauses name for the fleet after err, until until when
 // it is set, else as pauseFor says, disabling it when it has been paused
 // longer than DisableAfter. It returns the pause's end.
-func (r *run) pauseDestination(name, cause string, err error, until time.Time) time.Time {
+func (r *run) pauseDestination(name, cause string, err error, until, by time.Time) time.Time {
 	d := r.d
 	p := d.pauseFor(cause, err)
 	if !until.IsZero() {
 		p.Until, p.Length = until, nil
 	}
-	ctx, cancel := context.WithTimeout(r.detached, d.cfg.StoreTimeout)
+	ctx, cancel := r.destinationCtx(by)
 	defer cancel()
 	st, serr := d.cfg.Store.PauseDestination(ctx, name, p)
 	until = p.Until
@@ -393,14 +393,14 @@ func (r *run) pauseDestination(name, cause string, err error, until time.Time) t
 	r.observeDestination(DestinationEvent{Destination: name, Change: DestinationPausedChange, Until: until, Cause: cause, Err: err, StoreErr: serr})
 	if serr == nil && d.cfg.DisableAfter > 0 && !st.PausedSince.IsZero() && time.Since(st.PausedSince) >= d.cfg.DisableAfter {
 		r.disableDestination(name, "paused_too_long",
-			fmt.Errorf("delivery: destination paused since %v, longer than DisableAfter (%v); last: %w", st.PausedSince.Format(time.RFC3339), d.cfg.DisableAfter, err))
+			fmt.Errorf("delivery: destination paused since %v, longer than DisableAfter (%v); last: %w", st.PausedSince.Format(time.RFC3339), d.cfg.DisableAfter, err), by)
 	}
 	return until
 }
 
 // disableDestination disables name for the fleet after err.
-func (r *run) disableDestination(name, cause string, err error) {
-	ctx, cancel := context.WithTimeout(r.detached, r.d.cfg.StoreTimeout)
+func (r *run) disableDestination(name, cause string, err error, by time.Time) {
+	ctx, cancel := r.destinationCtx(by)
 	defer cancel()
 	serr := r.d.cfg.Store.DisableDestination(ctx, name, cause, errText(err))
 	r.d.recordHold(name, time.Time{})
@@ -408,8 +408,8 @@ func (r *run) disableDestination(name, cause string, err error) {
 }
 
 // resumeAfterProbe reports a probe's healthy answer to the store.
-func (r *run) resumeAfterProbe(name string) {
-	ctx, cancel := context.WithTimeout(r.detached, r.d.cfg.StoreTimeout)
+func (r *run) resumeAfterProbe(name string, by time.Time) {
+	ctx, cancel := r.destinationCtx(by)
 	defer cancel()
 	ok, serr := r.d.cfg.Store.ResumeAfterProbe(ctx, name)
 	ds := &r.d.dests

@@ -1,7 +1,6 @@
 package delivery
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"sync"
@@ -292,7 +291,7 @@ func (l *rateLearner) limits(r float64) DestinationLimits {
 // instead of pausing the destination), and, when the partner said its
 // quota is spent until a reset (a remaining count of 0), when the
 // destination should be paused until: the reset, capped by MaxPause.
-func (r *run) learnRate(p *pipeline, e *AttemptEvent, rl classify.RateLimit, hasRL bool) (limited bool, until time.Time) {
+func (r *run) learnRate(p *pipeline, e *AttemptEvent, rl classify.RateLimit, hasRL bool, by time.Time) (limited bool, until time.Time) {
 	if p.learner == nil || r.ctx.Err() != nil {
 		return false, time.Time{}
 	}
@@ -306,15 +305,15 @@ func (r *run) learnRate(p *pipeline, e *AttemptEvent, rl classify.RateLimit, has
 	case cause != "":
 		// The partner said so: lower the fleet's rate to it, unless
 		// another process lowered it further since.
-		if fleet, known := r.fleetRate(name); known && fleet > 0 && fleet < rate*0.99 {
+		if fleet, known := r.fleetRate(name, by); known && fleet > 0 && fleet < rate*0.99 {
 			p.learner.adopt(time.Now(), fleet)
 			break
 		}
-		r.cutRate(name, p.learner, rate, cause, e.Err)
+		r.cutRate(name, p.learner, rate, cause, e.Err, by)
 	case judge:
-		fleet, known := r.fleetRate(name)
+		fleet, known := r.fleetRate(name, by)
 		if rate, changed := p.learner.cutTo(time.Now(), fleet, known, j); changed {
-			r.cutRate(name, p.learner, rate, "http_429", e.Err)
+			r.cutRate(name, p.learner, rate, "http_429", e.Err, by)
 		}
 	}
 	return status == http.StatusTooManyRequests, until
@@ -322,12 +321,12 @@ func (r *run) learnRate(p *pipeline, e *AttemptEvent, rl classify.RateLimit, has
 
 // fleetRate reads the destination's rate in force for the fleet, when the
 // store can tell (LimitsReader).
-func (r *run) fleetRate(name string) (float64, bool) {
+func (r *run) fleetRate(name string, by time.Time) (float64, bool) {
 	lr, ok := r.d.cfg.Store.(LimitsReader)
 	if !ok {
 		return 0, false
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), r.d.cfg.StoreTimeout)
+	ctx, cancel := r.destinationCtx(by)
 	defer cancel()
 	l, err := lr.DestinationLimits(ctx, name)
 	return l.Rate, err == nil
@@ -338,18 +337,18 @@ func (r *run) fleetRate(name string) (float64, bool) {
 // another process cut it lower meanwhile, the learner takes that rate as
 // its own and reports nothing (that process did). Otherwise, or when the
 // store has no limits for name yet, it writes them (writeRate).
-func (r *run) cutRate(name string, l *rateLearner, rate float64, cause string, err error) {
+func (r *run) cutRate(name string, l *rateLearner, rate float64, cause string, err error, by time.Time) {
 	lw, ok := r.d.cfg.Store.(RateLowerer)
 	if !ok {
-		r.writeRate(name, l, rate, cause, err)
+		r.writeRate(name, l, rate, cause, err, by)
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), r.d.cfg.StoreTimeout)
+	ctx, cancel := r.destinationCtx(by)
 	inForce, serr := lw.LowerDestinationRate(ctx, name, rate)
 	cancel()
 	switch {
 	case serr == nil && inForce == 0:
-		r.writeRate(name, l, rate, cause, err)
+		r.writeRate(name, l, rate, cause, err, by)
 	case serr == nil && inForce < rate*0.99:
 		l.adopt(time.Now(), inForce)
 	default:
@@ -361,8 +360,8 @@ func (r *run) cutRate(name string, l *rateLearner, rate float64, cause string, e
 }
 
 // writeRate writes a learned rate to the store and reports the change.
-func (r *run) writeRate(name string, l *rateLearner, rate float64, cause string, err error) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), r.d.cfg.StoreTimeout)
+func (r *run) writeRate(name string, l *rateLearner, rate float64, cause string, err error, by time.Time) {
+	ctx, cancel := r.destinationCtx(by)
 	defer cancel()
 	serr := r.d.cfg.Store.SetDestinationLimits(ctx, name, l.limits(rate))
 	if serr != nil {
@@ -383,7 +382,7 @@ func (r *run) recoverRates() {
 	now := time.Now()
 	for name, l := range learners {
 		if rate, ok := l.recovered(now); ok {
-			r.writeRate(name, l, rate, "recovery", nil)
+			r.writeRate(name, l, rate, "recovery", nil, time.Time{})
 		}
 	}
 }
