@@ -43,6 +43,10 @@ func (p *cappedPartner) Deliver(ctx context.Context, _ *delivery.Message) error 
 		p.mu.Lock()
 		p.refused++
 		p.mu.Unlock()
+		// A refusal is an answer too: it takes a round trip. Answered in
+		// no time at all, the 503s a worker can get before the learner's
+		// cut lands were bounded by the real scheduler, not fake time.
+		time.Sleep(time.Millisecond)
 		return &classify.Error{Class: classify.ClassEphemeral, Status: http.StatusServiceUnavailable}
 	}
 	defer func() { <-p.queue }()
