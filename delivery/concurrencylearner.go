@@ -59,6 +59,40 @@ func newConcLearner(ceiling int) *concLearner {
 	return &concLearner{ceiling: ceiling, limit: 1, slowStart: true, written: ceiling, writing: make(chan struct{}, 1)}
 }
 
+// lockWrite waits for this process's turn to write the limit (see
+// writing), until by when it is not zero. It reports whether the turn
+// came; call unlockWrite after the write.
+func (c *concLearner) lockWrite(by time.Time) bool {
+	if by.IsZero() {
+		c.writing <- struct{}{}
+		return true
+	}
+	select {
+	case c.writing <- struct{}{}:
+		return true
+	default:
+	}
+	t := time.NewTimer(time.Until(by))
+	defer t.Stop()
+	select {
+	case c.writing <- struct{}{}:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+// unlockWrite ends the turn lockWrite gave.
+func (c *concLearner) unlockWrite() { <-c.writing }
+
+// unwritten records that the limit may not be in the store (its write was
+// given up or failed), so that the next answer writes it, changed or not.
+func (c *concLearner) unwritten() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.written = 0
+}
+
 // current is the limit to write.
 func (c *concLearner) current() int {
 	c.mu.Lock()
@@ -143,19 +177,20 @@ func (r *run) learnConcurrency(p *pipeline, e *AttemptEvent, by time.Time) {
 	// Concurrent answers change the limit concurrently; their writes go
 	// one at a time, each with the limit as it is when it is made, so the
 	// store ends with the latest (a growth computed just before an
-	// overload cut must not be written after it).
-	ctx, cancel := r.destinationCtx(by)
-	defer cancel()
-	select {
-	case p.conc.writing <- struct{}{}:
-		defer func() { <-p.conc.writing }()
-	case <-ctx.Done():
-		// The outcome's write needs what is left of the lease: the next
-		// change of the limit writes it.
+	// overload cut must not be written after it). The wait for an earlier
+	// write ends by by, which the record's outcome write needs; the write
+	// then gets its own StoreTimeout. A write given up or failed leaves
+	// the limit to be written by the next answer.
+	if !p.conc.lockWrite(by) {
+		p.conc.unwritten()
 		r.observeDestination(DestinationEvent{Destination: e.Record.Destination, Change: DestinationConcurrencyChange, Cause: cause,
-			StoreErr: fmt.Errorf("concurrency limit %d: waiting for an earlier write: %w", p.conc.current(), context.Cause(ctx)), InFlight: p.conc.current()})
+			StoreErr: fmt.Errorf("concurrency limit %d: an earlier write of it still ran when the record's outcome had to be written", p.conc.current()),
+			InFlight: p.conc.current()})
 		return
 	}
+	defer p.conc.unlockWrite()
+	ctx, cancel := r.destinationCtx(by)
+	defer cancel()
 	n := p.conc.current()
 	l := DestinationLimits{MaxInFlight: n}
 	if p.learner != nil {
@@ -172,6 +207,7 @@ func (r *run) learnConcurrency(p *pipeline, e *AttemptEvent, by time.Time) {
 	}
 	serr := r.d.cfg.Store.SetDestinationLimits(ctx, e.Record.Destination, l)
 	if serr != nil {
+		p.conc.unwritten()
 		serr = fmt.Errorf("concurrency limit %d: %w", n, serr)
 	}
 	r.observeDestination(DestinationEvent{Destination: e.Record.Destination, Change: DestinationConcurrencyChange, Cause: cause, StoreErr: serr, InFlight: n})

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -173,5 +174,53 @@ func TestNewDispatcherKeepsTheLearnedConcurrency(t *testing.T) {
 		ds, err := store.Destinations(context.Background())
 		require.NoError(t, err)
 		assert.GreaterOrEqual(t, ds[0].MaxInFlight, 9, "the fleet's limit, not slow start's 1")
+	})
+}
+
+// slowLimitsStore's SetDestinationLimits takes took once slow is set, or
+// until its context ends, as a database would.
+type slowLimitsStore struct {
+	*memstore.Store
+	took time.Duration
+	slow atomic.Bool
+}
+
+func (s *slowLimitsStore) SetDestinationLimits(ctx context.Context, name string, l delivery.DestinationLimits) error {
+	if s.slow.Load() {
+		select {
+		case <-time.After(s.took):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return s.Store.SetDestinationLimits(ctx, name, l)
+}
+
+// Two overload cuts a moment apart (4, then 2, then 1) against a store
+// whose limit writes take 6s, within StoreTimeout: the second cut waits
+// for the first write, then writes with a StoreTimeout of its own, and the
+// store ends with the latest cut. When the wait used up the second write's
+// StoreTimeout, the write was cut off: the store kept 2 while the learner,
+// thinking 1 written, wrote nothing more.
+func TestAConcurrencyCutThatWaitsForAnEarlierWriteLands(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		mem := memstore.New(memstore.Config{})
+		store := &slowLimitsStore{Store: mem, took: 6 * time.Second}
+		require.NoError(t, mem.SetDestinationLimits(context.Background(), "p", delivery.DestinationLimits{MaxInFlight: 4}))
+		enqueue(t, store, delivery.Message{ID: "r-1", Destination: "p", Payload: pl("a")},
+			delivery.Message{ID: "r-2", Destination: "p", Payload: pl("b")})
+		var n atomic.Int32
+		d := newDispatcher(t, delivery.DispatcherConfig{Store: store, Concurrency: 2,
+			Destinations: map[string]delivery.DestinationConfig{"p": {MaxInFlight: 8, AdaptiveConcurrency: true,
+				Deliverer: delivery.DelivererFunc(func(context.Context, *delivery.Message) error {
+					store.slow.Store(true)
+					time.Sleep(time.Duration(10*n.Add(1)) * time.Millisecond)
+					return &classify.Error{Class: classify.ClassEphemeral, Status: http.StatusServiceUnavailable}
+				})}}})
+		_, err := d.RunOnce(context.Background())
+		require.NoError(t, err, "every write of the limit landed")
+		l, err := mem.DestinationLimits(context.Background(), "p")
+		require.NoError(t, err)
+		assert.Equal(t, 1, l.MaxInFlight, "the store holds the latest cut")
 	})
 }

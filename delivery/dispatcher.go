@@ -111,7 +111,8 @@ type DispatcherConfig struct {
 	// could be taken over and sent twice at once. The store calls an
 	// answer leads to about its destination (a pause, a learned rate or
 	// concurrency limit), made between the attempt and the outcome write,
-	// end one StoreTimeout before the lease does, so the write keeps its
+	// end one StoreTimeout before the lease does (with an AttemptTimeout;
+	// without one there is no bound to keep), so the write keeps its
 	// StoreTimeout: a call cut off there is reported like a failed one
 	// (RunOnce's error, DestinationEvent.StoreErr) and still applied by
 	// this process. Zero means the larger of
@@ -563,8 +564,8 @@ func (r *run) execute() error {
 	// writes). When every token is taken, a worker waits for one before
 	// it starts an attempt. At Concurrency 1 the worker writes each
 	// outcome itself, holding its attempt token until the write is done,
-	// so attempts, writes and observations keep claim order even across
-	// runs at once; a writer there would only add a goroutine handoff per
+	// so records go one at a time, even across runs at once, and in claim
+	// order within a run; a writer there would only add a goroutine handoff per
 	// record (which also left the feed claiming one record at a time:
 	// twice the claims and 20% fewer records/s with memstore).
 	var workers, writers sync.WaitGroup
