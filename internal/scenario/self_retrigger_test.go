@@ -37,7 +37,7 @@ func TestOwnWritesNeverWakeTheDispatcher(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			honest, _ := retriggerScenario(t, &countingStore{Store: memstore.New(memstore.Config{})}, false)
 			chatty, writes := retriggerScenario(t, newChattyStore(), false)
-			assert.Greater(t, chatty, honest, "a store that signals its %d updates causes extra wake-ups", writes)
+			assert.Greater(t, chatty, honest+int(writes)/2, "a store that signals its %d updates wakes the dispatcher about once per update", writes)
 		})
 	})
 }
@@ -138,7 +138,10 @@ func (s *countingStore) wrote() {
 }
 
 // chattyStore signals its Notify channel on every write as well as on
-// inserts.
+// inserts, one event per write, as a change stream delivers every update
+// (a channel that kept one pending signal would fold a run's writes into
+// a wake-up or two, which the dispatcher's own looking again after a run
+// can match).
 type chattyStore struct {
 	*countingStore
 	notify chan struct{}
@@ -146,7 +149,7 @@ type chattyStore struct {
 
 func newChattyStore() *chattyStore {
 	inner := memstore.New(memstore.Config{})
-	s := &chattyStore{countingStore: &countingStore{Store: inner}, notify: make(chan struct{}, 1)}
+	s := &chattyStore{countingStore: &countingStore{Store: inner}, notify: make(chan struct{}, 4096)}
 	s.signal = func() {
 		select {
 		case s.notify <- struct{}{}:
