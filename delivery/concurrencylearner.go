@@ -183,9 +183,10 @@ func (r *run) learnConcurrency(p *pipeline, e *AttemptEvent, by time.Time) {
 	// the limit to be written by the next answer.
 	if !p.conc.lockWrite(by) {
 		p.conc.unwritten()
+		n := p.conc.current()
 		r.observeDestination(DestinationEvent{Destination: e.Record.Destination, Change: DestinationConcurrencyChange, Cause: cause,
-			StoreErr: fmt.Errorf("concurrency limit %d: an earlier write of it still ran when the record's outcome had to be written", p.conc.current()),
-			InFlight: p.conc.current()})
+			StoreErr: fmt.Errorf("concurrency limit %d: an earlier write of it still ran when the record's outcome had to be written", n),
+			InFlight: n})
 		return
 	}
 	defer p.conc.unlockWrite()

@@ -115,9 +115,9 @@ type DispatcherConfig struct {
 	// without one there is no bound to keep), so the write keeps its
 	// StoreTimeout: a call cut off there is reported like a failed one
 	// (RunOnce's error, DestinationEvent.StoreErr) and still applied by
-	// this process. Zero means the larger of
-	// 2m and that bound plus AttemptTimeout. With a negative
-	// AttemptTimeout (no limit) it must be set explicitly.
+	// this process. Zero means the larger of 2m and that bound plus
+	// AttemptTimeout. With a negative AttemptTimeout (no limit) it must be
+	// set explicitly.
 	Lease time.Duration
 	// PollInterval is how often Run looks for due records when the store
 	// does not signal inserts, and how often it retries after a store
@@ -565,9 +565,9 @@ func (r *run) execute() error {
 	// it starts an attempt. At Concurrency 1 the worker writes each
 	// outcome itself, holding its attempt token until the write is done,
 	// so records go one at a time, even across runs at once, and in claim
-	// order within a run; a writer there would only add a goroutine handoff per
-	// record (which also left the feed claiming one record at a time:
-	// twice the claims and 20% fewer records/s with memstore).
+	// order within a run; a writer there would only add a goroutine
+	// handoff per record (which also left the feed claiming one record at
+	// a time: twice the claims and 20% fewer records/s with memstore).
 	var workers, writers sync.WaitGroup
 	var writes chan AttemptEvent
 	if r.d.unrecorded != nil {

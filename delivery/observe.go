@@ -22,7 +22,13 @@ func (r *run) observeAttempt(e AttemptEvent) {
 	if o == nil {
 		return
 	}
-	if observerPanicked("ObserveAttempt", func() { o.ObserveAttempt(r.ctx, e) }) {
+	r.callObserver("ObserveAttempt", func() { o.ObserveAttempt(r.ctx, e) })
+}
+
+// callObserver calls call, a method of the Observer, as observerPanicked
+// does, and counts a panic in Report.ObserverPanics.
+func (r *run) callObserver(method string, call func()) {
+	if observerPanicked(method, call) {
 		r.mu.Lock()
 		r.report.ObserverPanics++
 		r.mu.Unlock()
@@ -62,7 +68,7 @@ func observerPanicked(method string, call func()) (panicked bool) {
 // logged and counted as in observeAttempt.
 func (r *run) traceAttempt(t AttemptTracer, ctx context.Context, m *Message) context.Context {
 	traced := ctx
-	panicked := observerPanicked("TraceAttempt", func() {
+	r.callObserver("TraceAttempt", func() {
 		defer func() {
 			if p := recover(); p != nil {
 				if pt, ok := p.(partialTrace); ok {
@@ -73,11 +79,6 @@ func (r *run) traceAttempt(t AttemptTracer, ctx context.Context, m *Message) con
 		}()
 		traced = t.TraceAttempt(ctx, m)
 	})
-	if panicked {
-		r.mu.Lock()
-		r.report.ObserverPanics++
-		r.mu.Unlock()
-	}
 	if traced == nil {
 		return ctx
 	}

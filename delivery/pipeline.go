@@ -428,11 +428,7 @@ func (r *run) observeDestination(e DestinationEvent) {
 		r.mu.Unlock()
 	}
 	if do, ok := r.d.cfg.Observer.(DestinationObserver); ok {
-		if observerPanicked("ObserveDestination", func() { do.ObserveDestination(r.ctx, e) }) {
-			r.mu.Lock()
-			r.report.ObserverPanics++
-			r.mu.Unlock()
-		}
+		r.callObserver("ObserveDestination", func() { do.ObserveDestination(r.ctx, e) })
 	}
 }
 

@@ -56,11 +56,11 @@ const (
 // closer, 5%, so the rate settles within 5% under the partner's limit
 // instead of anywhere down to half of it. (A 5% step can end just over
 // the limit; the partner then refuses nothing until the excess has spent
-// what is left of its burst, and that 429 brings the next step.) (The
-// middle step is for a fleet
-// that cannot keep up with its limit: it sends less than the limit, sees
-// more of it accepted, and 5% steps of a limit that does not bind would
-// take many samples to reach the partner's.) The share only picks the
+// what is left of its burst, and that 429 brings the next step. The
+// middle step is for a fleet that cannot keep up with its limit: it
+// sends less than the limit, sees more of it accepted, and 5% steps of a
+// limit that does not bind would take many samples to reach the
+// partner's.) The share only picks the
 // step: one process's sample is noisy, and the process that judges first
 // is the one that saw the most 429s. Before it cuts, it reads the fleet's
 // rate from the store (LimitsReader): when another process cut it since,
