@@ -17,35 +17,21 @@ import (
 	"github.com/outbound-go/outbound/delivery/memstore"
 )
 
-// unrecordedStore counts the records sent (the Deliverer called) whose
-// outcome is not yet written: what a crash at that moment would leave to
-// be sent again. Its Complete takes took.
-type unrecordedStore struct {
-	delivery.Store
-	took       time.Duration
-	unrecorded *atomic.Int32
-}
-
-func (s *unrecordedStore) Complete(ctx context.Context, l delivery.Lease, a delivery.Attempt, dup bool) error {
-	time.Sleep(s.took)
-	err := s.Store.Complete(ctx, l, a, dup)
-	s.unrecorded.Add(-1)
-	return err
-}
-
 // unrecordedPeak drains n records with slow writes and quick attempts,
 // through run, and returns the most records that were ever sent and not
 // yet recorded at once.
 func unrecordedPeak(t *testing.T, n, concurrency, maxPerRun int, run func(*delivery.Dispatcher)) int32 {
 	t.Helper()
-	var unrecorded, peak atomic.Int32
-	store := &unrecordedStore{Store: memstore.New(memstore.Config{}), took: time.Second, unrecorded: &unrecorded}
+	var sent, peak atomic.Int32
+	store := &slowWrites{Store: memstore.New(memstore.Config{}), took: time.Second}
 	for i := range n {
 		enqueue(t, store, delivery.Message{ID: fmt.Sprintf("r-%04d", i), Payload: pl("x")})
 	}
 	d := newDispatcher(t, delivery.DispatcherConfig{Store: store, Concurrency: concurrency, MaxPerRun: maxPerRun,
 		Deliverer: delivery.DelivererFunc(func(context.Context, *delivery.Message) error {
-			raise(&peak, unrecorded.Add(1))
+			// Sent, whose outcomes are not yet written: what a crash now
+			// would leave to be sent again.
+			raise(&peak, sent.Add(1)-store.written.Load())
 			time.Sleep(time.Millisecond)
 			return nil
 		})})

@@ -17,11 +17,12 @@ import (
 )
 
 // slowWrites is a Store whose Complete takes a while (took) and counts
-// the writes in progress, and when each record's write started.
+// the writes in progress, the writes done, and when each record's write
+// started.
 type slowWrites struct {
 	delivery.Store
-	took          time.Duration
-	writing, peak atomic.Int32
+	took                   time.Duration
+	writing, peak, written atomic.Int32
 
 	mu      sync.Mutex
 	started map[string]time.Time
@@ -37,6 +38,7 @@ func (s *slowWrites) Complete(ctx context.Context, l delivery.Lease, a delivery.
 	raise(&s.peak, s.writing.Add(1))
 	defer s.writing.Add(-1)
 	time.Sleep(s.took)
+	defer s.written.Add(1)
 	return s.Store.Complete(ctx, l, a, duplicate)
 }
 
