@@ -62,14 +62,19 @@ type DestinationEvent struct {
 	Destination string
 	// Change is what happened.
 	Change DestinationChange
-	// Until is when a pause ends (DestinationPausedChange).
+	// Until is when a pause ends (DestinationPausedChange), or when this
+	// process stops holding the records of a destination whose disable
+	// the store did not take (DestinationDisabledChange with StoreErr).
 	Until time.Time
 	// Cause is a short stable name of why ("http_429", "dns", "gone",
 	// "breaker_open", "unconfigured", ...); empty on resume.
 	Cause string
 	// Err is the outcome that caused the change, nil on resume.
 	Err error
-	// StoreErr is set when the store refused or failed the change.
+	// StoreErr is set when the store refused or failed the change. A
+	// pause or disable the store did not take still holds this process:
+	// it claims none of the destination's records until Until (for a
+	// disable, a pause's length), then tries again with the next answer.
 	StoreErr error
 	// Rate is the destination's new rate per second
 	// (DestinationRateChange).

@@ -21,10 +21,11 @@ func (d *Dispatcher) share() int {
 }
 
 // overShare lists the destinations the next claim skips: those that hold
-// their share of this Dispatcher's claimed records, and those over their
-// rate limit.
-// The first shared of them hold their share; the others have no token
-// to spend (RateLimit).
+// their share of this Dispatcher's claimed records, those over their rate
+// limit, and those this process holds back itself because the store did
+// not take their pause (a local hold).
+// The first shared of them hold their share; the others wait for a time:
+// a token to spend (RateLimit), or the end of the hold.
 func (d *Dispatcher) overShare() (skip []string, shared int) {
 	ds := &d.dests
 	ds.mu.Lock()
@@ -43,26 +44,39 @@ func (d *Dispatcher) overShare() (skip []string, shared int) {
 			skip = append(skip, name)
 		}
 	}
+	for name, h := range ds.held {
+		if h.holding(now) && !slices.Contains(skip, name) {
+			skip = append(skip, name)
+		}
+	}
 	return skip, shared
 }
 
-// nextToken is when the earliest rate-limited destination has a token
-// again, or zero: a dispatcher whose claims skipped only those looks again
-// then.
-func (d *Dispatcher) nextToken() time.Time {
+// nextOpening is when the first of the destinations that wait for a time
+// opens again: a rate-limited one has a token, or a local hold ends; zero
+// when none waits. A dispatcher whose claims skipped only those looks
+// again then.
+func (d *Dispatcher) nextOpening() time.Time {
 	ds := &d.dests
 	ds.mu.Lock()
 	defer ds.mu.Unlock()
 	var next time.Time
+	earliest := func(at time.Time) {
+		if next.IsZero() || at.Before(next) {
+			next = at
+		}
+	}
 	now := time.Now()
 	for _, lim := range ds.limited {
 		tokens := lim.TokensAt(now)
 		if tokens >= 1 || lim.Limit() <= 0 {
 			continue
 		}
-		at := now.Add(time.Duration((1 - tokens) / float64(lim.Limit()) * float64(time.Second)))
-		if next.IsZero() || at.Before(next) {
-			next = at
+		earliest(now.Add(time.Duration((1 - tokens) / float64(lim.Limit()) * float64(time.Second))))
+	}
+	for _, h := range ds.held {
+		if h.holding(now) {
+			earliest(h.until)
 		}
 	}
 	return next

@@ -497,8 +497,8 @@ func (d *Dispatcher) idleWait(ctx context.Context, rep Report) time.Duration {
 	if due.IsZero() {
 		return poll
 	}
-	if token := d.nextToken(); rep.rateLimited && rep.Claimed == 0 && !due.After(time.Now()) && !token.IsZero() {
-		due = token // what is due waits for a rate-limited destination's next token
+	if opens := d.nextOpening(); rep.skippedWaiting && rep.Claimed == 0 && !due.After(time.Now()) && !opens.IsZero() {
+		due = opens // what is due waits for a rate-limited destination's next token, or a local hold's end
 	}
 	return min(poll, max(time.Until(due), recheckFloor))
 }
@@ -680,7 +680,7 @@ func (r *run) feed(work chan<- claimed, finished <-chan struct{}) error {
 		}
 		r.d.took(recs, skip[:shared])
 		r.mu.Lock()
-		r.report.rateLimited = len(skip) > shared && shared == 0
+		r.report.skippedWaiting = len(skip) > shared && shared == 0
 		r.mu.Unlock()
 		if len(recs) == 0 {
 			// A record in flight may be the head of a key whose next
@@ -789,6 +789,17 @@ func holdUnattempted(e *AttemptEvent, why error) {
 	e.NextAttemptAt = time.Now()
 }
 
+// holdUntil notes the hold h that keeps e's deferred record back: its end
+// is the report's NextDue. Under a local hold, which the store does not
+// know of, the record is also due only then: due now, the store would
+// hand it to any process that claims.
+func (e *AttemptEvent) holdUntil(h hold) {
+	e.heldUntil = h.until
+	if h.local && h.until.After(e.NextAttemptAt) {
+		e.NextAttemptAt = h.until
+	}
+}
+
 // heldBefore makes e a wait if this process paused or disabled rec's
 // destination after claim number seq was asked for.
 func (r *run) heldBefore(rec Record, seq uint64, e *AttemptEvent) bool {
@@ -797,7 +808,7 @@ func (r *run) heldBefore(rec Record, seq uint64, e *AttemptEvent) bool {
 		return false
 	}
 	holdUnattempted(e, errDestinationPaused)
-	e.heldUntil = h.until
+	e.holdUntil(h)
 	return true
 }
 
@@ -811,11 +822,12 @@ var errDestinationPaused = classify.Unavailable(errors.New("delivery: destinatio
 func (r *run) applyVerdict(rec Record, e *AttemptEvent, v verdict, by time.Time) {
 	switch {
 	case v.disable:
-		r.disableDestination(rec.Destination, v.cause, e.Err, by)
+		if h := r.disableDestination(rec.Destination, v.cause, e.Err, by); e.Action == ActionDefer {
+			e.holdUntil(h)
+		}
 	case v.pause:
-		until := r.pauseDestination(rec.Destination, v.cause, e.Err, v.until, by)
-		if e.Action == ActionDefer {
-			e.heldUntil = until
+		if h := r.pauseDestination(rec.Destination, v.cause, e.Err, v.until, by); e.Action == ActionDefer {
+			e.holdUntil(h)
 		}
 	case v.resume:
 		r.resumeAfterProbe(rec.Destination, by)

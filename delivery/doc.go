@@ -62,7 +62,9 @@
 //     interval that grows (PauseBackoff). The records wait unclaimed and
 //     spend no attempt; when the pause ends one record across the fleet
 //     probes the partner, and its healthy answer makes all of them due at
-//     once.
+//     once. A pause or disable the store fails to write (reported as the
+//     event's StoreErr) still holds this process: it claims none of the
+//     destination's records until the pause would end, and probes then.
 //
 //   - A 410 Gone disables the destination until a person resumes it
 //     (Store.ResumeDestination), and so does a pause longer than

@@ -321,31 +321,39 @@ func (d *Dispatcher) keepLearned(ctx context.Context, name string, l Destination
 type hold struct {
 	claims uint64    // claims asked for when it was recorded
 	until  time.Time // when the pause ends; zero for a disable
+	// local is set when the store did not take the pause or disable (its
+	// write failed): the store hands the destination's records out as
+	// before, so this process holds them back itself until until.
+	local bool
 }
+
+// holding reports whether a local hold still holds records back at now.
+func (h hold) holding(now time.Time) bool { return h.local && now.Before(h.until) }
 
 // heldBefore reports whether this process paused or disabled name after
 // claim number seq was asked for, and until when: a record of that claim,
 // already in hand, waits with the rest. Claims asked for later went to a
 // store that already knew of the pause (or of a resume since), so the
-// store decides for them.
+// store decides for them; unless the store did not take it (a local
+// hold), when every record this process has in hand waits until it ends.
 func (d *Dispatcher) heldBefore(name string, seq uint64) (hold, bool) {
 	ds := &d.dests
 	ds.mu.Lock()
 	defer ds.mu.Unlock()
 	h, ok := ds.held[name]
-	return h, ok && seq <= h.claims
+	return h, ok && (seq <= h.claims || h.holding(time.Now()))
 }
 
 // recordHold notes that this process paused (until non-zero) or disabled
-// name now.
-func (d *Dispatcher) recordHold(name string, until time.Time) {
+// name now; local when the store did not take it, until then.
+func (d *Dispatcher) recordHold(name string, until time.Time, local bool) {
 	ds := &d.dests
 	ds.mu.Lock()
 	defer ds.mu.Unlock()
 	if ds.held == nil {
 		ds.held = make(map[string]hold)
 	}
-	ds.held[name] = hold{claims: d.claims.Load(), until: until}
+	ds.held[name] = hold{claims: d.claims.Load(), until: until, local: local}
 }
 
 // pauseFor is the pause to record after err: until the partner's
@@ -375,8 +383,10 @@ func (d *Dispatcher) pauseNeeded(name string, until time.Time) bool {
 
 // pauseDestination pauses name for the fleet after err, until until when
 // it is set, else as pauseFor says, disabling it when it has been paused
-// longer than DisableAfter. It returns the pause's end.
-func (r *run) pauseDestination(name, cause string, err error, until, by time.Time) time.Time {
+// longer than DisableAfter. It returns the hold it recorded: the pause's
+// end, and whether the store failed to take it, so that this process
+// holds the destination's records back alone.
+func (r *run) pauseDestination(name, cause string, err error, until, by time.Time) hold {
 	d := r.d
 	p := d.pauseFor(cause, err)
 	if !until.IsZero() {
@@ -389,22 +399,30 @@ func (r *run) pauseDestination(name, cause string, err error, until, by time.Tim
 	if serr == nil && st.PausedUntil.After(until) {
 		until = st.PausedUntil
 	}
-	d.recordHold(name, until)
+	d.recordHold(name, until, serr != nil)
 	r.observeDestination(DestinationEvent{Destination: name, Change: DestinationPausedChange, Until: until, Cause: cause, Err: err, StoreErr: serr})
 	if serr == nil && d.cfg.DisableAfter > 0 && !st.PausedSince.IsZero() && time.Since(st.PausedSince) >= d.cfg.DisableAfter {
-		r.disableDestination(name, "paused_too_long",
+		return r.disableDestination(name, "paused_too_long",
 			fmt.Errorf("delivery: destination paused since %v, longer than DisableAfter (%v); last: %w", st.PausedSince.Format(time.RFC3339), d.cfg.DisableAfter, err), by)
 	}
-	return until
+	return hold{until: until, local: serr != nil}
 }
 
-// disableDestination disables name for the fleet after err.
-func (r *run) disableDestination(name, cause string, err error, by time.Time) {
+// disableDestination disables name for the fleet after err. It returns
+// the hold it recorded: when the store failed to take the disable, this
+// process holds the destination's records back for a pause's length (as
+// pauseFor says), after which the next answer tries the disable again.
+func (r *run) disableDestination(name, cause string, err error, by time.Time) hold {
 	ctx, cancel := r.destinationCtx(by)
 	defer cancel()
 	serr := r.d.cfg.Store.DisableDestination(ctx, name, cause, errText(err))
-	r.d.recordHold(name, time.Time{})
-	r.observeDestination(DestinationEvent{Destination: name, Change: DestinationDisabledChange, Cause: cause, Err: err, StoreErr: serr})
+	var h hold
+	if serr != nil {
+		h = hold{until: r.d.pauseFor(cause, err).Until, local: true}
+	}
+	r.d.recordHold(name, h.until, h.local)
+	r.observeDestination(DestinationEvent{Destination: name, Change: DestinationDisabledChange, Until: h.until, Cause: cause, Err: err, StoreErr: serr})
+	return h
 }
 
 // resumeAfterProbe reports a probe's healthy answer to the store.

@@ -50,9 +50,10 @@ type Report struct {
 	// or outcomes could not be written. Nil for a clean run.
 	Err error
 
-	// rateLimited is set when the run's last claim skipped only
-	// destinations over their rate limit.
-	rateLimited bool
+	// skippedWaiting is set when the run's last claim skipped only
+	// destinations that wait for a time: one over its rate limit, or one
+	// this process holds back itself (a local hold).
+	skippedWaiting bool
 }
 
 // Count returns how many attempts ended in class c.
