@@ -568,40 +568,54 @@ func (r *run) execute() error {
 	// order within a run; a writer there would only add a goroutine
 	// handoff per record (which also left the feed claiming one record at
 	// a time: twice the claims and 20% fewer records/s with memstore).
+	//
+	// Workers and writers start as records are handed out, never more
+	// than the records out at once: a run that finds one record (records
+	// arriving one at a time, each waking Run) starts one of each, not
+	// Concurrency workers and twice as many writers. Writers started
+	// cover every record out (up to the tokens), so the guarantee above
+	// holds.
 	var workers, writers sync.WaitGroup
 	var writes chan AttemptEvent
+	maxWorkers, maxWriters := min(cfg.Concurrency, cfg.MaxPerRun), 0
 	if r.d.unrecorded != nil {
 		writes = make(chan AttemptEvent)
-		for range min(cap(r.d.unrecorded), cfg.MaxPerRun) {
-			writers.Go(func() {
-				for e := range writes {
-					r.record(&e)
-					<-r.d.unrecorded
-					finished <- struct{}{}
-				}
-			})
+		maxWriters = min(cap(r.d.unrecorded), cfg.MaxPerRun)
+	}
+	writer := func() {
+		for e := range writes {
+			r.record(&e)
+			<-r.d.unrecorded
+			finished <- struct{}{}
 		}
 	}
-	for range min(cfg.Concurrency, cfg.MaxPerRun) {
-		workers.Go(func() {
-			for c := range work {
-				if writes == nil {
-					r.d.workers <- struct{}{}
-					e := r.process(c)
-					r.record(&e)
-					<-r.d.workers
-					finished <- struct{}{}
-					continue
-				}
-				r.d.unrecorded <- struct{}{}
+	worker := func() {
+		for c := range work {
+			if writes == nil {
 				r.d.workers <- struct{}{}
 				e := r.process(c)
+				r.record(&e)
 				<-r.d.workers
-				writes <- e
+				finished <- struct{}{}
+				continue
 			}
-		})
+			r.d.unrecorded <- struct{}{}
+			r.d.workers <- struct{}{}
+			e := r.process(c)
+			<-r.d.workers
+			writes <- e
+		}
 	}
-	claimErr := r.feed(work, finished)
+	startedWorkers, startedWriters := 0, 0
+	grow := func(busy int) { // called by feed alone, with the records out
+		for ; startedWorkers < min(busy, maxWorkers); startedWorkers++ {
+			workers.Go(worker)
+		}
+		for ; startedWriters < min(busy, maxWriters); startedWriters++ {
+			writers.Go(writer)
+		}
+	}
+	claimErr := r.feed(work, finished, grow)
 	close(work)
 	workers.Wait()
 	if writes != nil {
@@ -616,9 +630,11 @@ func (r *run) execute() error {
 
 // claimed is a record as handed to a worker, with the time its claim was
 // asked for (its lease runs from then at the latest) and the claim's
-// number in this Dispatcher (see heldBefore).
+// number in this Dispatcher (see heldBefore). rec points into the slice
+// the claim returned, which nothing else holds: the run's queue of
+// claimed records is then a few words per record, not a copy of each.
 type claimed struct {
-	rec Record
+	rec *Record
 	at  time.Time
 	seq uint64
 }
@@ -629,8 +645,9 @@ type claimed struct {
 // leaving finished workers idle (with PostgreSQL this was the larger part
 // of the time at Concurrency 16). It stops at MaxPerRun, when nothing more
 // is claimable, or when ctx ends. busy counts records handed out and not
-// yet finished, in workers or queued.
-func (r *run) feed(work chan<- claimed, finished <-chan struct{}) error {
+// yet finished, in workers or queued; grow is told it after each hand-out,
+// to start the workers and writers they need.
+func (r *run) feed(work chan<- claimed, finished <-chan struct{}, grow func(busy int)) error {
 	cfg := &r.d.cfg
 	remaining, busy := cfg.MaxPerRun, 0
 	done, lastDone, lastArrival := 0, 0, time.Time{} // records finished; at the last claim's arrival
@@ -694,10 +711,11 @@ func (r *run) feed(work chan<- claimed, finished <-chan struct{}) error {
 		r.report.Claimed += len(recs)
 		r.mu.Unlock()
 		remaining -= len(recs)
-		for _, rec := range recs {
-			work <- claimed{rec, at, seq} // never blocks: it holds all a run can have out
+		for i := range recs {
+			work <- claimed{&recs[i], at, seq} // never blocks: it holds all a run can have out
 			busy++
 		}
+		grow(busy)
 	}
 	if remaining == 0 && r.full != nil {
 		close(r.full)
@@ -720,7 +738,7 @@ func (r *run) claim(n int, skip []string) ([]Record, error) {
 // attempt, and the verdict on its destination, which is written before
 // the next attempt starts. It returns the event record then writes.
 func (r *run) process(c claimed) AttemptEvent {
-	rec, claimedAt := c.rec, c.at
+	rec, claimedAt := *c.rec, c.at
 	e := AttemptEvent{Record: rec}
 	by := r.destinationCallsBy(claimedAt)
 	p, configured := r.d.pipeline(rec.Destination)
@@ -919,7 +937,7 @@ func (r *run) gateRefuses(p *pipeline, e *AttemptEvent, v *verdict) bool {
 // attempt delivers the record's message and decides what to do next.
 func (r *run) attempt(p *pipeline, c claimed, e *AttemptEvent, by time.Time) verdict {
 	cfg := &r.d.cfg
-	rec := c.rec
+	rec := *c.rec
 	msg := rec.Message
 	msg.Attempt = rec.Attempts + 1
 	if msg.CorrelationID == "" {

@@ -53,3 +53,32 @@ func BenchmarkDispatcher(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkDispatcherTrickle is one record enqueued and delivered per run,
+// as records arriving one at a time are (Run wakes on each): one op is one
+// Enqueue and one RunOnce. A run's cost that does not depend on how many
+// records it finds (its goroutines, its channels) shows here, and grows
+// with Concurrency.
+func BenchmarkDispatcherTrickle(b *testing.B) {
+	payload := []byte(`{"candidate":42}`)
+	for _, conc := range []int{1, 16, 256} {
+		b.Run(fmt.Sprintf("conc=%d", conc), func(b *testing.B) {
+			noop := delivery.DelivererFunc(func(context.Context, *delivery.Message) error { return nil })
+			store := memstore.New(memstore.Config{})
+			d, err := delivery.NewDispatcher(delivery.DispatcherConfig{Store: store, Deliverer: noop, Concurrency: conc})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := store.Enqueue(context.Background(), delivery.Message{Payload: payload}); err != nil {
+					b.Fatal(err)
+				}
+				rep, err := d.RunOnce(context.Background())
+				if err != nil || rep.Delivered != 1 {
+					b.Fatalf("delivered %d, err %v", rep.Delivered, err)
+				}
+			}
+		})
+	}
+}
