@@ -63,8 +63,9 @@ type DestinationEvent struct {
 	// Change is what happened.
 	Change DestinationChange
 	// Until is when a pause ends (DestinationPausedChange), or when this
-	// process stops holding the records of a destination whose disable
-	// the store did not take (DestinationDisabledChange with StoreErr).
+	// process stops holding back the records of a destination whose
+	// disable the store did not take (DestinationDisabledChange with
+	// StoreErr).
 	Until time.Time
 	// Cause is a short stable name of why ("http_429", "dns", "gone",
 	// "breaker_open", "unconfigured", ...); empty on resume.
@@ -73,8 +74,9 @@ type DestinationEvent struct {
 	Err error
 	// StoreErr is set when the store refused or failed the change. A
 	// pause or disable the store did not take still holds this process:
-	// it claims none of the destination's records until Until (for a
-	// disable, a pause's length), then tries again with the next answer.
+	// it claims none of the destination's records until Until, then one
+	// record probes the partner, and a fault in its answer tries the
+	// change again (and holds for longer, by PauseBackoff).
 	StoreErr error
 	// Rate is the destination's new rate per second
 	// (DestinationRateChange).

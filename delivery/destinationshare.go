@@ -23,9 +23,9 @@ func (d *Dispatcher) share() int {
 // overShare lists the destinations the next claim skips: those that hold
 // their share of this Dispatcher's claimed records, those over their rate
 // limit, and those this process holds back itself because the store did
-// not take their pause (a local hold).
-// The first shared of them hold their share; the others wait for a time:
-// a token to spend (RateLimit), or the end of the hold.
+// not take their pause (a local hold, or its probe out).
+// The first shared of them hold their share; the others wait: for a token
+// to spend (RateLimit), or for the end of the hold or of its probe.
 func (d *Dispatcher) overShare() (skip []string, shared int) {
 	ds := &d.dests
 	ds.mu.Lock()
@@ -44,12 +44,7 @@ func (d *Dispatcher) overShare() (skip []string, shared int) {
 			skip = append(skip, name)
 		}
 	}
-	for name, h := range ds.held {
-		if h.holding(now) && !slices.Contains(skip, name) {
-			skip = append(skip, name)
-		}
-	}
-	return skip, shared
+	return ds.localSkips(skip, now), shared
 }
 
 // nextOpening is when the first of the destinations that wait for a time
@@ -74,9 +69,9 @@ func (d *Dispatcher) nextOpening() time.Time {
 		}
 		earliest(now.Add(time.Duration((1 - tokens) / float64(lim.Limit()) * float64(time.Second))))
 	}
-	for _, h := range ds.held {
-		if h.holding(now) {
-			earliest(h.until)
+	for _, lh := range ds.local {
+		if now.Before(lh.until) {
+			earliest(lh.until)
 		}
 	}
 	return next

@@ -478,6 +478,11 @@ const recheckFloor = 10 * time.Millisecond
 // idleWait is how long Run sleeps after a run that found nothing to do.
 func (d *Dispatcher) idleWait(ctx context.Context, rep Report) time.Duration {
 	poll := d.cfg.PollInterval
+	if d.holdsLocally() {
+		// The store does not know of the hold: its NextDue counts the
+		// held records as due, hiding when others come due.
+		poll = min(poll, localHoldRecheck)
+	}
 	if rep.Err != nil {
 		return poll
 	}
@@ -743,6 +748,7 @@ func (r *run) process(c claimed) AttemptEvent {
 	by := r.destinationCallsBy(claimedAt)
 	p, configured := r.d.pipeline(rec.Destination)
 	var v verdict
+	probe := false // the record probes a destination held here alone
 	switch {
 	case r.ctx.Err() != nil:
 		releaseUnattempted(&e, r.ctx.Err())
@@ -754,15 +760,19 @@ func (r *run) process(c claimed) AttemptEvent {
 		releaseUnattempted(&e, errLeaseTooShort)
 	case !configured:
 		v = r.hold(&e, errUnconfigured, "unconfigured")
-	case r.heldBefore(rec, c.seq, &e):
+	case r.heldBefore(rec, c.seq, &e, &probe):
 		// Claimed before this process paused or disabled its
-		// destination: it waits with the rest, unattempted.
+		// destination, or held here alone (see localHold): it waits with
+		// the rest, unattempted.
 	case r.gateRefuses(p, &e, &v):
 	default:
 		v = r.attempt(p, c, &e, by)
 	}
 	e.Cause = classify.Cause(e.Err)
 	r.applyVerdict(rec, &e, v, by)
+	if probe {
+		r.d.probed(rec.Destination, rec.ID, e.Attempted && !v.pause && !v.disable)
+	}
 	return e
 }
 
@@ -819,10 +829,12 @@ func (e *AttemptEvent) holdUntil(h hold) {
 }
 
 // heldBefore makes e a wait if this process paused or disabled rec's
-// destination after claim number seq was asked for.
-func (r *run) heldBefore(rec Record, seq uint64, e *AttemptEvent) bool {
-	h, ok := r.d.heldBefore(rec.Destination, seq)
-	if !ok {
+// destination after claim number seq was asked for, or holds it alone
+// (see localHold); it sets *probe when rec is to probe the latter.
+func (r *run) heldBefore(rec Record, seq uint64, e *AttemptEvent, probe *bool) bool {
+	h, held, p := r.d.heldBefore(rec.Destination, rec.ID, seq)
+	*probe = *probe || p
+	if !held {
 		return false
 	}
 	holdUnattempted(e, errDestinationPaused)
@@ -831,7 +843,8 @@ func (r *run) heldBefore(rec Record, seq uint64, e *AttemptEvent) bool {
 }
 
 // errDestinationPaused is the reason a record claimed just before its
-// destination was paused waits unattempted.
+// destination was paused, or held by this process alone, waits
+// unattempted.
 var errDestinationPaused = classify.Unavailable(errors.New("delivery: destination paused; the record waits for the pause to end"))
 
 // applyVerdict writes the verdict to the store before the record is
@@ -946,7 +959,8 @@ func (r *run) attempt(p *pipeline, c claimed, e *AttemptEvent, by time.Time) ver
 	actx := newAttemptContext(r.hard, cfg.AttemptTimeout, msg.CorrelationID)
 	defer actx.stop()
 	var ctx context.Context = actx
-	if p.limiter != nil && (!r.takeToken(p.limiter, e) || r.heldBefore(rec, c.seq, e)) {
+	var probe bool // a probe is one already (process knows), asked again
+	if p.limiter != nil && (!r.takeToken(p.limiter, e) || r.heldBefore(rec, c.seq, e, &probe)) {
 		return verdict{} // no token yet, or paused while it waited for one
 	}
 	if r.d.tracer != nil {

@@ -64,7 +64,9 @@
 //     probes the partner, and its healthy answer makes all of them due at
 //     once. A pause or disable the store fails to write (reported as the
 //     event's StoreErr) still holds this process: it claims none of the
-//     destination's records until the pause would end, and probes then.
+//     destination's records until the pause ends, then one record probes,
+//     and further faults hold it longer, by PauseBackoff, as the store
+//     would have.
 //
 //   - A 410 Gone disables the destination until a person resumes it
 //     (Store.ResumeDestination), and so does a pause longer than

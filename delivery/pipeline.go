@@ -106,6 +106,7 @@ type destinations struct {
 	pipelines map[string]*pipeline         // nil entry: known to have no configuration
 	limits    map[string]DestinationLimits // limits still to write to the store
 	held      map[string]hold              // pauses and disables this process recorded
+	local     map[string]*localHold        // destinations held here alone: the store did not take their pause
 	inHand    map[string]int               // records claimed and not yet settled, by destination
 	limited   map[string]*rate.Limiter     // the destinations with a RateLimit
 	active    int                          // destinations seen with due work at the last claim
@@ -321,39 +322,41 @@ func (d *Dispatcher) keepLearned(ctx context.Context, name string, l Destination
 type hold struct {
 	claims uint64    // claims asked for when it was recorded
 	until  time.Time // when the pause ends; zero for a disable
-	// local is set when the store did not take the pause or disable (its
-	// write failed): the store hands the destination's records out as
-	// before, so this process holds them back itself until until.
+	// local is set (in a hold returned, not one recorded) when the store
+	// did not take the pause or disable: the destination's records are
+	// held by this process alone (see localHold), until until.
 	local bool
 }
 
-// holding reports whether a local hold still holds records back at now.
-func (h hold) holding(now time.Time) bool { return h.local && now.Before(h.until) }
-
-// heldBefore reports whether this process paused or disabled name after
-// claim number seq was asked for, and until when: a record of that claim,
-// already in hand, waits with the rest. Claims asked for later went to a
-// store that already knew of the pause (or of a resume since), so the
-// store decides for them; unless the store did not take it (a local
-// hold), when every record this process has in hand waits until it ends.
-func (d *Dispatcher) heldBefore(name string, seq uint64) (hold, bool) {
+// heldBefore reports whether record id of name, from claim number seq,
+// waits, and until when (zero: until a disable is lifted, or due now):
+// this process paused or disabled name after that claim was asked for,
+// so the record, already in hand, waits with the rest. Claims asked for
+// later went to a store that already knew of the pause (or of a resume
+// since), so the store decides for them, unless it did not take it: then
+// a local hold decides (see localHold), and probe reports that the record
+// is to be its probe.
+func (d *Dispatcher) heldBefore(name, id string, seq uint64) (h hold, held, probe bool) {
 	ds := &d.dests
 	ds.mu.Lock()
 	defer ds.mu.Unlock()
+	if until, held, probe := ds.localHeld(name, id, time.Now()); held || probe {
+		return hold{until: until, local: true}, held, probe
+	}
 	h, ok := ds.held[name]
-	return h, ok && (seq <= h.claims || h.holding(time.Now()))
+	return h, ok && seq <= h.claims, false
 }
 
 // recordHold notes that this process paused (until non-zero) or disabled
-// name now; local when the store did not take it, until then.
-func (d *Dispatcher) recordHold(name string, until time.Time, local bool) {
+// name now.
+func (d *Dispatcher) recordHold(name string, until time.Time) {
 	ds := &d.dests
 	ds.mu.Lock()
 	defer ds.mu.Unlock()
 	if ds.held == nil {
 		ds.held = make(map[string]hold)
 	}
-	ds.held[name] = hold{claims: d.claims.Load(), until: until, local: local}
+	ds.held[name] = hold{claims: d.claims.Load(), until: until}
 }
 
 // pauseFor is the pause to record after err: until the partner's
@@ -385,7 +388,7 @@ func (d *Dispatcher) pauseNeeded(name string, until time.Time) bool {
 // it is set, else as pauseFor says, disabling it when it has been paused
 // longer than DisableAfter. It returns the hold it recorded: the pause's
 // end, and whether the store failed to take it, so that this process
-// holds the destination's records back alone.
+// holds the destination alone (see localHold).
 func (r *run) pauseDestination(name, cause string, err error, until, by time.Time) hold {
 	d := r.d
 	p := d.pauseFor(cause, err)
@@ -396,10 +399,16 @@ func (r *run) pauseDestination(name, cause string, err error, until, by time.Tim
 	defer cancel()
 	st, serr := d.cfg.Store.PauseDestination(ctx, name, p)
 	until = p.Until
-	if serr == nil && st.PausedUntil.After(until) {
+	switch {
+	case serr != nil:
+		until = d.holdLocally(name, p)
+	case st.PausedUntil.After(until):
 		until = st.PausedUntil
+		fallthrough
+	default:
+		d.endLocalHold(name)
 	}
-	d.recordHold(name, until, serr != nil)
+	d.recordHold(name, until)
 	r.observeDestination(DestinationEvent{Destination: name, Change: DestinationPausedChange, Until: until, Cause: cause, Err: err, StoreErr: serr})
 	if serr == nil && d.cfg.DisableAfter > 0 && !st.PausedSince.IsZero() && time.Since(st.PausedSince) >= d.cfg.DisableAfter {
 		return r.disableDestination(name, "paused_too_long",
@@ -410,17 +419,19 @@ func (r *run) pauseDestination(name, cause string, err error, until, by time.Tim
 
 // disableDestination disables name for the fleet after err. It returns
 // the hold it recorded: when the store failed to take the disable, this
-// process holds the destination's records back for a pause's length (as
-// pauseFor says), after which the next answer tries the disable again.
+// process holds the destination alone as it would for a pause (see
+// localHold), and the probe's answer tries the disable again.
 func (r *run) disableDestination(name, cause string, err error, by time.Time) hold {
 	ctx, cancel := r.destinationCtx(by)
 	defer cancel()
 	serr := r.d.cfg.Store.DisableDestination(ctx, name, cause, errText(err))
 	var h hold
 	if serr != nil {
-		h = hold{until: r.d.pauseFor(cause, err).Until, local: true}
+		h = hold{until: r.d.holdLocally(name, r.d.pauseFor(cause, err)), local: true}
+	} else {
+		r.d.endLocalHold(name)
 	}
-	r.d.recordHold(name, h.until, h.local)
+	r.d.recordHold(name, time.Time{})
 	r.observeDestination(DestinationEvent{Destination: name, Change: DestinationDisabledChange, Until: h.until, Cause: cause, Err: err, StoreErr: serr})
 	return h
 }
@@ -433,6 +444,7 @@ func (r *run) resumeAfterProbe(name string, by time.Time) {
 	ds := &r.d.dests
 	ds.mu.Lock()
 	delete(ds.held, name)
+	delete(ds.local, name)
 	ds.mu.Unlock()
 	if ok || serr != nil {
 		r.observeDestination(DestinationEvent{Destination: name, Change: DestinationResumedChange, StoreErr: serr})
