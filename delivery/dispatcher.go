@@ -375,13 +375,14 @@ func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 // written; the report is valid either way. A closed gate is not an error:
 // its destination is paused (see Report.GateClosed).
 func (d *Dispatcher) RunOnce(ctx context.Context) (Report, error) {
-	return d.runOnce(ctx, nil)
+	return d.runOnce(ctx, nil, nil)
 }
 
 // runOnce is RunOnce; full, if not nil, is closed once the run has claimed
-// MaxPerRun records and only their attempts remain.
-func (d *Dispatcher) runOnce(ctx context.Context, full chan<- struct{}) (Report, error) {
-	r := &run{d: d, ctx: ctx, detached: context.WithoutCancel(ctx), full: full, report: Report{Started: time.Now()}}
+// MaxPerRun records and only their attempts remain; notify, if not nil,
+// is the store's insert signal, which Run hands the run it waits on.
+func (d *Dispatcher) runOnce(ctx context.Context, full chan<- struct{}, notify <-chan struct{}) (Report, error) {
+	r := &run{d: d, ctx: ctx, detached: context.WithoutCancel(ctx), full: full, notify: notify, report: Report{Started: time.Now()}}
 	err := r.execute()
 	r.report.Duration = time.Since(r.report.Started)
 	r.report.Err = err
@@ -397,7 +398,11 @@ func (d *Dispatcher) runOnce(ctx context.Context, full chan<- struct{}) (Report,
 // PollInterval, whichever comes first. Its own state writes never wake it.
 // A run that has claimed MaxPerRun records does not hold up the next one
 // while its last attempts finish (a slow partner's, say): the next run
-// starts at once, and the two share the Concurrency workers. Errors from
+// starts at once, and the two share the Concurrency workers. Nor does a
+// run that still has attempts out when it finds nothing more to claim:
+// it claims again when one of them ends, on an insert, when a retry it
+// scheduled comes due, or after PollInterval, whichever comes first.
+// Errors from
 // the store are reported to the Observer through each run's Report and
 // retried after PollInterval.
 func (d *Dispatcher) Run(ctx context.Context) error {
@@ -418,7 +423,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	for {
 		full, done := make(chan struct{}), make(chan result, 1)
 		wg.Go(func() {
-			rep, err := d.runOnce(ctx, full)
+			rep, err := d.runOnce(ctx, full, notify)
 			done <- result{rep, err}
 		})
 		var res result
@@ -517,6 +522,7 @@ type run struct {
 	detached context.Context
 	hard     context.Context // ends ShutdownGrace after ctx
 	full     chan<- struct{} // closed when MaxPerRun records are claimed; may be nil
+	notify   <-chan struct{} // the store's insert signal, while Run waits on this run; may be nil
 	errs     []error
 	mu       sync.Mutex // guards report and errs
 	report   Report
@@ -666,6 +672,31 @@ func (r *run) feed(work chan<- claimed, finished <-chan struct{}, grow func(busy
 			return false
 		}
 	}
+	var timer *time.Timer // waitMore's, made on its first wait
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	waitMore := func() bool { // nothing claimable, records out: claim again when that may change
+		wait := r.moreWait()
+		if timer == nil {
+			timer = time.NewTimer(wait)
+		} else {
+			timer.Reset(wait)
+		}
+		select {
+		case <-finished:
+			busy--
+			done++
+		case <-r.notify:
+		case <-timer.C:
+		case <-r.ctx.Done():
+			return false
+		}
+		timer.Stop()
+		return true
+	}
 	drain := func() { // collect finished workers without blocking
 		for {
 			select {
@@ -706,8 +737,10 @@ func (r *run) feed(work chan<- claimed, finished <-chan struct{}, grow func(busy
 		r.mu.Unlock()
 		if len(recs) == 0 {
 			// A record in flight may be the head of a key whose next
-			// record becomes claimable when it finishes.
-			if busy == 0 || !waitOne() {
+			// record becomes claimable when it finishes; but a slow
+			// attempt must not hold up records that arrive, or come due,
+			// for other destinations meanwhile.
+			if busy == 0 || !waitMore() {
 				break
 			}
 			continue
@@ -726,6 +759,31 @@ func (r *run) feed(work chan<- claimed, finished <-chan struct{}, grow func(busy
 		close(r.full)
 	}
 	return nil
+}
+
+// moreWait is how long a run whose claim found nothing, with records still
+// out, waits to claim again when none of them finishes and the store
+// signals no insert: until the next retry this run scheduled, or a
+// rate-limited destination's next token or a local hold's end when the
+// claim skipped only those; at most PollInterval (or localHoldRecheck,
+// see localHold); at least recheckFloor.
+func (r *run) moreWait() time.Duration {
+	r.mu.Lock()
+	next, waiting := r.report.NextDue, r.report.skippedWaiting
+	r.mu.Unlock()
+	wait := r.d.cfg.PollInterval
+	if r.d.holdsLocally() {
+		wait = min(wait, localHoldRecheck)
+	}
+	if opens := r.d.nextOpening(); waiting && !opens.IsZero() {
+		wait = min(wait, time.Until(opens))
+	}
+	if until := time.Until(next); until > 0 {
+		// One due already is held by what a finishing record or a
+		// token changes (its destination's share, a key in flight).
+		wait = min(wait, until)
+	}
+	return max(wait, recheckFloor)
 }
 
 // claim claims up to n records with a context that shutdown does not
