@@ -40,9 +40,9 @@ const (
 	// a day.
 	MaxStoreTimeout = 24 * time.Hour
 	// MaxConcurrency is the largest Concurrency NewDispatcher accepts:
-	// each unit is a worker goroutine, two outcome writers and a queue
-	// slot, started by every RunOnce (never more goroutines than its
-	// MaxPerRun records need).
+	// each unit is up to a worker goroutine, two outcome writers and a
+	// queue slot in every RunOnce, started as its records are handed out
+	// (never more goroutines than the records it has out).
 	MaxConcurrency = 10_000
 )
 
@@ -77,8 +77,9 @@ type DispatcherConfig struct {
 	// from the record's EffortStartedAt: enqueue, or its latest redrive.
 	Policy retry.Policy
 	// Concurrency is how many records are attempted at once. Zero means
-	// 1: strictly sequential, in claim order. Records are handled by a
-	// fixed set of Concurrency workers, never a goroutine per record.
+	// 1: strictly sequential, in claim order. Records are handled by at
+	// most Concurrency workers per run, started as records are handed out
+	// and reused for the run's next ones, never a goroutine per record.
 	// Above 1, a worker whose attempt is over starts the next one while
 	// its outcome is written, by one of twice Concurrency more goroutines,
 	// so a slow store write does not idle the partner and the store gets
@@ -483,7 +484,8 @@ const recheckFloor = 10 * time.Millisecond
 // idleWait is how long Run sleeps after a run that found nothing to do.
 func (d *Dispatcher) idleWait(ctx context.Context, rep Report) time.Duration {
 	poll := d.cfg.PollInterval
-	if d.holdsLocally() {
+	local := d.holdsLocally()
+	if local {
 		// The store does not know of the hold: its NextDue counts the
 		// held records as due, hiding when others come due.
 		poll = min(poll, localHoldRecheck)
@@ -510,6 +512,9 @@ func (d *Dispatcher) idleWait(ctx context.Context, rep Report) time.Duration {
 	if opens := d.nextOpening(); rep.skippedWaiting && rep.Claimed == 0 && !due.After(time.Now()) && !opens.IsZero() {
 		due = opens // what is due waits for a rate-limited destination's next token, or a local hold's end
 	}
+	if local && !due.After(time.Now()) {
+		return poll // what is due is held here (its probe perhaps out): no recheckFloor spin
+	}
 	return min(poll, max(time.Until(due), recheckFloor))
 }
 
@@ -524,8 +529,9 @@ type run struct {
 	full     chan<- struct{} // closed when MaxPerRun records are claimed; may be nil
 	notify   <-chan struct{} // the store's insert signal, while Run waits on this run; may be nil
 	errs     []error
-	mu       sync.Mutex // guards report and errs
+	mu       sync.Mutex // guards report, dues and errs
 	report   Report
+	dues     dueTimes // when the records this run deferred or retried come due
 }
 
 func (r *run) execute() error {
@@ -557,7 +563,7 @@ func (r *run) execute() error {
 	out := min(cfg.Concurrency+r.d.ahead.most(), cfg.MaxPerRun)
 	work := make(chan claimed, out)
 	finished := make(chan struct{}, out)
-	// Concurrency workers take the records in claim order and attempt
+	// Up to Concurrency workers take the records in claim order and attempt
 	// them (runs overlapping in Run share the Dispatcher's tokens; a run
 	// never has more than MaxPerRun records, so it starts no more workers
 	// or writers than that). A worker whose attempt is over hands its
@@ -569,7 +575,8 @@ func (r *run) execute() error {
 	// back once the outcome is written. So at most twice Concurrency
 	// records are sent and not yet recorded in the whole Dispatcher, and
 	// every outcome finds a writer of its run free the moment its attempt
-	// is over (the run has as many writers as it can hold tokens): its
+	// is over (the run has a writer for each record it has out, up to the
+	// tokens it can hold): its
 	// write starts then, as the lease check assumed (Lease covers the
 	// attempt and one StoreTimeout, not a wait behind other records'
 	// writes). When every token is taken, a worker waits for one before
@@ -642,8 +649,9 @@ func (r *run) execute() error {
 // claimed is a record as handed to a worker, with the time its claim was
 // asked for (its lease runs from then at the latest) and the claim's
 // number in this Dispatcher (see heldBefore). rec points into the slice
-// the claim returned, which nothing else holds: the run's queue of
-// claimed records is then a few words per record, not a copy of each.
+// the claim returned, which is the caller's (Store.Claim): the run's
+// queue of claimed records is then a few words per record, not a copy of
+// each.
 type claimed struct {
 	rec *Record
 	at  time.Time
@@ -678,7 +686,18 @@ func (r *run) feed(work chan<- claimed, finished <-chan struct{}, grow func(busy
 			timer.Stop()
 		}
 	}()
+	// woke is set when the feed last woke for an insert or a due time,
+	// not a finish: its next claim takes only what free workers can start
+	// now, none ahead (a record claimed to wait behind slow attempts is
+	// one an idle peer could have sent).
+	woke := false
 	waitMore := func() bool { // nothing claimable, records out: claim again when that may change
+		if busy >= cfg.Concurrency {
+			// No worker free: a record claimed now would only wait, so
+			// leave inserts and due records to idle peers (the store's
+			// signal goes to one listener) and wait for a finish.
+			return waitOne()
+		}
 		wait := r.moreWait()
 		if timer == nil {
 			timer = time.NewTimer(wait)
@@ -690,7 +709,9 @@ func (r *run) feed(work chan<- claimed, finished <-chan struct{}, grow func(busy
 			busy--
 			done++
 		case <-r.notify:
+			woke = true
 		case <-timer.C:
+			woke = true
 		case <-r.ctx.Done():
 			return false
 		}
@@ -717,9 +738,13 @@ func (r *run) feed(work chan<- claimed, finished <-chan struct{}, grow func(busy
 			}
 			continue
 		}
+		want := idle
+		if woke {
+			want, woke = max(cfg.Concurrency-busy, 1), false
+		}
 		at, seq := time.Now(), r.d.claims.Add(1)
 		skip, shared := r.d.overShare()
-		recs, err := r.claim(min(idle, remaining), skip)
+		recs, err := r.claim(min(want, remaining), skip)
 		if err != nil {
 			return fmt.Errorf("delivery: claim: %w", err)
 		}
@@ -762,26 +787,27 @@ func (r *run) feed(work chan<- claimed, finished <-chan struct{}, grow func(busy
 }
 
 // moreWait is how long a run whose claim found nothing, with records still
-// out, waits to claim again when none of them finishes and the store
-// signals no insert: until the next retry this run scheduled, or a
+// out and a worker free, waits to claim again when none of them finishes
+// and the store signals no insert: until the next of the retries and
+// deferrals this run scheduled comes due, or a
 // rate-limited destination's next token or a local hold's end when the
 // claim skipped only those; at most PollInterval (or localHoldRecheck,
 // see localHold); at least recheckFloor.
 func (r *run) moreWait() time.Duration {
+	now := time.Now()
 	r.mu.Lock()
-	next, waiting := r.report.NextDue, r.report.skippedWaiting
+	next, scheduled := r.dues.next(now) // one due already is held by what a finish or a token changes
+	waiting := r.report.skippedWaiting
 	r.mu.Unlock()
 	wait := r.d.cfg.PollInterval
 	if r.d.holdsLocally() {
 		wait = min(wait, localHoldRecheck)
 	}
 	if opens := r.d.nextOpening(); waiting && !opens.IsZero() {
-		wait = min(wait, time.Until(opens))
+		wait = min(wait, opens.Sub(now))
 	}
-	if until := time.Until(next); until > 0 {
-		// One due already is held by what a finishing record or a
-		// token changes (its destination's share, a key in flight).
-		wait = min(wait, until)
+	if scheduled {
+		wait = min(wait, next.Sub(now))
 	}
 	return max(wait, recheckFloor)
 }
@@ -824,12 +850,14 @@ func (r *run) process(c claimed) AttemptEvent {
 		// the rest, unattempted.
 	case r.gateRefuses(p, &e, &v):
 	default:
-		v = r.attempt(p, c, &e, by)
+		v = r.attempt(p, c, &e, by, &probe)
 	}
 	e.Cause = classify.Cause(e.Err)
 	r.applyVerdict(rec, &e, v, by)
 	if probe {
-		r.d.probed(rec.Destination, rec.ID, e.Attempted && !v.pause && !v.disable)
+		// Answered: the partner said something that is not a fault. A
+		// probe released at shutdown was cut off before it heard.
+		r.d.probed(rec.Destination, rec.ID, e.Attempted && e.Action != ActionRelease && !v.pause && !v.disable)
 	}
 	return e
 }
@@ -842,6 +870,9 @@ func (r *run) record(e *AttemptEvent) {
 	r.d.settled(rec.Destination)
 	r.mu.Lock()
 	r.report.add(e)
+	if next := e.dueAgain(); next.After(time.Now()) {
+		r.dues.push(next)
+	}
 	if e.StoreErr != nil && !isLeaseLost(e.StoreErr) {
 		r.errs = append(r.errs, fmt.Errorf("delivery: record %q: %w", rec.ID, e.StoreErr))
 	}
@@ -1006,7 +1037,7 @@ func (r *run) gateRefuses(p *pipeline, e *AttemptEvent, v *verdict) bool {
 }
 
 // attempt delivers the record's message and decides what to do next.
-func (r *run) attempt(p *pipeline, c claimed, e *AttemptEvent, by time.Time) verdict {
+func (r *run) attempt(p *pipeline, c claimed, e *AttemptEvent, by time.Time, probe *bool) verdict {
 	cfg := &r.d.cfg
 	rec := *c.rec
 	msg := rec.Message
@@ -1017,8 +1048,9 @@ func (r *run) attempt(p *pipeline, c claimed, e *AttemptEvent, by time.Time) ver
 	actx := newAttemptContext(r.hard, cfg.AttemptTimeout, msg.CorrelationID)
 	defer actx.stop()
 	var ctx context.Context = actx
-	var probe bool // a probe is one already (process knows), asked again
-	if p.limiter != nil && (!r.takeToken(p.limiter, e) || r.heldBefore(rec, c.seq, e, &probe)) {
+	// Asked again after the wait for a token: a hold may have begun (or
+	// begun and ended, making this record its probe) meanwhile.
+	if p.limiter != nil && (!r.takeToken(p.limiter, e) || r.heldBefore(rec, c.seq, e, probe)) {
 		return verdict{} // no token yet, or paused while it waited for one
 	}
 	if r.d.tracer != nil {

@@ -20,12 +20,16 @@ import (
 // destination. A fault in the probe's answer pauses again (the store is
 // asked again; if it fails again, the hold is longer, by PauseBackoff,
 // as the store's count of pauses would make it); any other answer ends
-// the hold. So does a pause the store takes, or a resume.
+// the hold (a panic of the Deliverer counts as one), and so does a pause
+// the store takes, or a resume. A probe that did not hear from the
+// partner (released at shutdown, say) leaves the hold, and the next
+// record probes.
 //
-// A store whose pause writes fail often fails its NextDue too, or reports
-// as due the held records it does not know are held; Run then looks again
-// at least every localHoldRecheck, so that other destinations' records
-// that come due meanwhile are not left for a whole PollInterval.
+// The store does not know the held records are held: its NextDue reports
+// them due, hiding when other destinations' records come due. While a
+// hold is in force or its probe out, Run looks again every
+// localHoldRecheck (or PollInterval if shorter): not a whole long
+// PollInterval late for the others, and not every recheckFloor either.
 
 // localHold is a destination this process holds back because the store
 // did not take its pause or disable.
@@ -99,9 +103,10 @@ func (ds *destinations) localHeld(name, id string, now time.Time) (until time.Ti
 }
 
 // probed reports the end of record id's probe of name: answered when the
-// partner answered without a fault (the hold ends), else the probe was
-// not sent (another record may probe). A fault pauses the destination
-// anew instead, which replaces the hold (and this is then a no-op).
+// partner answered without a fault (the hold ends), else the probe did not
+// hear from it (not sent, or cut off at shutdown), and another record may
+// probe. A fault holds the destination anew instead (and this is then a
+// no-op).
 func (d *Dispatcher) probed(name, id string, answered bool) {
 	ds := &d.dests
 	ds.mu.Lock()

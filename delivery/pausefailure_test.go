@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/time/rate"
 
 	"github.com/outbound-go/outbound/classify"
 	"github.com/outbound-go/outbound/delivery"
@@ -211,5 +213,125 @@ func TestADisableTheStoreDidNotTakeStillHoldsThisProcess(t *testing.T) {
 		require.ErrorIs(t, err, errPauseNotWritten, "the probe's 410 tries the disable again")
 		assert.Len(t, partners.requests("hook"), sent+1, "one probe")
 		assert.EqualValues(t, records, countState(t, store, "hook", delivery.StatePending), "no record lost or dead-lettered")
+	})
+}
+
+// A record that passed its first hold check waits for its gate (or a rate
+// token) while a local hold begins and ends; asked again after the token,
+// it becomes the hold's probe. That probe must be reported like any other:
+// it was not, so the hold kept the record as its probe, and every later
+// claim skipped the destination for good.
+func TestAProbeTakenAfterATokenWaitIsReported(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := newPauselessStore()
+		var xCalls atomic.Int64
+		partners := newFakePartners(func(_ string, m *delivery.Message, _ time.Time) (time.Duration, error) {
+			if m.ID == "x" && xCalls.Add(1) == 1 { // the partner is down for a moment
+				return time.Millisecond, errRefused
+			}
+			return time.Millisecond, nil
+		})
+		release := make(chan struct{})
+		var gateCalls atomic.Int64
+		gate := delivery.GateFunc(func(ctx context.Context) error {
+			if gateCalls.Add(1) == 1 {
+				<-release // the first record's gate check is slow
+			}
+			return nil
+		})
+		d := newDispatcher(t, delivery.DispatcherConfig{Store: store, Concurrency: 2, MaxPerRun: 1, Deliverer: partners,
+			Destinations: map[string]delivery.DestinationConfig{"a": {Gate: gate, RateLimit: rate.NewLimiter(1000, 10)}}})
+
+		enqueue(t, store, delivery.Message{ID: "r", Destination: "a", Payload: pl("r")})
+		first := make(chan struct{})
+		go func() { _, _ = d.RunOnce(context.Background()); close(first) }()
+		synctest.Wait() // r is in its gate check
+
+		enqueue(t, store, delivery.Message{ID: "x", Destination: "a", Payload: pl("x")})
+		_, err := d.RunOnce(context.Background()) // x: refused, the pause not written: held 5s
+		require.ErrorIs(t, err, errPauseNotWritten)
+
+		time.Sleep(6 * time.Second) // the hold ends
+		close(release)
+		<-first
+		require.Equal(t, []string{"r"}, partners.received("a"), "r went as the hold's probe, and the partner answered")
+
+		enqueue(t, store, delivery.Message{ID: "y", Destination: "a", Payload: pl("y")})
+		for range 120 {
+			_, _ = d.RunOnce(context.Background())
+			time.Sleep(time.Second)
+		}
+		assert.ElementsMatch(t, []string{"r", "x", "y"}, partners.received("a"), "the probe's healthy answer ended the hold")
+	})
+}
+
+// While a local hold's probe is out (the partner back but slow) in a run
+// Run is not waiting on, the store counts the destination's records as
+// due and no hold end is pending: Run claimed (and asked NextDue) every
+// 10 ms, 1,010 claims in 10 s.
+func TestRunDoesNotSpinWhileALocalProbeIsOut(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := newPauselessStore()
+		start := time.Now()
+		partners := newFakePartners(func(_ string, _ *delivery.Message, now time.Time) (time.Duration, error) {
+			if now.Sub(start) < 5*time.Second {
+				return time.Millisecond, errRefused // down
+			}
+			return 20 * time.Second, nil // back, slowly
+		})
+		for i := range 20 {
+			enqueue(t, store, delivery.Message{ID: fmt.Sprintf("r-%02d", i), Destination: "down", Payload: pl("x")})
+		}
+		d := newDispatcher(t, delivery.DispatcherConfig{Store: store, Deliverer: partners, Concurrency: 2})
+		_, err := d.RunOnce(context.Background())
+		require.ErrorIs(t, err, errPauseNotWritten)
+		time.Sleep(5500 * time.Millisecond) // the hold (5s) ends
+		probeRun := make(chan struct{})
+		go func() { _, _ = d.RunOnce(context.Background()); close(probeRun) }()
+		synctest.Wait() // one record probes, for 20s
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		before := store.claims.Load()
+		go func() { _ = d.Run(ctx); close(done) }()
+		time.Sleep(10 * time.Second)
+		during := store.claims.Load() - before
+		cancel()
+		<-done
+		<-probeRun
+		assert.Less(t, during, int64(3*10), "about one claim a second while the probe is out, not one every 10 ms")
+	})
+}
+
+// A probe cut off at shutdown (after ShutdownGrace) never heard from the
+// partner: the hold must stand. It ended, and the next runs sent every
+// worker's record to the partner that was still down.
+func TestAProbeCutOffAtShutdownKeepsTheHold(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := newPauselessStore()
+		var calls atomic.Int64
+		partners := newFakePartners(func(string, *delivery.Message, time.Time) (time.Duration, error) {
+			if calls.Add(1) == 1 {
+				return time.Millisecond, errRefused
+			}
+			return 20 * time.Second, errRefused // still down, and slow to say so
+		})
+		for i := range 20 {
+			enqueue(t, store, delivery.Message{ID: fmt.Sprintf("r-%02d", i), Destination: "down", Payload: pl("x")})
+		}
+		d := newDispatcher(t, delivery.DispatcherConfig{Store: store, Deliverer: partners, Concurrency: 4, MaxPerRun: 1, ShutdownGrace: time.Second})
+		_, err := d.RunOnce(context.Background()) // refused: held 5s
+		require.ErrorIs(t, err, errPauseNotWritten)
+		time.Sleep(6 * time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_, _ = d.RunOnce(ctx) // the probe, cut off after 1s and ShutdownGrace
+		cancel()
+		require.Len(t, partners.requests("down"), 2)
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Go(func() { _, _ = d.RunOnce(context.Background()) })
+		}
+		time.Sleep(time.Second)
+		assert.LessOrEqual(t, len(partners.requests("down")), 3, "the partner never answered the probe: one record probes again, at most")
+		wg.Wait()
 	})
 }

@@ -106,11 +106,17 @@ func (r *Report) add(e *AttemptEvent) {
 	case ActionRelease:
 		r.Released++
 	}
-	next := e.NextAttemptAt
-	if !e.heldUntil.IsZero() {
-		next = e.heldUntil
-	}
-	if !next.IsZero() && (r.NextDue.IsZero() || next.Before(r.NextDue)) {
+	if next := e.dueAgain(); !next.IsZero() && (r.NextDue.IsZero() || next.Before(r.NextDue)) {
 		r.NextDue = next
 	}
+}
+
+// dueAgain is when e's record is due again as far as this process knows:
+// the end of the pause that holds it back, else its NextAttemptAt; zero
+// when it is not.
+func (e *AttemptEvent) dueAgain() time.Time {
+	if !e.heldUntil.IsZero() {
+		return e.heldUntil
+	}
+	return e.NextAttemptAt
 }

@@ -72,3 +72,72 @@ func TestASlowAttemptHoldsUpNoOtherDestination(t *testing.T) {
 		})
 	}
 }
+
+// Two dispatchers share a store; one has its only worker on a slow
+// partner's 20 s attempt, the other is idle. A record for a healthy
+// destination must go at once, by the idle one. The busy one's run,
+// waiting for more to claim, took the store's insert signal (one
+// listener gets it) and claimed the record to wait behind its slow
+// attempt: sent 17.5 s late.
+func TestABusyDispatcherLeavesInsertsToAnIdlePeer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := memstore.New(memstore.Config{})
+		partners := newFakePartners(func(dest string, _ *delivery.Message, _ time.Time) (time.Duration, error) {
+			if dest == "slow" {
+				return 20 * time.Second, nil
+			}
+			return time.Millisecond, nil
+		})
+		enqueue(t, store, delivery.Message{ID: "slow-0", Destination: "slow", Payload: pl("s")})
+		ctx, cancel := context.WithCancel(context.Background())
+		wg := runFleet(t, ctx, 2, delivery.DispatcherConfig{Store: store, Deliverer: partners, Concurrency: 1})
+		enqueuedAt := map[string]time.Duration{}
+		start := time.Now()
+		for i := range 10 {
+			time.Sleep(1234 * time.Millisecond)
+			id := fmt.Sprintf("fast-%d", i)
+			enqueuedAt[id] = time.Since(start)
+			enqueue(t, store, delivery.Message{ID: id, Destination: "fast", Payload: pl("f")})
+		}
+		time.Sleep(time.Minute)
+		cancel()
+		wg.Wait()
+		for id, at := range enqueuedAt {
+			r := get(t, store, id)
+			assert.Less(t, r.LastAttempt.StartedAt.Sub(start)-at, 500*time.Millisecond, "%s went at once, by the idle dispatcher", id)
+		}
+	})
+}
+
+// A run with attempts out waits for the next retry it scheduled, each in
+// turn: it waited only for the first, and the second retry (due a second
+// after the first) went when the slow attempt ended, 23 s late.
+func TestEveryRetryARunScheduledIsWaitedFor(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := memstore.New(memstore.Config{})
+		fastSent := 0
+		partners := newFakePartners(func(dest string, _ *delivery.Message, _ time.Time) (time.Duration, error) {
+			if dest == "slow" {
+				return 25 * time.Second, nil
+			}
+			fastSent++
+			if fastSent <= 2 {
+				return time.Millisecond, &classify.Error{Class: classify.ClassEphemeral, Status: 500}
+			}
+			return time.Millisecond, nil
+		})
+		enqueue(t, store, delivery.Message{ID: "slow-0", Destination: "slow", Payload: pl("s")})
+		ctx, cancel := context.WithCancel(context.Background())
+		wg := runFleet(t, ctx, 1, delivery.DispatcherConfig{Store: store, Deliverer: partners, Concurrency: 4, PollInterval: 30 * time.Second,
+			Policy: retry.Policy{Backoff: retry.Constant(time.Second)}})
+		time.Sleep(time.Second)
+		enqueue(t, store, delivery.Message{ID: "fast-1", Destination: "fast", Payload: pl("f")})
+		time.Sleep(time.Minute)
+		cancel()
+		wg.Wait()
+		got := partners.requests("fast")
+		require.Len(t, got, 3)
+		assert.Less(t, got[1]-got[0], 1100*time.Millisecond, "the first retry went when due")
+		assert.Less(t, got[2]-got[1], 1100*time.Millisecond, "the second retry went when due, a second after the first")
+	})
+}

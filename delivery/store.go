@@ -86,7 +86,9 @@ type Store interface {
 	// its workers, so a slow partner cannot take them all.
 	//
 	// limit <= 0 or lease <= 0 is ErrInvalid. Claim returns an empty
-	// slice when nothing is claimable.
+	// slice when nothing is claimable. The slice it returns, and what its
+	// records hold, belong to the caller: the store must not keep or
+	// reuse them.
 	Claim(ctx context.Context, limit int, lease time.Duration, skip ...string) ([]Record, error)
 
 	// Complete marks a claimed record delivered, recording attempt a
