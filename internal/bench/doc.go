@@ -44,6 +44,11 @@
 //     main or TestMain must call [RunScaleChild] when [IsScaleChild])
 //     draining the largest backlog while its resident set size is sampled
 //     (go run ./cmd/compare -only scale).
+//   - [CountInstructions]: the pipeline and HTTP contenders again, each
+//     alone in a child process under valgrind (main or TestMain must call
+//     [RunInstructionsChild] when [IsInstructionsChild]), as
+//     instructions per op: CPU per op that no other load on the machine
+//     moves (go run ./cmd/compare -only instructions).
 //
 // The Benchmark functions in this package's tests run each contender under
 // go test; cmd/compare runs them all and prints one markdown table:

@@ -17,5 +17,8 @@ func TestMain(m *testing.M) {
 	if IsScaleChild() { // the dispatcher process started by RunScaleDrain
 		os.Exit(RunScaleChild())
 	}
+	if IsInstructionsChild() { // a contender counted by CountInstructions
+		os.Exit(RunInstructionsChild())
+	}
 	goleak.VerifyTestMain(m)
 }

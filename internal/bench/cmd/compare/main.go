@@ -13,6 +13,7 @@
 //	go run ./cmd/compare -only chaos      # faults on a private PostgreSQL server: lost, duplicated, recovery
 //	go run ./cmd/compare -only scale      # claim latency at 1k/100k/1M pending, RSS of a 1M drain
 //	go run ./cmd/compare -only scale -scale-records 100000
+//	go run ./cmd/compare -only instructions # CPU per op as instructions, under valgrind (a minute or two)
 //
 // The fleet comparison (real child processes of this command on one
 // PostgreSQL queue) takes about four minutes and is only run when named
@@ -31,7 +32,10 @@
 // own (-scale-db, created if missing), times claims at each depth, and has
 // one dispatcher, alone in a child process, drain the backlog while its
 // resident set size is sampled: 20 minutes or more on a small machine;
-// -scale-records makes it smaller.
+// -scale-records makes it smaller. Nor does the instruction count, which
+// runs each pipeline and HTTP contender alone in a child process under
+// valgrind (it must be installed) and reports instructions per op, which
+// no other load on the machine moves.
 //
 // The durable comparison uses the PostgreSQL database in
 // OUTBOUND_POSTGRES_URL (or -pg); without one it is skipped, unless
@@ -82,7 +86,7 @@ var (
 	// defaultSections run without -only (and with -quick).
 	defaultSections = []string{"pipeline", "http", "durable", "dispatcher", "token"}
 	// sections are every comparison -only may name.
-	sections = append(slices.Clone(defaultSections), "fleet", "e2e", "chaos", "scale")
+	sections = append(slices.Clone(defaultSections), "fleet", "e2e", "chaos", "scale", "instructions")
 )
 
 func main() {
@@ -94,6 +98,9 @@ func main() {
 	}
 	if bench.IsScaleChild() { // the draining dispatcher process of the scale comparison
 		os.Exit(bench.RunScaleChild())
+	}
+	if bench.IsInstructionsChild() { // a contender counted under valgrind
+		os.Exit(bench.RunInstructionsChild())
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -111,7 +118,7 @@ func main() {
 func parseFlags(args []string) (options, error) {
 	fs := flag.NewFlagSet("compare", flag.ContinueOnError)
 	o := options{args: args, out: os.Stdout, progress: os.Stderr}
-	only := fs.String("only", strings.Join(defaultSections, ","), "comma-separated comparisons to run: "+strings.Join(sections, ", ")+" (fleet, e2e, chaos and scale only when named)")
+	only := fs.String("only", strings.Join(defaultSections, ","), "comma-separated comparisons to run: "+strings.Join(sections, ", ")+" (fleet, e2e, chaos, scale and instructions only when named)")
 	fs.BoolVar(&o.quick, "quick", false, "tiny run that only checks every contender works (as CI runs it): -benchtime 1x, -jobs 200")
 	fs.StringVar(&o.benchtime, "benchtime", "1s", "time (1s) or count (100x) per benchmark")
 	fs.IntVar(&o.count, "count", 1, "runs per benchmark; the median is reported")
@@ -216,6 +223,9 @@ func run(ctx context.Context, o options) error {
 	}
 	if o.only["scale"] {
 		errs = append(errs, scale(ctx, o))
+	}
+	if o.only["instructions"] {
+		errs = append(errs, instructions(ctx, o))
 	}
 	fmt.Fprintf(o.out, "\nLoad average at the end: %s.\n", bench.ReadLoad())
 	return errors.Join(errs...)
