@@ -92,6 +92,7 @@ func (d *Dispatcher) took(recs []Record, shared []string) {
 	for _, name := range shared {
 		seen[name] = true
 	}
+	ds.out += len(recs)
 	for _, r := range recs {
 		ds.inHand[r.Destination]++
 		if ds.limited[r.Destination] == nil {
@@ -117,4 +118,19 @@ func (d *Dispatcher) settled(name string) {
 	if ds.inHand[name]--; ds.inHand[name] <= 0 {
 		delete(ds.inHand, name)
 	}
+	if ds.out--; ds.out == d.cfg.Concurrency-1 { // a worker just came free
+		select {
+		case d.freed <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// outstanding is how many records this Dispatcher has claimed and not yet
+// settled, in every run.
+func (d *Dispatcher) outstanding() int {
+	ds := &d.dests
+	ds.mu.Lock()
+	defer ds.mu.Unlock()
+	return ds.out
 }

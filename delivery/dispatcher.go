@@ -342,6 +342,9 @@ type Dispatcher struct {
 	claims     atomic.Uint64 // claims asked for, numbering them
 	ahead      *readAhead    // records claimed ahead of the workers
 	tracer     AttemptTracer // the Observer, when it traces attempts
+	// freed is signalled when a settle leaves fewer than Concurrency
+	// records in hand: a worker is free for a new record.
+	freed chan struct{}
 }
 
 // NewDispatcher returns a Dispatcher for cfg, or an error naming every
@@ -354,7 +357,7 @@ func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Dispatcher{cfg: cfg, workers: make(chan struct{}, cfg.Concurrency), ahead: newReadAhead(cfg.Concurrency)}
+	d := &Dispatcher{cfg: cfg, workers: make(chan struct{}, cfg.Concurrency), ahead: newReadAhead(cfg.Concurrency), freed: make(chan struct{}, 1)}
 	if cfg.Concurrency > 1 {
 		d.unrecorded = make(chan struct{}, 2*cfg.Concurrency)
 	}
@@ -376,14 +379,14 @@ func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 // written; the report is valid either way. A closed gate is not an error:
 // its destination is paused (see Report.GateClosed).
 func (d *Dispatcher) RunOnce(ctx context.Context) (Report, error) {
-	return d.runOnce(ctx, nil, nil)
+	return d.runOnce(ctx, nil, nil, nil)
 }
 
 // runOnce is RunOnce; full, if not nil, is closed once the run has claimed
 // MaxPerRun records and only their attempts remain; notify, if not nil,
 // is the store's insert signal, which Run hands the run it waits on.
-func (d *Dispatcher) runOnce(ctx context.Context, full chan<- struct{}, notify <-chan struct{}) (Report, error) {
-	r := &run{d: d, ctx: ctx, detached: context.WithoutCancel(ctx), full: full, notify: notify, report: Report{Started: time.Now()}}
+func (d *Dispatcher) runOnce(ctx context.Context, full chan<- struct{}, notify <-chan struct{}, sched *dueSignal) (Report, error) {
+	r := &run{d: d, ctx: ctx, detached: context.WithoutCancel(ctx), full: full, notify: notify, sched: sched, report: Report{Started: time.Now()}}
 	err := r.execute()
 	r.report.Duration = time.Since(r.report.Started)
 	r.report.Err = err
@@ -401,11 +404,18 @@ func (d *Dispatcher) runOnce(ctx context.Context, full chan<- struct{}, notify <
 // while its last attempts finish (a slow partner's, say): the next run
 // starts at once, and the two share the Concurrency workers. Nor does a
 // run that still has attempts out when it finds nothing more to claim:
-// it claims again when one of them ends, on an insert, when a retry it
-// scheduled comes due, or after PollInterval, whichever comes first.
-// Errors from
-// the store are reported to the Observer through each run's Report and
-// retried after PollInterval.
+// it claims again when one of them ends, on an insert, when a retry or
+// deferral that any of Run's runs scheduled comes due, or after
+// PollInterval, whichever comes first. While every one of the
+// Dispatcher's Concurrency workers has a record (in any run), Run and its
+// runs leave the store's insert signal, which wakes one listener, to
+// other Dispatchers, and listen for it again when a worker comes free: a
+// record claimed then would only wait behind slow attempts. When a claim
+// finds only records it must skip (a destination at its share of the
+// workers, or waiting for a token or for a hold to end), Run looks again
+// at least once a second, not at once, even if the store reports them
+// due. Errors from the store are reported to the Observer through each
+// run's Report and retried after PollInterval.
 func (d *Dispatcher) Run(ctx context.Context) error {
 	var notify <-chan struct{}
 	if n, ok := d.cfg.Store.(Notifier); ok {
@@ -421,10 +431,11 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	var earlier []chan result // full runs still finishing their attempts
+	sched := newDueSignal()
 	for {
 		full, done := make(chan struct{}), make(chan result, 1)
 		wg.Go(func() {
-			rep, err := d.runOnce(ctx, full, notify)
+			rep, err := d.runOnce(ctx, full, notify, sched)
 			done <- result{rep, err}
 		})
 		var res result
@@ -462,16 +473,38 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		if earlier = slices.DeleteFunc(earlier, func(c chan result) bool { return len(c) > 0 }); len(earlier) > 0 {
 			earliest = earlier[0]
 		}
-		timer.Reset(d.idleWait(ctx, rep))
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-timer.C:
-		case <-notify:
-			timer.Stop()
-		case <-earliest:
-			earlier = earlier[1:]
-			timer.Stop()
+		wait := d.idleWait(ctx, rep)
+		deadline := time.Now().Add(wait)
+		timer.Reset(wait)
+	idle:
+		for {
+			// While earlier runs hold every worker, a record claimed now
+			// would only wait: leave inserts to idle peers until one is free.
+			inserts, freed := notify, (<-chan struct{})(nil)
+			if d.outstanding() >= d.cfg.Concurrency {
+				inserts, freed = nil, d.freed
+			}
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-timer.C:
+				break idle
+			case <-inserts:
+				timer.Stop()
+				break idle
+			case <-earliest:
+				earlier = earlier[1:]
+				timer.Stop()
+				break idle
+			case <-freed:
+			case <-sched.ch:
+				// An earlier run scheduled a retry or deferral: wait for it
+				// too.
+				if t := sched.take(); !t.IsZero() && t.Before(deadline) {
+					deadline = t
+					timer.Reset(max(time.Until(t), recheckFloor))
+				}
+			}
 		}
 	}
 }
@@ -512,8 +545,12 @@ func (d *Dispatcher) idleWait(ctx context.Context, rep Report) time.Duration {
 	if opens := d.nextOpening(); rep.skippedWaiting && rep.Claimed == 0 && !due.After(time.Now()) && !opens.IsZero() {
 		due = opens // what is due waits for a rate-limited destination's next token, or a local hold's end
 	}
-	if local && !due.After(time.Now()) {
-		return poll // what is due is held here (its probe perhaps out): no recheckFloor spin
+	if (local || rep.skipped) && !due.After(time.Now()) {
+		// What is due is held here (its probe perhaps out), or is what
+		// this process's claim skipped (a destination holding its share
+		// in a full run still finishing, or waiting for a token): no
+		// recheckFloor spin. The full run's end wakes Run as well.
+		return min(poll, localHoldRecheck)
 	}
 	return min(poll, max(time.Until(due), recheckFloor))
 }
@@ -528,6 +565,7 @@ type run struct {
 	hard     context.Context // ends ShutdownGrace after ctx
 	full     chan<- struct{} // closed when MaxPerRun records are claimed; may be nil
 	notify   <-chan struct{} // the store's insert signal, while Run waits on this run; may be nil
+	sched    *dueSignal      // Run's, told of every due time this run schedules; may be nil
 	errs     []error
 	mu       sync.Mutex // guards report, dues and errs
 	report   Report
@@ -704,19 +742,43 @@ func (r *run) feed(work chan<- claimed, finished <-chan struct{}, grow func(busy
 		} else {
 			timer.Reset(wait)
 		}
-		select {
-		case <-finished:
-			busy--
-			done++
-		case <-r.notify:
-			woke = true
-		case <-timer.C:
-			woke = true
-		case <-r.ctx.Done():
-			return false
+		defer timer.Stop()
+		var sched <-chan struct{}
+		if r.sched != nil {
+			sched = r.sched.ch
 		}
-		timer.Stop()
-		return true
+		for {
+			// Every worker of the Dispatcher taken (by earlier runs):
+			// leave inserts to idle peers until one is free.
+			inserts, freed := r.notify, (<-chan struct{})(nil)
+			if r.d.outstanding() >= cfg.Concurrency {
+				inserts, freed = nil, r.d.freed
+			}
+			select {
+			case <-finished:
+				busy--
+				done++
+				return true
+			case <-inserts:
+				woke = true
+				return true
+			case <-timer.C:
+				woke = true
+				return true
+			case <-freed:
+			case <-sched:
+				// A retry or deferral scheduled, by this run or an
+				// earlier one still finishing: wait for it too.
+				if t := r.sched.take(); t.After(time.Now()) {
+					r.mu.Lock()
+					r.dues.push(t)
+					r.mu.Unlock()
+					timer.Reset(r.moreWait())
+				}
+			case <-r.ctx.Done():
+				return false
+			}
+		}
 	}
 	drain := func() { // collect finished workers without blocking
 		for {
@@ -759,6 +821,7 @@ func (r *run) feed(work chan<- claimed, finished <-chan struct{}, grow func(busy
 		r.d.took(recs, skip[:shared])
 		r.mu.Lock()
 		r.report.skippedWaiting = len(skip) > shared && shared == 0
+		r.report.skipped = len(skip) > 0
 		r.mu.Unlock()
 		if len(recs) == 0 {
 			// A record in flight may be the head of a key whose next
@@ -872,6 +935,9 @@ func (r *run) record(e *AttemptEvent) {
 	r.report.add(e)
 	if next := e.dueAgain(); next.After(time.Now()) {
 		r.dues.push(next)
+		if r.sched != nil {
+			r.sched.note(next)
+		}
 	}
 	if e.StoreErr != nil && !isLeaseLost(e.StoreErr) {
 		r.errs = append(r.errs, fmt.Errorf("delivery: record %q: %w", rec.ID, e.StoreErr))

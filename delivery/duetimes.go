@@ -1,6 +1,9 @@
 package delivery
 
-import "time"
+import (
+	"sync"
+	"time"
+)
 
 // dueTimes is a min-heap of the times a run's deferred and retried records
 // come due again, so that a run with attempts still out can claim again
@@ -54,4 +57,38 @@ func (h *dueTimes) pop() {
 		i = least
 	}
 	*h = s
+}
+
+// dueSignal tells Run, and the run it waits on, of the earliest time a
+// record settled by any of Run's runs comes due again: a run that claimed
+// MaxPerRun records goes on settling records while Run waits, and a retry
+// it schedules must be waited for, not found when its slow attempts end.
+type dueSignal struct {
+	mu sync.Mutex
+	at time.Time
+	ch chan struct{}
+}
+
+func newDueSignal() *dueSignal { return &dueSignal{ch: make(chan struct{}, 1)} }
+
+// note records that a record comes due at t.
+func (s *dueSignal) note(t time.Time) {
+	s.mu.Lock()
+	if s.at.IsZero() || t.Before(s.at) {
+		s.at = t
+	}
+	s.mu.Unlock()
+	select {
+	case s.ch <- struct{}{}:
+	default:
+	}
+}
+
+// take returns the earliest time noted since the last take, or zero.
+func (s *dueSignal) take() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.at
+	s.at = time.Time{}
+	return t
 }

@@ -108,6 +108,7 @@ type destinations struct {
 	held      map[string]hold              // pauses and disables this process recorded
 	local     map[string]*localHold        // destinations held here alone: the store did not take their pause
 	inHand    map[string]int               // records claimed and not yet settled, by destination
+	out       int                          // records claimed and not yet settled, in all
 	limited   map[string]*rate.Limiter     // the destinations with a RateLimit
 	active    int                          // destinations seen with due work at the last claim
 	learners  map[string]*rateLearner      // the destinations with a Rate

@@ -54,6 +54,9 @@ type Report struct {
 	// destinations that wait for a time: one over its rate limit, or one
 	// this process holds back itself (a local hold).
 	skippedWaiting bool
+	// skipped is set when the run's last claim skipped any destination:
+	// one holding its share, one that waits for a time.
+	skipped bool
 }
 
 // Count returns how many attempts ended in class c.
