@@ -115,6 +115,14 @@ func (d *Dispatcher) settled(name string) {
 	ds := &d.dests
 	ds.mu.Lock()
 	defer ds.mu.Unlock()
+	if ds.inHand[name] == d.share() {
+		// It held its share, so a claim may have skipped it: its due
+		// records are claimable again.
+		select {
+		case d.opened <- struct{}{}:
+		default:
+		}
+	}
 	if ds.inHand[name]--; ds.inHand[name] <= 0 {
 		delete(ds.inHand, name)
 	}

@@ -345,6 +345,9 @@ type Dispatcher struct {
 	// freed is signalled when a settle leaves fewer than Concurrency
 	// records in hand: a worker is free for a new record.
 	freed chan struct{}
+	// opened is signalled when a settle leaves a destination under its
+	// share: a claim that skipped it may now take its records.
+	opened chan struct{}
 }
 
 // NewDispatcher returns a Dispatcher for cfg, or an error naming every
@@ -357,7 +360,7 @@ func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Dispatcher{cfg: cfg, workers: make(chan struct{}, cfg.Concurrency), ahead: newReadAhead(cfg.Concurrency), freed: make(chan struct{}, 1)}
+	d := &Dispatcher{cfg: cfg, workers: make(chan struct{}, cfg.Concurrency), ahead: newReadAhead(cfg.Concurrency), freed: make(chan struct{}, 1), opened: make(chan struct{}, 1)}
 	if cfg.Concurrency > 1 {
 		d.unrecorded = make(chan struct{}, 2*cfg.Concurrency)
 	}
@@ -413,8 +416,10 @@ func (d *Dispatcher) runOnce(ctx context.Context, full chan<- struct{}, notify <
 // record claimed then would only wait behind slow attempts. When a claim
 // finds only records it must skip (a destination at its share of the
 // workers, or waiting for a token or for a hold to end), Run looks again
-// at least once a second, not at once, even if the store reports them
-// due. Errors from the store are reported to the Observer through each
+// when a record of a destination at its share settles, and otherwise at
+// least once a second, not at once, even if the store reports them due.
+// Retries and deferrals due within PollInterval are waited for to the
+// moment; later ones are found at the next look. Errors from the store are reported to the Observer through each
 // run's Report and retried after PollInterval.
 func (d *Dispatcher) Run(ctx context.Context) error {
 	var notify <-chan struct{}
@@ -431,12 +436,26 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	var earlier []chan result // full runs still finishing their attempts
-	sched := newDueSignal()
+	finishing := func() []chan result {
+		return slices.DeleteFunc(earlier, func(c chan result) bool { return len(c) > 0 })
+	}
+	// ended is signalled when a full run ends: whichever it is, not the
+	// oldest, which may be the one a slow partner holds.
+	ended := make(chan struct{}, 1)
+	sched := newDueSignal(d.cfg.PollInterval)
 	for {
 		full, done := make(chan struct{}), make(chan result, 1)
 		wg.Go(func() {
 			rep, err := d.runOnce(ctx, full, notify, sched)
 			done <- result{rep, err}
+			select {
+			case <-full: // Run counts it in earlier, and may wait for it
+				select {
+				case ended <- struct{}{}:
+				default: // a signal is pending: Run looks at them all
+				}
+			default:
+			}
 		})
 		var res result
 		select {
@@ -446,10 +465,14 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			// of them together hold at most the Dispatcher's tokens:
 			// Concurrency attempts, twice that many records not yet
 			// recorded.
-			earlier = append(slices.DeleteFunc(earlier, func(c chan result) bool { return len(c) > 0 }), done)
-			if len(earlier) >= d.cfg.Concurrency {
-				<-earlier[0]
-				earlier = earlier[1:]
+			earlier = append(finishing(), done)
+			for len(earlier) >= d.cfg.Concurrency {
+				select {
+				case <-ended:
+				case <-ctx.Done():
+					return nil
+				}
+				earlier = finishing()
 			}
 			if ctx.Err() != nil {
 				return nil
@@ -464,16 +487,22 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		if err == nil && rep.Claimed > 0 {
 			continue // more may be due
 		}
-		// While an earlier run is still finishing attempts, its settles
+		// While earlier runs are still finishing attempts, their settles
 		// may make records claimable (the next of a key, a destination's
-		// free slot): look again when it is done, not a poll interval
-		// later. Only that run's end wakes it, so the dispatcher's own
-		// writes never keep it running.
-		var earliest chan result
-		if earlier = slices.DeleteFunc(earlier, func(c chan result) bool { return len(c) > 0 }); len(earlier) > 0 {
-			earliest = earlier[0]
+		// free slot): look again when one of them is done, not a poll
+		// interval later. Only a run's end wakes it (and a run that
+		// ends without filling up signals nothing), so the dispatcher's
+		// own writes never keep it running.
+		var earlierEnded <-chan struct{}
+		if earlier = finishing(); len(earlier) > 0 {
+			earlierEnded = ended
 		}
 		wait := d.idleWait(ctx, rep)
+		if t, ok := sched.next(time.Now()); ok {
+			// A retry or deferral one of Run's runs scheduled: the store
+			// may not say (not a NextDuer), nor the run that just ended.
+			wait = min(wait, max(time.Until(t), recheckFloor))
+		}
 		deadline := time.Now().Add(wait)
 		timer.Reset(wait)
 	idle:
@@ -492,15 +521,19 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			case <-inserts:
 				timer.Stop()
 				break idle
-			case <-earliest:
-				earlier = earlier[1:]
+			case <-earlierEnded:
 				timer.Stop()
 				break idle
 			case <-freed:
+			case <-d.opened:
+				// An earlier run settled a record of a destination the
+				// last claim may have skipped for its share.
+				timer.Stop()
+				break idle
 			case <-sched.ch:
 				// An earlier run scheduled a retry or deferral: wait for it
 				// too.
-				if t := sched.take(); !t.IsZero() && t.Before(deadline) {
+				if t, ok := sched.next(time.Now()); ok && t.Before(deadline) {
 					deadline = t
 					timer.Reset(max(time.Until(t), recheckFloor))
 				}
@@ -549,7 +582,8 @@ func (d *Dispatcher) idleWait(ctx context.Context, rep Report) time.Duration {
 		// What is due is held here (its probe perhaps out), or is what
 		// this process's claim skipped (a destination holding its share
 		// in a full run still finishing, or waiting for a token): no
-		// recheckFloor spin. The full run's end wakes Run as well.
+		// recheckFloor spin. A settle that takes such a destination
+		// under its share wakes Run at once (d.opened).
 		return min(poll, localHoldRecheck)
 	}
 	return min(poll, max(time.Until(due), recheckFloor))
@@ -766,15 +800,12 @@ func (r *run) feed(work chan<- claimed, finished <-chan struct{}, grow func(busy
 				woke = true
 				return true
 			case <-freed:
+			case <-r.d.opened:
+				return true
 			case <-sched:
 				// A retry or deferral scheduled, by this run or an
 				// earlier one still finishing: wait for it too.
-				if t := r.sched.take(); t.After(time.Now()) {
-					r.mu.Lock()
-					r.dues.push(t)
-					r.mu.Unlock()
-					timer.Reset(r.moreWait())
-				}
+				timer.Reset(r.moreWait())
 			case <-r.ctx.Done():
 				return false
 			}
@@ -871,6 +902,12 @@ func (r *run) moreWait() time.Duration {
 	}
 	if scheduled {
 		wait = min(wait, next.Sub(now))
+	}
+	if r.sched != nil {
+		// What Run's other runs (full ones still finishing) scheduled.
+		if next, ok := r.sched.next(now); ok {
+			wait = min(wait, next.Sub(now))
+		}
 	}
 	return max(wait, recheckFloor)
 }

@@ -59,24 +59,38 @@ func (h *dueTimes) pop() {
 	*h = s
 }
 
-// dueSignal tells Run, and the run it waits on, of the earliest time a
-// record settled by any of Run's runs comes due again: a run that claimed
+// dueSignal tells Run, and the run it waits on, of the times records
+// settled by any of Run's runs come due again: a run that claimed
 // MaxPerRun records goes on settling records while Run waits, and a retry
 // it schedules must be waited for, not found when its slow attempts end.
+// It keeps every time until it passes: whichever of Run's idle wait and
+// the current run's waitMore is listening reads the earliest, and neither
+// consumes it, so a time one of them could not use (after its deadline,
+// or noted with an earlier one) is still there for the other.
+//
+// Only times within horizon (PollInterval) of their noting are kept: both
+// listeners look again at least that often anyway, so a later time would
+// change nothing, and a long outage's deferrals, a record each, are not
+// held in memory until they pass.
 type dueSignal struct {
-	mu sync.Mutex
-	at time.Time
-	ch chan struct{}
+	horizon time.Duration
+	mu      sync.Mutex
+	at      dueTimes
+	ch      chan struct{}
 }
 
-func newDueSignal() *dueSignal { return &dueSignal{ch: make(chan struct{}, 1)} }
+// newDueSignal returns a dueSignal that keeps the times within horizon.
+func newDueSignal(horizon time.Duration) *dueSignal {
+	return &dueSignal{horizon: horizon, ch: make(chan struct{}, 1)}
+}
 
-// note records that a record comes due at t.
+// note records that a record comes due at t, if t is within the horizon.
 func (s *dueSignal) note(t time.Time) {
-	s.mu.Lock()
-	if s.at.IsZero() || t.Before(s.at) {
-		s.at = t
+	if t.After(time.Now().Add(s.horizon)) {
+		return
 	}
+	s.mu.Lock()
+	s.at.push(t)
 	s.mu.Unlock()
 	select {
 	case s.ch <- struct{}{}:
@@ -84,11 +98,10 @@ func (s *dueSignal) note(t time.Time) {
 	}
 }
 
-// take returns the earliest time noted since the last take, or zero.
-func (s *dueSignal) take() time.Time {
+// next drops the times not after now and returns the earliest one left,
+// or false when none is.
+func (s *dueSignal) next(now time.Time) (time.Time, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t := s.at
-	s.at = time.Time{}
-	return t
+	return s.at.next(now)
 }

@@ -35,3 +35,27 @@ func TestDueTimesYieldsTheNextTimeAfterNow(t *testing.T) {
 		t.Fatalf("%d times left after the last", len(h))
 	}
 }
+
+// A dueSignal keeps only the times within its horizon: a long outage's
+// deferrals, one a record, are not held until they pass. Reading the
+// earliest consumes nothing, so both of Run's listeners see it.
+func TestDueSignalKeepsOnlyTimesWithinItsHorizon(t *testing.T) {
+	s := newDueSignal(time.Second)
+	now := time.Now()
+	for i := range 10_000 {
+		s.note(now.Add(time.Hour + time.Duration(i)*time.Millisecond))
+	}
+	s.note(now.Add(500 * time.Millisecond))
+	s.note(now.Add(200 * time.Millisecond))
+	if n := len(s.at); n != 2 {
+		t.Fatalf("kept %d times, want the 2 within the horizon", n)
+	}
+	for range 2 { // read twice: the first read consumes nothing
+		if got, ok := s.next(now); !ok || !got.Equal(now.Add(200*time.Millisecond)) {
+			t.Fatalf("next = %v, %v; want the 200 ms time", got, ok)
+		}
+	}
+	if got, ok := s.next(now.Add(300 * time.Millisecond)); !ok || !got.Equal(now.Add(500*time.Millisecond)) {
+		t.Fatalf("next after 300 ms = %v, %v; want the 500 ms time", got, ok)
+	}
+}

@@ -3,6 +3,7 @@ package delivery_test
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -234,5 +235,136 @@ func TestADispatcherWithAFullRunLeavesInsertsToAnIdlePeer(t *testing.T) {
 			r := get(t, store, id)
 			assert.Less(t, r.LastAttempt.StartedAt.Sub(start)-enqueuedAt[id], 500*time.Millisecond, "%s went at once, by the idle dispatcher", id)
 		}
+	})
+}
+
+// A full run (slow-0 and a) schedules a's retry, due at 1.5 s, while Run
+// waits idle for s's retry, due at 1 s; at 1 s the next run claims s,
+// whose second attempt takes 20 s. a's retry must go when due. (Run's idle
+// loop once consumed the 1.5 s time and dropped it, being after its own
+// deadline, and the next run had none of its own: a went 20 s late.)
+func TestADueTimeRunsIdleLoopDroppedIsWaitedFor(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := memstore.New(memstore.Config{})
+		var mu sync.Mutex
+		sent := map[string]int{}
+		partners := newFakePartners(func(dest string, m *delivery.Message, _ time.Time) (time.Duration, error) {
+			mu.Lock()
+			sent[m.ID]++
+			n := sent[m.ID]
+			mu.Unlock()
+			switch {
+			case m.ID == "slow-0":
+				return 20 * time.Second, nil
+			case m.ID == "a" && n == 1:
+				return 500 * time.Millisecond, &classify.Error{Class: classify.ClassEphemeral, Status: 500}
+			case m.ID == "s" && n == 1:
+				return time.Millisecond, &classify.Error{Class: classify.ClassEphemeral, Status: 500}
+			case m.ID == "s":
+				return 20 * time.Second, nil
+			}
+			return time.Millisecond, nil
+		})
+		enqueue(t, store, delivery.Message{ID: "slow-0", Destination: "slow", Payload: pl("s")},
+			delivery.Message{ID: "a", Destination: "a", Payload: pl("a")})
+		ctx, cancel := context.WithCancel(context.Background())
+		wg := runFleet(t, ctx, 1, delivery.DispatcherConfig{Store: store, Deliverer: partners, Concurrency: 4, MaxPerRun: 2,
+			PollInterval: 30 * time.Second, Policy: retry.Policy{Backoff: retry.Constant(time.Second)}})
+		synctest.Wait() // the first run has claimed slow-0 and a
+		enqueue(t, store, delivery.Message{ID: "s", Destination: "s", Payload: pl("s")})
+		time.Sleep(time.Minute)
+		cancel()
+		wg.Wait()
+		t.Logf("slow-0 %v, s %v, a %v", partners.requests("slow"), partners.requests("s"), partners.requests("a"))
+		got := partners.requests("a")
+		require.Len(t, got, 2)
+		assert.Less(t, got[1]-got[0], 1600*time.Millisecond, "a's retry went when due, 1.5 s after its first request started (second at %v)", got[1])
+	})
+}
+
+// notifyingStore is a memstore seen through the Store and Notifier
+// interfaces only: not a NextDuer.
+type notifyingStore struct {
+	delivery.Store
+	n delivery.Notifier
+}
+
+func (s notifyingStore) Notify() <-chan struct{} { return s.n.Notify() }
+
+// With a store that is not a NextDuer: a full run (slow-0, fast-1)
+// schedules fast-1's retry while the current run (medium-0, 500 ms) waits
+// for more; that run ends before the retry is due. The retry must go when
+// due. (The run once consumed the time, and Run's idle wait, knowing only
+// the ended run's due times and with no NextDue to ask, waited for the
+// full run's 20 s attempt.)
+func TestAFullRunsRetryIsWaitedForWithoutNextDue(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		mem := memstore.New(memstore.Config{})
+		store := notifyingStore{mem, mem}
+		var mu sync.Mutex
+		fastSent := 0
+		partners := newFakePartners(func(dest string, _ *delivery.Message, _ time.Time) (time.Duration, error) {
+			switch dest {
+			case "slow":
+				return 20 * time.Second, nil
+			case "medium":
+				return 500 * time.Millisecond, nil
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if fastSent++; fastSent == 1 {
+				return time.Millisecond, &classify.Error{Class: classify.ClassEphemeral, Status: 500}
+			}
+			return time.Millisecond, nil
+		})
+		enqueue(t, store, delivery.Message{ID: "slow-0", Destination: "slow", Payload: pl("s")},
+			delivery.Message{ID: "fast-1", Destination: "fast", Payload: pl("f")})
+		ctx, cancel := context.WithCancel(context.Background())
+		wg := runFleet(t, ctx, 1, delivery.DispatcherConfig{Store: store, Deliverer: partners, Concurrency: 4, MaxPerRun: 2,
+			PollInterval: 30 * time.Second, Policy: retry.Policy{Backoff: retry.Constant(time.Second)}})
+		synctest.Wait() // a full run has slow-0 and fast-1
+		enqueue(t, store, delivery.Message{ID: "medium-0", Destination: "medium", Payload: pl("m")})
+		time.Sleep(time.Minute)
+		cancel()
+		wg.Wait()
+		got := partners.requests("fast")
+		t.Logf("slow %v, medium %v, fast %v", partners.requests("slow"), partners.requests("medium"), got)
+		require.Len(t, got, 2)
+		assert.Less(t, got[1]-got[0], 1100*time.Millisecond, "the retry went when due, a second after the 500 (sent at %v)", got[1])
+	})
+}
+
+// Two full runs finish while Run waits: x's (a 20 s attempt) and y's (a
+// 100 ms one). The next run's claim skips both, each at its share of the
+// workers. When y's attempt ends, its share is free and y's next record
+// claimable at once. (Run once waited for the earlier full run, x's, to
+// end, or for the one-second recheck: y got one record a second, not ten.
+// And when Concurrency full runs were finishing, Run waited for the
+// oldest, x's, to end before it started another: y stalled for 20 s.)
+func TestAShareFreedInALaterFullRunIsUsed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := newPauselessStore()
+		partners := newFakePartners(func(dest string, _ *delivery.Message, _ time.Time) (time.Duration, error) {
+			if dest == "x" {
+				return 20 * time.Second, nil
+			}
+			return 100 * time.Millisecond, nil
+		})
+		for i := range 20 {
+			enqueue(t, store, delivery.Message{ID: fmt.Sprintf("x-%02d", i), Destination: "x", Payload: pl("x")},
+				delivery.Message{ID: fmt.Sprintf("y-%02d", i), Destination: "y", Payload: pl("y")})
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		wg := runFleet(t, ctx, 1, delivery.DispatcherConfig{Store: store, Deliverer: partners, Concurrency: 4, MaxPerRun: 2})
+		time.Sleep(5 * time.Second)
+		got := partners.requests("y")
+		claims := store.claims.Load()
+		cancel()
+		wg.Wait()
+		t.Logf("y requests in 5 s: %v; claims %d", got, claims)
+		require.Len(t, got, 20, "every y record went in the 5 s, none waited for x's 20 s attempts")
+		assert.Less(t, got[4], 400*time.Millisecond, "y's next records go when its last ones end (100 ms each), not at the one-second recheck")
+		// Two at a time, 100 ms each: the last pair starts at 900 ms.
+		assert.Less(t, got[19], 1500*time.Millisecond, "y's records went at its pace (a run whose slow attempt held Run up was the oldest of those finishing)")
 	})
 }
