@@ -110,14 +110,15 @@ func (d *Dispatcher) took(recs []Record, shared []string) {
 	}
 }
 
-// settled stops counting a claimed record of name.
-func (d *Dispatcher) settled(name string) {
+// settled stops counting a claimed record of name; unblocked is set when
+// the record's settle let the next record of its key through.
+func (d *Dispatcher) settled(name string, unblocked bool) {
 	ds := &d.dests
 	ds.mu.Lock()
 	defer ds.mu.Unlock()
-	if ds.inHand[name] == d.share() {
+	if unblocked || ds.inHand[name] == d.share() {
 		// It held its share, so a claim may have skipped it: its due
-		// records are claimable again.
+		// records are claimable again. Or the next record of its key is.
 		select {
 		case d.opened <- struct{}{}:
 		default:

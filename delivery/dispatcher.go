@@ -967,7 +967,9 @@ func (r *run) process(c claimed) AttemptEvent {
 func (r *run) record(e *AttemptEvent) {
 	rec := e.Record
 	e.StoreErr = r.settle(rec, e)
-	r.d.settled(rec.Destination)
+	// A keyed record that is not due again has left its key's head: the
+	// next record of the key may be claimable now.
+	r.d.settled(rec.Destination, rec.Key != "" && e.StoreErr == nil && !e.dueAgain().After(time.Now()))
 	r.mu.Lock()
 	r.report.add(e)
 	if next := e.dueAgain(); next.After(time.Now()) {

@@ -86,10 +86,14 @@ func newDueSignal(horizon time.Duration) *dueSignal {
 
 // note records that a record comes due at t, if t is within the horizon.
 func (s *dueSignal) note(t time.Time) {
-	if t.After(time.Now().Add(s.horizon)) {
+	now := time.Now()
+	if t.After(now.Add(s.horizon)) {
 		return
 	}
 	s.mu.Lock()
+	// Drop the times already passed: while every claim finds records,
+	// neither listener reads them, and they would pile up, one a retry.
+	s.at.next(now)
 	s.at.push(t)
 	s.mu.Unlock()
 	select {

@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -58,4 +59,20 @@ func TestDueSignalKeepsOnlyTimesWithinItsHorizon(t *testing.T) {
 	if got, ok := s.next(now.Add(300 * time.Millisecond)); !ok || !got.Equal(now.Add(500*time.Millisecond)) {
 		t.Fatalf("next after 300 ms = %v, %v; want the 500 ms time", got, ok)
 	}
+}
+
+// A dueSignal drops the times that have passed as it takes new ones:
+// while every claim finds records, neither of Run's listeners reads it,
+// and a long backlog's retries, one noted a retry, must not pile up.
+func TestDueSignalDropsPassedTimesUnread(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newDueSignal(time.Second)
+		for range 10_000 {
+			s.note(time.Now().Add(500 * time.Millisecond))
+			time.Sleep(time.Millisecond)
+		}
+		if n := len(s.at); n > 501 {
+			t.Fatalf("kept %d times; only those noted in the last 500 ms are still to come", n)
+		}
+	})
 }

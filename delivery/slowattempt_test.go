@@ -368,3 +368,32 @@ func TestAShareFreedInALaterFullRunIsUsed(t *testing.T) {
 		assert.Less(t, got[19], 1500*time.Millisecond, "y's records went at its pace (a run whose slow attempt held Run up was the oldest of those finishing)")
 	})
 }
+
+// A full run holds slow-0 (a 20 s attempt) and k-1, the head of key K
+// (1 ms). When k-1 settles, k-2, the next record of K, is claimable at
+// once; no insert, due time, share or run's end says so. It must not
+// wait for the full run's slow attempt to end.
+func TestAKeySuccessorInAFullRunIsClaimedWhenItsHeadSettles(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := memstore.New(memstore.Config{})
+		partners := newFakePartners(func(dest string, _ *delivery.Message, _ time.Time) (time.Duration, error) {
+			if dest == "slow" {
+				return 20 * time.Second, nil
+			}
+			return time.Millisecond, nil
+		})
+		enqueue(t, store, delivery.Message{ID: "slow-0", Destination: "slow", Payload: pl("s")},
+			delivery.Message{ID: "k-1", Destination: "fast", Key: "K", Payload: pl("1")},
+			delivery.Message{ID: "k-2", Destination: "fast", Key: "K", Payload: pl("2")})
+		ctx, cancel := context.WithCancel(context.Background())
+		wg := runFleet(t, ctx, 1, delivery.DispatcherConfig{Store: store, Deliverer: partners, Concurrency: 4, MaxPerRun: 2,
+			PollInterval: 30 * time.Second})
+		time.Sleep(time.Minute)
+		cancel()
+		wg.Wait()
+		got := partners.requests("fast")
+		t.Logf("slow %v, fast %v", partners.requests("slow"), got)
+		require.Len(t, got, 2)
+		assert.Less(t, got[1], 500*time.Millisecond, "k-2 went when k-1 settled, not when slow-0 did")
+	})
+}
