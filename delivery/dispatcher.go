@@ -968,8 +968,12 @@ func (r *run) record(e *AttemptEvent) {
 	rec := e.Record
 	e.StoreErr = r.settle(rec, e)
 	// A keyed record that is not due again has left its key's head: the
-	// next record of the key may be claimable now.
-	r.d.settled(rec.Destination, rec.Key != "" && e.StoreErr == nil && !e.dueAgain().After(time.Now()))
+	// next record of the key may be claimable now. Lease lost and not
+	// found are answers, not failures: the record is no longer this
+	// process's (a retried write whose first try committed answers lease
+	// lost), and the next record of its key may be claimable too.
+	written := e.StoreErr == nil || isLeaseLost(e.StoreErr) || errors.Is(e.StoreErr, ErrNotFound)
+	r.d.settled(rec.Destination, rec.Key != "" && written && !e.dueAgain().After(time.Now()))
 	r.mu.Lock()
 	r.report.add(e)
 	if next := e.dueAgain(); next.After(time.Now()) {

@@ -2,6 +2,7 @@ package delivery_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -391,6 +392,59 @@ func TestAKeySuccessorInAFullRunIsClaimedWhenItsHeadSettles(t *testing.T) {
 		time.Sleep(time.Minute)
 		cancel()
 		wg.Wait()
+		got := partners.requests("fast")
+		t.Logf("slow %v, fast %v", partners.requests("slow"), got)
+		require.Len(t, got, 2)
+		assert.Less(t, got[1], 500*time.Millisecond, "k-2 went when k-1 settled, not when slow-0 did")
+	})
+}
+
+// committedThenFailedStore commits the first Complete of record id and
+// then answers a store error, as a database does whose commit went
+// through but whose answer was lost (a timeout, a connection cut after
+// COMMIT). settle writes again and the store answers ErrLeaseLost: the
+// record is settled, and the next record of its key is claimable.
+type committedThenFailedStore struct {
+	*memstore.Store
+	id   string
+	mu   sync.Mutex
+	done bool
+}
+
+func (s *committedThenFailedStore) Complete(ctx context.Context, l delivery.Lease, a delivery.Attempt, dup bool) error {
+	err := s.Store.Complete(ctx, l, a, dup)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err == nil && l.ID == s.id && !s.done {
+		s.done = true
+		return errors.New("store: connection reset by peer")
+	}
+	return err
+}
+
+// As TestAKeySuccessorInAFullRunIsClaimedWhenItsHeadSettles, but k-1's
+// outcome write commits and its answer is lost: settle writes again and
+// hears ErrLeaseLost. k-1 is delivered all the same, and k-2 is
+// claimable at once; it must not wait for slow-0's 20 s attempt.
+func TestAKeySuccessorIsClaimedWhenItsHeadsSettleAnswersLeaseLost(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := &committedThenFailedStore{Store: memstore.New(memstore.Config{}), id: "k-1"}
+		partners := newFakePartners(func(dest string, _ *delivery.Message, _ time.Time) (time.Duration, error) {
+			if dest == "slow" {
+				return 20 * time.Second, nil
+			}
+			return time.Millisecond, nil
+		})
+		enqueue(t, store, delivery.Message{ID: "slow-0", Destination: "slow", Payload: pl("s")},
+			delivery.Message{ID: "k-1", Destination: "fast", Key: "K", Payload: pl("1")},
+			delivery.Message{ID: "k-2", Destination: "fast", Key: "K", Payload: pl("2")})
+		ctx, cancel := context.WithCancel(context.Background())
+		wg := runFleet(t, ctx, 1, delivery.DispatcherConfig{Store: store, Deliverer: partners, Concurrency: 4, MaxPerRun: 2,
+			PollInterval: 30 * time.Second})
+		time.Sleep(time.Minute)
+		cancel()
+		wg.Wait()
+		require.Equal(t, delivery.StateDelivered, get(t, store, "k-1").State)
 		got := partners.requests("fast")
 		t.Logf("slow %v, fast %v", partners.requests("slow"), got)
 		require.Len(t, got, 2)
