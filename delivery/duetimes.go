@@ -3,60 +3,28 @@ package delivery
 import (
 	"sync"
 	"time"
+
+	"github.com/outbound-go/outbound/internal/minheap"
 )
 
-// dueTimes is a min-heap of the times a run's deferred and retried records
-// come due again, so that a run with attempts still out can claim again
-// when the next of them does (see run.moreWait), not only at the first.
+// dueTimes is a min-heap of the times deferred and retried records come
+// due again, so that a run with attempts still out can claim again when
+// the next of them does (see run.moreWait), not only at the first.
 type dueTimes []time.Time
 
 // push adds t.
-func (h *dueTimes) push(t time.Time) {
-	*h = append(*h, t)
-	s := *h
-	for i := len(s) - 1; i > 0; {
-		parent := (i - 1) / 2
-		if !s[i].Before(s[parent]) {
-			break
-		}
-		s[i], s[parent] = s[parent], s[i]
-		i = parent
-	}
-}
+func (h *dueTimes) push(t time.Time) { minheap.Push((*[]time.Time)(h), t) }
 
 // next drops the times not after now and returns the earliest one left,
 // or false when none is.
 func (h *dueTimes) next(now time.Time) (time.Time, bool) {
 	for len(*h) > 0 && !(*h)[0].After(now) {
-		h.pop()
+		minheap.Pop((*[]time.Time)(h))
 	}
 	if len(*h) == 0 {
 		return time.Time{}, false
 	}
 	return (*h)[0], true
-}
-
-// pop removes the earliest time.
-func (h *dueTimes) pop() {
-	s := *h
-	last := len(s) - 1
-	s[0] = s[last]
-	s = s[:last]
-	for i := 0; ; {
-		least, l, r := i, 2*i+1, 2*i+2
-		if l < len(s) && s[l].Before(s[least]) {
-			least = l
-		}
-		if r < len(s) && s[r].Before(s[least]) {
-			least = r
-		}
-		if least == i {
-			break
-		}
-		s[i], s[least] = s[least], s[i]
-		i = least
-	}
-	*h = s
 }
 
 // dueSignal tells Run, and the run it waits on, of the times records

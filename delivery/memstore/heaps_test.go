@@ -25,7 +25,7 @@ func TestReadyHeapPopsInDueThenSequenceOrder(t *testing.T) {
 		want = append(want, readyEntry{due: r.NextAttemptAt, seq: r.Seq, rec: r})
 	}
 	slices.SortFunc(want, func(a, b readyEntry) int {
-		if a.before(b) {
+		if a.Before(b) {
 			return -1
 		}
 		return 1
