@@ -135,11 +135,18 @@ func (d *Dispatcher) settled(name string, unblocked bool) {
 	}
 }
 
-// outstanding is how many records this Dispatcher has claimed and not yet
-// settled, in every run.
-func (d *Dispatcher) outstanding() int {
+// insertsOrFreed returns what a wait for more records listens to: the
+// store's insert signal notify while a worker is free, else (every worker
+// of the Dispatcher has a record, in any run) d.freed instead, so that
+// the insert, which wakes one listener, goes to an idle peer: a record
+// claimed now would only wait behind slow attempts. The caller listens
+// again to both when freed fires.
+func (d *Dispatcher) insertsOrFreed(notify <-chan struct{}) (inserts, freed <-chan struct{}) {
 	ds := &d.dests
 	ds.mu.Lock()
 	defer ds.mu.Unlock()
-	return ds.out
+	if ds.out >= d.cfg.Concurrency {
+		return nil, d.freed
+	}
+	return notify, nil
 }

@@ -507,12 +507,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		timer.Reset(wait)
 	idle:
 		for {
-			// While earlier runs hold every worker, a record claimed now
-			// would only wait: leave inserts to idle peers until one is free.
-			inserts, freed := notify, (<-chan struct{})(nil)
-			if d.outstanding() >= d.cfg.Concurrency {
-				inserts, freed = nil, d.freed
-			}
+			inserts, freed := d.insertsOrFreed(notify)
 			select {
 			case <-ctx.Done():
 				return nil
@@ -782,12 +777,7 @@ func (r *run) feed(work chan<- claimed, finished <-chan struct{}, grow func(busy
 			sched = r.sched.ch
 		}
 		for {
-			// Every worker of the Dispatcher taken (by earlier runs):
-			// leave inserts to idle peers until one is free.
-			inserts, freed := r.notify, (<-chan struct{})(nil)
-			if r.d.outstanding() >= cfg.Concurrency {
-				inserts, freed = nil, r.d.freed
-			}
+			inserts, freed := r.d.insertsOrFreed(r.notify)
 			select {
 			case <-finished:
 				busy--
@@ -973,10 +963,12 @@ func (r *run) record(e *AttemptEvent) {
 	// process's (a retried write whose first try committed answers lease
 	// lost), and the next record of its key may be claimable too.
 	written := e.StoreErr == nil || isLeaseLost(e.StoreErr) || errors.Is(e.StoreErr, ErrNotFound)
-	r.d.settled(rec.Destination, rec.Key != "" && written && !e.dueAgain().After(time.Now()))
+	next := e.dueAgain()
+	later := next.After(time.Now())
+	r.d.settled(rec.Destination, rec.Key != "" && written && !later)
 	r.mu.Lock()
 	r.report.add(e)
-	if next := e.dueAgain(); next.After(time.Now()) {
+	if later {
 		r.dues.push(next)
 		if r.sched != nil {
 			r.sched.note(next)
