@@ -370,35 +370,6 @@ func TestAShareFreedInALaterFullRunIsUsed(t *testing.T) {
 	})
 }
 
-// A full run holds slow-0 (a 20 s attempt) and k-1, the head of key K
-// (1 ms). When k-1 settles, k-2, the next record of K, is claimable at
-// once; no insert, due time, share or run's end says so. It must not
-// wait for the full run's slow attempt to end.
-func TestAKeySuccessorInAFullRunIsClaimedWhenItsHeadSettles(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		store := memstore.New(memstore.Config{})
-		partners := newFakePartners(func(dest string, _ *delivery.Message, _ time.Time) (time.Duration, error) {
-			if dest == "slow" {
-				return 20 * time.Second, nil
-			}
-			return time.Millisecond, nil
-		})
-		enqueue(t, store, delivery.Message{ID: "slow-0", Destination: "slow", Payload: pl("s")},
-			delivery.Message{ID: "k-1", Destination: "fast", Key: "K", Payload: pl("1")},
-			delivery.Message{ID: "k-2", Destination: "fast", Key: "K", Payload: pl("2")})
-		ctx, cancel := context.WithCancel(context.Background())
-		wg := runFleet(t, ctx, 1, delivery.DispatcherConfig{Store: store, Deliverer: partners, Concurrency: 4, MaxPerRun: 2,
-			PollInterval: 30 * time.Second})
-		time.Sleep(time.Minute)
-		cancel()
-		wg.Wait()
-		got := partners.requests("fast")
-		t.Logf("slow %v, fast %v", partners.requests("slow"), got)
-		require.Len(t, got, 2)
-		assert.Less(t, got[1], 500*time.Millisecond, "k-2 went when k-1 settled, not when slow-0 did")
-	})
-}
-
 // committedThenFailedStore commits the first Complete of record id and
 // then answers a store error, as a database does whose commit went
 // through but whose answer was lost (a timeout, a connection cut after
@@ -422,32 +393,46 @@ func (s *committedThenFailedStore) Complete(ctx context.Context, l delivery.Leas
 	return err
 }
 
-// As TestAKeySuccessorInAFullRunIsClaimedWhenItsHeadSettles, but k-1's
-// outcome write commits and its answer is lost: settle writes again and
-// hears ErrLeaseLost. k-1 is delivered all the same, and k-2 is
-// claimable at once; it must not wait for slow-0's 20 s attempt.
-func TestAKeySuccessorIsClaimedWhenItsHeadsSettleAnswersLeaseLost(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		store := &committedThenFailedStore{Store: memstore.New(memstore.Config{}), id: "k-1"}
-		partners := newFakePartners(func(dest string, _ *delivery.Message, _ time.Time) (time.Duration, error) {
-			if dest == "slow" {
-				return 20 * time.Second, nil
-			}
-			return time.Millisecond, nil
+// A full run holds slow-0 (a 20 s attempt) and k-1, the head of key K
+// (1 ms). When k-1 settles, k-2, the next record of K, is claimable at
+// once; no insert, due time, share or run's end says so. It must not
+// wait for the full run's slow attempt to end. So too when k-1's outcome
+// write commits and its answer is lost: settle writes again and hears
+// ErrLeaseLost, and k-1 is delivered all the same.
+func TestAKeySuccessorInAFullRunIsClaimedWhenItsHeadSettles(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		store func() delivery.Store
+	}{
+		{"settle answered", func() delivery.Store { return memstore.New(memstore.Config{}) }},
+		{"settle answered lease lost", func() delivery.Store {
+			return &committedThenFailedStore{Store: memstore.New(memstore.Config{}), id: "k-1"}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				store := tc.store()
+				partners := newFakePartners(func(dest string, _ *delivery.Message, _ time.Time) (time.Duration, error) {
+					if dest == "slow" {
+						return 20 * time.Second, nil
+					}
+					return time.Millisecond, nil
+				})
+				enqueue(t, store, delivery.Message{ID: "slow-0", Destination: "slow", Payload: pl("s")},
+					delivery.Message{ID: "k-1", Destination: "fast", Key: "K", Payload: pl("1")},
+					delivery.Message{ID: "k-2", Destination: "fast", Key: "K", Payload: pl("2")})
+				ctx, cancel := context.WithCancel(context.Background())
+				wg := runFleet(t, ctx, 1, delivery.DispatcherConfig{Store: store, Deliverer: partners, Concurrency: 4, MaxPerRun: 2,
+					PollInterval: 30 * time.Second})
+				time.Sleep(time.Minute)
+				cancel()
+				wg.Wait()
+				require.Equal(t, delivery.StateDelivered, get(t, store, "k-1").State)
+				got := partners.requests("fast")
+				t.Logf("slow %v, fast %v", partners.requests("slow"), got)
+				require.Len(t, got, 2)
+				assert.Less(t, got[1], 500*time.Millisecond, "k-2 went when k-1 settled, not when slow-0 did")
+			})
 		})
-		enqueue(t, store, delivery.Message{ID: "slow-0", Destination: "slow", Payload: pl("s")},
-			delivery.Message{ID: "k-1", Destination: "fast", Key: "K", Payload: pl("1")},
-			delivery.Message{ID: "k-2", Destination: "fast", Key: "K", Payload: pl("2")})
-		ctx, cancel := context.WithCancel(context.Background())
-		wg := runFleet(t, ctx, 1, delivery.DispatcherConfig{Store: store, Deliverer: partners, Concurrency: 4, MaxPerRun: 2,
-			PollInterval: 30 * time.Second})
-		time.Sleep(time.Minute)
-		cancel()
-		wg.Wait()
-		require.Equal(t, delivery.StateDelivered, get(t, store, "k-1").State)
-		got := partners.requests("fast")
-		t.Logf("slow %v, fast %v", partners.requests("slow"), got)
-		require.Len(t, got, 2)
-		assert.Less(t, got[1], 500*time.Millisecond, "k-2 went when k-1 settled, not when slow-0 did")
-	})
+	}
 }
